@@ -1,0 +1,1 @@
+"""What can be bought: products, categories, synonyms, pack sizes; importers; text search."""

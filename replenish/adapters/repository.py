@@ -1,0 +1,251 @@
+"""Repositories: the only place that knows how aggregates are found in the database."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from catalog.model import Product
+from replenish.domain import model
+from replenish.domain.history import Purchase
+
+from . import orm
+
+
+class OrderRepository:
+    def __init__(self, session: Session):
+        self.session = session
+        self.seen: set[model.Order] = set()
+
+    def _track(self, order):
+        if order is not None:
+            self.seen.add(order)
+        return order
+
+    def add(self, order: model.Order) -> None:
+        self.session.add(order)
+        self.seen.add(order)
+
+    def get(self, order_id: str, *, for_update: bool = False) -> model.Order | None:
+        stmt = select(model.Order).where(orm.orders.c.id == order_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self._track(self.session.scalars(stmt).first())
+
+    def for_household(self, household_id: str, order_id: str) -> model.Order | None:
+        stmt = select(model.Order).where(orm.orders.c.id == order_id, orm.orders.c.household_id == household_id)
+        return self._track(self.session.scalars(stmt).first())
+
+    def by_idempotency_key(self, household_id: str, key: str) -> model.Order | None:
+        stmt = select(model.Order).where(orm.orders.c.household_id == household_id,
+                                         orm.orders.c.idempotency_key == key)
+        return self._track(self.session.scalars(stmt).first())
+
+    def active_for_source(self, household_id: str, source_id: str) -> model.Order | None:
+        key = model.Order.source_key(household_id, source_id)
+        return self._track(self.session.scalars(select(model.Order).where(orm.orders.c.active_key == key)).first())
+
+    def list(self, household_id: str, *, statuses: Iterable[str] | None = None, limit: int = 50,
+             before: datetime | None = None) -> list[model.Order]:
+        stmt = select(model.Order).where(orm.orders.c.household_id == household_id)
+        if statuses:
+            stmt = stmt.where(orm.orders.c.status.in_(list(statuses)))
+        if before is not None:
+            stmt = stmt.where(orm.orders.c.created_at < before)
+        stmt = stmt.order_by(orm.orders.c.created_at.desc(), orm.orders.c.id.desc()).limit(limit)
+        return [self._track(o) for o in self.session.scalars(stmt)]
+
+    def spent_since(self, household_id: str, since: datetime) -> int:
+        """Cents committed since ``since`` by orders that were not cancelled or refused."""
+        lines, orders = orm.order_lines, orm.orders
+        stmt = (select(func.coalesce(func.sum(lines.c.quantity * lines.c.unit_price_cents), 0))
+                .select_from(lines.join(orders, lines.c.order_id == orders.c.id))
+                .where(orders.c.household_id == household_id, orders.c.created_at >= since,
+                       orders.c.status.not_in([model.OrderStatus.CANCELLED.value, model.OrderStatus.FAILED.value])))
+        return int(self.session.execute(stmt).scalar_one())
+
+    def due_for_submission(self, now: datetime, limit: int = 500) -> list[str]:
+        stmt = (select(orm.orders.c.id).where(orm.orders.c.status == model.OrderStatus.PENDING.value,
+                                              orm.orders.c.submit_after <= now)
+                .order_by(orm.orders.c.submit_after).limit(limit))
+        return list(self.session.scalars(stmt))
+
+    def in_transit(self, updated_before: datetime, limit: int = 500) -> list[str]:
+        statuses = [model.OrderStatus.SUBMITTED.value, model.OrderStatus.CONFIRMED.value,
+                    model.OrderStatus.SHIPPED.value]
+        stmt = (select(orm.orders.c.id).where(orm.orders.c.status.in_(statuses),
+                                              orm.orders.c.updated_at <= updated_before)
+                .order_by(orm.orders.c.updated_at).limit(limit))
+        return list(self.session.scalars(stmt))
+
+
+class HouseholdRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, household: model.Household) -> None:
+        self.session.add(household)
+
+    def get(self, household_id: str) -> model.Household | None:
+        return self.session.get(model.Household, str(household_id))
+
+    def by_token(self, secret: str) -> model.Household | None:
+        stmt = (select(model.Household).join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
+                .where(orm.api_tokens.c.token_hash == model.hash_secret(secret), orm.api_tokens.c.revoked_at.is_(None)))
+        return self.session.scalars(stmt).first()
+
+    def add_token(self, token: model.ApiToken) -> None:
+        self.session.add(token)
+
+    def count(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(orm.households)).scalar_one())
+
+    def ensure(self, household_ids: Iterable[str]) -> int:
+        """Creates bare households for ids not yet known (imports). Returns how many were created."""
+        ids = sorted({str(h) for h in household_ids})
+        known = set()
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start:start + 5000]
+            known.update(self.session.scalars(select(orm.households.c.id).where(orm.households.c.id.in_(chunk))))
+        new = [h for h in ids if h not in known]
+        for household_id in new:
+            self.session.add(model.Household(household_id, name=f"Household {household_id}"))
+        return len(new)
+
+
+def product_from_row(row) -> Product:
+    return Product(sku=row.sku, title=row.title, brand=row.brand, category=row.category,
+                   pack_size=float(row.pack_size), unit=row.unit, price_cents=int(row.price_cents),
+                   available=bool(row.available), synonyms=tuple(row.synonyms or ()))
+
+
+def product_to_row(product: Product) -> dict:
+    return {"sku": product.sku, "title": product.title, "brand": product.brand, "category": product.category,
+            "pack_size": product.pack_size, "unit": product.unit, "price_cents": product.price_cents,
+            "available": product.available, "synonyms": list(product.synonyms)}
+
+
+class ProductRepository:
+    """The catalog is read-mostly and made of frozen value objects: plain Core, no ORM identity map."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, sku: str) -> Product | None:
+        row = self.session.execute(select(orm.products).where(orm.products.c.sku == str(sku))).first()
+        return product_from_row(row) if row else None
+
+    def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
+        skus = list({str(s) for s in skus})
+        if not skus:
+            return {}
+        rows = self.session.execute(select(orm.products).where(orm.products.c.sku.in_(skus)))
+        return {row.sku: product_from_row(row) for row in rows}
+
+    def all(self) -> list[Product]:
+        return [product_from_row(r) for r in self.session.execute(select(orm.products).order_by(orm.products.c.sku))]
+
+    def count(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(orm.products)).scalar_one())
+
+    def upsert_many(self, items: Sequence[Product]) -> None:
+        if not items:
+            return
+        existing = set(self.session.scalars(select(orm.products.c.sku).where(
+            orm.products.c.sku.in_([p.sku for p in items]))))
+        new_rows = [product_to_row(p) for p in items if p.sku not in existing]
+        if new_rows:
+            self.session.execute(insert(orm.products), new_rows)
+        for product in items:
+            if product.sku in existing:
+                self.session.execute(update(orm.products).where(orm.products.c.sku == product.sku)
+                                     .values(**product_to_row(product)))
+
+
+class PurchaseRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def for_household(self, household_id: str, since: datetime | None = None) -> list[Purchase]:
+        p = orm.purchases
+        stmt = select(p.c.household_id, p.c.sku, p.c.ordered_at, p.c.quantity, p.c.order_ref).where(
+            p.c.household_id == str(household_id))
+        if since is not None:
+            stmt = stmt.where(p.c.ordered_at >= since)
+        stmt = stmt.order_by(p.c.ordered_at, p.c.id)
+        return [Purchase(r.household_id, r.sku, r.ordered_at, r.quantity, r.order_ref)
+                for r in self.session.execute(stmt)]
+
+    def iter_all(self, batch: int = 50_000):
+        p = orm.purchases
+        stmt = select(p.c.household_id, p.c.sku, p.c.ordered_at, p.c.quantity, p.c.order_ref).order_by(p.c.id)
+        result = self.session.execute(stmt.execution_options(yield_per=batch))
+        for r in result:
+            yield Purchase(r.household_id, r.sku, r.ordered_at, r.quantity, r.order_ref)
+
+    def add_many(self, items: Sequence[Purchase], source: str = "import") -> None:
+        if items:
+            self.session.execute(insert(orm.purchases), [
+                {"household_id": p.household_id, "sku": p.sku, "ordered_at": p.ordered_at, "quantity": p.quantity,
+                 "order_ref": p.order_ref, "source": source} for p in items])
+
+    def count(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(orm.purchases)).scalar_one())
+
+
+class OutboxRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, event, aggregate_id: str | None, household_id: str | None, now: datetime) -> int:
+        return int(self.session.execute(insert(orm.outbox).values(
+            event_type=event.name, aggregate_id=aggregate_id, household_id=household_id,
+            payload=event.payload(), created_at=now).returning(orm.outbox.c.id)).scalar_one())
+
+    def undispatched(self, older_than: datetime, limit: int = 500) -> list[int]:
+        o = orm.outbox
+        stmt = (select(o.c.id).where(o.c.dispatched_at.is_(None), o.c.created_at <= older_than)
+                .order_by(o.c.id).limit(limit))
+        return list(self.session.scalars(stmt))
+
+    def since(self, after_id: int) -> list[int]:
+        return list(self.session.scalars(select(orm.outbox.c.id).where(orm.outbox.c.id > after_id)))
+
+    def max_id(self) -> int:
+        return int(self.session.execute(select(func.coalesce(func.max(orm.outbox.c.id), 0))).scalar_one())
+
+    def get(self, event_id: int):
+        return self.session.execute(select(orm.outbox).where(orm.outbox.c.id == event_id)).first()
+
+    def mark_dispatched(self, ids: Sequence[int], now: datetime) -> None:
+        if ids:
+            self.session.execute(update(orm.outbox).where(orm.outbox.c.id.in_(list(ids)),
+                                                          orm.outbox.c.dispatched_at.is_(None))
+                                 .values(dispatched_at=now))
+
+    def claim(self, event_id: int, now: datetime) -> bool:
+        """Marks an event handled; False when another delivery of the same message got there first."""
+        result = self.session.execute(update(orm.outbox).where(and_(orm.outbox.c.id == event_id,
+                                                                    orm.outbox.c.handled_at.is_(None)))
+                                      .values(handled_at=now))
+        return result.rowcount == 1
+
+    def timeline(self, aggregate_id: str) -> list:
+        o = orm.outbox
+        return list(self.session.execute(select(o.c.event_type, o.c.payload, o.c.created_at)
+                                         .where(o.c.aggregate_id == aggregate_id).order_by(o.c.id)))
+
+
+class NotificationRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, notification: model.Notification) -> None:
+        self.session.add(notification)
+
+    def for_household(self, household_id: str, limit: int = 50) -> list[model.Notification]:
+        stmt = (select(model.Notification).where(orm.notifications.c.household_id == household_id)
+                .order_by(orm.notifications.c.created_at.desc()).limit(limit))
+        return list(self.session.scalars(stmt))

@@ -1,0 +1,91 @@
+"""A simulated retailer. It keeps its books in the database, so every process sees the same store.
+
+It accepts orders (refusing out-of-stock SKUs), deduplicates by idempotency key and counts the attempts,
+confirms, ships and delivers after configurable delays measured on an injectable clock, and attaches a
+delivery photo URL.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from replenish.services.ports import RetailerStatus, SubmitRequest, SubmitResult
+
+from . import orm
+
+
+class SimulatedStore:
+    def __init__(self, engine, clock: Callable[[], datetime], *, confirm_delay: float = 5, ship_delay: float = 60,
+                 deliver_delay: float = 180, out_of_stock: Iterable[str] = (), base_url: str = "https://store.example"):
+        self.engine = engine
+        self.clock = clock
+        self.confirm_delay = timedelta(seconds=confirm_delay)
+        self.ship_delay = timedelta(seconds=ship_delay)
+        self.deliver_delay = timedelta(seconds=deliver_delay)
+        self.out_of_stock = set(out_of_stock)
+        self.base_url = base_url
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
+        if missing:
+            return SubmitResult(False, reason=f"out of stock: {', '.join(missing)}")
+        t = orm.sim_store_orders
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.c.retailer_order_id).where(t.c.idempotency_key == request.idempotency_key)).first()
+            if row is not None:
+                conn.execute(update(t).where(t.c.idempotency_key == request.idempotency_key)
+                             .values(attempts=t.c.attempts + 1))
+                return SubmitResult(True, row.retailer_order_id)
+        retailer_order_id = "SIM-" + uuid.uuid4().hex[:12].upper()
+        payload = {"household_id": request.household_id, "address": request.address,
+                   "lines": [{"sku": l.sku, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents}
+                             for l in request.lines]}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t).values(retailer_order_id=retailer_order_id,
+                                              idempotency_key=request.idempotency_key, received_at=self.clock(),
+                                              attempts=1, payload=payload))
+        except IntegrityError:  # the same key arrived concurrently: the first one is the order
+            return self.submit(request)
+        return SubmitResult(True, retailer_order_id)
+
+    def _row(self, retailer_order_id: str):
+        t = orm.sim_store_orders
+        with self.engine.connect() as conn:
+            return conn.execute(select(t).where(t.c.retailer_order_id == retailer_order_id)).first()
+
+    def status(self, retailer_order_id: str) -> RetailerStatus:
+        row = self._row(retailer_order_id)
+        if row is None:
+            raise KeyError(retailer_order_id)
+        if row.cancelled_at is not None:
+            return RetailerStatus("cancelled")
+        age = self.clock() - row.received_at
+        eta = row.received_at + self.deliver_delay
+        tracking = f"{self.base_url}/track/{retailer_order_id}"
+        if age >= self.deliver_delay:
+            return RetailerStatus("delivered", tracking, eta, f"{self.base_url}/photos/{retailer_order_id}.jpg")
+        if age >= self.ship_delay:
+            return RetailerStatus("shipped", tracking, eta)
+        if age >= self.confirm_delay:
+            return RetailerStatus("confirmed", None, eta)
+        return RetailerStatus("submitted", None, eta)
+
+    def cancel(self, retailer_order_id: str) -> bool:
+        row = self._row(retailer_order_id)
+        if row is None or self.status(retailer_order_id).status in {"shipped", "delivered"}:
+            return False
+        t = orm.sim_store_orders
+        with self.engine.begin() as conn:
+            conn.execute(update(t).where(t.c.retailer_order_id == retailer_order_id).values(cancelled_at=self.clock()))
+        return True
+
+    # -- the store's books, for tests and the dashboard -------------------------------------------------
+    def attempts_by_key(self) -> dict[str, int]:
+        t = orm.sim_store_orders
+        with self.engine.connect() as conn:
+            return {r.idempotency_key: r.attempts for r in conn.execute(select(t.c.idempotency_key, t.c.attempts))}

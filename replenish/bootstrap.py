@@ -1,0 +1,95 @@
+"""The one composition root: web, workers, CLI and tests all get their wired-up objects from here."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from replenish.adapters import orm
+from replenish.adapters.clock import system_clock
+from replenish.config import Settings
+from replenish.db import make_engine, make_session_factory
+from replenish.services import event_handlers
+from replenish.services.handlers import Deps
+from replenish.services.messagebus import MessageBus
+from replenish.services.recommendations import Recommendations
+from replenish.services.unit_of_work import SqlAlchemyUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Any
+    session_factory: Any
+    clock: Callable
+    redis: Any
+    deps: Deps
+    bus: MessageBus
+    recommendations: Recommendations
+    store: Any = None  # the simulated retailer, when it is the gateway
+    extras: dict = field(default_factory=dict)
+
+    def uow(self) -> SqlAlchemyUnitOfWork:
+        return self.deps.uow()
+
+
+def make_redis(settings: Settings):
+    if settings.redis_url:
+        import redis
+        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2,
+                                    health_check_interval=30)
+    import fakeredis
+    return fakeredis.FakeRedis()
+
+
+def make_gateway(settings: Settings, engine, clock):
+    if settings.fulfillment == "http":
+        from replenish.adapters.http_retailer import HttpRetailer
+        if not settings.retailer_url:
+            raise RuntimeError("REPLENISH_FULFILLMENT=http needs RETAILER_URL")
+        return HttpRetailer(settings.retailer_url, settings.retailer_secret)
+    from replenish.adapters.simulated_store import SimulatedStore
+    return SimulatedStore(engine, clock, confirm_delay=settings.sim_confirm_delay, ship_delay=settings.sim_ship_delay,
+                          deliver_delay=settings.sim_deliver_delay, out_of_stock=settings.sim_out_of_stock)
+
+
+def make_notifiers(settings: Settings) -> list:
+    notifiers = []
+    for name in settings.notifiers:
+        if name == "sns":
+            from replenish.adapters.sns_notifier import SnsNotifier, make_sns_client
+            notifiers.append(SnsNotifier(make_sns_client(settings.aws_region, settings.sns_endpoint_url)))
+        else:
+            log.warning("unknown notifier %r ignored", name)
+    return notifiers
+
+
+def make_locks(redis_client):
+    from replenish.adapters.redis_store import RedisLocks
+    return RedisLocks(redis_client)
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None, gateway=None, notifiers=None,
+              queue=None, locks=None, redis_client=None, engine=None) -> Container:
+    settings = settings or Settings.from_env()
+    orm.start_mappers()
+    clock = clock or system_clock
+    engine = engine or make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    redis_client = redis_client if redis_client is not None else make_redis(settings)
+    gateway = gateway if gateway is not None else make_gateway(settings, engine, clock)
+    if queue is None:
+        from workers.queue import CeleryQueue
+        queue = CeleryQueue()
+    deps = Deps(uow=None, clock=clock, gateway=gateway,
+                notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings),
+                queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
+    deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
+                                            clock=clock)
+    bus = MessageBus(deps)
+    store = gateway if type(gateway).__name__ == "SimulatedStore" else None
+    return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
+                     redis=redis_client, deps=deps, bus=bus,
+                     recommendations=Recommendations(deps.uow, settings.model_dir, clock), store=store)

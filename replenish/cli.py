@@ -1,0 +1,182 @@
+"""The `replenish` command."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+import click
+
+from replenish.config import Settings
+
+
+def _container(migrate_sqlite: bool = True):
+    from replenish.bootstrap import bootstrap
+    from replenish.db import migrate
+    settings = Settings.from_env()
+    if migrate_sqlite and settings.is_sqlite:
+        migrate(settings.database_url)
+    return bootstrap(settings)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Replenish: replenishment ordering by voice, button and appliance."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the configured database to the newest schema."""
+    from replenish.db import migrate as run
+    settings = Settings.from_env()
+    run(settings.database_url)
+    click.echo(f"database at head: {_redact(settings.database_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the household id and its API token as JSON.")
+def seed_demo(as_json: bool) -> None:
+    """Load the demo catalog and a demo household with two years of purchase history."""
+    from replenish.importers import seed_demo as run
+    result = run(_container())
+    if as_json:
+        click.echo(json.dumps({"household_id": result["household_id"], "token": result["token"]}))
+    else:
+        click.echo(f"demo household {result['household_id']} ({'created' if result['created'] else 'already there'}),"
+                   f" {result['products']} products\nAPI token: {result['token']}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import catalogs and order histories."""
+
+
+@import_group.command("instacart")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--anchor", help="Date of each household's last order (ISO 8601; default now).")
+def import_instacart(directory: str, anchor: str | None) -> None:
+    """Import an Instacart Market Basket directory (products, aisles, departments, orders, order lines)."""
+    from replenish.importers import import_instacart as run
+    from replenish.progress import Progress
+    anchor_at = _parse_anchor(anchor)
+    progress = Progress("purchases")
+    report = run(_container(), directory, anchor=anchor_at, progress=progress)
+    progress.done()
+    for row in report.bad_rows[:50]:
+        click.echo(f"bad row: {row.file} line {row.line}: {row.reason}", err=True)
+    if report.bad_count > 50:
+        click.echo(f"... and {report.bad_count - 50} more bad rows", err=True)
+    click.echo(f"imported {report.products:,} products, {report.purchases:,} purchase lines, "
+               f"{report.households_created:,} new households; {report.bad_count:,} bad rows skipped")
+
+
+def _parse_anchor(anchor: str | None) -> datetime | None:
+    if not anchor:
+        return None
+    try:
+        value = datetime.fromisoformat(anchor)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-03-01", param_hint="--anchor")
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface (default 127.0.0.1 or HOST).")
+@click.option("--port", default=None, type=int, help="Port (default 8000 or PORT).")
+@click.option("--no-seed", is_flag=True, help="Do not seed the demo household into an empty database.")
+def serve(host: str | None, port: int | None, no_seed: bool) -> None:
+    """Run the web server (and, in embedded mode, the worker inside it)."""
+    from werkzeug.serving import run_simple
+
+    from replenish.importers import seed_demo as run_seed
+    from replenish.web import create_app
+    from workers import runtime
+
+    container = _container()
+    settings = container.settings
+    host, port = host or settings.host, port or settings.port
+    token = None
+    with container.uow() as uow:
+        empty = uow.households.count() == 0
+    if empty and not no_seed:
+        token = run_seed(container)["token"]
+    runtime.set_container(container)
+    worker = None
+    if settings.embedded_worker:
+        from workers.embedded import EmbeddedWorker
+        worker = EmbeddedWorker().start()
+    if not settings.alexa_verify:
+        click.secho("WARNING: Alexa request verification is OFF (REPLENISH_ALEXA_VERIFY=0). "
+                    "Never run like this where Alexa can reach you.", fg="red", bold=True, err=True)
+    base = f"http://{host}:{port}"
+    click.echo(f"Replenish is up ({'embedded' if settings.embedded else 'services'} mode, "
+               f"database {_redact(settings.database_url)})")
+    click.echo(f"  health:     {base}/healthz")
+    click.echo(f"  dashboard:  {base}/dashboard")
+    click.echo(f"  orders API: {base}/v1/orders")
+    if token:
+        click.echo(f"  demo token: {token}")
+    click.echo("  example:    curl -H 'Authorization: Bearer <token>' " + base + "/v1/orders"
+               if not token else f"  example:    curl -H 'Authorization: Bearer {token}' {base}/v1/orders")
+    try:
+        run_simple(host, port, create_app(container), threaded=True, use_reloader=False)
+    finally:
+        if worker:
+            worker.stop()
+
+
+@main.command()
+@click.option("--concurrency", "-c", default=2, type=int)
+@click.option("--pool", default="prefork", type=click.Choice(["prefork", "threads", "solo"]))
+@click.option("--loglevel", default="INFO")
+def worker(concurrency: int, pool: str, loglevel: str) -> None:
+    """Run a Celery worker (real mode: REDIS_URL or BROKER_URL)."""
+    from workers.celery_app import app
+    app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}",
+                     "-Q", "replenish", "--without-gossip", "--without-mingle"])
+
+
+@main.command()
+@click.option("--loglevel", default="INFO")
+def beat(loglevel: str) -> None:
+    """Run the periodic scheduler (relay the outbox, submit due orders, track, retrain)."""
+    import tempfile
+    from pathlib import Path
+
+    from workers.celery_app import app
+    schedule = Path(Settings.from_env().var_dir) / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule or tempfile.mktemp()}"])
+
+
+@main.group()
+def household() -> None:
+    """Create households and issue their API tokens."""
+
+
+@household.command("create")
+@click.argument("household_id")
+@click.option("--name", default="")
+@click.option("--address", default="")
+@click.option("--time-zone", default="UTC")
+@click.option("--json", "as_json", is_flag=True)
+def household_create(household_id, name, address, time_zone, as_json) -> None:
+    from replenish.domain import commands
+    container = _container()
+    container.bus.handle(commands.CreateHousehold(household_id, name, address, time_zone))
+    token = container.bus.handle(commands.IssueToken(household_id))
+    click.echo(json.dumps({"household_id": household_id, "token": token}) if as_json
+               else f"household {household_id} created\nAPI token: {token}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Settings from environment variables, with embedded defaults (a fresh machine needs none of them)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None  # None: the in-process Redis substitute
+    broker_url: str = "memory://"
+    embedded_worker: bool = True  # a Celery worker thread inside the server process
+    fulfillment: str = "sim"  # sim | http
+    retailer_url: str | None = None
+    retailer_secret: str = ""
+    notifiers: tuple[str, ...] = ()  # extra channels beside the feed: "sns", "alexa"
+    aws_region: str = "us-east-1"
+    sns_endpoint_url: str | None = None
+    sim_confirm_delay: float = 5.0
+    sim_ship_delay: float = 60.0
+    sim_deliver_delay: float = 180.0
+    sim_out_of_stock: tuple[str, ...] = ()
+    track_interval_seconds: float = 30.0
+    model_dir: Path = Path("var/models")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""
+    alexa_verify: bool = True
+    alexa_skill_ids: tuple[str, ...] = ()
+    public_url: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("REPLENISH_VAR_DIR", "var"))
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'replenish.db'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql://" + database_url[len("postgres://"):]
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        redis_url = env.get("REDIS_URL") or None
+        broker_url = env.get("BROKER_URL") or redis_url or "memory://"
+        embedded_default = broker_url.startswith("memory://")
+        return cls(
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            broker_url=broker_url,
+            embedded_worker=_bool(env.get("REPLENISH_EMBEDDED_WORKER"), embedded_default),
+            fulfillment=env.get("REPLENISH_FULFILLMENT", "sim"),
+            retailer_url=env.get("RETAILER_URL") or None,
+            retailer_secret=env.get("RETAILER_SECRET", ""),
+            notifiers=tuple(n for n in env.get("REPLENISH_NOTIFIERS", "").replace(" ", "").split(",") if n),
+            aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            sns_endpoint_url=env.get("SNS_ENDPOINT_URL") or None,
+            sim_confirm_delay=_float(env, "SIM_CONFIRM_DELAY", 5.0),
+            sim_ship_delay=_float(env, "SIM_SHIP_DELAY", 60.0),
+            sim_deliver_delay=_float(env, "SIM_DELIVER_DELAY", 180.0),
+            sim_out_of_stock=tuple(s for s in env.get("SIM_OUT_OF_STOCK", "").split(",") if s),
+            track_interval_seconds=_float(env, "TRACK_INTERVAL", 30.0),
+            model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(env.get("PORT", "8000")),
+            secret_key=env.get("REPLENISH_SECRET_KEY", ""),
+            alexa_verify=_bool(env.get("REPLENISH_ALEXA_VERIFY"), True),
+            alexa_skill_ids=tuple(s for s in env.get("ALEXA_SKILL_IDS", "").split(",") if s),
+            public_url=env.get("REPLENISH_PUBLIC_URL", ""),
+        )

@@ -1,0 +1,1 @@
+"""The domain model: plain Python, no Flask, SQLAlchemy, Celery, Redis or boto3."""

@@ -1,0 +1,86 @@
+"""Events: facts that happened, named in the past tense. Written to the outbox with the state change."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "Event"
+
+    def payload(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "Event":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+@dataclass(frozen=True)
+class OrderEvent(Event):
+    order_id: str
+    household_id: str
+    channel: str = ""
+    source_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderPlaced(OrderEvent):
+    name: ClassVar[str] = "OrderPlaced"
+    total_cents: int = 0
+    submit_after: str = ""  # ISO 8601: when the cancel window closes
+
+
+@dataclass(frozen=True)
+class OrderSubmitted(OrderEvent):
+    name: ClassVar[str] = "OrderSubmitted"
+    retailer_order_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderConfirmed(OrderEvent):
+    name: ClassVar[str] = "OrderConfirmed"
+    expected_delivery: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderShipped(OrderEvent):
+    name: ClassVar[str] = "OrderShipped"
+    tracking_url: str | None = None
+    expected_delivery: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderDelivered(OrderEvent):
+    name: ClassVar[str] = "OrderDelivered"
+    delivery_photo_url: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderCancelled(OrderEvent):
+    name: ClassVar[str] = "OrderCancelled"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OrderFailed(OrderEvent):
+    name: ClassVar[str] = "OrderFailed"
+    reason: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (OrderPlaced, OrderSubmitted, OrderConfirmed, OrderShipped, OrderDelivered, OrderCancelled, OrderFailed)
+}
+
+
+def register(cls: type[Event]) -> type[Event]:
+    """Lets other parts of the domain (devices, buttons) add their event types to the outbox's registry."""
+    EVENT_TYPES[cls.name] = cls
+    return cls
+
+
+def load(name: str, payload: dict) -> Event:
+    return EVENT_TYPES[name].from_payload(payload)

@@ -1,0 +1,341 @@
+"""Households, their limits, and orders with their lifecycle.
+
+Plain classes (mapped to tables imperatively by ``replenish.adapters.orm``). Every state change of an order
+goes through a method here that checks the transition and records an event.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from . import events
+from .errors import IllegalTransition, InvalidCommand
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything in the domain is aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+class Channel(str, enum.Enum):
+    VOICE = "voice"
+    BUTTON = "button"
+    APPLIANCE = "appliance"
+    WEB = "web"
+
+
+class OrderStatus(str, enum.Enum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+ACTIVE = frozenset({OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED})
+CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.CONFIRMED})
+# The forward path; tracking may learn of several steps at once and walks them in order.
+FORWARD = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED,
+           OrderStatus.DELIVERED)
+ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.SUBMITTED, OrderStatus.CANCELLED, OrderStatus.FAILED}),
+    OrderStatus.SUBMITTED: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.FAILED}),
+    OrderStatus.CONFIRMED: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.FAILED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.FAILED: frozenset(),
+}
+
+
+def hash_secret(secret: str) -> str:
+    """Tokens are long random strings, so one SHA-256 is enough to store them (no need for a slow KDF)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Household:
+    def __init__(self, id: str, name: str = "", address: str = "", time_zone: str = "UTC",
+                 members: list[str] | None = None, created_at: datetime | None = None):
+        self.id = str(id)
+        self.name = name
+        self.address = address
+        self.time_zone = time_zone
+        self.members = list(members or [])
+        self.created_at = created_at or utcnow()
+        self.limits = Limits(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Household {self.id}>"
+
+
+class ApiToken:
+    """A household's API token (also used as the Alexa account-linking token). Only its hash is stored."""
+
+    def __init__(self, household_id: str, token_hash: str, label: str = "api", created_at: datetime | None = None):
+        self.id = new_id()
+        self.household_id = household_id
+        self.token_hash = token_hash
+        self.label = label
+        self.created_at = created_at or utcnow()
+        self.revoked_at: datetime | None = None
+
+    @staticmethod
+    def issue(household_id: str, label: str = "api") -> tuple["ApiToken", str]:
+        secret = "rpl_" + secrets.token_urlsafe(32)
+        return ApiToken(household_id, hash_secret(secret), label), secret
+
+
+PIN_MAX_FAILURES = 3
+PIN_LOCKOUT = timedelta(minutes=15)
+DEFAULT_CANCEL_WINDOWS = {Channel.VOICE.value: 1800, Channel.BUTTON.value: 900,
+                          Channel.APPLIANCE.value: 900, Channel.WEB.value: 600}
+
+
+class Limits:
+    """A household's guard rails: spend caps, cancel window per channel, and the voice PIN."""
+
+    def __init__(self, household_id: str, per_order_cap_cents: int | None = 20000,
+                 per_month_cap_cents: int | None = 50000, cancel_windows: dict[str, int] | None = None):
+        self.household_id = household_id
+        self.per_order_cap_cents = per_order_cap_cents
+        self.per_month_cap_cents = per_month_cap_cents
+        self.cancel_windows = dict(cancel_windows or DEFAULT_CANCEL_WINDOWS)
+        self.voice_pin_hash: str | None = None
+        self.pin_failures = 0
+        self.pin_locked_until: datetime | None = None
+
+    def cancel_window(self, channel: Channel | str) -> timedelta:
+        key = Channel(channel).value
+        return timedelta(seconds=int((self.cancel_windows or {}).get(key, DEFAULT_CANCEL_WINDOWS[key])))
+
+    # -- voice PIN ---------------------------------------------------------------------------------------
+    @property
+    def has_pin(self) -> bool:
+        return bool(self.voice_pin_hash)
+
+    def set_pin(self, pin: str | None) -> None:
+        if pin is None:
+            self.voice_pin_hash = None
+        else:
+            if not (isinstance(pin, str) and pin.isdigit() and len(pin) == 4):
+                raise InvalidCommand("The voice PIN must be four digits.", field="pin")
+            salt = secrets.token_hex(8)
+            self.voice_pin_hash = f"{salt}${_pin_digest(salt, pin)}"
+        self.pin_failures = 0
+        self.pin_locked_until = None
+
+    def pin_locked(self, now: datetime) -> bool:
+        locked_until = as_utc(self.pin_locked_until)
+        return locked_until is not None and now < locked_until
+
+    def check_pin(self, pin: str, now: datetime) -> bool:
+        """True when right. Three wrong codes in a row lock voice purchasing for 15 minutes."""
+        if not self.has_pin:
+            return True
+        if self.pin_locked(now):
+            return False
+        salt, digest = self.voice_pin_hash.split("$", 1)
+        if hmac.compare_digest(_pin_digest(salt, str(pin)), digest):
+            self.pin_failures = 0
+            self.pin_locked_until = None
+            return True
+        self.pin_failures = (self.pin_failures or 0) + 1
+        if self.pin_failures >= PIN_MAX_FAILURES:
+            self.pin_locked_until = now + PIN_LOCKOUT
+            self.pin_failures = 0
+        return False
+
+
+def _pin_digest(salt: str, pin: str) -> str:
+    # A four-digit PIN has 10k values: a slow KDF is what makes a leaked hash costly to reverse.
+    return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), 50_000).hex()
+
+
+class OrderLine:
+    def __init__(self, sku: str, quantity: int, unit_price_cents: int, title: str = ""):
+        if int(quantity) < 1:
+            raise InvalidCommand("Quantity must be at least 1.", field="quantity")
+        self.sku = sku
+        self.quantity = int(quantity)
+        self.unit_price_cents = int(unit_price_cents)
+        self.title = title
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+class Order:
+    """An order and its lifecycle: pending -> submitted -> confirmed -> shipped -> delivered (or cancelled/failed).
+
+    ``active_key`` is set while the order is in flight for an exclusive source; a unique index on it is what
+    stops a second order for the same household and source, across processes.
+    """
+
+    def __init__(self, household_id: str, channel: Channel | str, lines: list[OrderLine], *,
+                 source_id: str | None = None, exclusive_source: bool = True, idempotency_key: str | None = None,
+                 now: datetime | None = None, cancel_window: timedelta = timedelta(0), id: str | None = None):
+        if not lines:
+            raise InvalidCommand("An order needs at least one line.", field="lines")
+        now = now or utcnow()
+        self.id = id or new_id()
+        self.household_id = household_id
+        self.channel = Channel(channel).value
+        self.source_id = source_id
+        self.exclusive_source = exclusive_source
+        self.idempotency_key = idempotency_key or self.id
+        self.lines = list(lines)
+        self.status = OrderStatus.PENDING.value
+        self.created_at = now
+        self.updated_at = now
+        self.submit_after = now + cancel_window
+        self.submitted_at = None
+        self.retailer_order_id = None
+        self.confirmed_at = None
+        self.shipped_at = None
+        self.delivered_at = None
+        self.cancelled_at = None
+        self.failed_at = None
+        self.failure_reason = None
+        self.tracking_url = None
+        self.delivery_photo_url = None
+        self.expected_delivery = None
+        self.active_key = self.source_key(household_id, source_id) if (source_id and exclusive_source) else None
+        self.events = []
+        self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after))
+
+    # Instances loaded by the ORM skip __init__; this gives them an event list.
+    def __getattr__(self, name):
+        if name == "events":
+            self.events = []
+            return self.events
+        raise AttributeError(name)
+
+    @staticmethod
+    def source_key(household_id: str, source_id: str) -> str:
+        return f"{household_id}:{source_id}"
+
+    @property
+    def state(self) -> OrderStatus:
+        return OrderStatus(self.status)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.state in CANCELLABLE
+
+    def _record(self, event_cls, **fields) -> None:
+        self.events.append(event_cls(order_id=self.id, household_id=self.household_id, channel=self.channel,
+                                     source_id=self.source_id, **fields))
+
+    def _move(self, to: OrderStatus, now: datetime) -> None:
+        if to not in ALLOWED[self.state]:
+            raise IllegalTransition(f"An order that is {self.status} cannot become {to.value}.",
+                                    field="status", current=self.status, requested=to.value)
+        self.status = to.value
+        self.updated_at = now
+        if to not in ACTIVE:
+            self.active_key = None
+
+    # -- transitions -----------------------------------------------------------------------------------
+    def mark_submitted(self, retailer_order_id: str, now: datetime) -> None:
+        self._move(OrderStatus.SUBMITTED, now)
+        self.submitted_at = now
+        self.retailer_order_id = retailer_order_id
+        self._record(events.OrderSubmitted, retailer_order_id=retailer_order_id)
+
+    def confirm(self, now: datetime, expected_delivery: datetime | None = None) -> None:
+        self._move(OrderStatus.CONFIRMED, now)
+        self.confirmed_at = now
+        self.expected_delivery = expected_delivery or self.expected_delivery
+        self._record(events.OrderConfirmed, expected_delivery=iso(self.expected_delivery))
+
+    def ship(self, now: datetime, tracking_url: str | None = None, expected_delivery: datetime | None = None) -> None:
+        self._move(OrderStatus.SHIPPED, now)
+        self.shipped_at = now
+        self.tracking_url = tracking_url or self.tracking_url
+        self.expected_delivery = expected_delivery or self.expected_delivery
+        self._record(events.OrderShipped, tracking_url=self.tracking_url, expected_delivery=iso(self.expected_delivery))
+
+    def deliver(self, now: datetime, photo_url: str | None = None) -> None:
+        self._move(OrderStatus.DELIVERED, now)
+        self.delivered_at = now
+        self.delivery_photo_url = photo_url
+        self._record(events.OrderDelivered, delivery_photo_url=photo_url)
+
+    def cancel(self, now: datetime, reason: str = "cancelled by household") -> None:
+        if not self.can_cancel:
+            raise IllegalTransition(f"This order is already {self.status} and can no longer be cancelled.",
+                                    field="status", current=self.status)
+        self._move(OrderStatus.CANCELLED, now)
+        self.cancelled_at = now
+        self._record(events.OrderCancelled, reason=reason)
+
+    def fail(self, reason: str, now: datetime) -> None:
+        self._move(OrderStatus.FAILED, now)
+        self.failed_at = now
+        self.failure_reason = reason
+        self._record(events.OrderFailed, reason=reason)
+
+    def advance_to(self, target: OrderStatus, now: datetime, *, tracking_url=None, expected_delivery=None,
+                   photo_url=None) -> bool:
+        """Walk forward to ``target`` one step at a time (each step its own event). False if nothing changed."""
+        if self.state not in FORWARD or target not in FORWARD:
+            return False
+        current, wanted = FORWARD.index(self.state), FORWARD.index(target)
+        if wanted <= current:
+            return False
+        for step in FORWARD[current + 1: wanted + 1]:
+            if step is OrderStatus.CONFIRMED:
+                self.confirm(now, expected_delivery)
+            elif step is OrderStatus.SHIPPED:
+                self.ship(now, tracking_url, expected_delivery)
+            elif step is OrderStatus.DELIVERED:
+                self.deliver(now, photo_url)
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Order {self.id} {self.status}>"
+
+
+class Notification:
+    """What a household was told, when, and through which channel (the dashboard's feed)."""
+
+    def __init__(self, household_id: str, kind: str, message: str, channel: str = "feed",
+                 order_id: str | None = None, created_at: datetime | None = None, status: str = "sent"):
+        self.id = new_id()
+        self.household_id = household_id
+        self.kind = kind
+        self.message = message
+        self.channel = channel
+        self.order_id = order_id
+        self.status = status
+        self.created_at = created_at or utcnow()

@@ -1,0 +1,1 @@
+"""Recommendation: resolve phrases to products, quantities, repurchase timing, buy-again."""

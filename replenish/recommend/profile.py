@@ -1,0 +1,113 @@
+"""A household's purchase history, summarised per product as numpy arrays.
+
+Times are float days since the Unix epoch. A household may put one product in an order on several
+lines; we count *orders containing* a product, which is what repurchase cycles are made of.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from replenish.domain.history import Purchase
+
+DAY = 86400.0
+
+
+def to_day(t: datetime) -> float:
+    return t.timestamp() / DAY
+
+
+def from_day(d: float) -> datetime:
+    return datetime.fromtimestamp(d * DAY, tz=timezone.utc)
+
+
+def encode(history: Sequence[Purchase], row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(product rows, days, quantities) of purchases whose sku is in the catalog."""
+    rows, days, qty = [], [], []
+    for p in history:
+        r = row_of.get(p.sku)
+        if r is not None:
+            rows.append(r)
+            days.append(p.ordered_at.timestamp() / DAY)
+            qty.append(p.quantity)
+    return np.array(rows, np.int64), np.array(days, np.float64), np.array(qty, np.float64)
+
+
+@dataclass
+class Profile:
+    rows: np.ndarray        # distinct products bought, ascending
+    count: np.ndarray       # orders containing each product
+    first: np.ndarray       # day of first / last purchase
+    last: np.ndarray
+    log_int: np.ndarray     # mean log interval between purchases (nan if bought once)
+    last_int: np.ndarray    # most recent interval (nan if bought once)
+    qty: np.ndarray         # mean packs per order
+    order_days: np.ndarray  # distinct order days, ascending
+    line_rows: np.ndarray   # product row of each (order, product) line, for category/brand shares
+    line_days: np.ndarray   # order day of each of those lines
+
+    @property
+    def n_orders(self) -> int:
+        return int(self.order_days.size)
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.size == 0
+
+    @property
+    def order_gap(self) -> float:
+        """Median days between orders (nan with fewer than two orders)."""
+        return float(np.median(np.diff(self.order_days))) if self.order_days.size > 1 else float("nan")
+
+    def lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in this profile, bought mask) for candidate product rows."""
+        if self.rows.size == 0:
+            return np.zeros(rows.size, np.int64), np.zeros(rows.size, bool)
+        pos = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+        return pos, self.rows[pos] == rows
+
+    def orders_since(self, day: np.ndarray) -> np.ndarray:
+        return self.order_days.size - np.searchsorted(self.order_days, day, side="right")
+
+    @classmethod
+    def build(cls, rows: np.ndarray, days: np.ndarray, qty: np.ndarray | None = None) -> "Profile":
+        if qty is None:
+            qty = np.ones(rows.size)
+        order = np.lexsort((days, rows))
+        r, d, q = rows[order], np.round(days[order], 4), qty[order]
+        # one line per (product, order day): duplicates within an order are one purchase
+        keep = np.r_[True, (r[1:] != r[:-1]) | (d[1:] != d[:-1])]
+        r, d, q = r[keep], d[keep], q[keep]
+        prod, start, count = np.unique(r, return_index=True, return_counts=True)
+        end = start + count - 1
+        same = np.r_[False, r[1:] == r[:-1]]
+        gap = np.where(same, np.diff(d, prepend=0.0), np.nan)
+        log_gap = np.log(np.maximum(gap, 0.5))
+        n_int = count - 1
+        sum_log = np.add.reduceat(np.nan_to_num(log_gap), start) if r.size else np.zeros(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_int = np.where(n_int > 0, sum_log / np.maximum(n_int, 1), np.nan)
+        qsum = np.add.reduceat(q, start) if r.size else np.zeros(0)
+        return cls(prod, count.astype(np.float64), d[start] if r.size else np.zeros(0),
+                   d[end] if r.size else np.zeros(0), log_int, gap[end] if r.size else np.zeros(0),
+                   qsum / np.maximum(count, 1), np.unique(d), r, d)
+
+    @classmethod
+    def empty_profile(cls) -> "Profile":
+        z = np.zeros(0)
+        return cls(np.zeros(0, np.int64), z, z, z, z, z, z, z, np.zeros(0, np.int64), z)
+
+
+def shares(keys: np.ndarray, line_keys: np.ndarray, skip_zero: bool = True) -> np.ndarray:
+    """For each candidate key, the fraction of the household's lines with that key (0 = unknown key)."""
+    if line_keys.size == 0:
+        return np.zeros(keys.size)
+    uniq, cnt = np.unique(line_keys, return_counts=True)
+    pos = np.minimum(np.searchsorted(uniq, keys), uniq.size - 1)
+    out = np.where(uniq[pos] == keys, cnt[pos] / line_keys.size, 0.0)
+    if skip_zero:
+        out[keys == 0] = 0.0
+    return out

@@ -1,0 +1,221 @@
+"""The Recommender: resolve phrases to products, buy-again, repurchase timing and quantities.
+
+One object holds the catalog index, per-product statistics and (optionally) learned models; without
+learned models every method falls back to transparent heuristics (``Recommender.baseline``).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from catalog.model import Product
+from catalog.search import CatalogIndex
+from replenish.domain.history import Purchase
+from replenish.recommend import features as F
+from replenish.recommend.forest import FlatForest
+from replenish.recommend.profile import Profile, encode, from_day, to_day
+from replenish.recommend.stats import Attributes, Usage
+from replenish.recommend.timing import TimingModel, poisson_gamma
+
+FEATURE_K = 2.0       # Poisson-Gamma strength for the "due" features (fixed so train == serve)
+SEARCH_CACHE = 4096   # phrases repeat a lot ("milk"); caching their catalog matches saves ~2 ms each
+
+
+@dataclass(frozen=True)
+class Candidate:
+    sku: str
+    score: float
+    reason: str
+    product: Product
+
+
+@dataclass(frozen=True)
+class Timing:
+    sku: str
+    days_after_last: float
+    low: float
+    high: float
+    last_purchased_at: datetime
+    expected_at: datetime
+
+
+def packs_for_slot(pack_size: float, remaining: float, target: float) -> int:
+    """Whole packs needed to bring a slot from ``remaining`` up to ``target`` (same unit as pack_size)."""
+    if remaining >= target:
+        return 0
+    if pack_size <= 0:
+        return 1
+    return max(1, math.ceil((target - remaining) / pack_size - 1e-9))
+
+
+def _spoken_date(day: float) -> str:
+    d = from_day(day)
+    return f"{d:%B} {d.day}"
+
+
+class Recommender:
+    def __init__(self, products: list[Product], index: CatalogIndex, attr: Attributes, usage: Usage,
+                 timing: TimingModel, ranker: FlatForest | None = None, again: FlatForest | None = None,
+                 meta: dict | None = None):
+        self.products, self.index, self.attr, self.usage = products, index, attr, usage
+        self.timing, self.ranker, self.again = timing, ranker, again
+        self.meta = meta or {}
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    # -- construction and persistence ---------------------------------------------------------
+    @classmethod
+    def baseline(cls, products: Iterable[Product]) -> "Recommender":
+        products = list(products)
+        return cls(products, CatalogIndex.build(products), Attributes.of(products),
+                   Usage.empty(len(products)), TimingModel(FEATURE_K), meta={"kind": "baseline"})
+
+    @classmethod
+    def fit(cls, products: Iterable[Product], purchases: Iterable[Purchase], now: datetime | None = None,
+            progress: Callable[[str, float], None] | None = None) -> "Recommender":
+        from replenish.recommend.training import fit
+        return fit(cls.baseline(products), purchases, now, progress)
+
+    def save(self, model_dir) -> str:
+        from replenish.recommend.store import save
+        return save(self, model_dir)
+
+    @classmethod
+    def load_latest(cls, model_dir) -> "Recommender | None":
+        from replenish.recommend.store import load_latest
+        return load_latest(model_dir)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_cache"] = OrderedDict()
+        return state
+
+    # -- lookups ------------------------------------------------------------------------------
+    def product(self, sku: str) -> Product | None:
+        row = self.index.row_of.get(sku)
+        return None if row is None else self.products[row]
+
+    def profile(self, history: Sequence[Purchase]) -> Profile:
+        rows, days, qty = encode(history, self.index.row_of)
+        return Profile.build(rows, days, qty) if rows.size else Profile.empty_profile()
+
+    def search(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
+        key = phrase.strip().lower()
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self.index.search_rows(key, F.SEARCH_DEPTH)
+            self._cache[key] = hit
+            if len(self._cache) > SEARCH_CACHE:
+                self._cache.popitem(last=False)
+        return hit
+
+    def expected_intervals(self, prof: Profile) -> np.ndarray:
+        pos = np.arange(prof.rows.size)
+        return poisson_gamma(prof, pos, self.usage.interval[prof.rows], FEATURE_K)
+
+    # -- resolve ------------------------------------------------------------------------------
+    def resolve_inputs(self, phrase: str, prof: Profile, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate rows, feature matrix) for a phrase and a household profile."""
+        rows, text = F.candidates(self.index, prof, phrase, self.search(phrase))
+        X = F.resolve_features(self.attr, self.usage, prof, self.expected_intervals(prof), rows, text,
+                               phrase, now)
+        return rows, X
+
+    def resolve_scores(self, prof: Profile, X: np.ndarray) -> np.ndarray:
+        c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
+        if prof.empty:
+            return 0.65 * c["text_rel"] + 0.35 * c["pop_rel"]  # no history: good matches people buy
+        if self.ranker is not None:
+            return self.ranker.proba(X)
+        return (0.45 * c["text_rel"] + 0.3 * c["match_share"] + 0.15 * c["most_recent"]
+                + 0.1 * c["pop_rel"])
+
+    def resolve(self, phrase: str, history: Sequence[Purchase], k: int = 3, now: datetime | None = None,
+                available_only: bool = True) -> list[Candidate]:
+        now_day = to_day(now or datetime.now(timezone.utc))
+        prof = self.profile(history)
+        rows, X = self.resolve_inputs(phrase, prof, now_day)
+        scores = self.resolve_scores(prof, X)
+        if available_only:
+            ok = self.attr.available[rows]
+            rows, scores, X = rows[ok], scores[ok], X[ok]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [self._candidate(int(rows[i]), float(scores[i]), prof, phrase) for i in order]
+
+    def _candidate(self, row: int, score: float, prof: Profile, phrase: str | None) -> Candidate:
+        p = self.products[row]
+        return Candidate(p.sku, round(min(max(score, 0.0), 1.0), 4), self._reason(row, prof, phrase), p)
+
+    def _reason(self, row: int, prof: Profile, phrase: str | None) -> str:
+        pos, bought = prof.lookup(np.array([row]))
+        if bought[0]:
+            n, last = int(prof.count[pos[0]]), _spoken_date(float(prof.last[pos[0]]))
+            return f"you've bought this {n} times, most recently on {last}" if n > 1 else f"you bought this on {last}"
+        p = self.products[row]
+        if p.brand and F.shares(self.attr.brand[[row]], self.attr.brand[prof.line_rows])[0] > 0.05:
+            return f"you often buy {p.brand}"
+        if self.usage.lines[row] > 0 and self.usage.lines[row] >= np.percentile(self.usage.lines, 90):
+            return f"a popular choice for {phrase}" if phrase else "a popular choice"
+        return f"the best match for {phrase}" if phrase else "suggested for you"
+
+    # -- buy-again and timing -----------------------------------------------------------------
+    def buy_again_scores(self, prof: Profile, now: float) -> np.ndarray:
+        X = F.buy_again_features(self.usage, prof, self.expected_intervals(prof), now)
+        if self.again is not None:
+            return self.again.proba(X)
+        cols = {name: X[:, i] for i, name in enumerate(F.BUY_AGAIN_COLUMNS)}
+        # heuristic: how habitual, gently boosted when it is due
+        due = np.clip(np.nan_to_num(cols["due_ratio"], nan=0.0), 0, 2)
+        return cols["order_share"] * (0.7 + 0.3 * (1.0 - np.abs(1.0 - due)))
+
+    def buy_again(self, history: Sequence[Purchase], k: int = 10, now: datetime | None = None) -> list[Candidate]:
+        prof = self.profile(history)
+        if prof.empty:
+            avail = np.flatnonzero(self.attr.available)
+            top = avail[np.argsort(-self.usage.lines[avail], kind="stable")[:k]]
+            scale = max(float(self.usage.lines.max()), 1.0)
+            return [self._candidate(int(r), float(self.usage.lines[r] / scale), prof, None) for r in top]
+        scores = self.buy_again_scores(prof, to_day(now or datetime.now(timezone.utc)))
+        scores = np.where(self.attr.available[prof.rows], scores, -1.0)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [self._candidate(int(prof.rows[i]), float(scores[i]), prof, None) for i in order if scores[i] >= 0]
+
+    def _timings(self, prof: Profile, pos: np.ndarray) -> list[Timing]:
+        rows = prof.rows[pos]
+        mid, low, high = self.timing.predict(prof, pos, rows, self.usage)
+        out = []
+        for i, r in enumerate(rows):
+            last = from_day(float(prof.last[pos[i]]))
+            out.append(Timing(self.products[r].sku, round(float(mid[i]), 1), round(float(low[i]), 1),
+                              round(float(high[i]), 1), last, last + timedelta(days=float(mid[i]))))
+        return out
+
+    def next_purchase(self, history: Sequence[Purchase], sku: str, now: datetime | None = None) -> Timing | None:
+        row = self.index.row_of.get(sku)
+        prof = self.profile(history)
+        if row is None or prof.empty:
+            return None
+        pos, bought = prof.lookup(np.array([row]))
+        return self._timings(prof, pos)[0] if bought[0] else None
+
+    def running_low(self, history: Sequence[Purchase], now: datetime | None = None, horizon_days: float = 7,
+                    k: int = 10) -> list[Timing]:
+        now = now or datetime.now(timezone.utc)
+        prof = self.profile(history)
+        regular = np.flatnonzero(prof.count >= 2)  # consumables: bought more than once
+        soon = [t for t in self._timings(prof, regular) if t.expected_at <= now + timedelta(days=horizon_days)]
+        return sorted(soon, key=lambda t: t.expected_at)[:k]
+
+    def quantity(self, history: Sequence[Purchase], sku: str) -> int:
+        """Usual packs per order for this product, else for its aisle, else 1."""
+        row = self.index.row_of.get(sku)
+        same = [p.quantity for p in history if p.sku == sku]
+        if not same and row is not None:
+            leaf = self.attr.leaf[row]
+            same = [p.quantity for p in history
+                    if (r := self.index.row_of.get(p.sku)) is not None and self.attr.leaf[r] == leaf]
+        return max(1, int(round(float(np.median(same))))) if same else 1

@@ -1,0 +1,1 @@
+"""Use cases: one handler per command, the message bus and the unit of work."""

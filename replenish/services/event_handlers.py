@@ -1,0 +1,117 @@
+"""Consumers of events read back from the outbox: follow-up work and notifications.
+
+Each runs inside the transaction that marks the event handled, so a redelivered message is handled once.
+Other packages add consumers with ``subscribe`` (the partner webhooks do).
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Callable
+
+from replenish.domain import events, model
+
+from . import messages
+from .ports import Message
+from .views import order_view
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[events.Event, object, object], None]
+SUBSCRIBERS: dict[str, list[EventHandler]] = defaultdict(list)
+
+
+def subscribe(event_name: str, handler: EventHandler) -> None:
+    if handler not in SUBSCRIBERS[event_name]:
+        SUBSCRIBERS[event_name].append(handler)
+
+
+def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
+    eta = datetime.fromisoformat(event.submit_after) if event.submit_after else None
+    deps.queue.submit_order(event.order_id, eta=eta)
+
+
+def schedule_tracking(event: events.OrderEvent, uow, deps) -> None:
+    deps.queue.track_order(event.order_id, countdown=deps.settings.track_interval_seconds)
+
+
+def notify_household(event: events.OrderEvent, uow, deps) -> None:
+    order = uow.orders.get(event.order_id)
+    if order is None:
+        return
+    text = messages.order_message(event.name, order_view(order), event.payload())
+    kind = event.name
+    uow.notifications.add(model.Notification(order.household_id, kind, text, "feed", order.id,
+                                             created_at=deps.clock()))
+    message = Message(order.household_id, kind, text, order.id, {"status": order.status})
+    for notifier in deps.notifiers:
+        status = "sent"
+        try:
+            notifier.send(message)
+        except Exception as exc:  # one channel failing must not stop the others or the feed
+            log.warning("notifier %s failed for %s: %s", notifier.channel, order.id, exc)
+            status = "failed"
+        uow.notifications.add(model.Notification(order.household_id, kind, text, notifier.channel, order.id,
+                                                 created_at=deps.clock(), status=status))
+
+
+subscribe("OrderPlaced", schedule_submission)
+subscribe("OrderSubmitted", schedule_tracking)
+subscribe("OrderConfirmed", schedule_tracking)
+subscribe("OrderShipped", schedule_tracking)
+for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed"):
+    subscribe(_name, notify_household)
+
+
+def handle_event(event_id: int, deps) -> str:
+    now = deps.clock()
+    with deps.uow() as uow:
+        row = uow.outbox.get(event_id)
+        if row is None:
+            return "missing"
+        if row.handled_at is not None or not uow.outbox.claim(event_id, now):
+            return "already_handled"
+        event = events.load(row.event_type, row.payload)
+        for handler in SUBSCRIBERS.get(row.event_type, []):
+            handler(event, uow, deps)
+        uow.outbox.mark_dispatched([event_id], now)
+        uow.commit()
+        return "handled"
+
+
+def dispatch(event_ids: list[int], deps) -> None:
+    """Hands events to the queue, then records that they were handed over (after commit, never before)."""
+    for event_id in event_ids:
+        deps.queue.handle_event(event_id)
+    with deps.uow() as uow:
+        uow.outbox.mark_dispatched(event_ids, deps.clock())
+        uow.session.commit()
+
+
+# -- periodic jobs ----------------------------------------------------------------------------------------
+
+def relay_outbox(deps, grace: timedelta = timedelta(seconds=5)) -> int:
+    """Sends events that were committed but never handed over (the broker was down, a process died)."""
+    with deps.uow() as uow:
+        ids = uow.outbox.undispatched(deps.clock() - grace)
+    if ids:
+        dispatch(ids, deps)
+    return len(ids)
+
+
+def submit_due(deps) -> int:
+    """Safety net behind the per-order ETA task: any pending order past its window is submitted now."""
+    with deps.uow() as uow:
+        ids = uow.orders.due_for_submission(deps.clock())
+    for order_id in ids:
+        deps.queue.submit_order(order_id)
+    return len(ids)
+
+
+def track_in_transit(deps) -> int:
+    with deps.uow() as uow:
+        ids = uow.orders.in_transit(deps.clock() - timedelta(seconds=deps.settings.track_interval_seconds))
+    for order_id in ids:
+        deps.queue.track_order(order_id)
+    return len(ids)

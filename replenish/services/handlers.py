@@ -1,0 +1,280 @@
+"""One handler per command. Each receives the command and its dependencies (``Deps``) from the bus."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from replenish.domain import commands, model
+from replenish.domain.errors import (InvalidCommand, LimitExceeded, NotFound, PinLocked, ProductUnavailable,
+                                     UnknownProduct)
+from replenish.domain.history import Purchase
+
+from . import messages
+from .ports import PermanentError, SubmitLine, SubmitRequest
+from .views import limits_view, order_view
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Deps:
+    uow: Callable[[], Any]
+    clock: Callable[[], datetime]
+    gateway: Any
+    notifiers: list
+    queue: Any
+    locks: Any
+    settings: Any
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    status: str  # "order_placed" | "order_in_progress"
+    order: dict
+    replayed: bool = False
+
+    @property
+    def order_id(self) -> str:
+        return self.order["id"]
+
+
+def _household(uow, household_id: str) -> model.Household:
+    household = uow.households.get(household_id)
+    if household is None:
+        raise NotFound(f"No household {household_id!r}.", field="household_id")
+    return household
+
+
+def month_start(now: datetime, time_zone: str) -> datetime:
+    try:
+        zone = ZoneInfo(time_zone or "UTC")
+    except Exception:
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _check_limits(uow, household: model.Household, total: int, now: datetime) -> None:
+    limits = household.limits
+    if limits.per_order_cap_cents is not None and total > limits.per_order_cap_cents:
+        raise LimitExceeded(messages.limit_per_order(total, limits.per_order_cap_cents), field="total_cents",
+                            limit="per_order", cap_cents=limits.per_order_cap_cents, total_cents=total)
+    if limits.per_month_cap_cents is not None:
+        spent = uow.orders.spent_since(household.id, month_start(now, household.time_zone))
+        if spent + total > limits.per_month_cap_cents:
+            raise LimitExceeded(messages.limit_per_month(total, spent, limits.per_month_cap_cents),
+                                field="total_cents", limit="per_month", cap_cents=limits.per_month_cap_cents,
+                                spent_cents=spent, total_cents=total)
+
+
+def _existing(deps: Deps, cmd: commands.PlaceOrder) -> PlaceResult | None:
+    with deps.uow() as uow:
+        if cmd.idempotency_key:
+            order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
+            if order is not None:
+                return PlaceResult("order_placed", order_view(order), replayed=True)
+        if cmd.source_id and cmd.exclusive_source:
+            order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
+            if order is not None:
+                return PlaceResult("order_in_progress", order_view(order))
+    return None
+
+
+def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    if not cmd.lines:
+        raise InvalidCommand("An order needs at least one product.", field="lines")
+    found = _existing(deps, cmd)
+    if found is not None:
+        return found
+    lock_name = f"place:{cmd.household_id}:{cmd.source_id or cmd.idempotency_key or ''}"
+    with deps.locks.hold(lock_name, timeout=10):
+        try:
+            return _place(cmd, deps)
+        except IntegrityError:
+            # Another process won the race: the database's unique indexes decided; report its order.
+            found = _existing(deps, cmd)
+            if found is None:
+                raise
+            return found
+
+
+def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    now = deps.clock()
+    with deps.uow() as uow:
+        household = _household(uow, cmd.household_id)
+        products = uow.products.get_many(line.sku for line in cmd.lines)
+        lines = []
+        for request in cmd.lines:
+            product = products.get(str(request.sku))
+            if product is None:
+                raise UnknownProduct(f"There is no product with SKU {request.sku!r}.", field="sku")
+            if not product.available:
+                raise ProductUnavailable(f"{product.title} is out of stock right now.", field="sku")
+            if not isinstance(request.quantity, int) or not 1 <= request.quantity <= 99:
+                raise InvalidCommand("Quantity must be a whole number from 1 to 99.", field="quantity")
+            lines.append(model.OrderLine(product.sku, request.quantity, product.price_cents, product.title))
+        total = sum(line.total_cents for line in lines)
+        _check_limits(uow, household, total, now)
+        order = model.Order(household.id, cmd.channel, lines, source_id=cmd.source_id,
+                            exclusive_source=cmd.exclusive_source, idempotency_key=cmd.idempotency_key,
+                            now=now, cancel_window=household.limits.cancel_window(cmd.channel))
+        uow.orders.add(order)
+        uow.commit()
+        return PlaceResult("order_placed", order_view(order))
+
+
+def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
+    now = deps.clock()
+    with deps.uow() as uow:
+        order = uow.orders.for_household(cmd.household_id, cmd.order_id)
+        if order is None:
+            raise NotFound(f"No order {cmd.order_id!r} for this household.", field="order_id")
+        if order.can_cancel and order.retailer_order_id:
+            # Already at the store: it must agree before we call the order cancelled.
+            if not deps.gateway.cancel(order.retailer_order_id):
+                raise PermanentError("The store could not cancel this order any more.")
+        order.cancel(now, cmd.reason)
+        uow.commit()
+        return order_view(order)
+
+
+def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
+    """Sends a pending order whose cancel window has closed. Safe to run twice: the retailer sees one key."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        order = uow.orders.get(cmd.order_id, for_update=True)
+        if order is None:
+            return "missing"
+        if order.state is not model.OrderStatus.PENDING:
+            return order.status
+        if order.submit_after > now:
+            return "not_due"
+        household = uow.households.get(order.household_id)
+        # The order id is the retailer's idempotency key: every retry of this order carries the same one.
+        request = SubmitRequest(order.id, order.household_id, household.address if household else "",
+                                tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
+        result = deps.gateway.submit(request)  # TransientError propagates: the worker retries with backoff
+        if result.accepted:
+            order.mark_submitted(result.retailer_order_id, now)
+        else:
+            order.fail(result.reason or "refused by the store", now)
+        try:
+            uow.commit()
+        except StaleDataError:
+            # A duplicate delivery of this task committed first; the retailer deduplicated by key.
+            return "duplicate"
+        return order.status
+
+
+def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
+    now = deps.clock()
+    with deps.uow() as uow:
+        order = uow.orders.get(cmd.order_id, for_update=True)
+        if order is None or not order.retailer_order_id or not order.is_active:
+            return order.status if order else "missing"
+        status = deps.gateway.status(order.retailer_order_id)
+        if status.status == "cancelled":
+            if order.can_cancel:
+                order.cancel(now, "cancelled by the store")
+        else:
+            target = model.OrderStatus(status.status)
+            changed = order.advance_to(target, now, tracking_url=status.tracking_url,
+                                       expected_delivery=status.expected_delivery,
+                                       photo_url=status.delivery_photo_url)
+            if changed and order.state is model.OrderStatus.DELIVERED:
+                uow.purchases.add_many([Purchase(order.household_id, l.sku, now, l.quantity, order.id)
+                                        for l in order.lines], source="order")
+        try:
+            uow.commit()
+        except StaleDataError:
+            return "duplicate"
+        return order.status
+
+
+def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict:
+    try:
+        ZoneInfo(cmd.time_zone)
+    except Exception:
+        raise InvalidCommand(f"Unknown time zone {cmd.time_zone!r}.", field="time_zone")
+    with deps.uow() as uow:
+        if uow.households.get(cmd.household_id) is not None:
+            raise InvalidCommand(f"Household {cmd.household_id!r} already exists.", field="household_id")
+        household = model.Household(cmd.household_id, cmd.name, cmd.address, cmd.time_zone, list(cmd.members))
+        uow.households.add(household)
+        uow.commit()
+        return {"id": household.id, "name": household.name}
+
+
+def issue_token(cmd: commands.IssueToken, deps: Deps) -> str:
+    with deps.uow() as uow:
+        _household(uow, cmd.household_id)
+        token, secret = model.ApiToken.issue(cmd.household_id, cmd.label)
+        uow.households.add_token(token)
+        uow.commit()
+        return secret
+
+
+def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
+    with deps.uow() as uow:
+        limits = _household(uow, cmd.household_id).limits
+        for name in ("per_order_cap_cents", "per_month_cap_cents"):
+            value = getattr(cmd, name)
+            if value is not None:
+                if not isinstance(value, int) or value < 0:
+                    raise InvalidCommand(f"{name} must be a whole number of cents, 0 or more.", field=name)
+                setattr(limits, name, value)
+        if cmd.clear_per_order_cap:
+            limits.per_order_cap_cents = None
+        if cmd.clear_per_month_cap:
+            limits.per_month_cap_cents = None
+        windows = dict(limits.cancel_windows or {})
+        for channel, seconds in (cmd.cancel_windows or {}).items():
+            if channel not in model.DEFAULT_CANCEL_WINDOWS:
+                raise InvalidCommand(f"Unknown channel {channel!r}.", field=f"cancel_windows.{channel}")
+            if not isinstance(seconds, int) or not 0 <= seconds <= 7 * 86400:
+                raise InvalidCommand("A cancel window is 0 to 604800 seconds.", field=f"cancel_windows.{channel}")
+            windows[channel] = seconds
+        limits.cancel_windows = windows
+        uow.commit()
+        return limits_view(limits)
+
+
+def set_voice_pin(cmd: commands.SetVoicePin, deps: Deps) -> dict:
+    with deps.uow() as uow:
+        limits = _household(uow, cmd.household_id).limits
+        limits.set_pin(cmd.pin)
+        uow.commit()
+        return limits_view(limits)
+
+
+def check_voice_pin(cmd: commands.CheckVoicePin, deps: Deps) -> bool:
+    """True when right. Raises PinLocked while locked (including by this very attempt)."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        limits = _household(uow, cmd.household_id).limits
+        if limits.pin_locked(now):
+            raise PinLocked("Voice purchasing is locked for a few minutes after three wrong codes.")
+        ok = limits.check_pin(cmd.pin, now)
+        uow.commit()
+        if not ok and limits.pin_locked(now):
+            raise PinLocked("That code was wrong three times, so voice purchasing is locked for 15 minutes.")
+        return ok
+
+
+COMMAND_HANDLERS = {
+    commands.PlaceOrder: place_order,
+    commands.CancelOrder: cancel_order,
+    commands.SubmitOrder: submit_order,
+    commands.TrackOrder: track_order,
+    commands.CreateHousehold: create_household,
+    commands.IssueToken: issue_token,
+    commands.UpdateLimits: update_limits,
+    commands.SetVoicePin: set_voice_pin,
+    commands.CheckVoicePin: check_voice_pin,
+}

@@ -1,0 +1,81 @@
+"""Interfaces to outside services; bootstrap chooses each backend from configuration."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class TransientError(Exception):
+    """Worth retrying later: a timeout, a refused connection, a 5xx."""
+
+
+class PermanentError(Exception):
+    """Retrying will not help: the retailer said no."""
+
+
+@dataclass(frozen=True)
+class SubmitLine:
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    idempotency_key: str
+    household_id: str
+    address: str
+    lines: tuple[SubmitLine, ...]
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: bool
+    retailer_order_id: str | None = None
+    reason: str | None = None  # why refused (e.g. out of stock)
+
+
+@dataclass(frozen=True)
+class RetailerStatus:
+    status: str  # submitted | confirmed | shipped | delivered | cancelled
+    tracking_url: str | None = None
+    expected_delivery: datetime | None = None
+    delivery_photo_url: str | None = None
+
+
+class FulfillmentGateway(Protocol):
+    def submit(self, request: SubmitRequest) -> SubmitResult: ...
+
+    def status(self, retailer_order_id: str) -> RetailerStatus: ...
+
+    def cancel(self, retailer_order_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    household_id: str
+    kind: str  # order_placed, order_shipped, ...
+    text: str
+    order_id: str | None = None
+    data: dict = field(default_factory=dict)
+
+
+class Notifier(Protocol):
+    """Delivers a message through one channel; returns the channel's name for the feed."""
+
+    channel: str
+
+    def send(self, message: Message) -> None: ...
+
+
+class TaskQueue(Protocol):
+    def handle_event(self, event_id: int) -> None: ...
+
+    def submit_order(self, order_id: str, eta: datetime | None = None) -> None: ...
+
+    def track_order(self, order_id: str, countdown: float = 0) -> None: ...
+
+
+class Locks(Protocol):
+    def hold(self, name: str, timeout: float = 10.0): ...

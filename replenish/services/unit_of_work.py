@@ -1,0 +1,67 @@
+"""The unit of work: one transaction; rolls back unless committed; writes events to the outbox on commit."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from replenish.adapters import repository
+from replenish.domain.model import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, session_factory: sessionmaker, after_commit: Callable[[list[int]], None] | None = None,
+                 clock: Callable = utcnow):
+        self.session_factory = session_factory
+        self.after_commit = after_commit
+        self.clock = clock
+        self.session: Session | None = None
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        self.session = self.session_factory()
+        self.orders = repository.OrderRepository(self.session)
+        self.households = repository.HouseholdRepository(self.session)
+        self.products = repository.ProductRepository(self.session)
+        self.purchases = repository.PurchaseRepository(self.session)
+        self.outbox = repository.OutboxRepository(self.session)
+        self.notifications = repository.NotificationRepository(self.session)
+        self.extra_seen: set = set()  # other aggregates that record events (devices, buttons)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.session.close()
+
+    def track(self, aggregate) -> None:
+        """Registers an aggregate whose ``events`` must reach the outbox on commit."""
+        self.extra_seen.add(aggregate)
+
+    def _write_events(self) -> list[int]:
+        ids = []
+        for aggregate in list(self.orders.seen) + list(self.extra_seen):
+            pending = getattr(aggregate, "events", None) or []
+            while pending:
+                event = pending.pop(0)
+                aggregate_id = getattr(event, "order_id", None) or getattr(aggregate, "id", None)
+                ids.append(self.outbox.add(event, aggregate_id, getattr(event, "household_id", None), self.clock()))
+        return ids
+
+    def commit(self) -> None:
+        """Commits state and its events together; only then hands the new events to the dispatcher."""
+        self.session.flush()  # aggregates flushed first, so their rows exist before the events that name them
+        event_ids = self._write_events()
+        self.session.commit()
+        if event_ids and self.after_commit is not None:
+            try:
+                self.after_commit(event_ids)
+            except Exception:  # the outbox keeps them; the periodic relay sends them later
+                log.exception("could not dispatch events after commit; the outbox relay will send them")
+
+    def rollback(self) -> None:
+        if self.session is not None:
+            self.session.rollback()

@@ -1,0 +1,40 @@
+"""Read-side shapes handed to entrypoints: plain dicts, safe to use after the session is closed."""
+from __future__ import annotations
+
+from replenish.domain import model
+
+
+def order_view(order: model.Order) -> dict:
+    return {
+        "id": order.id,
+        "household_id": order.household_id,
+        "status": order.status,
+        "channel": order.channel,
+        "source_id": order.source_id,
+        "lines": [{"sku": l.sku, "title": l.title, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents,
+                   "total_cents": l.total_cents} for l in order.lines],
+        "total_cents": order.total_cents,
+        "created_at": model.iso(order.created_at),
+        "submit_after": model.iso(order.submit_after),
+        "submitted_at": model.iso(order.submitted_at),
+        "confirmed_at": model.iso(order.confirmed_at),
+        "shipped_at": model.iso(order.shipped_at),
+        "delivered_at": model.iso(order.delivered_at),
+        "cancelled_at": model.iso(order.cancelled_at),
+        "failed_at": model.iso(order.failed_at),
+        "failure_reason": order.failure_reason,
+        "retailer_order_id": order.retailer_order_id,
+        "tracking_url": order.tracking_url,
+        "delivery_photo_url": order.delivery_photo_url,
+        "expected_delivery": model.iso(order.expected_delivery),
+        "can_cancel": order.can_cancel,
+    }
+
+
+def limits_view(limits: model.Limits) -> dict:
+    return {
+        "per_order_cap_cents": limits.per_order_cap_cents,
+        "per_month_cap_cents": limits.per_month_cap_cents,
+        "cancel_windows": dict(limits.cancel_windows or {}),
+        "voice_pin_set": limits.has_pin,
+    }

@@ -1,0 +1,138 @@
+"""The household's orders API: list, get (with timeline), place, cancel; limits; notifications."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from flask import Blueprint, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from replenish.domain import commands, model
+from replenish.services.views import limits_view, order_view
+
+from .auth import container, json_body, require_household
+from .errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+STATUSES = {s.value for s in model.OrderStatus}
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: Sku
+    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+
+
+class PlaceOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=20)
+    sku: Sku | None = None
+    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+
+    @model_validator(mode="after")
+    def one_form(self):
+        if (self.lines is None) == (self.sku is None):
+            raise ValueError("give either 'sku' (and 'quantity') or 'lines'")
+        return self
+
+    def line_requests(self) -> tuple[commands.LineRequest, ...]:
+        lines = self.lines or [LineIn(sku=self.sku, quantity=self.quantity)]
+        return tuple(commands.LineRequest(l.sku, l.quantity) for l in lines)
+
+
+class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_order_cap_cents: int | None = Field(default=None, ge=0, le=10_000_000, strict=True)
+    per_month_cap_cents: int | None = Field(default=None, ge=0, le=100_000_000, strict=True)
+    cancel_windows: dict[str, Annotated[int, Field(ge=0, le=7 * 86400, strict=True)]] = Field(default_factory=dict)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 200):
+        raise ApiError(400, "invalid", "Idempotency-Key must be 1 to 200 characters.", field="Idempotency-Key")
+    return key
+
+
+@bp.get("/orders")
+@require_household
+def list_orders():
+    status = request.args.get("status")
+    if status and status not in STATUSES:
+        raise ApiError(400, "invalid", f"status must be one of {sorted(STATUSES)}.", field="status")
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise ApiError(400, "invalid", "limit must be a whole number.", field="limit")
+    if not 1 <= limit <= 200:
+        raise ApiError(400, "invalid", "limit must be from 1 to 200.", field="limit")
+    with container().uow() as uow:
+        orders = uow.orders.list(g.household_id, statuses=[status] if status else None, limit=limit)
+        return jsonify({"orders": [order_view(o) for o in orders]})
+
+
+@bp.get("/orders/<order_id>")
+@require_household
+def get_order(order_id: str):
+    with container().uow() as uow:
+        order = uow.orders.for_household(g.household_id, order_id)
+        if order is None:
+            raise ApiError(404, "not_found", f"No order {order_id!r} for this household.", field="order_id")
+        body = order_view(order)
+        body["timeline"] = [{"event": row.event_type, "at": model.iso(row.created_at),
+                             **{k: v for k, v in row.payload.items() if k in ("reason", "tracking_url",
+                                                                               "delivery_photo_url")}}
+                            for row in uow.outbox.timeline(order.id)]
+        return jsonify(body)
+
+
+@bp.post("/orders")
+@require_household
+def place_order():
+    body = PlaceOrderIn.model_validate(json_body())
+    result = container().bus.handle(commands.PlaceOrder(
+        household_id=g.household_id, channel=model.Channel.WEB.value, lines=body.line_requests(),
+        idempotency_key=_idempotency_key()))
+    return jsonify({"status": result.status, "order_id": result.order_id, "order": result.order}), \
+        200 if result.replayed else 201
+
+
+@bp.post("/orders/<order_id>/cancel")
+@require_household
+def cancel_order(order_id: str):
+    order = container().bus.handle(commands.CancelOrder(g.household_id, order_id))
+    return jsonify(order)
+
+
+@bp.get("/household")
+@require_household
+def get_household():
+    with container().uow() as uow:
+        household = uow.households.get(g.household_id)
+        return jsonify({"id": household.id, "name": household.name, "address": household.address,
+                        "time_zone": household.time_zone, "members": household.members,
+                        "limits": limits_view(household.limits)})
+
+
+@bp.patch("/household/limits")
+@require_household
+def update_limits():
+    raw = json_body()
+    body = LimitsIn.model_validate(raw)
+    result = container().bus.handle(commands.UpdateLimits(
+        g.household_id, per_order_cap_cents=body.per_order_cap_cents, per_month_cap_cents=body.per_month_cap_cents,
+        cancel_windows=body.cancel_windows,
+        clear_per_order_cap="per_order_cap_cents" in raw and raw["per_order_cap_cents"] is None,
+        clear_per_month_cap="per_month_cap_cents" in raw and raw["per_month_cap_cents"] is None))
+    return jsonify(result)
+
+
+@bp.get("/notifications")
+@require_household
+def notifications():
+    with container().uow() as uow:
+        items = uow.notifications.for_household(g.household_id)
+        return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "channel": n.channel,
+                                           "order_id": n.order_id, "status": n.status,
+                                           "created_at": model.iso(n.created_at)} for n in items]})

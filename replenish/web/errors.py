@@ -1,0 +1,74 @@
+"""Every error is JSON naming the problem; bad input is a 4xx, never a 500."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from replenish.domain.errors import DomainError
+from replenish.services.ports import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, headers=None, **details):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+        self.details = details
+
+
+def error_body(code: str, message: str, field: str | None = None, **details) -> dict:
+    error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def validation_error_response(exc: ValidationError):
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or None
+    message = f"{field}: {first.get('msg')}" if field else first.get("msg", "invalid input")
+    body = error_body("invalid", message, field)
+    body["error"]["problems"] = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+                                 for e in exc.errors()]
+    return jsonify(body), 400
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api(exc: ApiError):
+        return jsonify(error_body(exc.code, exc.message, exc.field, **exc.details)), exc.status, exc.headers
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        return validation_error_response(exc)
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        details = {k: v for k, v in exc.details.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        return jsonify(error_body(exc.code, exc.message, exc.field, **details)), exc.status
+
+    @app.errorhandler(PermanentError)
+    def _refused(exc: PermanentError):
+        return jsonify(error_body("refused_by_store", str(exc))), 409
+
+    @app.errorhandler(TransientError)
+    def _unavailable(exc: TransientError):
+        return jsonify(error_body("store_unavailable", "The store is not answering; try again shortly.")), 503
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code, dict(
+            (k, v) for k, v in exc.get_headers() if k.lower() == "allow")
+
+    @app.errorhandler(Exception)
+    def _bug(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500

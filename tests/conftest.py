@@ -1,0 +1,79 @@
+"""Shared fixtures: a container on an in-memory SQLite database with a hand-moved clock."""
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+
+import pytest
+
+from catalog.model import Product
+from replenish.adapters import orm
+from replenish.adapters.clock import ManualClock
+from replenish.config import Settings
+from replenish.db import make_engine
+from replenish.domain import commands
+
+
+class FakeLocks:
+    def __init__(self):
+        self.held: list[str] = []
+
+    @contextlib.contextmanager
+    def hold(self, name: str, timeout: float = 10.0, **_):
+        self.held.append(name)
+        yield
+
+
+PRODUCTS = [
+    Product("TIDE-PODS-42", "Tide PODS Laundry Detergent, 42 Count", "Tide", "household/laundry/detergent", 42,
+            "count", 1299),
+    Product("TIDE-PODS-81", "Tide PODS Laundry Detergent, 81 Count", "Tide", "household/laundry/detergent", 81,
+            "count", 2299),
+    Product("CHARMIN-12", "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls", "Charmin", "paper/toilet paper", 12,
+            "rolls", 1899),
+    Product("BRITA-FILTER-3", "Brita Standard Water Filter, 3 Pack", "Brita", "appliance/water filters", 3,
+            "count", 1699, available=False),
+    Product("TV-65", "Big Television 65 inch", "Acme", "electronics/tv", 1, "count", 99900),
+]
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(var_dir=tmp_path, database_url="sqlite://", model_dir=tmp_path / "models",
+                    sim_confirm_delay=60, sim_ship_delay=3600, sim_deliver_delay=7200, track_interval_seconds=30)
+
+
+@pytest.fixture
+def make_container(settings, clock):
+    """Builds a container; ``queue`` defaults to a recorder the test drives by hand."""
+    from replenish.bootstrap import bootstrap
+    from workers.queue import RecordingQueue
+
+    def build(queue=None, **overrides):
+        orm.start_mappers()
+        engine = make_engine(settings.database_url)
+        orm.metadata.create_all(engine)
+        container = bootstrap(settings, clock=clock, queue=queue or RecordingQueue(), locks=FakeLocks(),
+                              engine=engine, **overrides)
+        with container.uow() as uow:
+            uow.products.upsert_many(PRODUCTS)
+            uow.session.commit()
+        container.bus.handle(commands.CreateHousehold("h1", "Test Household", "1 Main St", "America/New_York"))
+        return container
+
+    return build
+
+
+@pytest.fixture
+def container(make_container):
+    return make_container()
+
+
+@pytest.fixture
+def token(container):
+    return container.bus.handle(commands.IssueToken("h1"))

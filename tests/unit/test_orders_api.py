@@ -1,0 +1,94 @@
+"""The orders API over HTTP (Flask test client): what a household's app or script sees."""
+import pytest
+
+from replenish.web import create_app
+
+
+@pytest.fixture
+def client(container):
+    return create_app(container).test_client()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_healthz(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["checks"]["database"] == "ok"
+
+
+def test_token_required(client):
+    response = client.get("/v1/orders")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["field"] == "Authorization"
+    assert client.get("/v1/orders", headers=auth("rpl_wrong")).status_code == 401
+
+
+def test_place_list_get_cancel(client, token):
+    created = client.post("/v1/orders", json={"sku": "TIDE-PODS-42", "quantity": 2}, headers=auth(token))
+    assert created.status_code == 201, created.get_json()
+    order_id = created.get_json()["order_id"]
+    listed = client.get("/v1/orders", headers=auth(token)).get_json()["orders"]
+    assert [o["id"] for o in listed] == [order_id]
+    assert listed[0]["total_cents"] == 2598 and listed[0]["channel"] == "web"
+    detail = client.get(f"/v1/orders/{order_id}", headers=auth(token)).get_json()
+    assert detail["timeline"][0]["event"] == "OrderPlaced" and detail["can_cancel"]
+    cancelled = client.post(f"/v1/orders/{order_id}/cancel", headers=auth(token))
+    assert cancelled.get_json()["status"] == "cancelled"
+    again = client.post(f"/v1/orders/{order_id}/cancel", headers=auth(token))
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "illegal_transition"
+
+
+def test_idempotency_key_header(client, token):
+    headers = {**auth(token), "Idempotency-Key": "k-1"}
+    first = client.post("/v1/orders", json={"sku": "TIDE-PODS-42"}, headers=headers)
+    second = client.post("/v1/orders", json={"sku": "TIDE-PODS-42"}, headers=headers)
+    assert first.status_code == 201 and second.status_code == 200
+    assert first.get_json()["order_id"] == second.get_json()["order_id"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"sku": "TIDE-PODS-42", "quantity": 0}, "quantity"),
+    ({"sku": "TIDE-PODS-42", "quantity": "2"}, "quantity"),
+    ({"sku": ""}, "sku"),
+    ({"lines": []}, "lines"),
+    ({"sku": "TIDE-PODS-42", "colour": "red"}, "colour"),
+    ({"sku": "NOPE"}, "sku"),
+])
+def test_bad_order_bodies_name_the_field(client, token, body, field):
+    response = client.post("/v1/orders", json=body, headers=auth(token))
+    assert 400 <= response.status_code < 500
+    assert field in response.get_json()["error"].get("field", "") + response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"[1,2]", b"\xff\xfe"])
+def test_malformed_json_is_a_400(client, token, data):
+    response = client.post("/v1/orders", data=data, headers={**auth(token), "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "body"
+
+
+def test_limit_explained_and_nothing_stored(client, token):
+    response = client.post("/v1/orders", json={"sku": "TV-65"}, headers=auth(token))
+    assert response.status_code == 422
+    assert "limit" in response.get_json()["error"]["message"]
+    assert client.get("/v1/orders", headers=auth(token)).get_json()["orders"] == []
+
+
+def test_unknown_order_and_bad_query(client, token):
+    assert client.get("/v1/orders/nope", headers=auth(token)).status_code == 404
+    assert client.get("/v1/orders?status=lost", headers=auth(token)).get_json()["error"]["field"] == "status"
+    assert client.get("/v1/orders?limit=x", headers=auth(token)).status_code == 400
+    assert client.get("/v1/nowhere").status_code == 404
+
+
+def test_limits_update(client, token):
+    response = client.patch("/v1/household/limits", json={"per_order_cap_cents": 5000,
+                                                           "cancel_windows": {"voice": 60}}, headers=auth(token))
+    assert response.status_code == 200
+    limits = client.get("/v1/household", headers=auth(token)).get_json()["limits"]
+    assert limits["per_order_cap_cents"] == 5000 and limits["cancel_windows"]["voice"] == 60
+    bad = client.patch("/v1/household/limits", json={"cancel_windows": {"fax": 1}}, headers=auth(token))
+    assert bad.status_code == 400 and "fax" in bad.get_json()["error"]["field"]
+    cleared = client.patch("/v1/household/limits", json={"per_month_cap_cents": None}, headers=auth(token))
+    assert cleared.get_json()["per_month_cap_cents"] is None

@@ -1,0 +1,44 @@
+"""The Celery application. Configured from the same settings as everything else; periodic jobs live here."""
+from __future__ import annotations
+
+from celery import Celery
+
+from replenish.config import Settings
+
+# Periodic jobs, registered in one place (beat in real mode, a scheduler thread in embedded mode).
+BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": 10.0},
+    "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": 30.0},
+    "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": 30.0},
+    "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": 24 * 3600.0},
+}
+
+
+def configure(app: Celery, settings: Settings) -> Celery:
+    transport = {"visibility_timeout": 2 * 3600}  # longer than any cancel window (ETA tasks)
+    if settings.broker_url.startswith("memory://"):
+        transport["polling_interval"] = 0.01  # otherwise each task waits about a second
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,  # a task killed half way is delivered again
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="replenish",
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        # A web request must not hang while the broker is down: give up fast, the outbox relay resends.
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        broker_connection_timeout=2,
+        beat_schedule=BEAT_SCHEDULE,
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+app = configure(Celery("replenish", include=["workers.tasks"]), Settings.from_env())
