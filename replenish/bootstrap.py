@@ -52,18 +52,40 @@ def make_gateway(settings: Settings, engine, clock):
         return HttpRetailer(settings.retailer_url, settings.retailer_secret)
     from replenish.adapters.simulated_store import SimulatedStore
     return SimulatedStore(engine, clock, confirm_delay=settings.sim_confirm_delay, ship_delay=settings.sim_ship_delay,
-                          deliver_delay=settings.sim_deliver_delay, out_of_stock=settings.sim_out_of_stock)
+                          deliver_delay=settings.sim_deliver_delay, out_of_stock=settings.sim_out_of_stock,
+                          submit_latency=settings.sim_submit_latency)
 
 
-def make_notifiers(settings: Settings) -> list:
+def make_notifiers(settings: Settings, redis_client=None) -> list:
     notifiers = []
     for name in settings.notifiers:
         if name == "sns":
             from replenish.adapters.sns_notifier import SnsNotifier, make_sns_client
             notifiers.append(SnsNotifier(make_sns_client(settings.aws_region, settings.sns_endpoint_url)))
+        elif name == "alexa":
+            alexa = make_alexa_notifier(settings, redis_client)
+            if alexa is not None:
+                notifiers.append(alexa)
         else:
             log.warning("unknown notifier %r ignored", name)
     return notifiers
+
+
+def make_alexa_notifier(settings: Settings, redis_client, env=None):
+    """Alexa order-status notifications (Proactive Events API), addressed via the Alexa user id that the
+    skill stores in Redis under ``alexa:user:<household>`` when a linked request arrives."""
+    import os
+
+    from skills.linking import alexa_user_for
+    from skills.proactive import DEVELOPMENT_EVENTS_URL, TOKEN_URL, AlexaNotifier, ProactiveEventsClient
+    env = os.environ if env is None else env
+    client_id, client_secret = env.get("ALEXA_CLIENT_ID", ""), env.get("ALEXA_CLIENT_SECRET", "")
+    if not client_id or not client_secret or redis_client is None:
+        log.warning("notifier 'alexa' needs ALEXA_CLIENT_ID, ALEXA_CLIENT_SECRET and Redis: not enabled")
+        return None
+    client = ProactiveEventsClient(client_id, client_secret, token_url=env.get("ALEXA_TOKEN_URL") or TOKEN_URL,
+                                   events_url=env.get("ALEXA_EVENTS_URL") or DEVELOPMENT_EVENTS_URL)
+    return AlexaNotifier(client, alexa_user_for(redis_client))
 
 
 def make_locks(redis_client):
@@ -82,9 +104,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     gateway = gateway if gateway is not None else make_gateway(settings, engine, clock)
     if queue is None:
         from workers.queue import CeleryQueue
-        queue = CeleryQueue()
+        queue = CeleryQueue(clock=clock)
     deps = Deps(uow=None, clock=clock, gateway=gateway,
-                notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings),
+                notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
                                             clock=clock)

@@ -142,7 +142,7 @@ def worker(concurrency: int, pool: str, loglevel: str) -> None:
     """Run a Celery worker (real mode: REDIS_URL or BROKER_URL)."""
     from workers.celery_app import app
     app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}",
-                     "-Q", "replenish", "--without-gossip", "--without-mingle"])
+                     "-Q", Settings.from_env().queue_name, "--without-gossip", "--without-mingle"])
 
 
 @main.command()
@@ -177,6 +177,21 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
     click.echo(json.dumps({"household_id": household_id, "token": token}) if as_json
                else f"household {household_id} created\nAPI token: {token}")
 
+
+def _register_extensions() -> None:
+    """Command groups that live beside the feature they drive (recommender, buttons and devices)."""
+    import importlib
+    for name in ("replenish.cli_recommend", "replenish.cli_devices"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(main)
+
+
+_register_extensions()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -23,6 +23,7 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None  # None: the in-process Redis substitute
     broker_url: str = "memory://"
+    queue_name: str = "replenish"
     embedded_worker: bool = True  # a Celery worker thread inside the server process
     fulfillment: str = "sim"  # sim | http
     retailer_url: str | None = None
@@ -34,7 +35,11 @@ class Settings:
     sim_ship_delay: float = 60.0
     sim_deliver_delay: float = 180.0
     sim_out_of_stock: tuple[str, ...] = ()
-    track_interval_seconds: float = 30.0
+    track_interval_seconds: float = 10.0
+    relay_interval_seconds: float = 10.0
+    sweep_interval_seconds: float = 5.0
+    retrain_interval_seconds: float = 24 * 3600.0
+    sim_submit_latency: float = 0.0
     model_dir: Path = Path("var/models")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -69,6 +74,7 @@ class Settings:
             database_url=database_url,
             redis_url=redis_url,
             broker_url=broker_url,
+            queue_name=env.get("CELERY_QUEUE", "replenish"),
             embedded_worker=_bool(env.get("REPLENISH_EMBEDDED_WORKER"), embedded_default),
             fulfillment=env.get("REPLENISH_FULFILLMENT", "sim"),
             retailer_url=env.get("RETAILER_URL") or None,
@@ -80,7 +86,11 @@ class Settings:
             sim_ship_delay=_float(env, "SIM_SHIP_DELAY", 60.0),
             sim_deliver_delay=_float(env, "SIM_DELIVER_DELAY", 180.0),
             sim_out_of_stock=tuple(s for s in env.get("SIM_OUT_OF_STOCK", "").split(",") if s),
-            track_interval_seconds=_float(env, "TRACK_INTERVAL", 30.0),
+            track_interval_seconds=_float(env, "TRACK_INTERVAL", 10.0),
+            relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
+            sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
+            retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
+            sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),
             model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8000")),

@@ -5,13 +5,15 @@ from celery import Celery
 
 from replenish.config import Settings
 
-# Periodic jobs, registered in one place (beat in real mode, a scheduler thread in embedded mode).
-BEAT_SCHEDULE = {
-    "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": 10.0},
-    "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": 30.0},
-    "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": 30.0},
-    "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": 24 * 3600.0},
-}
+
+def beat_schedule(settings: Settings) -> dict:
+    """Periodic jobs, registered in one place (beat in real mode, a scheduler thread in embedded mode)."""
+    return {
+        "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": settings.relay_interval_seconds},
+        "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
+        "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
+        "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},
+    }
 
 
 def configure(app: Celery, settings: Settings) -> Celery:
@@ -25,14 +27,14 @@ def configure(app: Celery, settings: Settings) -> Celery:
         task_acks_late=True,  # a task killed half way is delivered again
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="replenish",
+        task_default_queue=settings.queue_name,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         # A web request must not hang while the broker is down: give up fast, the outbox relay resends.
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
         broker_connection_timeout=2,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(settings),
         timezone="UTC",
         worker_hijack_root_logger=False,
         task_serializer="json",
@@ -41,4 +43,9 @@ def configure(app: Celery, settings: Settings) -> Celery:
     return app
 
 
-app = configure(Celery("replenish", include=["workers.tasks"]), Settings.from_env())
+def make_celery(settings: Settings) -> Celery:
+    return configure(Celery("replenish", include=["workers.tasks"]), settings)
+
+
+app = make_celery(Settings.from_env())
+BEAT_SCHEDULE = app.conf.beat_schedule

@@ -5,25 +5,33 @@ from datetime import datetime, timezone
 
 
 class CeleryQueue:
-    def __init__(self, clock=lambda: datetime.now(timezone.utc)):
+    """Sends by task name, so any configured Celery app (the process's own, or a test's) can carry the work."""
+
+    def __init__(self, app=None, clock=lambda: datetime.now(timezone.utc)):
+        if app is None:
+            from .celery_app import app
+        self.app = app
         self.clock = clock
 
     def handle_event(self, event_id: int) -> None:
-        from . import tasks
-        tasks.handle_event.apply_async(args=[event_id])
+        self.app.send_task("workers.tasks.handle_event", args=[event_id])
 
+    # No ETA or countdown messages: a worker holding them when a Redis broker drops its connection dies
+    # (kombu acks them on the dead channel), and they sit invisible for the visibility timeout. Work that is
+    # not due yet is left to the periodic sweeps (submit-due-orders, track-in-transit), which read the database.
     def submit_order(self, order_id: str, eta: datetime | None = None) -> None:
-        from . import tasks
-        # ETA is measured on the real clock by the worker; the periodic sweep covers a moved test clock.
         if eta is not None and eta > self.clock():
-            delay = (eta - self.clock()).total_seconds()
-            tasks.submit_order.apply_async(args=[order_id], countdown=delay)
-        else:
-            tasks.submit_order.apply_async(args=[order_id])
+            return
+        self.app.send_task("workers.tasks.submit_order", args=[order_id])
 
     def track_order(self, order_id: str, countdown: float = 0) -> None:
-        from . import tasks
-        tasks.track_order.apply_async(args=[order_id], countdown=countdown or None)
+        if countdown:
+            return
+        self.app.send_task("workers.tasks.track_order", args=[order_id])
+
+    def send(self, task_name: str, *args) -> None:
+        """For other parts of the product (webhook deliveries) that add their own tasks."""
+        self.app.send_task(task_name, args=list(args))
 
 
 class InlineQueue:
@@ -44,6 +52,9 @@ class InlineQueue:
     def track_order(self, order_id: str, countdown: float = 0) -> None:
         pass  # tracking is driven explicitly in tests
 
+    def send(self, task_name: str, *args) -> None:
+        pass
+
 
 class RecordingQueue:
     """Remembers what was asked for; tests run it by hand."""
@@ -52,6 +63,7 @@ class RecordingQueue:
         self.events: list[int] = []
         self.submissions: list[tuple[str, object]] = []
         self.tracking: list[str] = []
+        self.sent: list[tuple] = []
 
     def handle_event(self, event_id: int) -> None:
         self.events.append(event_id)
@@ -61,3 +73,6 @@ class RecordingQueue:
 
     def track_order(self, order_id: str, countdown: float = 0) -> None:
         self.tracking.append(order_id)
+
+    def send(self, task_name: str, *args) -> None:
+        self.sent.append((task_name, args))

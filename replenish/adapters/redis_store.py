@@ -21,6 +21,8 @@ from typing import Iterator
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from replenish.services.ports import TransientError
+
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
@@ -36,8 +38,10 @@ def _text(value) -> str | None:
 # --- locks -----------------------------------------------------------------------------------
 
 
-class LockTimeout(Exception):
-    """Another holder kept the lock longer than we were willing to wait."""
+class LockTimeout(TransientError):
+    """Another holder kept the lock longer than we were willing to wait.
+
+    Transient: workers retry it and the web layer answers 503, as for any busy dependency."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ class RedisLocks:
             acquired = self._acquire(key, token, timeout, wait)
         except UNAVAILABLE as exc:
             log.warning("Redis unreachable, proceeding without lock %r: %s", name, exc)
-            acquired = False
+            acquired = None
+        if acquired is None:
             yield LockHandle(name, held=False)
             return
         if not acquired:
@@ -275,6 +280,7 @@ class RateDecision:
 # restores the whole burst. Times are microseconds from the Redis clock so that every app
 # server agrees. Floats are returned as integer strings: Redis truncates Lua numbers.
 _GCRA = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end  -- Redis < 5: TIME before writes
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000000 + tonumber(now_t[2])
 local limit = tonumber(ARGV[1])
@@ -286,8 +292,6 @@ local new_tat = tat + interval
 local ahead = new_tat - now
 if ahead > period then
   local wait = ahead - period
-  local remaining = math.floor((period - (tat - now)) / interval)
-  if remaining < 0 then remaining = 0 end
   return {0, 0, string.format('%.0f', math.ceil(wait))}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)

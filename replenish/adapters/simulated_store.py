@@ -6,6 +6,7 @@ delivery photo URL.
 """
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
@@ -20,7 +21,8 @@ from . import orm
 
 class SimulatedStore:
     def __init__(self, engine, clock: Callable[[], datetime], *, confirm_delay: float = 5, ship_delay: float = 60,
-                 deliver_delay: float = 180, out_of_stock: Iterable[str] = (), base_url: str = "https://store.example"):
+                 deliver_delay: float = 180, out_of_stock: Iterable[str] = (), base_url: str = "https://store.example",
+                 submit_latency: float = 0.0):
         self.engine = engine
         self.clock = clock
         self.confirm_delay = timedelta(seconds=confirm_delay)
@@ -28,6 +30,9 @@ class SimulatedStore:
         self.deliver_delay = timedelta(seconds=deliver_delay)
         self.out_of_stock = set(out_of_stock)
         self.base_url = base_url
+        # Time the store takes to answer after it has booked the order: the window in which a caller can
+        # die having been accepted but before it has recorded so (what duplicate-submission tests aim at).
+        self.submit_latency = submit_latency
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
@@ -51,6 +56,8 @@ class SimulatedStore:
                                               attempts=1, payload=payload))
         except IntegrityError:  # the same key arrived concurrently: the first one is the order
             return self.submit(request)
+        if self.submit_latency:
+            time.sleep(self.submit_latency)
         return SubmitResult(True, retailer_order_id)
 
     def _row(self, retailer_order_id: str):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalog.search import CatalogIndex
 from catalog.synonyms import tokens
 from replenish.recommend.profile import Profile, shares
 from replenish.recommend.stats import Attributes, Usage
 
 SEARCH_DEPTH = 30           # text-match candidates taken from the whole catalog
-HISTORY_MATCH = 0.6         # a bought product is a candidate if its text score is this close to the best
+HISTORY_MATCH = 0.3         # a bought product is a candidate if its text score is this close to the best
 
 RESOLVE_COLUMNS = [
     "text", "text_rel", "text_rank", "head_match", "bought", "log_count", "order_share",
@@ -29,13 +28,12 @@ BUY_AGAIN_COLUMNS = [
 ]
 
 
-def candidates(index: CatalogIndex, prof: Profile, phrase: str, search: tuple[np.ndarray, np.ndarray]
+def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Catalog top matches plus the household's own products that match nearly as well."""
-    rows, text = search
     if prof.empty or rows.size == 0:
         return rows, text
-    own = index.score_rows(phrase, prof.rows)
+    own = dense[prof.rows]
     keep = own >= max(0.1, HISTORY_MATCH * float(text[0]))
     extra = ~np.isin(prof.rows[keep], rows)
     rows = np.r_[rows, prof.rows[keep][extra]]
@@ -46,7 +44,8 @@ def candidates(index: CatalogIndex, prof: Profile, phrase: str, search: tuple[np
 def _rank(values: np.ndarray) -> np.ndarray:
     """0 for the largest value, ties share the best rank (NaN ranks last)."""
     v = np.nan_to_num(values, nan=-np.inf)
-    return np.array([(v > x).sum() for x in v], dtype=np.float64)
+    s = np.sort(v)[::-1]
+    return np.searchsorted(-s, -v, side="left").astype(np.float64)
 
 
 def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np.ndarray | None,
@@ -63,7 +62,8 @@ def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np
     head = attr.head_words.get(words[-1], -1) if words else -1
     brand = attr.brand[rows]
     match_total = count.sum()
-    brand_match = np.array([count[brand == b].sum() for b in brand]) / match_total if match_total else np.zeros(n)
+    _, brand_inv = np.unique(brand, return_inverse=True)
+    brand_match = (np.bincount(brand_inv, weights=count)[brand_inv] / match_total) if match_total else np.zeros(n)
     leaf_lines = attr.leaf[prof.line_rows]
     size_share = shares(attr.size[rows], attr.size[prof.line_rows]) / np.maximum(shares(attr.leaf[rows], leaf_lines), 1e-9)
     pop = usage.lines[rows]
@@ -84,16 +84,16 @@ def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np
 
 def _price_rel(attr: Attributes, prof: Profile, rows: np.ndarray) -> np.ndarray:
     """Candidate price over the household's mean price paid in that aisle (NaN if unknown)."""
-    out = np.full(rows.size, np.nan)
-    if prof.empty:
-        return out
-    lines = prof.line_rows
-    paid = attr.price[lines]
-    for i, r in enumerate(rows):
-        same = (attr.leaf[lines] == attr.leaf[r]) & (paid > 0)
-        if attr.price[r] > 0 and same.any():
-            out[i] = attr.price[r] / paid[same].mean()
-    return out
+    paid = attr.price[prof.line_rows]
+    priced = paid > 0
+    if not priced.any():
+        return np.full(rows.size, np.nan)
+    leaf = attr.leaf[prof.line_rows][priced]
+    size = int(max(leaf.max(), attr.leaf[rows].max())) + 1
+    total = np.bincount(leaf, weights=paid[priced], minlength=size)
+    n = np.bincount(leaf, minlength=size)
+    mean = total[attr.leaf[rows]] / np.maximum(n[attr.leaf[rows]], 1)
+    return np.where((mean > 0) & (attr.price[rows] > 0), attr.price[rows] / np.where(mean > 0, mean, 1), np.nan)
 
 
 def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float) -> np.ndarray:

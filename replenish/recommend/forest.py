@@ -44,4 +44,4 @@ class FlatForest:
         return self.value[node].reshape(n, self.roots.size).sum(axis=1) + self.base
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.raw(X)))
+        return 1.0 / (1.0 + np.exp(-np.clip(self.raw(X), -30, 30)))

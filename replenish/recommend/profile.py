@@ -26,14 +26,11 @@ def from_day(d: float) -> datetime:
 
 def encode(history: Sequence[Purchase], row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(product rows, days, quantities) of purchases whose sku is in the catalog."""
-    rows, days, qty = [], [], []
-    for p in history:
-        r = row_of.get(p.sku)
-        if r is not None:
-            rows.append(r)
-            days.append(p.ordered_at.timestamp() / DAY)
-            qty.append(p.quantity)
-    return np.array(rows, np.int64), np.array(days, np.float64), np.array(qty, np.float64)
+    rows = np.array([row_of.get(p.sku, -1) for p in history], np.int64)
+    days = np.array([p.ordered_at.timestamp() for p in history], np.float64) / DAY
+    qty = np.array([p.quantity for p in history], np.float64)
+    known = rows >= 0
+    return rows[known], days[known], qty[known]
 
 
 @dataclass
@@ -77,7 +74,7 @@ class Profile:
         if qty is None:
             qty = np.ones(rows.size)
         order = np.lexsort((days, rows))
-        r, d, q = rows[order], np.round(days[order], 4), qty[order]
+        r, d, q = rows[order], days[order], qty[order]
         # one line per (product, order day): duplicates within an order are one purchase
         keep = np.r_[True, (r[1:] != r[:-1]) | (d[1:] != d[:-1])]
         r, d, q = r[keep], d[keep], q[keep]

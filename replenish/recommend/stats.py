@@ -76,7 +76,7 @@ class Usage:
     @classmethod
     def of(cls, n: int, leaf: np.ndarray, hh: np.ndarray, rows: np.ndarray, days: np.ndarray) -> "Usage":
         order = np.lexsort((days, rows, hh))
-        h, r, d = hh[order], rows[order], np.round(days[order], 4)
+        h, r, d = hh[order], rows[order], days[order]
         keep = np.r_[True, (h[1:] != h[:-1]) | (r[1:] != r[:-1]) | (d[1:] != d[:-1])]
         h, r, d = h[keep], r[keep], d[keep]
         repeat = np.r_[False, (h[1:] == h[:-1]) & (r[1:] == r[:-1])]

@@ -68,6 +68,7 @@ class TimingModel:
         self.k = self._choose_k(X, y)
         X = X.copy()
         X[:, 0] = self._pg(X, self.k)
+        X[:, np.isnan(X).all(axis=0)] = 0.0  # scikit-learn cannot bin an all-NaN column
         self.mid = FlatForest(_regressor("absolute_error").fit(X, y))
         self.low = FlatForest(_regressor("quantile", 0.1).fit(X, y))
         self.high = FlatForest(_regressor("quantile", 0.9).fit(X, y))

@@ -28,12 +28,9 @@ def subscribe(event_name: str, handler: EventHandler) -> None:
 
 
 def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
+    """Submits at once when there is no cancel window; otherwise the due-orders sweep submits it later."""
     eta = datetime.fromisoformat(event.submit_after) if event.submit_after else None
     deps.queue.submit_order(event.order_id, eta=eta)
-
-
-def schedule_tracking(event: events.OrderEvent, uow, deps) -> None:
-    deps.queue.track_order(event.order_id, countdown=deps.settings.track_interval_seconds)
 
 
 def notify_household(event: events.OrderEvent, uow, deps) -> None:
@@ -57,9 +54,6 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
 
 
 subscribe("OrderPlaced", schedule_submission)
-subscribe("OrderSubmitted", schedule_tracking)
-subscribe("OrderConfirmed", schedule_tracking)
-subscribe("OrderShipped", schedule_tracking)
 for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed"):
     subscribe(_name, notify_household)
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from replenish.adapters import repository
+from replenish.adapters import device_repository, repository
 from replenish.domain.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ class SqlAlchemyUnitOfWork:
         self.purchases = repository.PurchaseRepository(self.session)
         self.outbox = repository.OutboxRepository(self.session)
         self.notifications = repository.NotificationRepository(self.session)
+        self.devices = device_repository.DeviceRepository(self.session)
+        self.webhooks = device_repository.WebhookLog(self.session)
         self.extra_seen: set = set()  # other aggregates that record events (devices, buttons)
         return self
 

@@ -1,0 +1,128 @@
+"""Recommender benchmark (prints figures; does not pass or fail).
+
+    .venv/bin/python bench/recommend.py [--quick]
+
+Builds a large synthetic catalog (50k products; 10k with --quick) and ~1M history lines (200k),
+then reports fit time and peak memory, resolve latency for a household with 3 years of history
+(learned model beside the heuristic baseline, same run) and single-core batch throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # serving is measured on one core
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from catalog.model import Product  # noqa: E402
+from replenish.domain.history import Purchase  # noqa: E402
+from replenish.recommend import Recommender  # noqa: E402
+from replenish.recommend.batch import run_batch  # noqa: E402
+from replenish.recommend.synth import NEEDS, simulate_household  # noqa: E402
+
+NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+
+
+def catalog(n: int, rng: np.random.Generator) -> tuple[list[Product], list[np.ndarray], np.ndarray]:
+    """n products spread over the synth needs: real brand names plus invented store brands."""
+    products, by_need, pop = [], [[] for _ in NEEDS], [0.0]
+    for i in range(n):
+        k = i % len(NEEDS)
+        dept, aisle, head, _, brands, variants, sizes, _ = NEEDS[k]
+        brand = rng.choice(brands.split("|")) if rng.random() < 0.3 else f"Brand{rng.integers(0, 3000)}"
+        title = f"{brand} {rng.choice(variants.split('|'))} {head}, {rng.choice(sizes.split('|'))}"
+        products.append(Product(str(i + 1), title, brand, f"{dept}/{aisle}", price_cents=int(rng.integers(99, 2999))))
+        by_need[k].append(i + 1)
+        pop.append(1.0 / (len(by_need[k])) ** 0.9)
+    return products, [np.array(b) for b in by_need], np.array(pop)
+
+
+def histories(n_lines: int, by_need, pop, rng) -> dict[str, list[Purchase]]:
+    out: dict[str, list[Purchase]] = {}
+    total = 0
+    while total < n_lines:
+        hh = str(len(out) + 1)
+        day, lines = 0.0, []
+        for gap, basket in simulate_household(rng, by_need, pop):
+            day += gap
+            lines.append((day, basket))
+        ps = [Purchase(hh, str(pid), NOW - timedelta(days=day - d), 1, f"{hh}-{j}")
+              for j, (d, basket) in enumerate(lines) for pid in basket]
+        out[hh] = ps
+        total += len(ps)
+    return out
+
+
+def three_years(products: list[Product], rng) -> list[Purchase]:
+    """A weekly shopper over 3 years: ~150 orders of ~12 lines from a stable set of ~120 products."""
+    favourites = rng.choice(len(products), 120, replace=False)
+    return [Purchase("big", products[int(p)].sku, NOW - timedelta(days=7 * w + 1), 1, f"w{w}")
+            for w in range(156) for p in rng.choice(favourites, 12, replace=False)]
+
+
+def latency(rec: Recommender, history, phrases, n: int) -> tuple[float, float]:
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        rec.resolve(phrases[i % len(phrases)], history, k=3, now=NOW)
+        times.append(time.perf_counter() - t)
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    n_products, n_lines = (10_000, 200_000) if args.quick else (50_000, 1_000_000)
+    rng = np.random.default_rng(0)
+    products, by_need, pop = catalog(n_products, rng)
+    hist = histories(n_lines, by_need, pop, rng)
+    purchases = [p for ps in hist.values() for p in ps]
+    print(f"catalog {len(products)} products, {len(purchases)} history lines, {len(hist)} households")
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    rec = Recommender.fit(products, purchases, now=NOW)
+    fit_s = time.perf_counter() - t
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"fit: {fit_s:.1f} s; peak RSS {rss1:.0f} MB (process incl. data; {rss0:.0f} MB before fit)")
+    base = Recommender.baseline(products)
+    base.usage = rec.usage  # same popularity, no learned parts
+
+    big = three_years(products, rng)
+    phrases = ["milk", "almond milk", "detergent", "tide pots", "tp", "paper towels", "greek yogurt",
+               "bananas", "coffee", "sparkling water", "eggs", "bread", "cat litter", "dish soap"]
+    for name, r in (("learned", rec), ("baseline", base)):
+        latency(r, big, phrases, 50)  # warm caches, as a server would be
+        p50, p99 = latency(r, big, phrases, 1000)
+        print(f"resolve latency ({name}, {len(big)}-line 3-year history): p50 {p50:.2f} ms  p99 {p99:.2f} ms")
+    rec._cache.clear()
+    cold = [rec.index.search(p + f" {i}") for i, p in enumerate(phrases * 5)]  # noqa: F841
+    t_search = []
+    for i, p in enumerate(phrases * 20):
+        t = time.perf_counter()
+        rec.index.search(f"{p} organic" if i % 2 else p)
+        t_search.append(time.perf_counter() - t)
+    print(f"catalog search (uncached): p50 {np.percentile(t_search, 50) * 1e3:.2f} ms  "
+          f"p99 {np.percentile(t_search, 99) * 1e3:.2f} ms")
+
+    ids = list(hist)
+    vocab = phrases + [p.title.split(",")[0].split()[-1].lower() for p in products[:300]]
+    lines = [json.dumps({"id": f"r{i}", "kind": "resolve", "household": ids[i % len(ids)],
+                         "query": vocab[int(rng.integers(len(vocab)))], "k": 3}) for i in range(5000)]
+    t = time.perf_counter()
+    n = sum(1 for _ in run_batch(rec, hist.__getitem__, lines))
+    dt = time.perf_counter() - t
+    print(f"batch resolve: {n / dt:.0f} requests/s on one core ({n} requests, {len(ids)} households)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Finding buttons, partners, devices, link codes and webhook deliveries in the database."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from replenish.domain import devices
+from replenish.domain.model import hash_secret, new_id
+
+from . import orm_devices as t
+
+
+class DeviceRepository:
+    """Buttons, partners, devices (with their slots) and link codes: one repository for the channel."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    # -- buttons ---------------------------------------------------------------------------------------
+    def add_button(self, button: devices.Button) -> None:
+        self.session.add(button)
+
+    def button(self, serial: str, *, for_update: bool = False) -> devices.Button | None:
+        stmt = select(devices.Button).where(t.buttons.c.serial == serial)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def buttons_for(self, household_id: str) -> list[devices.Button]:
+        return list(self.session.scalars(select(devices.Button).where(t.buttons.c.household_id == household_id)
+                                         .order_by(t.buttons.c.created_at)))
+
+    def button_secret(self, serial: str) -> tuple[str, str] | None:
+        """(secret, status) without loading the aggregate: the hot path of a press."""
+        row = self.session.execute(select(t.buttons.c.secret, t.buttons.c.status)
+                                   .where(t.buttons.c.serial == serial)).first()
+        return (row.secret, row.status) if row else None
+
+    # -- partners --------------------------------------------------------------------------------------
+    def add_partner(self, partner: devices.Partner) -> None:
+        self.session.add(partner)
+
+    def partner(self, partner_id: str) -> devices.Partner | None:
+        return self.session.get(devices.Partner, partner_id)
+
+    def partner_by_key(self, api_key: str) -> devices.Partner | None:
+        stmt = select(devices.Partner).where(t.partners.c.api_key_hash == hash_secret(api_key),
+                                             t.partners.c.revoked_at.is_(None))
+        return self.session.scalars(stmt).first()
+
+    # -- link codes ------------------------------------------------------------------------------------
+    def add_link_code(self, code: devices.LinkCode) -> None:
+        self.session.add(code)
+
+    def link_code(self, code: str, *, for_update: bool = False) -> devices.LinkCode | None:
+        stmt = select(devices.LinkCode).where(
+            t.link_codes.c.code_hash == hash_secret(devices.LinkCode.normalise(code)))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    # -- devices ---------------------------------------------------------------------------------------
+    def add_device(self, device: devices.Device) -> None:
+        self.session.add(device)
+
+    def device(self, device_id: str, *, for_update: bool = False) -> devices.Device | None:
+        stmt = select(devices.Device).where(t.devices_table.c.id == device_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def device_by_token(self, token: str) -> devices.Device | None:
+        return self.session.scalars(select(devices.Device).where(
+            t.devices_table.c.token_hash == hash_secret(token))).first()
+
+    def active_device(self, partner_id: str, external_id: str) -> devices.Device | None:
+        key = devices.Device.partner_key(partner_id, external_id)
+        return self.session.scalars(select(devices.Device).where(t.devices_table.c.active_key == key)).first()
+
+    def devices_for(self, household_id: str) -> list[devices.Device]:
+        return list(self.session.scalars(select(devices.Device).where(
+            t.devices_table.c.household_id == household_id).order_by(t.devices_table.c.created_at)))
+
+    def lock_slot(self, device_id: str, slot_id: str) -> None:
+        """Serialises reports for one slot (a row lock on Postgres; SQLite has one writer anyway)."""
+        self.session.execute(select(t.slots.c.id).where(t.slots.c.device_id == device_id,
+                                                       t.slots.c.slot_id == slot_id).with_for_update())
+
+
+class WebhookLog:
+    """The delivery log: one row per (partner, event); attempts and outcomes are updated in place."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, partner_id: str, event_id: int, event_type: str, url: str, payload: dict,
+            now: datetime) -> str | None:
+        """The new delivery's id, or None when this event already has one for this partner."""
+        exists = self.session.execute(select(t.webhook_deliveries.c.id).where(
+            t.webhook_deliveries.c.partner_id == partner_id, t.webhook_deliveries.c.event_id == event_id)).first()
+        if exists:
+            return None
+        delivery_id = new_id()
+        self.session.execute(insert(t.webhook_deliveries).values(
+            id=delivery_id, partner_id=partner_id, event_id=event_id, event_type=event_type, url=url,
+            payload=payload, status="pending", attempts=0, created_at=now))
+        return delivery_id
+
+    def get(self, delivery_id: str):
+        return self.session.execute(select(t.webhook_deliveries).where(
+            t.webhook_deliveries.c.id == delivery_id)).first()
+
+    def record_attempt(self, delivery_id: str, now: datetime, *, status: str, status_code: int | None,
+                       error: str | None) -> None:
+        values = dict(status=status, attempts=t.webhook_deliveries.c.attempts + 1, last_status_code=status_code,
+                      last_error=(error or None) and error[:2000], last_attempt_at=now)
+        if status == "delivered":
+            values["delivered_at"] = now
+        self.session.execute(update(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)
+                             .values(**values))
+
+    def for_partner(self, partner_id: str, limit: int = 100) -> list:
+        return list(self.session.execute(select(t.webhook_deliveries).where(
+            t.webhook_deliveries.c.partner_id == partner_id).order_by(t.webhook_deliveries.c.created_at.desc())
+            .limit(limit)))
+
+    def pending(self, limit: int = 500) -> list[str]:
+        return list(self.session.scalars(select(t.webhook_deliveries.c.id).where(
+            t.webhook_deliveries.c.status == "pending").order_by(t.webhook_deliveries.c.created_at).limit(limit)))

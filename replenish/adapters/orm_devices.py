@@ -1,0 +1,121 @@
+"""Tables for buttons, partners, devices, slots and webhook deliveries, and their imperative mapping."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import relationship
+
+from replenish.domain import devices
+
+from .orm import UTCDateTime, mapper_registry, metadata
+
+partners = Table(
+    "partners", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("webhook_url", Text, nullable=False, default=""),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    # HMAC needs the secrets themselves; several are valid at once while a partner rotates.
+    Column("webhook_secrets", JSON, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+buttons = Table(
+    "buttons", metadata,
+    Column("serial", String(64), primary_key=True),
+    Column("household_id", String(64), ForeignKey("households.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sku", String(64), nullable=True),
+    Column("category", String(200), nullable=True),
+    Column("quantity", Integer, nullable=False, default=1),
+    Column("secret", String(128), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_press_at", UTCDateTime, nullable=True),
+    Column("battery", String(16), nullable=True),
+    Column("battery_low_at", UTCDateTime, nullable=True),
+)
+
+link_codes = Table(
+    "device_link_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("household_id", String(64), ForeignKey("households.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("device_id", String(32), nullable=True),
+)
+
+devices_table = Table(
+    "devices", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("partner_id", String(32), ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("household_id", String(64), ForeignKey("households.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("external_id", String(128), nullable=False),
+    Column("model", String(128), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    Column("deregistered_at", UTCDateTime, nullable=True),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    # "<partner>:<external id>" while registered: one live registration per physical device.
+    Column("active_key", String(200), nullable=True, unique=True),
+)
+
+slots = Table(
+    "device_slots", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(32), ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("slot_id", String(64), nullable=False),
+    Column("products", JSON, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("capacity", Float, nullable=False),
+    Column("unit", String(32), nullable=False, default="count"),
+    Column("threshold", Float, nullable=False),
+    Column("target", Float, nullable=False),
+    Column("mode", String(16), nullable=False, default="auto"),
+    Column("remaining", Float, nullable=True),
+    Column("original", Float, nullable=True),
+    Column("on_hand", Float, nullable=True),
+    Column("expected_replenishment", UTCDateTime, nullable=True),
+    Column("last_use_at", UTCDateTime, nullable=True),
+    Column("reported_at", UTCDateTime, nullable=True),
+    Column("history", JSON, nullable=False, default=list),
+    Column("notified_at", UTCDateTime, nullable=True),
+    UniqueConstraint("device_id", "slot_id", name="uq_device_slots_device_slot"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("partner_id", String(32), ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    # An event redelivered by the queue makes one delivery per partner, never two.
+    UniqueConstraint("partner_id", "event_id", name="uq_webhook_deliveries_partner_event"),
+    Index("ix_webhook_deliveries_status_created", "status", "created_at"),
+)
+
+_mapped = False
+
+
+def start_mappers() -> None:
+    global _mapped
+    if _mapped:
+        return
+    _mapped = True
+    mapper_registry.map_imperatively(devices.Partner, partners)
+    mapper_registry.map_imperatively(devices.Button, buttons)
+    mapper_registry.map_imperatively(devices.LinkCode, link_codes, exclude_properties=["code"])
+    mapper_registry.map_imperatively(devices.Slot, slots, properties={"_id": slots.c.id})
+    mapper_registry.map_imperatively(devices.Device, devices_table, properties={
+        "slots": relationship(devices.Slot, cascade="all, delete-orphan", lazy="selectin", order_by=slots.c.id),
+    })

@@ -1,0 +1,104 @@
+"""Commands of the button and appliance channels."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RegisterButton:
+    household_id: str
+    sku: str | None = None
+    category: str | None = None
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
+class PressButton:
+    serial: str
+    click_type: str  # SINGLE | DOUBLE | LONG
+    battery_mv: int | None = None
+    battery_percent: float | None = None
+
+
+@dataclass(frozen=True)
+class CreatePartner:
+    name: str
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
+class RotateWebhookSecret:
+    partner_id: str
+    retire: str | None = None  # a secret to retire instead of adding one
+
+
+@dataclass(frozen=True)
+class CreateLinkCode:
+    household_id: str
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    slot_id: str
+    products: tuple[str, ...]
+    capacity: float
+    unit: str = "count"
+    threshold: float | None = None
+    target: float | None = None
+    mode: str = "auto"
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisterDevice:
+    partner_id: str
+    link_code: str
+    external_id: str
+    model: str = ""
+    slots: tuple[SlotSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportSlotStatus:
+    partner_id: str
+    device_id: str
+    slot_id: str
+    remaining: float
+    original: float | None = None
+    on_hand: float | None = None
+    expected_replenishment: datetime | None = None
+    last_use: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    partner_id: str
+    device_id: str
+    most_recently_active: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Replenish:
+    partner_id: str
+    device_id: str
+    slot_id: str
+
+
+@dataclass(frozen=True)
+class DeregisterDevice:
+    partner_id: str | None  # None: the household removes it
+    device_id: str
+    household_id: str | None = None
+    reason: str = "deregistered by partner"
+
+
+@dataclass(frozen=True)
+class ConfigureSlot:
+    household_id: str
+    device_id: str
+    slot_id: str
+    mode: str | None = None
+    sku: str | None = None
+    threshold: float | None = None
+    target: float | None = None

@@ -1,0 +1,186 @@
+"""Offline evaluation on an Instacart-layout directory.
+
+Each household's last order is held out; the model and every baseline see only the orders before it
+(popularity and interval priors included). We then ask, at the held-out order's time:
+resolve   -- for one- and two-word phrases made from the held-out products' names, is a product the
+             household actually bought in that order ranked first / in the top 3?
+buy-again -- how many of the held-out products it had bought before are in the top 10?
+timing    -- how far off (days) is the predicted gap from the last purchase to the held-out order?
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from catalog.instacart import read_products, read_purchases
+from replenish.recommend import features as F
+from replenish.recommend.profile import Profile, to_day
+from replenish.recommend.recommender import Recommender
+from replenish.recommend.training import phrases_for
+
+ANCHOR = datetime(2020, 1, 1, tzinfo=timezone.utc)  # fixed so runs are reproducible
+Progress = Callable[[str, float], None] | None
+
+
+@dataclass
+class Report:
+    households: int = 0
+    fit_seconds: float = 0.0
+    # section -> method -> metric -> value
+    sections: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _first_users(data_dir: Path, n: int | None) -> Callable[[int], bool] | None:
+    if n is None:
+        return None
+    users: set[int] = set()
+    with open(data_dir / "orders.csv", newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            try:
+                users.add(int(row[1]))
+            except (ValueError, IndexError):
+                continue
+    keep = set(sorted(users)[:n])
+    return keep.__contains__
+
+
+def _split(purchases):
+    """household -> (train purchases, held-out purchases); households with one order are dropped."""
+    by_hh = defaultdict(list)
+    for p in purchases:
+        by_hh[p.household_id].append(p)
+    out = {}
+    for hh, ps in by_hh.items():
+        last = max(p.ordered_at for p in ps)
+        held = [p for p in ps if p.ordered_at == last]
+        train = [p for p in ps if p.ordered_at != last]
+        if train:
+            out[hh] = (train, held)
+    return out
+
+
+def _top(scores: np.ndarray, *tie_breaks: np.ndarray, k: int) -> np.ndarray:
+    keys = [np.nan_to_num(-t, nan=np.inf) for t in reversed(tie_breaks)] + [np.nan_to_num(-scores, nan=np.inf)]
+    return np.lexsort(keys)[:k]
+
+
+def _resolve_methods(rec: Recommender, prof: Profile, X: np.ndarray) -> dict[str, np.ndarray]:
+    c = {n: X[:, i] for i, n in enumerate(F.RESOLVE_COLUMNS)}
+    last_rank = np.where(c["bought"] > 0, -c["log_days_since"], np.nan)
+    return {
+        "learned": [rec.resolve_scores(prof, X)],
+        "text match": [c["text"], c["log_pop"]],
+        "popularity": [c["log_pop"], c["text"]],
+        "most recent": [last_rank, c["log_pop"]],
+        "most frequent": [c["log_count"], last_rank, c["log_pop"]],
+    }
+
+
+class _Tally:
+    def __init__(self):
+        self.sums: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
+        self.n: dict[str, int] = defaultdict(int)
+
+    def add(self, section: str, method: str, metric: str, value: float) -> None:
+        self.sums[section][method][metric] += value
+
+    def report(self, report: Report) -> Report:
+        for section, methods in self.sums.items():
+            n = max(self.n[section], 1)
+            report.sections[section] = {m: {k: v / n for k, v in ms.items()} for m, ms in methods.items()}
+        report.counts = dict(self.n)
+        return report
+
+
+def _eval_resolve(rec, prof, held_rows, now, t: _Tally) -> None:
+    for phrase, ok in phrases_for(rec, held_rows).items():
+        rows, X = rec.resolve_inputs(phrase, prof, now)
+        keep = rec.attr.available[rows]
+        rows, X = rows[keep], X[keep]
+        if rows.size == 0:
+            continue
+        section = f"resolve {len(phrase.split())}-word"
+        t.n[section] += 1
+        for method, keys in _resolve_methods(rec, prof, X).items():
+            top = rows[_top(*keys, k=3)]
+            t.add(section, method, "top-1", float(top[:1].size > 0 and top[0] in ok))
+            t.add(section, method, "top-3", float(np.isin(top, ok).any()))
+
+
+def _eval_buy_again(rec, prof, held_rows, now, t: _Tally) -> None:
+    relevant = np.intersect1d(held_rows, prof.rows)
+    if relevant.size == 0:
+        return
+    t.n["buy-again"] += 1
+    last = prof.last
+    ideal = np.sum(1.0 / np.log2(np.arange(2, min(10, relevant.size) + 2)))
+    for method, keys in {"learned": [rec.buy_again_scores(prof, now)],
+                         "top frequency": [prof.count, last]}.items():
+        top = prof.rows[_top(*keys, k=10)]
+        hit = np.isin(top, relevant)
+        t.add("buy-again", method, "Recall@10", hit.sum() / relevant.size)
+        t.add("buy-again", method, "NDCG@10", float(np.sum(hit / np.log2(np.arange(2, top.size + 2))) / ideal))
+
+
+def _eval_timing(rec, prof, held_rows, now, t: _Tally) -> None:
+    pos, bought = prof.lookup(held_rows)
+    pos = pos[bought]
+    if pos.size == 0:
+        return
+    rows = prof.rows[pos]
+    truth = now - prof.last[pos]
+    mid, _, _ = rec.timing.predict(prof, pos, rows, rec.usage)
+    prior = rec.usage.interval[rows]
+    means, medians = [], []
+    for i, r in zip(pos, rows):
+        gaps = np.diff(prof.line_days[prof.line_rows == r])
+        means.append(gaps.mean() if gaps.size else prior[len(means)])
+        medians.append(np.median(gaps) if gaps.size else prior[len(medians)])
+    t.n["timing"] += pos.size
+    for method, pred in {"learned": mid, "mean interval": np.array(means), "median interval": np.array(medians)}.items():
+        t.add("timing", method, "MAE days", float(np.abs(pred - truth).sum()))
+
+
+def evaluate(data_dir, progress: Progress = None, max_households: int | None = None) -> Report:
+    import time
+
+    d = Path(data_dir)
+    products = list(read_products(d))
+    purchases = read_purchases(d, anchor=ANCHOR, households=_first_users(d, max_households),
+                               progress=(lambda n: progress("reading", 0.0)) if progress else None)
+    split = _split(purchases)
+    start = time.time()
+    rec = Recommender.fit(products, (p for train, _ in split.values() for p in train), progress=progress)
+    report = Report(households=len(split), fit_seconds=time.time() - start)
+    tally = _Tally()
+    for i, (train, held) in enumerate(split.values()):
+        prof = rec.profile(train)
+        now = to_day(held[0].ordered_at)
+        held_rows = np.unique([rec.index.row_of[p.sku] for p in held if p.sku in rec.index.row_of])
+        _eval_resolve(rec, prof, held_rows, now, tally)
+        _eval_buy_again(rec, prof, held_rows, now, tally)
+        _eval_timing(rec, prof, held_rows, now, tally)
+        if progress is not None and i % 500 == 0:
+            progress("evaluating", i / len(split))
+    return tally.report(report)
+
+
+def format_report(report: Report) -> str:
+    lines = [f"households: {report.households}   fit: {report.fit_seconds:.1f}s"]
+    for section, methods in report.sections.items():
+        metrics = list(next(iter(methods.values())).keys())
+        lines.append("")
+        lines.append(f"{section} (n={report.counts.get(section, 0)})")
+        lines.append(f"  {'method':<16}" + "".join(f"{m:>12}" for m in metrics))
+        for method, values in methods.items():
+            lines.append(f"  {method:<16}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Model persistence: one directory per version, metadata beside it, a LATEST pointer file.
+
+The pointer is replaced atomically (write then rename) so a server never reads a half-written model.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+
+from replenish import __version__
+
+POINTER = "LATEST"
+MODEL_FILE = "model.joblib"
+META_FILE = "meta.json"
+
+
+def save(rec, model_dir) -> str:
+    root = Path(model_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(timezone.utc)
+    version = created.strftime("%Y%m%dT%H%M%S%fZ")
+    path = root / version
+    path.mkdir()
+    joblib.dump(rec, path / MODEL_FILE, compress=3)
+    meta = {"version": version, "created_at": created.isoformat(), "code_version": __version__,
+            "n_purchases": 0, "n_households": 0, "n_products": len(rec.products), "metrics": {}}
+    meta.update(rec.meta)
+    (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    tmp = root / f".{POINTER}.{os.getpid()}"
+    tmp.write_text(version)
+    os.replace(tmp, root / POINTER)
+    return str(path)
+
+
+def load_latest(model_dir):
+    root = Path(model_dir)
+    pointer = root / POINTER
+    if not pointer.exists():
+        return None
+    path = root / pointer.read_text().strip() / MODEL_FILE
+    if not path.exists():
+        return None
+    rec = joblib.load(path)
+    rec.meta = json.loads((path.parent / META_FILE).read_text())
+    return rec

@@ -1,0 +1,148 @@
+"""Fitting: learn from each household's most recent order what it bought next.
+
+Every household's last order is the training target; only purchases *before* it feed its profile
+and the popularity/interval statistics used for its features, mirroring how the model is served.
+The served statistics are then recomputed from all purchases.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from catalog.synonyms import head_phrases, tokens
+from replenish.domain.history import Purchase
+from replenish.recommend import features as F
+from replenish.recommend.forest import FlatForest
+from replenish.recommend.profile import DAY, Profile
+from replenish.recommend.recommender import Recommender
+from replenish.recommend.stats import Usage
+from replenish.recommend.timing import TimingModel
+from replenish.recommend.timing import features as timing_features
+
+MAX_HOUSEHOLDS = 8000    # households sampled for training examples: enough signal, bounded fit time
+MAX_PHRASES = 12000
+SEED = 0
+Progress = Callable[[str, float], None] | None
+
+
+class History:
+    """All purchases as parallel arrays sorted by (household, day)."""
+
+    def __init__(self, households: list[str], hh: np.ndarray, rows: np.ndarray, days: np.ndarray, qty: np.ndarray):
+        order = np.lexsort((days, hh))
+        self.households = households
+        self.hh, self.rows, self.days, self.qty = hh[order], rows[order], days[order], qty[order]
+        self.start = np.searchsorted(self.hh, np.arange(len(households) + 1))
+
+    @classmethod
+    def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> "History":
+        codes: dict[str, int] = {}
+        hh, rows, days, qty = [], [], [], []
+        for i, p in enumerate(purchases):
+            r = row_of.get(p.sku)
+            if r is None:
+                continue
+            hh.append(codes.setdefault(p.household_id, len(codes)))
+            rows.append(r)
+            days.append(p.ordered_at.timestamp() / DAY)
+            qty.append(p.quantity)
+            if progress is not None and i % 200_000 == 0:
+                progress("reading purchases", 0.0)
+        return cls(list(codes), np.array(hh, np.int64), np.array(rows, np.int64),
+                   np.array(days, np.float64), np.array(qty, np.float64))
+
+    def split_last_order(self) -> np.ndarray:
+        """Mask of lines in each household's last order, for households with at least two orders."""
+        last = np.repeat(np.maximum.reduceat(self.days, self.start[:-1]) if self.days.size else [],
+                         np.diff(self.start))
+        first = np.repeat(np.minimum.reduceat(self.days, self.start[:-1]) if self.days.size else [],
+                          np.diff(self.start))
+        return (np.abs(self.days - last) < 1e-6) & (last > first)
+
+
+def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Progress):
+    rng = np.random.default_rng(SEED)
+    eligible = np.unique(hist.hh[target])
+    chosen = rng.permutation(eligible)[:MAX_HOUSEHOLDS]
+    per_hh = max(1, MAX_PHRASES // max(len(chosen), 1))
+    R, y_r, G, y_g, T, y_t = [], [], [], [], [], []
+    for n, h in enumerate(chosen):
+        s, e = hist.start[h], hist.start[h + 1]
+        pre, tgt = ~target[s:e], target[s:e]
+        prof = Profile.build(hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre])
+        now = float(hist.days[s:e][tgt][0])
+        bought = np.unique(hist.rows[s:e][tgt])
+        # buy-again: which of the household's products were in the next order
+        G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now))
+        y_g.append(np.isin(prof.rows, bought))
+        # timing: days from last purchase to this order, for repeat products
+        pos, again = prof.lookup(bought)
+        if again.any():
+            T.append(timing_features(prof, pos[again], bought[again], rec.usage, 1.0))
+            y_t.append(now - prof.last[pos[again]])
+        # resolve: phrases a shopper would say for the products they bought
+        for phrase, ok in list(phrases_for(rec, bought).items())[:per_hh]:
+            rows, X = rec.resolve_inputs(phrase, prof, now)
+            label = np.isin(rows, ok)
+            if label.any() and not label.all():
+                R.append(X)
+                y_r.append(label)
+        if progress is not None and n % 500 == 0:
+            progress("building examples", n / len(chosen))
+    return R, y_r, G, y_g, T, y_t
+
+
+def phrases_for(rec: Recommender, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """One- and two-word phrases from product titles -> products among ``rows`` that fit each phrase."""
+    out: dict[str, list[int]] = {}
+    words = {int(r): set(tokens(rec.products[r].title)) for r in rows}
+    for r in rows:
+        for phrase in head_phrases(rec.products[r].title):
+            if phrase and phrase not in out:
+                need = set(phrase.split())
+                out[phrase] = [q for q, w in words.items() if need <= w]
+    return {p: np.array(v) for p, v in out.items()}
+
+
+def fillable(X: np.ndarray) -> np.ndarray:
+    # scikit-learn cannot bin an all-NaN column (e.g. prices in Instacart); the trees ignore it anyway
+    X[:, np.isnan(X).all(axis=0)] = 0.0
+    return X
+
+
+def _classifier(X: list[np.ndarray], y: list[np.ndarray]) -> FlatForest | None:
+    if not X:
+        return None
+    Xa, ya = fillable(np.vstack(X)), np.concatenate(y)
+    if ya.min() == ya.max() or ya.size < 50:
+        return None
+    model = HistGradientBoostingClassifier(max_iter=150, max_depth=6, learning_rate=0.1,
+                                           early_stopping=True, random_state=SEED)
+    return FlatForest(model.fit(Xa, ya))
+
+
+def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, progress: Progress) -> Recommender:
+    hist = History.collect(purchases, rec.index.row_of, progress)
+    target = hist.split_last_order()
+    n = len(rec.products)
+    pre = ~target
+    rec.usage = Usage.of(n, rec.attr.leaf, hist.hh[pre], hist.rows[pre], hist.days[pre])
+    R, y_r, G, y_g, T, y_t = _examples(rec, hist, target, progress)
+    if progress is not None:
+        progress("fitting models", 0.0)
+    ranker, again = _classifier(R, y_r), _classifier(G, y_g)
+    timing = TimingModel(2.0).fit(T, np.concatenate(y_t) if y_t else np.zeros(0))
+    usage = Usage.of(n, rec.attr.leaf, hist.hh, hist.rows, hist.days)
+    meta = {
+        "kind": "learned",
+        "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
+        "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=timezone.utc)
+                                  if hist.days.size else datetime.now(timezone.utc))).isoformat(),
+        "n_resolve_examples": int(sum(len(x) for x in R)), "timing_k": timing.k,
+    }
+    if progress is not None:
+        progress("fitting models", 1.0)
+    return Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)

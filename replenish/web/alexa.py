@@ -1,0 +1,97 @@
+"""POST /alexa: the custom skill hosted as a web service.
+
+Every request is verified first (certificate URL and chain, signature, timestamp, skill id) with
+``skills.verify.RequestVerifier``; any failure is a 400 with the reason in the log. The verifier's trust store,
+certificate fetcher and clock can be injected through ``container.extras`` (``alexa_cert_store``,
+``alexa_fetch_cert``, ``alexa_clock``), or a whole verifier through ``container.extras["alexa_verifier"]`` or
+``app.extensions["alexa.verifier"]``. Its clock is real time by default: Alexa stamps requests with real time,
+whatever clock the domain runs on.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Blueprint, current_app, jsonify, request
+
+from replenish.adapters.clock import system_clock
+from skills.skill import EnvelopeError, VoiceSkill
+from skills.verify import RequestVerifier, VerificationError
+
+from .auth import container
+from .errors import error_body
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("alexa", __name__)
+
+_SKILL = "alexa.skill"
+_VERIFIER = "alexa.verifier"
+_build_lock = threading.Lock()
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message)
+
+
+def _skill() -> VoiceSkill:
+    skill = current_app.extensions.get(_SKILL)
+    if skill is None:
+        with _build_lock:
+            skill = current_app.extensions.get(_SKILL)
+            if skill is None:
+                skill = current_app.extensions[_SKILL] = VoiceSkill(container())
+    return skill
+
+
+def _verifier() -> RequestVerifier:
+    verifier = current_app.extensions.get(_VERIFIER)
+    if verifier is None:
+        with _build_lock:
+            verifier = current_app.extensions.get(_VERIFIER)
+            if verifier is None:
+                verifier = current_app.extensions[_VERIFIER] = _make_verifier(container())
+    return verifier
+
+
+def _make_verifier(c) -> RequestVerifier:
+    extras = c.extras or {}
+    if extras.get("alexa_verifier") is not None:
+        return extras["alexa_verifier"]
+    skill_ids = tuple(c.settings.alexa_skill_ids or ())
+    if not skill_ids:
+        _warn_once("skill_ids", "ALEXA_SKILL_IDS is not set: /alexa accepts signed requests for ANY skill id. "
+                                "Set it to this skill's id in production.")
+    kwargs = {"skill_ids": skill_ids or None, "clock": extras.get("alexa_clock") or system_clock}
+    if extras.get("alexa_cert_store") is not None:
+        kwargs["store"] = extras["alexa_cert_store"]
+    if extras.get("alexa_fetch_cert") is not None:
+        kwargs["fetch_cert"] = extras["alexa_fetch_cert"]
+    return RequestVerifier(**kwargs)
+
+
+def _reject(reason: str, code: str = "invalid_request"):
+    log.warning("alexa request rejected: %s", reason)
+    return jsonify(error_body(code, "The request could not be verified as coming from Alexa.")), 400
+
+
+@bp.post("/alexa")
+def alexa():
+    body = request.get_data(cache=False)
+    c = container()
+    if c.settings.alexa_verify:
+        try:
+            _verifier().verify(request.headers, body)
+        except VerificationError as exc:
+            return _reject(exc.reason, "verification_failed")
+    else:
+        _warn_once("verify", "!!! Alexa request verification is OFF (REPLENISH_ALEXA_VERIFY=false): anyone can "
+                             "post to /alexa as any linked household. Never run like this in production. !!!")
+    try:
+        response = _skill().invoke(body)
+    except (EnvelopeError, UnicodeDecodeError) as exc:
+        return _reject(str(exc))
+    return jsonify(response)

@@ -1,0 +1,319 @@
+"""The household dashboard: server-rendered pages to see, cancel, configure and forecast.
+
+Signed in with the household's API token or a one-time link; a session cookie after that; every POST carries
+the session's CSRF token (``dashboard_security``). Views only translate forms into commands and results into
+pages: the rules live in the handlers, and their error messages are shown as they are.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from pathlib import Path
+
+from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
+from werkzeug.exceptions import HTTPException
+
+from replenish.domain import commands, model
+from replenish.domain.errors import DomainError
+from replenish.services.ports import PermanentError, TransientError
+from replenish.services.views import limits_view, order_view
+
+from . import dashboard_forecast, dashboard_forms, dashboard_security as security
+from .auth import container, household_for_token
+from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, money, timeline
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).parent
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder=str(_HERE / "templates"),
+               static_folder=str(_HERE / "static"), static_url_path="/static")
+
+ORDERS_SHOWN = 30
+CSP = ("default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+@bp.record_once
+def _setup(state) -> None:
+    security.configure_app(state.app)
+    if not any(rule.rule == "/" for rule in state.app.url_map.iter_rules()):
+        state.app.add_url_rule("/", "dashboard_home", lambda: redirect(url_for("dashboard.orders")))
+
+
+@bp.before_request
+def _before() -> None:
+    security.check_csrf()
+    g.household = None
+    household_id = security.signed_in_household()
+    if household_id:
+        with container().uow() as uow:
+            household = uow.households.get(household_id)
+            if household is None:  # deleted since: the session means nothing any more
+                security.sign_out()
+                return
+            g.household = {"id": household.id, "name": household.name or household.id,
+                           "time_zone": household.time_zone}
+    g.fmt = Formatter(g.household["time_zone"] if g.household else "UTC", container().clock())
+
+
+@bp.after_request
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # One-time links carry a secret in the path: never leak it to another site in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if not request.path.startswith("/dashboard/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.context_processor
+def _template_globals() -> dict:
+    return {"csrf_token": security.csrf_token, "household": g.get("household"), "fmt": g.get("fmt"),
+            "money": money, "channel_labels": CHANNEL_LABELS, "status_labels": STATUS_LABELS,
+            "devices": _device_modules()}
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if request.path.endswith(".json"):
+        return jsonify({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                                  "message": exc.description}}), exc.code
+    return render_template("dashboard/error.html", title=exc.name, message=exc.description), exc.code
+
+
+def _problem(exc: Exception) -> str:
+    """The sentence to show a person for an error of the core."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, PermanentError):
+        return str(exc) or "The store refused."
+    if isinstance(exc, TransientError):
+        return "The store is not answering; try again shortly."
+    raise exc
+
+
+# -- signing in ---------------------------------------------------------------------------------------------
+@bp.get("/signin")
+def signin():
+    if g.household:
+        return redirect(url_for("dashboard.orders"))
+    return render_template("dashboard/signin.html", next=security.safe_next(request.args.get("next")))
+
+
+@bp.post("/signin")
+def signin_post():
+    token = (request.form.get("token") or "").strip()
+    household_id = household_for_token(token) if 0 < len(token) <= 200 else None
+    if household_id is None:
+        return render_template("dashboard/signin.html", error="That token was not recognised. Paste the whole "
+                               "household API token, starting with rpl_.",
+                               next=security.safe_next(request.form.get("next"))), 401
+    security.sign_in(household_id, "token")
+    return redirect(security.safe_next(request.form.get("next")) or url_for("dashboard.orders"))
+
+
+@bp.post("/signout")
+def signout():
+    security.sign_out()
+    return redirect(url_for("dashboard.signin"))
+
+
+@bp.post("/links")
+@security.login_required
+def issue_link():
+    secret = security.issue_link(container().redis, g.household_id)
+    link = url_for("dashboard.link", secret=secret, _external=True)
+    base = (container().settings.public_url or "").rstrip("/")
+    if base:
+        link = base + url_for("dashboard.link", secret=secret)
+    minutes = int(security.LINK_TTL.total_seconds() // 60)
+    return render_template("dashboard/share.html", link=link, minutes=minutes)
+
+
+@bp.get("/link/<secret>")
+def link(secret: str):
+    # Opening the link only asks; signing in is a POST, so a chat app's link preview cannot use it up.
+    live = security.link_is_live(container().redis, secret)
+    return render_template("dashboard/link.html", secret=secret, live=live), 200 if live else 410
+
+
+@bp.post("/link/<secret>")
+def link_post(secret: str):
+    household_id = security.take_link(container().redis, secret)
+    if household_id is None:
+        return render_template("dashboard/link.html", secret=secret, live=False), 410
+    security.sign_in(household_id, "link")
+    flash("You are signed in on this device.", "ok")
+    return redirect(url_for("dashboard.orders"))
+
+
+# -- orders -------------------------------------------------------------------------------------------------
+def _orders_context(household_id: str) -> dict:
+    with container().uow() as uow:
+        orders = uow.orders.list(household_id, limit=ORDERS_SHOWN)
+        shown = []
+        for order in orders:
+            view = order_view(order)
+            view["steps"] = timeline(view, uow.outbox.timeline(order.id), g.fmt)
+            shown.append(view)
+    active = [o for o in shown if o["status"] in ("pending", "submitted", "confirmed", "shipped")]
+    past = [o for o in shown if o not in active]
+    digest = hashlib.sha256(json.dumps([(o["id"], o["status"], o["can_cancel"]) for o in shown]).encode())
+    return {"active": active, "past": past, "digest": digest.hexdigest()[:16]}
+
+
+@bp.get("/")
+@security.login_required
+def orders():
+    return render_template("dashboard/orders.html", page="orders", **_orders_context(g.household_id))
+
+
+@bp.get("/orders.json")
+@security.login_required
+def orders_json():
+    """What the orders page polls: each order's status, and the list re-rendered when anything changed."""
+    context = _orders_context(g.household_id)
+    body = {"digest": context["digest"],
+            "orders": [{"id": o["id"], "status": o["status"], "can_cancel": o["can_cancel"]}
+                       for o in context["active"] + context["past"]]}
+    if request.args.get("digest") != context["digest"]:
+        body["html"] = render_template("dashboard/_orders.html", **context)
+    return jsonify(body)
+
+
+@bp.post("/orders/<order_id>/cancel")
+@security.login_required
+def cancel(order_id: str):
+    try:
+        container().bus.handle(commands.CancelOrder(g.household_id, order_id, "cancelled on the dashboard"))
+        flash("The order was cancelled.", "ok")
+    except (DomainError, PermanentError, TransientError) as exc:
+        flash(_problem(exc), "error")
+    return redirect(url_for("dashboard.orders"))
+
+
+@bp.post("/orders")
+@security.login_required
+def place():
+    sku = (request.form.get("sku") or "").strip()[:64]
+    try:
+        quantity = int(request.form.get("quantity") or "1")
+    except ValueError:
+        quantity = 0
+    if not sku or not 1 <= quantity <= 99:
+        flash("Choose a product and a quantity from 1 to 99.", "error")
+        return redirect(url_for("dashboard.forecast"))
+    key = (request.form.get("key") or "")[:100] or None  # one per rendered form: a double click orders once
+    try:
+        result = container().bus.handle(commands.PlaceOrder(
+            g.household_id, model.Channel.WEB.value, (commands.LineRequest(sku, quantity),),
+            idempotency_key=f"dashboard:{key}" if key else None))
+    except (DomainError, PermanentError, TransientError) as exc:
+        flash(_problem(exc), "error")
+        return redirect(url_for("dashboard.forecast"))
+    order = result.order
+    flash(f"Ordered {order['lines'][0]['title'] or sku} for {money(order['total_cents'])}. "
+          f"You can cancel until {g.fmt.when(order['submit_after'])}.", "ok")
+    return redirect(url_for("dashboard.orders"))
+
+
+# -- forecast -----------------------------------------------------------------------------------------------
+@bp.get("/forecast")
+@security.login_required
+def forecast():
+    now = container().clock()
+    with container().uow() as uow:
+        data = dashboard_forecast.build(container().recommendations, uow, g.household_id, now)
+    chart = dashboard_forecast.chart(data.items, now, g.fmt.day)
+    return render_template("dashboard/forecast.html", page="forecast", forecast=data, chart=chart,
+                           form_key=uuid.uuid4().hex, soon_days=dashboard_forecast.SOON_DAYS)
+
+
+# -- settings -----------------------------------------------------------------------------------------------
+def _settings_page(status: int = 200, errors: dict | None = None, values: dict | None = None, prefs=None):
+    with container().uow() as uow:
+        limits = limits_view(uow.households.get(g.household_id).limits)
+    form = dashboard_forms.limits_form_values(limits)
+    form.update(values or {})
+    return render_template(
+        "dashboard/settings.html", page="settings", limits=limits, form=form, errors=errors or {},
+        prefs=prefs or dashboard_forms.load_prefs(container().redis, g.household_id),
+        channels=dashboard_forms.CHANNELS, channel_names=dashboard_forms.CHANNEL_NAMES,
+        notify_channels=dashboard_forms.NOTIFY_CHANNELS, notify_events=dashboard_forms.NOTIFY_EVENTS), status
+
+
+@bp.get("/settings")
+@security.login_required
+def settings():
+    return _settings_page()
+
+
+@bp.post("/settings/limits")
+@security.login_required
+def settings_limits():
+    entered = {k: request.form.get(k, "") for k in
+               ["per_order_cap", "per_month_cap"] + [f"window_{c}" for c in dashboard_forms.CHANNELS]}
+    try:
+        container().bus.handle(dashboard_forms.limits_command(g.household_id, request.form))
+    except dashboard_forms.FormErrors as exc:
+        return _settings_page(400, exc.errors, entered)
+    except DomainError as exc:
+        return _settings_page(exc.status if 400 <= exc.status < 500 else 400, {exc.field or "limits": exc.message},
+                              entered)
+    flash("Spending limits and cancel windows saved.", "ok")
+    return redirect(url_for("dashboard.settings") + "#limits")
+
+
+@bp.post("/settings/pin")
+@security.login_required
+def settings_pin():
+    try:
+        cmd = dashboard_forms.pin_command(g.household_id, request.form)
+        container().bus.handle(cmd)
+    except dashboard_forms.FormErrors as exc:
+        return _settings_page(400, exc.errors)
+    except DomainError as exc:
+        return _settings_page(400, {"pin": exc.message})
+    flash("The voice PIN was removed." if cmd.pin is None else "The voice PIN was saved.", "ok")
+    return redirect(url_for("dashboard.settings") + "#pin")
+
+
+@bp.post("/settings/notifications")
+@security.login_required
+def settings_notifications():
+    try:
+        prefs = dashboard_forms.parse_prefs(request.form)
+    except dashboard_forms.FormErrors as exc:
+        entered = dashboard_forms.Prefs(
+            channels={k: request.form.get(f"channel_{k}") == "on" for k in dashboard_forms.NOTIFY_CHANNELS},
+            events={k: request.form.get(f"event_{k}") == "on" for k in dashboard_forms.NOTIFY_EVENTS},
+            email=request.form.get("email", "")[:254], phone=request.form.get("phone", "")[:20])
+        return _settings_page(400, exc.errors, prefs=entered)
+    dashboard_forms.save_prefs(container().redis, g.household_id, prefs)
+    flash("Notification choices saved.", "ok")
+    return redirect(url_for("dashboard.settings") + "#notifications")
+
+
+# -- notifications ------------------------------------------------------------------------------------------
+@bp.get("/notifications")
+@security.login_required
+def notifications():
+    with container().uow() as uow:
+        items = [{"kind": n.kind, "message": n.message, "channel": n.channel, "status": n.status,
+                  "order_id": n.order_id, "at": g.fmt.when(n.created_at)}
+                 for n in uow.notifications.for_household(g.household_id, limit=100)]
+    return render_template("dashboard/notifications.html", page="notifications", items=items)
+
+
+# -- buttons and appliances (present when their modules are in this build) ----------------------------------
+def _device_modules() -> dict:
+    from . import dashboard_devices
+    return dashboard_devices.available()
+
+
+from . import dashboard_devices  # noqa: E402  (registers the device pages on bp)

@@ -1,0 +1,151 @@
+"""The forecast page's data and chart geometry: run-out predictions and past purchases on one time axis.
+
+The chart is plain SVG drawn by a template from the numbers computed here (no chart library): one lane per
+regular consumable, with its past purchases as dots, the predicted run-out date as a marker and the
+model's interval as a band, and a line for today.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from replenish.domain.model import as_utc
+
+log = logging.getLogger(__name__)
+
+SOON_DAYS = 7
+CHART_LANES = 12
+WIDTH = 640
+PAD_X = 14
+AXIS_H = 30
+LANE_H = 52
+
+
+@dataclass
+class Item:
+    sku: str
+    title: str
+    last_purchased_at: datetime
+    expected_at: datetime
+    low_at: datetime
+    high_at: datetime
+    days_after_last: float
+    soon: bool
+    overdue: bool
+    purchases: list = field(default_factory=list)  # (ordered_at, quantity)
+    available: bool = True
+
+
+@dataclass
+class Forecast:
+    items: list[Item]
+    soon: list[Item]
+    history_count: int
+    error: str | None = None
+
+
+def build(recommendations, uow, household_id: str, now: datetime, *, soon_days: int = SOON_DAYS,
+          lanes: int = CHART_LANES) -> Forecast:
+    try:
+        timings = list(recommendations.running_low(household_id, horizon_days=3650, k=lanes) or [])
+        history = list(recommendations.history(household_id) or [])
+    except Exception:  # the page still shows the rest; the log says what broke
+        log.exception("forecast unavailable for %s", household_id)
+        return Forecast([], [], 0, error="The forecast is not available right now. Try again in a minute.")
+    products = uow.products.get_many([t.sku for t in timings])
+    items = []
+    for t in timings:
+        last = as_utc(t.last_purchased_at)
+        expected = as_utc(t.expected_at)
+        product = products.get(t.sku)
+        items.append(Item(
+            sku=t.sku, title=product.title if product else t.sku, last_purchased_at=last, expected_at=expected,
+            low_at=last + timedelta(days=float(t.low)), high_at=last + timedelta(days=float(t.high)),
+            days_after_last=float(t.days_after_last), soon=expected <= now + timedelta(days=soon_days),
+            overdue=expected < now, available=product.available if product else False,
+            purchases=sorted((as_utc(p.ordered_at), int(p.quantity)) for p in history if p.sku == t.sku)))
+    items.sort(key=lambda i: i.expected_at)
+    return Forecast(items, [i for i in items if i.soon], len(history))
+
+
+# -- chart geometry -------------------------------------------------------------------------------------------
+@dataclass
+class Dot:
+    x: float
+    r: float
+    label: str
+
+
+@dataclass
+class Lane:
+    title: str
+    y: float  # the lane's time line
+    label_y: float
+    dots: list[Dot]
+    band: tuple[float, float]
+    last_x: float
+    expected_x: float
+    expected_label: str
+    soon: bool
+    hidden_before: int
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    left: float
+    right: float
+    today_x: float
+    ticks: list[tuple[float, str]]
+    lanes: list[Lane]
+
+
+def _month_start(value: datetime) -> datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _add_month(value: datetime) -> datetime:
+    return value.replace(year=value.year + (value.month == 12), month=value.month % 12 + 1)
+
+
+def chart(items: list[Item], now: datetime, fmt_day) -> Chart | None:
+    """Lays the items out on one axis. ``fmt_day`` turns a datetime into a short date in the household's zone."""
+    if not items:
+        return None
+    earliest = min((p[0] for i in items for p in i.purchases), default=now)
+    start = _month_start(max(min(earliest, now - timedelta(days=60)), now - timedelta(days=365)))
+    end = max(max(i.high_at for i in items), now + timedelta(days=30))
+    end = min(end, now + timedelta(days=365))
+    left, right = PAD_X, WIDTH - PAD_X
+    span = (end - start).total_seconds() or 1.0
+
+    def x(at: datetime) -> float:
+        at = min(max(at, start), end)
+        return round(left + (right - left) * (at - start).total_seconds() / span, 1)
+
+    ticks = []
+    month = _month_start(start)
+    step = 1 if span <= 240 * 86400 else 2
+    index = 0
+    while month <= end:
+        if month >= start and index % step == 0:
+            label = f"{month:%b}" if month.month != 1 else f"{month:%b %Y}"
+            ticks.append((x(month), label))
+        month = _add_month(month)
+        index += 1
+
+    lanes = []
+    for n, item in enumerate(items):
+        top = AXIS_H + n * LANE_H
+        shown = [(at, q) for at, q in item.purchases if at >= start]
+        dots = [Dot(x(at), 4 + min(q - 1, 4), f"Bought {q} on {fmt_day(at)}") for at, q in shown]
+        lanes.append(Lane(
+            title=item.title, y=top + 36, label_y=top + 18, dots=dots, band=(x(item.low_at), x(item.high_at)),
+            last_x=x(item.last_purchased_at), expected_x=x(item.expected_at),
+            expected_label=(f"Runs out around {fmt_day(item.expected_at)} "
+                            f"(likely {fmt_day(item.low_at)} to {fmt_day(item.high_at)})"),
+            soon=item.soon, hidden_before=len(item.purchases) - len(shown)))
+    height = AXIS_H + len(items) * LANE_H + 10
+    return Chart(WIDTH, height, left, right, x(now), ticks, lanes)

@@ -1,0 +1,36 @@
+"""One handler class per intent or request type, in the order the dispatcher tries them."""
+from __future__ import annotations
+
+from .errors import CatchAllExceptionHandler
+from .orders import CancelOrderIntentHandler, OrderStatusIntentHandler, RunningLowIntentHandler
+from .ordering import (NoIntentHandler, OrderItemIntentHandler, PinIntentHandler, ReorderIntentHandler,
+                       SomethingElseIntentHandler, YesIntentHandler)
+from .session import (CancelIntentHandler, FallbackIntentHandler, HelpIntentHandler, LaunchRequestHandler,
+                      NavigateHomeIntentHandler, SessionEndedRequestHandler, StopIntentHandler,
+                      UnhandledRequestHandler)
+
+REQUEST_HANDLERS = (
+    LaunchRequestHandler,
+    OrderItemIntentHandler,
+    ReorderIntentHandler,
+    SomethingElseIntentHandler,
+    YesIntentHandler,
+    NoIntentHandler,
+    PinIntentHandler,
+    CancelOrderIntentHandler,
+    OrderStatusIntentHandler,
+    RunningLowIntentHandler,
+    HelpIntentHandler,
+    StopIntentHandler,
+    CancelIntentHandler,
+    NavigateHomeIntentHandler,
+    FallbackIntentHandler,
+    SessionEndedRequestHandler,
+    UnhandledRequestHandler,  # last: answers whatever nothing above claimed
+)
+EXCEPTION_HANDLERS = (CatchAllExceptionHandler,)
+
+
+def handled_intents() -> set[str]:
+    """The intent names the code answers (checked against the interaction model by a test)."""
+    return {h.intent for h in REQUEST_HANDLERS if h.intent}

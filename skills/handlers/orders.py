@@ -1,0 +1,31 @@
+"""Cancelling and tracking by voice: CancelOrder, OrderStatus, RunningLow."""
+from __future__ import annotations
+
+from .. import dialog
+from .base import VoiceHandler, slot_phrases
+
+
+class CancelOrderIntentHandler(VoiceHandler):
+    """"cancel my order" / "cancel the detergent": find the order, then ask before cancelling it."""
+
+    intent = "CancelOrderIntent"
+
+    def answer(self, turn, handler_input):
+        return dialog.ask_cancel(turn, slot_phrases(handler_input, "item"))
+
+
+class OrderStatusIntentHandler(VoiceHandler):
+    """"where's my stuff" / "when does my coffee arrive"."""
+
+    intent = "OrderStatusIntent"
+
+    def answer(self, turn, handler_input):
+        turn.clear_state()
+        return dialog.order_status(turn, slot_phrases(handler_input, "item"))
+
+
+class RunningLowIntentHandler(VoiceHandler):
+    intent = "RunningLowIntent"
+
+    def answer(self, turn, handler_input):
+        return dialog.running_low(turn)

@@ -1,0 +1,132 @@
+"""What every handler needs for one request: the container, the linked household, and the dialog state.
+
+A request interceptor builds the :class:`Turn` once per request (account-linking lookup included) and puts
+it in the request attributes; handlers read it with :func:`turn_of`. Responses go through :func:`reply`, the
+one place that escapes text for SSML and decides whether the session stays open.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from ask_sdk_core.dispatch_components import AbstractRequestInterceptor
+from ask_sdk_model.ui import LinkAccountCard, SimpleCard
+
+from . import speech
+from .linking import remember_alexa_user
+
+log = logging.getLogger(__name__)
+
+TURN = "replenish.turn"
+
+
+@dataclass
+class Turn:
+    container: Any
+    request_id: str
+    user_id: str | None
+    household_id: str | None = None
+    time_zone: str = "UTC"
+    has_pin: bool = False
+    pin_locked: bool = False
+    session: dict = field(default_factory=dict)
+
+    @property
+    def linked(self) -> bool:
+        return self.household_id is not None
+
+    @property
+    def bus(self):
+        return self.container.bus
+
+    @property
+    def recommendations(self):
+        return self.container.recommendations
+
+    def now(self) -> datetime:
+        return self.container.clock()
+
+    def local(self, when: datetime) -> datetime:
+        try:
+            zone = ZoneInfo(self.time_zone or "UTC")
+        except Exception:
+            zone = ZoneInfo("UTC")
+        return when.astimezone(zone)
+
+    def today(self):
+        return self.local(self.now()).date()
+
+    # -- dialog state (session attributes) ---------------------------------------------------------------
+    @property
+    def state(self) -> dict:
+        value = self.session.get("state")
+        return value if isinstance(value, dict) else {}
+
+    def set_state(self, step: str, **data) -> None:
+        self.session["state"] = {"step": step, **data}
+
+    def clear_state(self) -> None:
+        self.session.pop("state", None)
+
+
+def turn_of(handler_input) -> Turn:
+    return handler_input.attributes_manager.request_attributes[TURN]
+
+
+class TurnInterceptor(AbstractRequestInterceptor):
+    """Resolves the linked household from the access token and records the Alexa user id for notifications."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def process(self, handler_input):
+        envelope = handler_input.request_envelope
+        system = envelope.context.system if envelope.context else None
+        user = system.user if system else (envelope.session.user if envelope.session else None)
+        attributes = handler_input.attributes_manager.session_attributes
+        if attributes is None:
+            attributes = {}
+            handler_input.attributes_manager.session_attributes = attributes
+        turn = Turn(self.container, envelope.request.request_id, getattr(user, "user_id", None),
+                    session=attributes)
+        token = getattr(user, "access_token", None)
+        if token:
+            self._link(turn, token)
+        handler_input.attributes_manager.request_attributes[TURN] = turn
+
+    def _link(self, turn: Turn, token: str) -> None:
+        now = self.container.clock()
+        with self.container.uow() as uow:
+            household = uow.households.by_token(token)
+            if household is None:
+                return
+            turn.household_id = household.id
+            turn.time_zone = household.time_zone or "UTC"
+            turn.has_pin = household.limits.has_pin
+            turn.pin_locked = household.limits.pin_locked(now)
+        if turn.user_id:
+            remember_alexa_user(self.container.redis, turn.household_id, turn.user_id)
+
+
+def reply(handler_input, text: str, reprompt: str | None = None, *, card: tuple[str, str] | None = None):
+    """Speak ``text``; with a ``reprompt`` the session stays open for an answer, otherwise it ends."""
+    builder = handler_input.response_builder
+    builder.speak(escape(text))
+    if reprompt:
+        builder.ask(escape(reprompt))
+    else:
+        builder.set_should_end_session(True)
+    if card:
+        builder.set_card(SimpleCard(title=card[0], content=card[1]))
+    return builder.response
+
+
+def link_account(handler_input):
+    builder = handler_input.response_builder
+    builder.speak(escape(speech.LINK_ACCOUNT)).set_card(LinkAccountCard())
+    builder.set_should_end_session(True)
+    return builder.response

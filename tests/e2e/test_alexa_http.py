@@ -1,0 +1,360 @@
+"""POST /alexa over HTTP with verification ON: signed (test CA) envelopes, multi-turn conversations, and every
+way a request can fail verification answered with a 400.
+
+The verifier runs on real time (Alexa's timestamps are real); the domain runs on the test's manual clock.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from replenish.domain import commands
+from replenish.domain.history import Purchase
+from replenish.web import create_app
+from skills import speech
+from skills.linking import alexa_user_key, forget_written
+from tests.alexa_certs import (CERT_URL, SKILL_ID, USER_ID, envelope_bytes, intent_request, launch_request,
+                               make_ca, make_leaf, make_pki, sign, signed_headers, timestamp)
+from tests.voice_fakes import Conversation, FakeRecommendations
+
+
+@pytest.fixture(scope="module")
+def pki():
+    return make_pki()
+
+
+@pytest.fixture
+def app(container, pki):
+    forget_written()
+    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.settings.alexa_skill_ids = (SKILL_ID,)
+    container.recommendations = FakeRecommendations(container)
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def post(client, pki):
+    def send(env: dict) -> dict:
+        body = envelope_bytes(env)
+        response = client.post("/alexa", data=body, headers=pki.headers(body))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "application/json"
+        return response.get_json()
+    return send
+
+
+@pytest.fixture
+def talk(post, token):
+    return Conversation(post, token)
+
+
+def orders(container):
+    with container.uow() as uow:
+        return [(o.lines[0].sku, o.lines[0].quantity, o.channel, o.status) for o in uow.orders.list("h1")]
+
+
+# -- conversations ------------------------------------------------------------------------------------------
+
+def test_order_then_yes(talk, container):
+    talk.launch()
+    assert talk.text == speech.WELCOME and talk.open
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.text == ("I found Tide PODS Laundry Detergent, 42 Count, for $12.99. It's the best match for "
+                         "detergent. Should I order it?")
+    assert orders(container) == []  # nothing is bought without a yes
+    talk.say("AMAZON.YesIntent")
+    assert talk.text.startswith("Okay, I've ordered Tide PODS Laundry Detergent, 42 Count for $12.99. "
+                                "It should arrive by Thursday, March 12.")
+    assert not talk.open
+    assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+    assert container.redis.get(alexa_user_key("h1")) == USER_ID.encode()
+
+
+def test_order_something_else_yes(talk, container):
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("SomethingElseIntent")
+    assert talk.text.startswith("Next, there's Tide PODS Laundry Detergent, 81 Count, for $22.99.")
+    talk.say("AMAZON.YesIntent")
+    assert orders(container) == [("TIDE-PODS-81", 1, "voice", "pending")]
+
+
+def test_order_then_no(talk, container):
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    assert "Charmin" in talk.text
+    talk.say("AMAZON.NoIntent")
+    assert talk.text == speech.NO_OTHER_CANDIDATES and not talk.open
+    assert orders(container) == []
+
+
+def test_quantity(talk, container):
+    talk.say("OrderItemIntent", {"item": "toilet paper", "quantity": "3"})
+    assert "3 packs of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, for $18.99 each, $56.97 in all" in talk.text
+    talk.say("AMAZON.YesIntent")
+    assert "for $56.97" in talk.text
+    assert orders(container) == [("CHARMIN-12", 3, "voice", "pending")]
+
+
+def test_pin_right(talk, container):
+    container.bus.handle(commands.SetVoicePin("h1", "4321"))
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == speech.ASK_PIN and orders(container) == []
+    talk.say("PinIntent", {"pin": "4321"})
+    assert talk.text.startswith("Okay, I've ordered Charmin")
+    assert orders(container) == [("CHARMIN-12", 1, "voice", "pending")]
+
+
+def test_pin_wrong_then_lockout(talk, container, clock):
+    container.bus.handle(commands.SetVoicePin("h1", "4321"))
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    talk.say("PinIntent", {"pin": "1111"})
+    assert talk.text == speech.pin_wrong() and talk.open
+    talk.say("PinIntent", {"pin": "2222"})
+    assert talk.text == speech.pin_wrong()
+    talk.say("PinIntent", {"pin": "3333"})
+    assert "locked for 15 minutes" in talk.text and "Nothing was ordered" in talk.text and not talk.open
+    # Still locked, even with the right code, in a new conversation.
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    assert "locked" in talk.text and not talk.open
+    assert orders(container) == []
+    clock.advance(minutes=16)
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    talk.say("PinIntent", {"pin": "4321"})
+    assert orders(container) == [("CHARMIN-12", 1, "voice", "pending")]
+
+
+def test_limit_explained(talk, container):
+    talk.say("OrderItemIntent", {"item": "television"})
+    assert "$999.00" in talk.text
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == ("That order comes to $999.00, which is over your limit of $200.00 per order. So I didn't "
+                         "order it. You can change your spending limits in the Replenish app.")
+    assert orders(container) == []
+
+
+def test_order_already_in_flight(talk, container):
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("AMAZON.YesIntent")
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("AMAZON.YesIntent")
+    assert talk.text.startswith("You already have an order of Tide PODS Laundry Detergent, 42 Count in progress: "
+                                "it is placed and goes to the store at 11:30 AM")
+    assert "I didn't place another one." in talk.text
+    assert len(orders(container)) == 1
+
+
+def test_cancel(talk, container, clock):
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("AMAZON.YesIntent")
+    clock.advance(minutes=2)
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    talk.say("CancelOrderIntent", {"item": "detergent"})
+    assert talk.text == "Cancel your order of Tide PODS Laundry Detergent, 42 Count for $12.99, placed today at 11 AM?"
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == "Okay, I've cancelled your order of Tide PODS Laundry Detergent, 42 Count."
+    assert sorted(orders(container)) == [("CHARMIN-12", 1, "voice", "pending"),
+                                         ("TIDE-PODS-42", 1, "voice", "cancelled")]
+    talk.say("CancelOrderIntent")
+    assert "Charmin" in talk.text
+    talk.say("AMAZON.NoIntent")
+    assert talk.text == speech.CANCEL_KEPT
+
+
+def test_status(talk, container, clock):
+    talk.say("OrderStatusIntent")
+    assert talk.text == speech.NO_ORDERS
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    talk.say("OrderStatusIntent", {"item": "toilet paper"})
+    assert talk.text == ("Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls is placed and goes to the "
+                         "store at 11:30 AM, so you can still cancel it.")
+    # The cancel window closes, the store takes it, and it ships.
+    clock.advance(minutes=31)
+    with container.uow() as uow:
+        order_id = uow.orders.list("h1")[0].id
+    container.bus.handle(commands.SubmitOrder(order_id))
+    clock.advance(minutes=90)
+    container.bus.handle(commands.TrackOrder(order_id))
+    talk.say("OrderStatusIntent", {"item": "toilet paper"})
+    assert talk.text == ("Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should "
+                         "arrive today.")
+    clock.advance(minutes=60)
+    container.bus.handle(commands.TrackOrder(order_id))
+    talk.say("OrderStatusIntent", {"item": "toilet paper"})
+    assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls was delivered today."
+    talk.say("OrderStatusIntent", {"item": "coffee"})
+    assert talk.text == "I don't see a recent order of coffee."
+
+
+def test_running_low(talk, container):
+    container.recommendations.low = ["TIDE-PODS-81"]
+    talk.say("RunningLowIntent")
+    assert talk.text.startswith("You may be running low on Tide PODS Laundry Detergent, 81 Count, last ordered "
+                                "Tuesday, February 10 and usually needed again around Thursday, March 12.")
+    talk.say("AMAZON.YesIntent")
+    assert orders(container) == [("TIDE-PODS-81", 1, "voice", "pending")]
+
+
+def test_unlinked_account_gets_a_link_account_card(post, container):
+    talk = Conversation(post, None)
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.card == {"type": "LinkAccount"} and not talk.open
+    assert "link your Replenish account" in talk.text
+    talk = Conversation(post, "rpl_revoked-or-made-up")
+    talk.launch()
+    assert talk.card == {"type": "LinkAccount"}
+    assert orders(container) == []
+
+
+def test_real_recommender_from_history(container, pki, token, clock):
+    """The same conversation on the project's recommender (catalog baselines), with purchase history."""
+    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    with container.uow() as uow:
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 3, 18, tzinfo=timezone.utc), 1,
+                                         "o-old")])
+        uow.session.commit()
+    client = create_app(container).test_client()
+
+    def send(env):
+        body = envelope_bytes(env)
+        response = client.post("/alexa", data=body, headers=pki.headers(body))
+        assert response.status_code == 200
+        return response.get_json()
+
+    talk = Conversation(send, token)
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert "Tide PODS Laundry Detergent" in talk.text and talk.text.endswith("Should I order it?")
+    talk.say("AMAZON.YesIntent")
+    assert talk.text.startswith("Okay, I've ordered Tide PODS")
+    assert orders(container)[0][2:] == ("voice", "pending")
+
+
+def test_over_a_real_http_server(app, pki, token, container):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/alexa"
+
+        def send(env):
+            body = envelope_bytes(env)
+            response = requests.post(url, data=body, headers=pki.headers(body), timeout=10)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        talk = Conversation(send, token)
+        talk.say("OrderItemIntent", {"item": "detergent"})
+        talk.say("AMAZON.YesIntent")
+        assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+        body = envelope_bytes(launch_request(access_token=token))
+        bad = requests.post(url, data=body, headers={**pki.headers(body), "Signature-256": sign(b"x", pki.leaf)},
+                            timeout=10)
+        assert bad.status_code == 400
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+# -- verification failures ----------------------------------------------------------------------------------
+
+def _signed(pki, env, **overrides):
+    body = envelope_bytes(env)
+    return body, {**pki.headers(body), **overrides}
+
+
+def _stale_launch(token):
+    env = launch_request(access_token=token)
+    env["request"]["timestamp"] = timestamp(datetime.now(timezone.utc) - timedelta(minutes=10))
+    return env
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("bad_cert_url", "certificate URL host"),
+    ("http_cert_url", "scheme must be https"),
+    ("bad_signature", "signature does not match"),
+    ("signature_not_base64", "not valid base64"),
+    ("no_signature", "missing Signature-256"),
+    ("no_cert_url", "missing SignatureCertChainUrl"),
+    ("stale_timestamp", "timestamp is outside"),
+    ("wrong_skill_id", "different skill"),
+    ("tampered_body", "signature does not match"),
+    ("not_json", "not valid JSON"),
+    ("untrusted_chain", "not trusted"),
+])
+def test_verification_failures_are_400(client, pki, token, container, caplog, case, reason):
+    env = intent_request("OrderItemIntent", {"item": "detergent"}, access_token=token)
+    body, headers = _signed(pki, env)
+    if case == "bad_cert_url":
+        headers["SignatureCertChainUrl"] = "https://evil.example.com/echo.api/cert.pem"
+    elif case == "http_cert_url":
+        headers["SignatureCertChainUrl"] = CERT_URL.replace("https://", "http://")
+    elif case == "bad_signature":
+        headers["Signature-256"] = sign(b"something else", pki.leaf)
+    elif case == "signature_not_base64":
+        headers["Signature-256"] = "%%%not-base64%%%"
+    elif case == "no_signature":
+        del headers["Signature-256"]
+    elif case == "no_cert_url":
+        del headers["SignatureCertChainUrl"]
+    elif case == "stale_timestamp":
+        body, headers = _signed(pki, _stale_launch(token))
+    elif case == "wrong_skill_id":
+        body, headers = _signed(pki, intent_request("OrderItemIntent", {"item": "detergent"}, access_token=token,
+                                                    application_id="amzn1.ask.skill.someone-else"))
+    elif case == "tampered_body":
+        body = body.replace(b"detergent", b"television")
+    elif case == "not_json":
+        body = b"not json at all"
+        headers = {**headers, "Signature-256": sign(body, pki.leaf)}
+    elif case == "untrusted_chain":
+        rogue_root = make_ca("Rogue Root", key_slot="rogue-root")
+        rogue_leaf = make_leaf(rogue_root, key_slot="rogue-leaf")
+        container.extras["alexa_fetch_cert"] = lambda url: rogue_leaf.pem
+        client.application.extensions.pop("alexa.verifier", None)
+        headers = signed_headers(body, rogue_leaf, CERT_URL.replace(".pem", "-rogue.pem"))
+    with caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
+        response = client.post("/alexa", data=body, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "verification_failed"
+    assert reason in caplog.text
+    assert orders(container) == []
+
+
+def test_verified_request_that_is_not_an_envelope_is_a_400(client, pki):
+    body = json.dumps({"request": {"type": "LaunchRequest", "timestamp": timestamp()},
+                       "context": "nonsense"}).encode()
+    response = client.post("/alexa", data=body, headers=pki.headers(body))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_verification_off_warns_loudly_once(container, token, caplog):
+    from replenish.web import alexa as alexa_module
+    container.settings.alexa_verify = False
+    container.recommendations = FakeRecommendations(container)
+    alexa_module._warned.discard("verify")
+    client = create_app(container).test_client()
+    with caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
+        first = client.post("/alexa", data=envelope_bytes(launch_request(access_token=token)))
+        second = client.post("/alexa", data=envelope_bytes(launch_request(access_token=token)))
+    assert first.status_code == second.status_code == 200
+    assert caplog.text.count("verification is OFF") == 1
+    assert client.post("/alexa", data=b"{nope").status_code == 400
+
+
+def test_get_is_not_allowed(client):
+    assert client.get("/alexa").status_code == 405

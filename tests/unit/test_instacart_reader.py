@@ -1,0 +1,55 @@
+from datetime import datetime, timezone
+
+from catalog.instacart import Order, read_products, read_purchases, write_dataset
+
+ANCHOR = datetime(2024, 3, 10, tzinfo=timezone.utc)
+
+
+def make(tmp_path):
+    products = [(1, 'Milk, "Organic", Whole', "dairy eggs", "milk"), (2, "Bananas", "produce", "fruit")]
+    orders = [
+        Order(1, 7, 1, None, (1, 2), hour=9),
+        Order(2, 7, 2, 10, (1,), hour=18),
+        Order(3, 7, 3, 5, (1, 2), eval_set="train", hour=8),
+        Order(4, 8, 1, None, (2,)),
+    ]
+    write_dataset(tmp_path, products, orders)
+    return tmp_path
+
+
+def test_products_round_trip_with_commas_and_quotes(tmp_path):
+    ps = list(read_products(make(tmp_path)))
+    assert [p.sku for p in ps] == ["1", "2"]
+    assert ps[0].title == 'Milk, "Organic", Whole'
+    assert ps[0].category == "dairy eggs/milk"
+
+
+def test_dates_count_back_from_anchor(tmp_path):
+    ps = list(read_purchases(make(tmp_path), anchor=ANCHOR))
+    by_order = {p.order_ref: p.ordered_at for p in ps if p.household_id == "7"}
+    assert by_order["3"] == datetime(2024, 3, 10, 8, tzinfo=timezone.utc)  # last order at the anchor day
+    assert by_order["2"] == datetime(2024, 3, 5, 18, tzinfo=timezone.utc)
+    assert by_order["1"] == datetime(2024, 2, 24, 9, tzinfo=timezone.utc)
+    assert len(ps) == 6 and all(p.quantity == 1 for p in ps)
+
+
+def test_bad_rows_are_reported_with_file_and_line_and_skipped(tmp_path):
+    d = make(tmp_path)
+    with open(d / "order_products__prior.csv", "a") as f:
+        f.write("999,1,1,0\n")       # unknown order
+        f.write("1,abc,1,0\n")       # not an integer
+        f.write("1,42,1,0\n")        # unknown product
+        f.write("1,2\n")             # wrong field count
+    bad = []
+    ps = list(read_purchases(d, anchor=ANCHOR, on_error=bad.append))
+    assert len(ps) == 6
+    assert [(b.file, b.line) for b in bad] == [("order_products__prior.csv", n) for n in (6, 7, 8, 9)]
+    assert "unknown order_id 999" in bad[0].reason
+
+
+def test_missing_train_file_is_fine_and_progress_is_reported(tmp_path):
+    d = make(tmp_path)
+    (d / "order_products__train.csv").unlink()
+    seen = []
+    ps = list(read_purchases(d, anchor=ANCHOR, progress=seen.append))
+    assert len(ps) == 4 and seen[-1] == 4

@@ -1,0 +1,353 @@
+"""The skill's handlers, driven through ask-sdk-core with real-shaped envelopes (no HTTP, no signatures)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from catalog.model import Product
+from replenish.bootstrap import make_alexa_notifier, make_notifiers
+from replenish.domain import commands
+from replenish.services.ports import Message, TransientError
+from skills import lambda_function, speech
+from skills.linking import alexa_user_key, forget_written
+from skills.skill import EnvelopeError, VoiceSkill
+from tests.alexa_certs import SKILL_ID, USER_ID, envelope, intent_request, launch_request
+from tests.voice_fakes import Conversation, FakeRecommendations
+
+
+@pytest.fixture
+def fake(container):
+    container.recommendations = FakeRecommendations(container)
+    return container.recommendations
+
+
+@pytest.fixture
+def skill(container, fake):
+    forget_written()
+    return VoiceSkill(container)
+
+
+@pytest.fixture
+def talk(skill, token):
+    return Conversation(skill.invoke, token)
+
+
+def voice_orders(container):
+    with container.uow() as uow:
+        return [(o.lines[0].sku, o.lines[0].quantity, o.source_id, o.idempotency_key, o.status)
+                for o in uow.orders.list("h1")]
+
+
+def test_launch_welcomes_and_listens(talk):
+    talk.launch()
+    assert talk.text == speech.WELCOME and talk.open
+
+
+@pytest.mark.parametrize("token", [None, "rpl_not-a-token"])
+def test_unlinked_user_gets_a_link_account_card(skill, token):
+    talk = Conversation(skill.invoke, token)
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.card == {"type": "LinkAccount"}
+    assert "link your Replenish account" in talk.text and not talk.open
+
+
+def test_help_works_without_linking(skill):
+    talk = Conversation(skill.invoke, None)
+    talk.say("AMAZON.HelpIntent")
+    assert talk.text == speech.HELP and talk.open
+
+
+def test_order_with_quantity_then_yes(talk, container):
+    talk.say("OrderItemIntent", {"item": "detergent", "quantity": "2"})
+    assert "2 packs of Tide PODS Laundry Detergent, 42 Count" in talk.text
+    assert "$12.99 each, $25.98 in all" in talk.text and talk.open
+    talk.say("AMAZON.YesIntent")
+    assert talk.text.startswith("Okay, I've ordered 2 packs of Tide PODS")
+    assert "should arrive by Thursday, March 12" in talk.text and "next 30 minutes" in talk.text
+    assert talk.card["title"].startswith("Ordered:") and not talk.open
+    [(sku, qty, source, key, status)] = voice_orders(container)
+    assert (sku, qty, source, status) == ("TIDE-PODS-42", 2, "voice:TIDE-PODS-42", "pending")
+    assert key.startswith("amzn1.echo-api.request.")  # the request id of the confirming turn
+
+
+def test_usual_quantity_comes_from_the_recommender(talk, fake, container):
+    fake.quantities = {"CHARMIN-12": 3}
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    assert "3 packs of Charmin" in talk.text
+    talk.say("AMAZON.YesIntent")
+    assert voice_orders(container)[0][:2] == ("CHARMIN-12", 3)
+
+
+@pytest.mark.parametrize("said", ["0", "500", "lots"])
+def test_unusable_quantity_is_explained(talk, said):
+    talk.say("OrderItemIntent", {"item": "detergent", "quantity": said})
+    assert "one to ninety nine" in talk.text and talk.open
+
+
+def test_unrecognised_quantity_falls_back_to_the_usual(talk):
+    talk.say("OrderItemIntent", {"item": "detergent", "quantity": "?"})
+    assert talk.text.startswith("I found Tide PODS Laundry Detergent, 42 Count, for $12.99.")
+
+
+def test_missing_item_asks_what_to_order(talk):
+    talk.say("OrderItemIntent", {"item": None})
+    assert talk.text == speech.ASK_ITEM and talk.open
+
+
+def test_nothing_found(talk):
+    talk.say("OrderItemIntent", {"item": "caviar"})
+    assert talk.text == speech.nothing_found("caviar") and not talk.open
+
+
+def test_no_walks_the_candidates_then_orders_nothing(talk, container):
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("AMAZON.NoIntent")
+    assert talk.text.startswith("Next, there's Tide PODS Laundry Detergent, 81 Count") and talk.open
+    talk.say("AMAZON.NoIntent")
+    assert talk.text == speech.NO_OTHER_CANDIDATES and not talk.open
+    assert voice_orders(container) == []
+
+
+def test_something_else_without_an_offer_asks_for_an_item(talk):
+    talk.say("SomethingElseIntent")
+    assert talk.text == speech.ASK_ITEM
+
+
+def test_yes_with_nothing_pending(talk, container):
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == speech.NOTHING_TO_CONFIRM and voice_orders(container) == []
+
+
+def test_fallback_during_an_offer_keeps_it(talk, container):
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.FallbackIntent")
+    assert talk.text == speech.FALLBACK_DURING["confirm_order"][0] and talk.open
+    talk.say("AMAZON.YesIntent")
+    assert voice_orders(container)[0][0] == "CHARMIN-12"
+
+
+def test_cancel_intent_abandons_an_offer(talk, container):
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.CancelIntent")
+    assert talk.text == speech.NOTHING_ORDERED and not talk.open and voice_orders(container) == []
+
+
+@pytest.mark.parametrize("intent, text", [("AMAZON.StopIntent", speech.GOODBYE),
+                                          ("AMAZON.NavigateHomeIntent", speech.GOODBYE),
+                                          ("AMAZON.FallbackIntent", speech.FALLBACK),
+                                          ("SomeIntentNotInTheModel", speech.FALLBACK)])
+def test_builtins(talk, intent, text):
+    talk.say(intent)
+    assert talk.text == text
+
+
+def test_session_ended_request_answers_quietly(skill, token):
+    response = skill.invoke(envelope({"type": "SessionEndedRequest", "reason": "ERROR",
+                                      "error": {"type": "INVALID_RESPONSE", "message": "x"}}, access_token=token))
+    assert "outputSpeech" not in response["response"]
+
+
+def test_reorder_usual(talk, fake, container):
+    fake.usual = ["CHARMIN-12", "TIDE-PODS-42"]
+    talk.say("ReorderIntent")
+    assert talk.text.startswith("Your usual is Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, for $18.99.")
+    talk.say("SomethingElseIntent")
+    assert "Tide PODS Laundry Detergent, 42 Count" in talk.text
+    talk.say("AMAZON.YesIntent")
+    assert voice_orders(container)[0][0] == "TIDE-PODS-42"
+
+
+def test_reorder_without_history(talk):
+    talk.say("ReorderIntent")
+    assert talk.text == speech.NO_USUAL
+
+
+def test_running_low_offers_the_first(talk, fake, container):
+    fake.low = ["CHARMIN-12", "TIDE-PODS-81"]
+    talk.say("RunningLowIntent")
+    assert talk.text.startswith("You may be running low on Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, "
+                                "last ordered Tuesday, February 10")
+    assert "Should I order Charmin" in talk.text and talk.open
+    talk.say("AMAZON.YesIntent")
+    assert voice_orders(container)[0][0] == "CHARMIN-12"
+
+
+def test_running_low_nothing(talk):
+    talk.say("RunningLowIntent")
+    assert talk.text == speech.NOTHING_RUNNING_LOW
+
+
+def place(container, sku, qty=1, channel="web"):
+    return container.bus.handle(commands.PlaceOrder("h1", channel, (commands.LineRequest(sku, qty),))).order_id
+
+
+def move(container, order_id, *steps, expected=None):
+    now = container.clock()
+    with container.uow() as uow:
+        order = uow.orders.get(order_id)
+        for step in steps:
+            if step == "submit":
+                order.mark_submitted("R-" + order_id[:6], now)
+            elif step == "confirm":
+                order.confirm(now, expected)
+            elif step == "ship":
+                order.ship(now, "https://track.example/1", expected)
+            elif step == "deliver":
+                order.deliver(now)
+        uow.commit()
+
+
+def test_status_of_recent_orders(talk, container):
+    shipped = place(container, "CHARMIN-12")
+    move(container, shipped, "submit", "confirm", "ship", expected=container.clock() + timedelta(days=1))
+    place(container, "TIDE-PODS-42", 2)
+    talk.say("OrderStatusIntent", {"item": None})
+    assert "Your order of 2 packs of Tide PODS Laundry Detergent, 42 Count is placed and goes to the store" \
+           in talk.text
+    assert "Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should arrive " \
+           "tomorrow." in talk.text
+    talk.say("OrderStatusIntent", {"item": "toilet paper"})
+    assert talk.text.startswith("Your order of Charmin") and "Tide" not in talk.text
+    talk.say("OrderStatusIntent", {"item": "coffee"})
+    assert talk.text == speech.no_matching_orders("coffee")
+
+
+def test_status_without_orders(talk):
+    talk.say("OrderStatusIntent")
+    assert talk.text == speech.NO_ORDERS
+
+
+def test_cancel_flows(talk, container, clock):
+    talk.say("CancelOrderIntent")
+    assert talk.text == speech.NO_CANCELLABLE
+    tide = place(container, "TIDE-PODS-42")
+    clock.advance(minutes=1)
+    charmin = place(container, "CHARMIN-12")
+    talk.say("CancelOrderIntent", {"item": "detergent"})
+    assert talk.text.startswith("Cancel your order of Tide PODS Laundry Detergent, 42 Count for $12.99, "
+                                "placed today at 11 AM?")
+    talk.say("AMAZON.NoIntent")
+    assert talk.text == speech.CANCEL_KEPT
+    talk.say("CancelOrderIntent", {"item": "coffee"})
+    assert talk.text == speech.no_cancellable_match("coffee")
+    talk.say("CancelOrderIntent")  # the most recent one
+    assert "Charmin" in talk.text
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == speech.cancelled("Charmin Ultra Soft Toilet Paper, 12 Mega Rolls")
+    with container.uow() as uow:
+        assert uow.orders.get(charmin).status == "cancelled" and uow.orders.get(tide).status == "pending"
+
+
+def test_cancel_of_a_shipped_order_is_not_offered(talk, container):
+    shipped = place(container, "CHARMIN-12")
+    move(container, shipped, "submit", "confirm", "ship")
+    talk.say("CancelOrderIntent", {"item": "toilet paper"})
+    assert talk.text == speech.no_cancellable_match("toilet paper")
+
+
+def test_pin_flow(talk, container):
+    container.bus.handle(commands.SetVoicePin("h1", "1234"))
+    talk.say("OrderItemIntent", {"item": "toilet paper"})
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == speech.ASK_PIN and talk.open
+    talk.say("PinIntent", {"pin": "12"})
+    assert talk.text == speech.PIN_UNHEARD
+    talk.say("PinIntent", {"pin": "9999"})
+    assert talk.text == speech.pin_wrong() and voice_orders(container) == []
+    talk.say("PinIntent", {"pin": "1234"})
+    assert talk.text.startswith("Okay, I've ordered Charmin")
+    assert len(voice_orders(container)) == 1
+
+
+def test_pin_when_not_expected(talk):
+    talk.say("PinIntent", {"pin": "1234"})
+    assert talk.text == speech.PIN_NOT_EXPECTED
+
+
+def test_tampered_session_cannot_buy_an_unavailable_product(talk, container):
+    talk.attributes = {"state": {"step": "confirm_order", "index": 0, "qty": 1, "items": [
+        {"sku": "BRITA-FILTER-3", "title": "Brita", "size": "3 count", "price_cents": 1, "reason": ""}]}}
+    talk.new = False
+    talk.say("AMAZON.YesIntent")
+    assert "out of stock" in talk.text and voice_orders(container) == []
+
+
+def test_speech_is_escaped_for_ssml(talk, container):
+    with container.uow() as uow:
+        uow.products.upsert_many([Product("PT-1", "Bounty Paper Towels <Select-A-Size> & More, 6 Rolls", "Bounty",
+                                          "paper/paper towels", 6, "rolls", 1599)])
+        uow.session.commit()
+    talk.say("OrderItemIntent", {"item": "paper towels"})
+    assert "&lt;Select-A-Size&gt; &amp; More" in talk.text
+
+
+def test_errors_are_answered_helpfully(talk, fake):
+    def broken(*args, **kwargs):
+        raise RuntimeError("model exploded")
+    fake.resolve = broken
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.text == speech.ERROR and talk.open
+
+    def down(*args, **kwargs):
+        raise TransientError("timeout")
+    fake.resolve = down
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.text == speech.STORE_UNAVAILABLE
+
+
+def test_linked_request_remembers_the_alexa_user(talk, container):
+    talk.launch()
+    assert container.redis.get(alexa_user_key("h1")) == USER_ID.encode()
+
+
+def test_not_an_envelope(skill):
+    with pytest.raises(EnvelopeError):
+        skill.parse(b'{"version": "1.0"}')
+
+
+def test_lambda_handler_runs_the_same_skill(container, fake, token):
+    lambda_function.use_container(container)
+    try:
+        response = lambda_function.handler(intent_request("OrderItemIntent", {"item": "detergent"},
+                                                          access_token=token), None)
+        assert "Tide PODS" in response["response"]["outputSpeech"]["ssml"]
+        container.settings.alexa_skill_ids = ("amzn1.ask.skill.other",)
+        with pytest.raises(lambda_function.WrongSkill):
+            lambda_function.handler(launch_request(access_token=token), None)
+        container.settings.alexa_skill_ids = (SKILL_ID,)
+        assert lambda_function.handler(launch_request(access_token=token), None)["response"]
+    finally:
+        container.settings.alexa_skill_ids = ()
+        lambda_function.use_container(None)
+
+
+def test_alexa_notifier_backend(settings, container):
+    class Session:
+        def __init__(self):
+            self.posts = []
+
+        def post(self, url, **kwargs):
+            self.posts.append((url, kwargs))
+
+            class R:
+                status_code = 200
+                text = ""
+
+                def json(self):
+                    return {"access_token": "tok", "expires_in": 3600}
+            return R()
+
+    settings.notifiers = ("alexa",)
+    assert make_notifiers(settings, container.redis) == []  # no credentials: off, with a warning
+    env = {"ALEXA_CLIENT_ID": "id", "ALEXA_CLIENT_SECRET": "secret", "ALEXA_EVENTS_URL": "https://events.test/",
+           "ALEXA_TOKEN_URL": "https://token.test/"}
+    notifier = make_alexa_notifier(settings, container.redis, env=env)
+    assert notifier.channel == "alexa" and notifier._client.events_url == "https://events.test/"
+    notifier._client._session = session = Session()
+    notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))
+    assert session.posts == []  # the household never spoke to the skill: nobody to notify
+    container.redis.set(alexa_user_key("h1"), USER_ID)
+    notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))
+    assert [url for url, _ in session.posts] == ["https://token.test/", "https://events.test/"]
+    assert session.posts[1][1]["json"]["relevantAudience"]["payload"]["user"] == USER_ID

@@ -1,0 +1,98 @@
+"""A small stand-in for ``container.recommendations`` with the recommender's contract, for voice tests.
+
+It resolves phrases by words in the conftest catalog's titles and categories, so a dialog test knows which
+candidates come in which order without depending on a trained model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from replenish.recommend import Candidate, Timing
+
+
+@dataclass
+class FakeRecommendations:
+    container: object
+    quantities: dict | None = None
+    low: list | None = None  # skus running low
+    usual: list | None = None  # buy-again skus, best first
+    reasons: dict | None = None
+
+    def _products(self):
+        with self.container.uow() as uow:
+            return uow.products.all()
+
+    def _candidate(self, product, score=0.9, phrase=None):
+        reason = (self.reasons or {}).get(product.sku) or (f"the best match for {phrase}" if phrase else
+                                                           "you order it often")
+        return Candidate(product.sku, score, reason, product)
+
+    def resolve(self, household_id, phrase, k=3):
+        words = [w.rstrip("s") for w in phrase.lower().split()]
+        found = [p for p in self._products() if p.available and all(
+            w in (p.title + " " + p.category).lower() for w in words)]
+        # the smaller pack first, as a household's usual would be
+        found.sort(key=lambda p: p.price_cents)
+        return [self._candidate(p, 0.9 - i * 0.1, phrase) for i, p in enumerate(found[:k])]
+
+    def quantity(self, household_id, sku):
+        return (self.quantities or {}).get(sku, 1)
+
+    def buy_again(self, household_id, k=10):
+        by_sku = {p.sku: p for p in self._products()}
+        return [self._candidate(by_sku[s]) for s in (self.usual or [])[:k] if s in by_sku]
+
+    def running_low(self, household_id, horizon_days=7, k=10):
+        now = self.container.clock()
+        return [Timing(sku, 30.0, 25.0, 35.0, now - timedelta(days=28), now + timedelta(days=2))
+                for sku in (self.low or [])[:k]]
+
+    def reload(self):
+        pass
+
+
+class Conversation:
+    """Carries session attributes from one turn to the next, as Alexa does within a session.
+
+    ``send(envelope_dict) -> response envelope dict`` is the transport (the skill directly, or HTTP).
+    """
+
+    def __init__(self, send, token: str | None):
+        self.send = send
+        self.token = token
+        self.attributes: dict = {}
+        self.last: dict = {}
+        self.new = True
+
+    def _turn(self, env: dict) -> dict:
+        self.last = self.send(env)
+        response = self.last["response"]
+        self.attributes = self.last.get("sessionAttributes") or {}
+        ended = response.get("shouldEndSession", True) is not False
+        self.new = ended
+        if ended:
+            self.attributes = {}
+        return self.last
+
+    def launch(self) -> dict:
+        from tests.alexa_certs import launch_request
+        return self._turn(launch_request(access_token=self.token, new_session=True))
+
+    def say(self, intent: str, slots: dict | None = None, **kwargs) -> dict:
+        from tests.alexa_certs import intent_request
+        return self._turn(intent_request(intent, slots, access_token=self.token, new_session=self.new,
+                                         attributes=dict(self.attributes), **kwargs))
+
+    @property
+    def text(self) -> str:
+        ssml = (self.last.get("response", {}).get("outputSpeech") or {}).get("ssml", "")
+        return ssml.removeprefix("<speak>").removesuffix("</speak>")
+
+    @property
+    def open(self) -> bool:
+        return self.last["response"].get("shouldEndSession") is False
+
+    @property
+    def card(self) -> dict | None:
+        return self.last["response"].get("card")
