@@ -10,6 +10,7 @@ from replenish.adapters.clock import system_clock
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.services import event_handlers
+from replenish.services import device_events  # noqa: F401  (subscribes button/device consumers)
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations

@@ -26,6 +26,8 @@ def main(verbose: bool) -> None:
     """Replenish: replenishment ordering by voice, button and appliance."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()

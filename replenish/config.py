@@ -37,6 +37,7 @@ class Settings:
     sim_out_of_stock: tuple[str, ...] = ()
     track_interval_seconds: float = 10.0
     relay_interval_seconds: float = 10.0
+    relay_grace_seconds: float = 30.0
     sweep_interval_seconds: float = 5.0
     retrain_interval_seconds: float = 24 * 3600.0
     sim_submit_latency: float = 0.0
@@ -88,6 +89,7 @@ class Settings:
             sim_out_of_stock=tuple(s for s in env.get("SIM_OUT_OF_STOCK", "").split(",") if s),
             track_interval_seconds=_float(env, "TRACK_INTERVAL", 10.0),
             relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
+            relay_grace_seconds=_float(env, "RELAY_GRACE", 30.0),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
             sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),

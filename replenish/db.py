@@ -11,15 +11,22 @@ from sqlalchemy.pool import StaticPool
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite") and url not in ("sqlite://", "sqlite:///:memory:"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        path = url.split("sqlite:///", 1)[-1]
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_dir(url)
         return create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip per transaction. A connection the server dropped fails its
+    # statement; workers retry such OperationalErrors and the pool replaces the connection.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
@@ -36,6 +43,7 @@ def alembic_config(url: str):
 
 def migrate(url: str, revision: str = "head") -> None:
     from alembic import command
+    ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 

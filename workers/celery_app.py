@@ -44,7 +44,7 @@ def configure(app: Celery, settings: Settings) -> Celery:
 
 
 def make_celery(settings: Settings) -> Celery:
-    return configure(Celery("replenish", include=["workers.tasks"]), settings)
+    return configure(Celery("replenish", include=["workers.tasks", "workers.webhook_tasks"]), settings)
 
 
 app = make_celery(Settings.from_env())

@@ -95,16 +95,16 @@ class WebhookLog:
     def __init__(self, session: Session):
         self.session = session
 
-    def add(self, partner_id: str, event_id: int, event_type: str, url: str, payload: dict,
-            now: datetime) -> str | None:
+    def add(self, partner_id: str, event_key: str, event_type: str, url: str, payload: dict,
+            now: datetime, delivery_id: str | None = None) -> str | None:
         """The new delivery's id, or None when this event already has one for this partner."""
         exists = self.session.execute(select(t.webhook_deliveries.c.id).where(
-            t.webhook_deliveries.c.partner_id == partner_id, t.webhook_deliveries.c.event_id == event_id)).first()
+            t.webhook_deliveries.c.partner_id == partner_id, t.webhook_deliveries.c.event_key == event_key)).first()
         if exists:
             return None
-        delivery_id = new_id()
+        delivery_id = delivery_id or new_id()
         self.session.execute(insert(t.webhook_deliveries).values(
-            id=delivery_id, partner_id=partner_id, event_id=event_id, event_type=event_type, url=url,
+            id=delivery_id, partner_id=partner_id, event_key=event_key, event_type=event_type, url=url,
             payload=payload, status="pending", attempts=0, created_at=now))
         return delivery_id
 

@@ -88,7 +88,7 @@ webhook_deliveries = Table(
     "webhook_deliveries", metadata,
     Column("id", String(32), primary_key=True),
     Column("partner_id", String(32), ForeignKey("partners.id", ondelete="CASCADE"), nullable=False),
-    Column("event_id", Integer, nullable=False),
+    Column("event_key", String(200), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("url", Text, nullable=False),
     Column("payload", JSON, nullable=False),
@@ -100,7 +100,7 @@ webhook_deliveries = Table(
     Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("delivered_at", UTCDateTime, nullable=True),
     # An event redelivered by the queue makes one delivery per partner, never two.
-    UniqueConstraint("partner_id", "event_id", name="uq_webhook_deliveries_partner_event"),
+    UniqueConstraint("partner_id", "event_key", name="uq_webhook_deliveries_partner_event"),
     Index("ix_webhook_deliveries_status_created", "status", "created_at"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from catalog.model import Product
@@ -204,33 +204,24 @@ class OutboxRepository:
             event_type=event.name, aggregate_id=aggregate_id, household_id=household_id,
             payload=event.payload(), created_at=now).returning(orm.outbox.c.id)).scalar_one())
 
-    def undispatched(self, older_than: datetime, limit: int = 500) -> list[int]:
+    def unhandled(self, older_than: datetime, limit: int = 500) -> list[int]:
+        """Events nobody has handled, created (and last handed over, if ever) before ``older_than``."""
         o = orm.outbox
-        stmt = (select(o.c.id).where(o.c.dispatched_at.is_(None), o.c.created_at <= older_than)
+        stmt = (select(o.c.id).where(o.c.handled_at.is_(None), o.c.created_at <= older_than,
+                                     or_(o.c.dispatched_at.is_(None), o.c.dispatched_at <= older_than))
                 .order_by(o.c.id).limit(limit))
         return list(self.session.scalars(stmt))
 
-    def since(self, after_id: int) -> list[int]:
-        return list(self.session.scalars(select(orm.outbox.c.id).where(orm.outbox.c.id > after_id)))
-
-    def max_id(self) -> int:
-        return int(self.session.execute(select(func.coalesce(func.max(orm.outbox.c.id), 0))).scalar_one())
-
-    def get(self, event_id: int):
-        return self.session.execute(select(orm.outbox).where(orm.outbox.c.id == event_id)).first()
-
     def mark_dispatched(self, ids: Sequence[int], now: datetime) -> None:
         if ids:
-            self.session.execute(update(orm.outbox).where(orm.outbox.c.id.in_(list(ids)),
-                                                          orm.outbox.c.dispatched_at.is_(None))
-                                 .values(dispatched_at=now))
+            self.session.execute(update(orm.outbox).where(orm.outbox.c.id.in_(list(ids))).values(dispatched_at=now))
 
-    def claim(self, event_id: int, now: datetime) -> bool:
-        """Marks an event handled; False when another delivery of the same message got there first."""
-        result = self.session.execute(update(orm.outbox).where(and_(orm.outbox.c.id == event_id,
-                                                                    orm.outbox.c.handled_at.is_(None)))
-                                      .values(handled_at=now))
-        return result.rowcount == 1
+    def claim(self, event_id: int, now: datetime):
+        """Marks an event handled and returns its row; None when it is unknown or another delivery of the same
+        message got there first (on PostgreSQL the row lock makes the second wait for the first's outcome)."""
+        o = orm.outbox
+        return self.session.execute(update(o).where(and_(o.c.id == event_id, o.c.handled_at.is_(None)))
+                                    .values(handled_at=now).returning(o.c.event_type, o.c.payload)).first()
 
     def timeline(self, aggregate_id: str) -> list:
         o = orm.outbox

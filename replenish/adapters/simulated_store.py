@@ -11,12 +11,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from replenish.services.ports import RetailerStatus, SubmitRequest, SubmitResult
 
 from . import orm
+
+
+def _insert_for(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 class SimulatedStore:
@@ -39,23 +44,19 @@ class SimulatedStore:
         if missing:
             return SubmitResult(False, reason=f"out of stock: {', '.join(missing)}")
         t = orm.sim_store_orders
-        with self.engine.begin() as conn:
-            row = conn.execute(select(t.c.retailer_order_id).where(t.c.idempotency_key == request.idempotency_key)).first()
-            if row is not None:
-                conn.execute(update(t).where(t.c.idempotency_key == request.idempotency_key)
-                             .values(attempts=t.c.attempts + 1))
-                return SubmitResult(True, row.retailer_order_id)
-        retailer_order_id = "SIM-" + uuid.uuid4().hex[:12].upper()
         payload = {"household_id": request.household_id, "address": request.address,
                    "lines": [{"sku": l.sku, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents}
                              for l in request.lines]}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(t).values(retailer_order_id=retailer_order_id,
-                                              idempotency_key=request.idempotency_key, received_at=self.clock(),
-                                              attempts=1, payload=payload))
-        except IntegrityError:  # the same key arrived concurrently: the first one is the order
-            return self.submit(request)
+        # One statement books the order or, for a key seen before, counts the attempt and returns the
+        # existing booking: concurrent deliveries of the same key cannot book twice.
+        insert = _insert_for(self.engine.dialect.name)
+        stmt = insert(t).values(retailer_order_id="SIM-" + uuid.uuid4().hex[:12].upper(),
+                                idempotency_key=request.idempotency_key, received_at=self.clock(), attempts=1,
+                                payload=payload)
+        stmt = stmt.on_conflict_do_update(index_elements=[t.c.idempotency_key],
+                                          set_={"attempts": t.c.attempts + 1}).returning(t.c.retailer_order_id)
+        with self.engine.begin() as conn:
+            retailer_order_id = conn.execute(stmt).scalar_one()
         if self.submit_latency:
             time.sleep(self.submit_latency)
         return SubmitResult(True, retailer_order_id)

@@ -59,38 +59,35 @@ for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered",
 
 
 def handle_event(event_id: int, deps) -> str:
-    now = deps.clock()
     with deps.uow() as uow:
-        row = uow.outbox.get(event_id)
+        row = uow.outbox.claim(event_id, deps.clock())
         if row is None:
-            return "missing"
-        if row.handled_at is not None or not uow.outbox.claim(event_id, now):
             return "already_handled"
         event = events.load(row.event_type, row.payload)
         for handler in SUBSCRIBERS.get(row.event_type, []):
             handler(event, uow, deps)
-        uow.outbox.mark_dispatched([event_id], now)
         uow.commit()
         return "handled"
 
 
 def dispatch(event_ids: list[int], deps) -> None:
-    """Hands events to the queue, then records that they were handed over (after commit, never before)."""
+    """Hands freshly committed events to the queue. Nothing is written: an event that never arrives stays
+    unhandled in the outbox, and the relay hands it over again after the grace period."""
     for event_id in event_ids:
         deps.queue.handle_event(event_id)
-    with deps.uow() as uow:
-        uow.outbox.mark_dispatched(event_ids, deps.clock())
-        uow.session.commit()
 
 
 # -- periodic jobs ----------------------------------------------------------------------------------------
 
-def relay_outbox(deps, grace: timedelta = timedelta(seconds=5)) -> int:
-    """Sends events that were committed but never handed over (the broker was down, a process died)."""
+def relay_outbox(deps, grace: timedelta | None = None) -> int:
+    """Hands over again events committed but not handled after ``grace`` (the broker was down, a process
+    died between commit and send). A duplicate is harmless: handling claims the event once."""
+    grace = timedelta(seconds=deps.settings.relay_grace_seconds) if grace is None else grace
     with deps.uow() as uow:
-        ids = uow.outbox.undispatched(deps.clock() - grace)
-    if ids:
-        dispatch(ids, deps)
+        ids = uow.outbox.unhandled(deps.clock() - grace)
+        uow.outbox.mark_dispatched(ids, deps.clock())
+        uow.session.commit()
+    dispatch(ids, deps)
     return len(ids)
 
 

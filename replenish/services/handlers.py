@@ -73,32 +73,31 @@ def _check_limits(uow, household: model.Household, total: int, now: datetime) ->
                                 spent_cents=spent, total_cents=total)
 
 
-def _existing(deps: Deps, cmd: commands.PlaceOrder) -> PlaceResult | None:
-    with deps.uow() as uow:
-        if cmd.idempotency_key:
-            order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
-            if order is not None:
-                return PlaceResult("order_placed", order_view(order), replayed=True)
-        if cmd.source_id and cmd.exclusive_source:
-            order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
-            if order is not None:
-                return PlaceResult("order_in_progress", order_view(order))
+def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
+    """The order this command already made (same idempotency key), or the one in flight for its source."""
+    if cmd.idempotency_key:
+        order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
+        if order is not None:
+            return PlaceResult("order_placed", order_view(order), replayed=True)
+    if cmd.source_id and cmd.exclusive_source:
+        order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
+        if order is not None:
+            return PlaceResult("order_in_progress", order_view(order))
     return None
 
 
 def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
     if not cmd.lines:
         raise InvalidCommand("An order needs at least one product.", field="lines")
-    found = _existing(deps, cmd)
-    if found is not None:
-        return found
+    # The lock spares the database most races; the unique indexes decide the ones that get through.
     lock_name = f"place:{cmd.household_id}:{cmd.source_id or cmd.idempotency_key or ''}"
     with deps.locks.hold(lock_name, timeout=10):
         try:
             return _place(cmd, deps)
         except IntegrityError:
-            # Another process won the race: the database's unique indexes decided; report its order.
-            found = _existing(deps, cmd)
+            # Another process won the race: report its order.
+            with deps.uow() as uow:
+                found = _existing(uow, cmd)
             if found is None:
                 raise
             return found
@@ -107,6 +106,9 @@ def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
 def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
     now = deps.clock()
     with deps.uow() as uow:
+        found = _existing(uow, cmd)
+        if found is not None:
+            return found
         household = _household(uow, cmd.household_id)
         products = uow.products.get_many(line.sku for line in cmd.lines)
         lines = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import event_handlers
+from .device_handlers import DEVICE_COMMAND_HANDLERS
 from .handlers import COMMAND_HANDLERS, Deps
 
 
@@ -11,6 +12,7 @@ class MessageBus:
     def __init__(self, deps: Deps, command_handlers: dict | None = None):
         self.deps = deps
         self.command_handlers = dict(COMMAND_HANDLERS)
+        self.command_handlers.update(DEVICE_COMMAND_HANDLERS)
         self.command_handlers.update(command_handlers or {})
 
     def handle(self, command) -> Any:

@@ -21,7 +21,7 @@ from replenish.domain.errors import DomainError
 from replenish.services.ports import PermanentError, TransientError
 from replenish.services.views import limits_view, order_view
 
-from . import dashboard_forecast, dashboard_forms, dashboard_security as security
+from . import dashboard_devices, dashboard_forecast, dashboard_forms, dashboard_security as security
 from .auth import container, household_for_token
 from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, money, timeline
 
@@ -312,8 +312,7 @@ def notifications():
 
 # -- buttons and appliances (present when their modules are in this build) ----------------------------------
 def _device_modules() -> dict:
-    from . import dashboard_devices
     return dashboard_devices.available()
 
 
-from . import dashboard_devices  # noqa: E402  (registers the device pages on bp)
+dashboard_devices.init(bp)

@@ -16,7 +16,7 @@ CHANNEL_NAMES = {"voice": "Voice (Alexa)", "button": "Buttons", "appliance": "Ap
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 MAX_ORDER_CAP_CENTS = 10_000_000
 MAX_MONTH_CAP_CENTS = 100_000_000
-_MONEY = re.compile(r"^\$?\s*(\d{1,7})(?:\.(\d{1,2}))?$")
+_MONEY = re.compile(r"^\$?\s*(\d{1,9})(?:\.(\d{1,2}))?$")
 
 
 class FormErrors(Exception):

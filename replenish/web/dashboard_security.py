@@ -76,7 +76,8 @@ def login_required(view):
         if household_id is None:
             if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
                 abort(401, description="Sign in to the dashboard first.")
-            return redirect(url_for("dashboard.signin", next=request.full_path if request.method == "GET" else None))
+            return redirect(url_for("dashboard.signin",
+                                    next=request.full_path.rstrip("?") if request.method == "GET" else None))
         g.household_id = household_id
         return view(*args, **kwargs)
     return wrapper

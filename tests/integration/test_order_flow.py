@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 PRODUCTS = [Product(f"SKU-{i}", f"Product {i}", "Brand", "household/things", 1, "count", 199 + i) for i in range(20)]
 NO_WINDOW = {"voice": 0, "button": 0, "appliance": 0, "web": 0}
 FAST_STORE = {"SIM_CONFIRM_DELAY": 0.2, "SIM_SHIP_DELAY": 0.5, "SIM_DELIVER_DELAY": 1.0, "TRACK_INTERVAL": 0.5,
-              "SWEEP_INTERVAL": 1, "RELAY_INTERVAL": 1}
+              "SWEEP_INTERVAL": 1, "RELAY_INTERVAL": 1, "RELAY_GRACE": 2}
 
 
 def make_container(env: dict, **overrides):
@@ -146,7 +146,7 @@ def test_order_placed_while_redis_is_down_is_kept_and_dispatched_when_it_returns
     assert result.status == "order_placed"  # the household's order is taken while Redis is away
     with container.uow() as uow:
         assert _status(container, result.order_id) == "pending"
-        assert len(uow.outbox.undispatched(container.clock())) >= 1
+        assert len(uow.outbox.unhandled(container.clock())) >= 1
 
     redis_proc = start_redis()
     try:

@@ -139,13 +139,19 @@ def test_outbox_relay_sends_what_was_never_handed_over(container, clock):
     container.deps.queue.handle_event = broken  # the broker is down at commit time
     place(container)
     with container.uow() as uow:
-        assert len(uow.outbox.undispatched(clock())) == 1
+        assert len(uow.outbox.unhandled(clock())) == 1
     from workers.queue import RecordingQueue
     container.deps.queue = RecordingQueue()
-    clock.advance(seconds=10)
+    assert event_handlers.relay_outbox(container.deps) == 0  # within the grace period: maybe still on its way
+    clock.advance(seconds=31)
     assert event_handlers.relay_outbox(container.deps) == 1
     assert len(container.deps.queue.events) == 1
-    assert event_handlers.relay_outbox(container.deps) == 0
+    assert event_handlers.relay_outbox(container.deps) == 0  # handed over again only after another grace period
+    clock.advance(seconds=31)
+    assert event_handlers.relay_outbox(container.deps) == 1
+    container.bus.handle_event(container.deps.queue.events[0])
+    clock.advance(seconds=31)
+    assert event_handlers.relay_outbox(container.deps) == 0  # handled: never again
 
 
 def test_event_handled_once_even_if_delivered_twice(container):

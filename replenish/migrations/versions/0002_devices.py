@@ -79,7 +79,7 @@ def upgrade() -> None:
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('partner_id', sa.String(length=32), nullable=False),
-    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('event_key', sa.String(length=200), nullable=False),
     sa.Column('event_type', sa.String(length=64), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
@@ -92,7 +92,7 @@ def upgrade() -> None:
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_webhook_deliveries_partner_id_partners'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
-    sa.UniqueConstraint('partner_id', 'event_id', name='uq_webhook_deliveries_partner_event')
+    sa.UniqueConstraint('partner_id', 'event_key', name='uq_webhook_deliveries_partner_event')
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_deliveries_status_created', ['status', 'created_at'], unique=False)

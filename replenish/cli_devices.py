@@ -1,0 +1,84 @@
+"""`replenish buttons ...`, `replenish partners ...` and `replenish simulate`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _container():
+    from replenish.cli import _container as make
+    return make()
+
+
+def register(main: click.Group) -> None:
+    main.add_command(buttons)
+    main.add_command(partners)
+    main.add_command(simulate)
+
+
+@click.group()
+def buttons() -> None:
+    """Pair Dash-style buttons with a household."""
+
+
+@buttons.command("register")
+@click.option("--household", required=True, help="Household id.")
+@click.option("--product", "sku", help="SKU the button orders.")
+@click.option("--category", help="Or a category the recommender resolves at press time (e.g. detergent).")
+@click.option("--quantity", default=1, type=click.IntRange(1, 99), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def buttons_register(household: str, sku: str | None, category: str | None, quantity: int, as_json: bool) -> None:
+    """Pair a button; prints its serial and its secret (shown once)."""
+    from replenish.domain.device_commands import RegisterButton
+    from replenish.domain.errors import DomainError
+    if bool(sku) == bool(category):
+        raise click.UsageError("give exactly one of --product or --category")
+    try:
+        result = _container().bus.handle(RegisterButton(household, sku, category, quantity))
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"button {result['serial']} paired with household {household}\n"
+                   f"orders: {result['quantity']} x {result['sku'] or result['category']}\nsecret: {result['secret']}")
+
+
+@click.group()
+def partners() -> None:
+    """Appliance partners: API keys and webhook secrets."""
+
+
+@partners.command("create")
+@click.argument("name")
+@click.option("--webhook-url", default="", help="Where partner webhooks are sent.")
+@click.option("--json", "as_json", is_flag=True)
+def partners_create(name: str, webhook_url: str, as_json: bool) -> None:
+    """Create a partner; prints its API key and webhook secret (shown once)."""
+    from replenish.domain.device_commands import CreatePartner
+    from replenish.domain.errors import DomainError
+    try:
+        result = _container().bus.handle(CreatePartner(name, webhook_url))
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"partner {result['partner_id']} ({name})\nAPI key: {result['api_key']}\n"
+                   f"webhook secret: {result['webhook_secret']}")
+
+
+@click.command()
+@click.option("--appliances", default=3, type=click.IntRange(0, 500), show_default=True)
+@click.option("--buttons", "button_count", default=2, type=click.IntRange(0, 500), show_default=True)
+@click.option("--days", default=30, type=click.IntRange(1, 3650), show_default=True)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--seed", default=7, type=int, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def simulate(appliances: int, button_count: int, days: int, url: str, seed: int, as_json: bool) -> None:
+    """Drive simulated households, appliances and buttons against a running server through the SDK."""
+    from replenish.simulate import run
+    report = run(_container(), url, appliances=appliances, buttons=button_count, days=days, seed=seed,
+                 echo=None if as_json else click.echo)
+    click.echo(json.dumps(report, indent=2) if as_json else report["summary"])

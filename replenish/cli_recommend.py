@@ -1,0 +1,80 @@
+"""`replenish recommend train|batch`, `replenish evaluate`, `replenish synth`: thin wrappers over the recommender."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import click
+
+
+def register(main: click.Group) -> None:
+    main.add_command(recommend)
+    main.add_command(evaluate)
+    main.add_command(synth)
+
+
+@click.group()
+def recommend() -> None:
+    """Train and query the recommender."""
+
+
+@recommend.command()
+def train() -> None:
+    """Fit all models on the stored purchase history and serve the new version."""
+    from replenish.cli import _container
+    from replenish.progress import Progress
+    container = _container()
+    progress = Progress("train")
+    version = container.recommendations.retrain(progress=progress.stage)
+    if version is None:
+        raise click.ClickException("the catalog is empty: import or seed products first")
+    click.echo(f"trained model version {version} in {container.settings.model_dir}")
+
+
+@recommend.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, allow_dash=True))
+def batch(input_path: str, output_path: str) -> None:
+    """Answer one JSON request per line (resolve, buy_again, next_purchase) with one JSON object per line."""
+    from replenish.cli import _container
+    from replenish.recommend.batch import run_batch
+    container = _container()
+    model = container.recommendations.model
+
+    @lru_cache(maxsize=4096)
+    def history_for(household_id: str):
+        return tuple(container.recommendations.history(household_id))
+
+    with click.open_file(input_path, "r", encoding="utf-8") as source, \
+            click.open_file(output_path, "w", encoding="utf-8") as sink:
+        answered = errors = 0
+        for answer in run_batch(model, history_for, source):
+            sink.write(json.dumps(answer) + "\n")
+            answered += 1
+            errors += "error" in answer
+    click.echo(f"answered {answered} requests ({errors} errors)", err=True)
+
+
+@click.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--max-households", type=int, default=None, help="Evaluate on the first N households only.")
+def evaluate(data_dir: str, max_households: int | None) -> None:
+    """Offline evaluation on an Instacart-format directory: each household's last order held out."""
+    from replenish.progress import Progress
+    from replenish.recommend.evaluate import evaluate as run, format_report
+    progress = Progress("evaluate")
+    report = run(data_dir, progress=progress.stage, max_households=max_households)
+    click.echo(format_report(report))
+
+
+@click.command()
+@click.option("--households", required=True, type=click.IntRange(1, 1_000_000))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--seed", default=0, type=int)
+def synth(households: int, out_dir: str, seed: int) -> None:
+    """Write a synthetic Instacart-format dataset with realistic shopping habits."""
+    from replenish.progress import Progress
+    from replenish.recommend.synth import generate
+    progress = Progress("synth")
+    generate(households, out_dir, seed=seed, progress=progress.stage)
+    click.echo(f"wrote {households} households to {out_dir}")

@@ -1,0 +1,191 @@
+"""Consumers of button and device events, and of order events of appliance slots: household notifications
+and partner webhooks (logged in ``webhook_deliveries``, sent by a Celery task with retries and backoff)."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from sqlalchemy import event as sa_event
+
+from replenish.domain import devices, events, model
+from replenish.domain.model import iso, new_id
+
+from . import event_handlers
+from .ports import Message, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TASK = "workers.webhook_tasks.deliver_webhook"
+MAX_ATTEMPTS = 10
+WEBHOOK_TYPES = {
+    "OrderPlaced": "order.placed", "OrderCancelled": "order.cancelled", "OrderShipped": "order.shipped",
+    "OrderDelivered": "order.delivered", "SubscriptionChanged": "subscription.changed",
+    "DeviceDeregistered": "device.deregistered",
+}
+
+
+# -- household notifications -------------------------------------------------------------------------------
+
+def _notify(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
+    uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
+    message = Message(household_id, kind, text, order_id)
+    for notifier in deps.notifiers:
+        status = "sent"
+        try:
+            notifier.send(message)
+        except Exception as exc:
+            log.warning("notifier %s failed: %s", notifier.channel, exc)
+            status = "failed"
+        uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
+                                                 created_at=deps.clock(), status=status))
+
+
+def battery_low(event: devices.ButtonBatteryLow, uow, deps) -> None:
+    _notify(uow, deps, event.household_id, event.name,
+            f"The battery of button {event.serial} is low ({event.battery}); replace it soon.")
+
+
+def button_status(event: devices.ButtonStatusRequested, uow, deps) -> None:
+    if event.order_id:
+        text = f"Your button's order {event.order_id} is {event.order_status}."
+    else:
+        text = "Your button has no order in progress."
+    _notify(uow, deps, event.household_id, event.name, text, event.order_id)
+
+
+def slot_low(event: devices.SlotRunningLow, uow, deps) -> None:
+    device = uow.devices.device(event.device_id)
+    model_name = (device.model if device else "") or "appliance"
+    text = (f"Your {model_name} is running low on slot {event.slot_id} ({event.remaining:g} {event.unit} left)."
+            if not event.reason.startswith("could not order") else
+            f"Your {model_name} is running low on slot {event.slot_id}, but we {event.reason}.")
+    _notify(uow, deps, event.household_id, event.name, text)
+
+
+# -- partner webhooks --------------------------------------------------------------------------------------
+
+def _slot_of(source_id: str | None) -> tuple[str, str] | None:
+    if not source_id or not source_id.startswith("slot:"):
+        return None
+    _, device_id, slot_id = source_id.split(":", 2)
+    return device_id, slot_id
+
+
+def _enqueue_after_commit(uow, deps, delivery_id: str) -> None:
+    """The task is sent only once the delivery row is committed (a worker must be able to read it)."""
+    def send(_session):
+        try:
+            deps.queue.send(WEBHOOK_TASK, delivery_id)
+        except Exception:
+            log.exception("could not enqueue webhook %s; the sweep will send it", delivery_id)
+    sa_event.listen(uow.session, "after_commit", send, once=True)
+
+
+def queue_webhook(uow, deps, partner, event_type: str, event_key: str, data: dict) -> str | None:
+    if partner is None or not partner.webhook_url or partner.revoked_at is not None:
+        return None
+    delivery_id = new_id()
+    payload = {"id": f"evt_{delivery_id}", "type": event_type, "created_at": iso(deps.clock()), "data": data}
+    added = uow.webhooks.add(partner.id, event_key, event_type, partner.webhook_url, payload, deps.clock(),
+                             delivery_id=delivery_id)
+    if added:
+        _enqueue_after_commit(uow, deps, added)
+    return added
+
+
+def order_webhook(event: events.OrderEvent, uow, deps) -> None:
+    slot_ref = _slot_of(event.source_id)
+    if slot_ref is None:
+        return
+    device = uow.devices.device(slot_ref[0])
+    if device is None:
+        return
+    order = uow.orders.get(event.order_id)
+    data = {"device_id": device.id, "external_id": device.external_id, "slot_id": slot_ref[1],
+            "order_id": event.order_id, "status": order.status if order else None,
+            "lines": [{"sku": l.sku, "quantity": l.quantity} for l in order.lines] if order else [],
+            "reason": getattr(event, "reason", None), "tracking_url": getattr(event, "tracking_url", None),
+            "expected_delivery": getattr(event, "expected_delivery", None)}
+    queue_webhook(uow, deps, uow.devices.partner(device.partner_id), WEBHOOK_TYPES[event.name],
+                  f"{event.name}:{event.order_id}", data)
+
+
+def device_webhook(event, uow, deps) -> None:
+    device = uow.devices.device(event.device_id)
+    data = {"device_id": event.device_id, "external_id": device.external_id if device else None}
+    if isinstance(event, devices.SubscriptionChanged):
+        data.update(slot_id=event.slot_id, mode=event.mode, sku=event.sku,
+                    subscribed=event.mode == devices.SlotMode.AUTO.value)
+        key = f"{event.name}:{event.device_id}:{event.slot_id}:{new_id()}"  # the outbox already runs it once
+    else:
+        data.update(reason=getattr(event, "reason", ""))
+        key = f"{event.name}:{event.device_id}"
+    queue_webhook(uow, deps, uow.devices.partner(event.partner_id), WEBHOOK_TYPES[event.name], key, data)
+
+
+def webhook_body(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def deliver_webhook(delivery_id: str, deps, sender=None, now: datetime | None = None) -> str:
+    """One attempt. "delivered" or "failed" are final; a transient failure is logged, then raised so the
+    task retries with backoff (until MAX_ATTEMPTS, when the delivery is marked failed)."""
+    from replenish.adapters.webhook_sender import SIGNATURE_HEADER, HttpWebhookSender, sign_all
+    sender = sender or getattr(deps, "webhook_sender", None) or HttpWebhookSender()
+    now = now or deps.clock()
+    with deps.uow() as uow:
+        row = uow.webhooks.get(delivery_id)
+        if row is None:
+            return "missing"
+        if row.status != "pending":
+            return row.status
+        partner = uow.devices.partner(row.partner_id)
+        secrets = list(partner.webhook_secrets or []) if partner else []
+        body = webhook_body(row.payload)
+        headers = {"Content-Type": "application/json", "User-Agent": "Replenish-Webhooks/1",
+                   SIGNATURE_HEADER: sign_all(secrets, body, int(now.timestamp())),
+                   "X-Replenish-Event": row.event_type, "X-Replenish-Delivery": row.id}
+        error, code = None, None
+        try:
+            code = sender.post(row.url, body, headers)
+        except TransientError as exc:
+            error = str(exc)
+        except PermanentError as exc:
+            uow.webhooks.record_attempt(delivery_id, now, status="failed", status_code=None, error=str(exc))
+            uow.commit()
+            return "failed"
+        if code is not None and 200 <= code < 300:
+            outcome = "delivered"
+        elif code is not None and 400 <= code < 500 and code not in (408, 409, 425, 429):
+            outcome = "failed"  # the partner refuses it: retrying will not help
+        else:
+            outcome = "failed" if row.attempts + 1 >= MAX_ATTEMPTS else "pending"
+            error = error or f"HTTP {code}"
+        uow.webhooks.record_attempt(delivery_id, now, status=outcome, status_code=code, error=error)
+        uow.commit()
+    if outcome == "pending":
+        raise TransientError(f"webhook {delivery_id} not delivered yet: {error}")
+    return outcome
+
+
+def resend_pending(deps) -> int:
+    """Safety net: re-enqueues deliveries still pending (the broker was down when they were made)."""
+    with deps.uow() as uow:
+        ids = uow.webhooks.pending()
+    for delivery_id in ids:
+        deps.queue.send(WEBHOOK_TASK, delivery_id)
+    return len(ids)
+
+
+def _subscribe() -> None:
+    event_handlers.subscribe("ButtonBatteryLow", battery_low)
+    event_handlers.subscribe("ButtonStatusRequested", button_status)
+    event_handlers.subscribe("SlotRunningLow", slot_low)
+    for name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
+        event_handlers.subscribe(name, order_webhook)
+    for name in ("SubscriptionChanged", "DeviceDeregistered"):
+        event_handlers.subscribe(name, device_webhook)
+
+
+_subscribe()

@@ -1,0 +1,369 @@
+"""Use cases of the button and appliance channels. Orders go through the core's ``place_order``, whose
+one-order-in-flight rule (``source_id`` + ``exclusive_source``, backed by a unique index) is what keeps a
+button or a slot to a single order however many presses or reports arrive at once."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from replenish.domain import commands, device_commands as dc, devices
+from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
+from replenish.domain.model import Channel, iso
+
+from . import handlers
+from .device_views import button_view, device_view, slot_view, subscription_view
+
+log = logging.getLogger(__name__)
+
+
+class LinkCodeInvalid(DomainError):
+    code = "invalid_link_code"
+    status = 400
+    field = "link_code"
+
+
+class NotifyOnly(DomainError):
+    code = "notify_only"
+    status = 409
+    field = "slot_id"
+
+
+def lead_time(deps) -> timedelta:
+    days = (deps.settings.extra or {}).get("delivery_lead_days") or os.environ.get("REPLENISH_LEAD_DAYS") or 2
+    return timedelta(days=float(days))
+
+
+def recommendations(deps):
+    """The container's recommender when bootstrap or the web app attached it, else one of our own."""
+    found = getattr(deps, "recommendations", None)
+    if found is None:
+        from .recommendations import Recommendations
+        found = Recommendations(deps.uow, deps.settings.model_dir, deps.clock)
+        deps.recommendations = found
+    return found
+
+
+def _household(uow, household_id: str):
+    household = uow.households.get(household_id)
+    if household is None:
+        raise NotFound(f"No household {household_id!r}.", field="household_id")
+    return household
+
+
+def slot_source(device_id: str, slot_id: str) -> str:
+    return f"slot:{device_id}:{slot_id}"
+
+
+# -- buttons -----------------------------------------------------------------------------------------------
+
+def register_button(cmd: dc.RegisterButton, deps) -> dict:
+    with deps.uow() as uow:
+        _household(uow, cmd.household_id)
+        category = (cmd.category or "").strip() or None
+        if cmd.sku and uow.products.get(cmd.sku) is None:
+            raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
+        button = devices.Button(cmd.household_id, sku=cmd.sku or None, category=category, quantity=cmd.quantity,
+                                created_at=deps.clock())
+        uow.devices.add_button(button)
+        uow.track(button)
+        uow.commit()
+        return {**button_view(button), "secret": button.secret}
+
+
+def resolve_category(deps, household_id: str, phrase: str) -> str:
+    """The product a category button orders now: the recommender's pick, else the cheapest catalog match."""
+    try:
+        found = recommendations(deps).resolve(household_id, phrase, k=1)
+        if found:
+            return found[0].sku
+    except ImportError:
+        log.info("recommender not available; matching %r in the catalog", phrase)
+    except Exception:  # the recommender is an aid: a button must still work without it
+        log.exception("recommender failed resolving %r; matching in the catalog", phrase)
+    words = phrase.lower().split()
+    with deps.uow() as uow:
+        matches = [p for p in uow.products.all() if p.available
+                   and all(w in f"{p.title} {p.category} {' '.join(p.synonyms)}".lower() for w in words)]
+    if not matches:
+        raise UnknownProduct(f"No product matches {phrase!r}.", field="category")
+    return min(matches, key=lambda p: (p.price_cents, p.sku)).sku
+
+
+def press_button(cmd: dc.PressButton, deps) -> dict:
+    click = devices.ClickType(cmd.click_type)
+    now = deps.clock()
+    with deps.uow() as uow:
+        button = uow.devices.button(cmd.serial)
+        if button is None or button.status != "active":
+            raise NotFound(f"No button {cmd.serial!r}.", field="serial")
+        household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
+        source_id = button.source_id
+        button.pressed(now, cmd.battery_mv, cmd.battery_percent)
+        in_flight = uow.orders.active_for_source(household_id, source_id)
+        order_id, order_status = (in_flight.id, in_flight.status) if in_flight else (None, None)
+        if click is devices.ClickType.DOUBLE:
+            button.status_requested(order_id, order_status)
+        uow.track(button)
+        uow.commit()
+    if click is devices.ClickType.DOUBLE:
+        return {"status": "status_requested", "order_id": order_id, "order_status": order_status}
+    if click is devices.ClickType.LONG:
+        if order_id is None:
+            return {"status": "no_order_to_cancel", "order_id": None}
+        try:
+            order = handlers.cancel_order(commands.CancelOrder(household_id, order_id, "cancelled from the button"),
+                                          deps)
+        except DomainError as exc:
+            return {"status": "cannot_cancel", "order_id": order_id, "reason": exc.message}
+        return {"status": "order_cancelled", "order_id": order["id"]}
+    if order_id is not None:  # as Dash did: a press while an order is in flight orders nothing
+        return {"status": "order_in_progress", "order_id": order_id}
+    if sku is None:
+        sku = resolve_category(deps, household_id, category)
+    result = handlers.place_order(commands.PlaceOrder(household_id, Channel.BUTTON.value,
+                                                      (commands.LineRequest(sku, quantity),), source_id=source_id,
+                                                      exclusive_source=True), deps)
+    return {"status": result.status, "order_id": result.order_id}
+
+
+# -- partners and devices ----------------------------------------------------------------------------------
+
+def create_partner(cmd: dc.CreatePartner, deps) -> dict:
+    with deps.uow() as uow:
+        partner = devices.Partner(cmd.name, cmd.webhook_url, created_at=deps.clock())
+        api_key = partner.issue_api_key()
+        secret = partner.add_webhook_secret()
+        uow.devices.add_partner(partner)
+        uow.commit()
+        return {"partner_id": partner.id, "name": partner.name, "api_key": api_key, "webhook_secret": secret,
+                "webhook_url": partner.webhook_url}
+
+
+def rotate_webhook_secret(cmd: dc.RotateWebhookSecret, deps) -> dict:
+    with deps.uow() as uow:
+        partner = uow.devices.partner(cmd.partner_id)
+        if partner is None:
+            raise NotFound("No such partner.", field="partner_id")
+        added = None
+        if cmd.retire:
+            partner.retire_webhook_secret(cmd.retire)
+        else:
+            added = partner.add_webhook_secret()
+        uow.commit()
+        return {"partner_id": partner.id, "added": added, "active_secrets": len(partner.webhook_secrets)}
+
+
+def create_link_code(cmd: dc.CreateLinkCode, deps) -> dict:
+    with deps.uow() as uow:
+        _household(uow, cmd.household_id)
+        code = devices.LinkCode(cmd.household_id, deps.clock())
+        uow.devices.add_link_code(code)
+        uow.commit()
+        return {"code": code.code, "expires_at": iso(code.expires_at)}
+
+
+def register_device(cmd: dc.RegisterDevice, deps) -> dict:
+    now = deps.clock()
+    if not cmd.slots:
+        raise InvalidCommand("A device needs at least one slot.", field="slots")
+    if len({s.slot_id for s in cmd.slots}) != len(cmd.slots):
+        raise InvalidCommand("Slot ids must be unique.", field="slots")
+    with deps.uow() as uow:
+        link = uow.devices.link_code(cmd.link_code, for_update=True)
+        if link is None or not link.usable(now):
+            raise LinkCodeInvalid("That link code is unknown, used or expired; ask the household for a new one.")
+        products = uow.products.get_many(sku for spec in cmd.slots for sku in spec.products)
+        for spec in cmd.slots:
+            for sku in spec.products:
+                if sku not in products:
+                    raise UnknownProduct(f"There is no product with SKU {sku!r}.", field="slots.products")
+        previous = uow.devices.active_device(cmd.partner_id, cmd.external_id)
+        if previous is not None:  # the same appliance joining again (new owner, factory reset)
+            previous.deregister(now, "registered again")
+            uow.track(previous)
+            uow.session.flush()
+        device = devices.Device(cmd.partner_id, link.household_id, cmd.external_id, cmd.model, created_at=now)
+        for spec in cmd.slots:
+            device.slots.append(devices.Slot(device.id, spec.slot_id, list(spec.products), spec.capacity, spec.unit,
+                                             spec.threshold, spec.target, spec.mode, spec.sku))
+        token = device.issue_token()
+        link.used_at, link.device_id = now, device.id
+        uow.devices.add_device(device)
+        uow.track(device)
+        try:
+            uow.commit()
+        except IntegrityError:
+            raise LinkCodeInvalid("That link code or device was just registered by another request.")
+        return {**device_view(device), "device_token": token}
+
+
+def _partner_device(uow, partner_id: str | None, device_id: str, *, for_update: bool = False,
+                    household_id: str | None = None) -> devices.Device:
+    device = uow.devices.device(device_id, for_update=for_update)
+    if device is None or (partner_id is not None and device.partner_id != partner_id) or \
+            (household_id is not None and device.household_id != household_id):
+        raise NotFound(f"No device {device_id!r}.", field="device_id")
+    return device
+
+
+def get_device(partner_id: str | None, device_id: str, deps, household_id: str | None = None) -> dict:
+    with deps.uow() as uow:
+        return device_view(_partner_device(uow, partner_id, device_id, household_id=household_id))
+
+
+def subscription_info(partner_id: str, device_id: str, deps) -> dict:
+    with deps.uow() as uow:
+        device = _partner_device(uow, partner_id, device_id)
+        device.ensure_active()
+        return subscription_view(device)
+
+
+def order_info(partner_id: str, device_id: str, deps) -> dict:
+    """Orders placed for the device's slots, newest first (the DRS orderInfo idea)."""
+    from .views import order_view
+    with deps.uow() as uow:
+        device = _partner_device(uow, partner_id, device_id)
+        sources = {slot_source(device.id, s.slot_id): s.slot_id for s in device.slots}
+        orders = [o for o in uow.orders.list(device.household_id, limit=200) if o.source_id in sources]
+        return {"orders": [{"slot_id": sources[o.source_id], "order_id": o.id, "status": o.status,
+                            "lines": order_view(o)["lines"], "created_at": iso(o.created_at),
+                            "expected_delivery": iso(o.expected_delivery)} for o in orders[:50]]}
+
+
+def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
+    now = deps.clock()
+    with deps.uow() as uow:
+        device = _partner_device(uow, cmd.partner_id, cmd.device_id)
+        device.heartbeat(now)
+        uow.commit()
+        return {"device_id": device.id, "last_seen_at": iso(device.last_seen_at)}
+
+
+def _expected_purchase(deps, household_id: str, sku: str):
+    try:
+        timing = recommendations(deps).next_purchase(household_id, sku)
+        return timing.expected_at if timing else None
+    except ImportError:
+        return None
+    except Exception:
+        log.exception("recommender timing failed for %s", sku)
+        return None
+
+
+def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: str, packs: int):
+    return handlers.place_order(commands.PlaceOrder(
+        household_id, Channel.APPLIANCE.value, (commands.LineRequest(sku, max(1, min(99, packs))),),
+        source_id=slot_source(device_id, slot_id), exclusive_source=True), deps)
+
+
+def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
+    now = deps.clock()
+    with deps.uow() as uow:
+        uow.devices.lock_slot(cmd.device_id, cmd.slot_id)  # first: what is read next is the latest state
+        device = _partner_device(uow, cmd.partner_id, cmd.device_id)
+        device.ensure_active()
+        slot = device.slot(cmd.slot_id)
+        fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
+        device.last_seen_at = now
+        product = uow.products.get(slot.sku)
+        expected = None
+        if slot.remaining is not None and slot.remaining > slot.threshold and slot.usage_per_day() is None:
+            expected = _expected_purchase(deps, device.household_id, slot.sku)
+        decision = slot.decide(now, product.pack_size if product else 1.0, lead_time(deps), expected)
+        if decision.action == "notify" and slot.notified_at is None:
+            slot.notified_at = now
+            device.slot_low(slot, decision.reason)
+        household_id, device_id, sku = device.household_id, device.id, slot.sku
+        uow.track(device)
+        uow.commit()
+        body = {"slot": slot_view(slot), "fresh": fresh,
+                "decision": {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
+                             "predicted_runout": iso(decision.runout_at)}, "order": None}
+    if decision.action == "order":
+        try:
+            result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, decision.packs)
+            body["order"] = {"status": result.status, "order_id": result.order_id}
+        except DomainError as exc:  # a spend limit or stock: tell the household, answer the partner calmly
+            body["order"] = {"status": "not_placed", "reason": exc.message, "code": exc.code}
+            _notify_refused(deps, device_id, cmd.slot_id, exc.message)
+    return body
+
+
+def _notify_refused(deps, device_id: str, slot_id: str, message: str) -> None:
+    with deps.uow() as uow:
+        device = uow.devices.device(device_id)
+        slot = device.slot(slot_id)
+        if slot.notified_at is None:
+            slot.notified_at = deps.clock()
+            device.slot_low(slot, f"could not order: {message}")
+            uow.track(device)
+        uow.commit()
+
+
+def replenish(cmd: dc.Replenish, deps) -> dict:
+    with deps.uow() as uow:
+        device = _partner_device(uow, cmd.partner_id, cmd.device_id)
+        device.ensure_active()
+        slot = device.slot(cmd.slot_id)
+        if slot.mode == devices.SlotMode.NOTIFY.value:
+            if slot.notified_at is None:
+                slot.notified_at = deps.clock()
+                device.slot_low(slot, "replenish requested")
+                uow.track(device)
+                uow.commit()
+            raise NotifyOnly("The household set this slot to notify only; it was told instead.")
+        product = uow.products.get(slot.sku)
+        packs = slot.packs_needed(product.pack_size if product else 1.0) if slot.remaining is not None else 1
+        household_id, device_id, sku = device.household_id, device.id, slot.sku
+    result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, packs)
+    code = "ORDER_PLACED" if result.status == "order_placed" else "ORDER_IN_PROGRESS"
+    return {"detailCode": code, "eventInstanceId": result.order_id, "order_id": result.order_id,
+            "status": result.status}
+
+
+def deregister_device(cmd: dc.DeregisterDevice, deps) -> dict:
+    """Stops ordering (pending slot orders are cancelled) and revokes the device's credentials."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        device = _partner_device(uow, cmd.partner_id, cmd.device_id, household_id=cmd.household_id)
+        changed = device.deregister(now, cmd.reason)
+        cancelled = []
+        if changed:
+            for slot in device.slots:
+                order = uow.orders.active_for_source(device.household_id, slot_source(device.id, slot.slot_id))
+                if order is not None and order.status == "pending":
+                    order.cancel(now, "device deregistered")
+                    cancelled.append(order.id)
+        uow.track(device)
+        uow.commit()
+        return {"device_id": device.id, "status": device.status, "cancelled_orders": cancelled}
+
+
+def configure_slot(cmd: dc.ConfigureSlot, deps) -> dict:
+    with deps.uow() as uow:
+        device = _partner_device(uow, None, cmd.device_id, household_id=cmd.household_id)
+        device.ensure_active()
+        slot = device.slot(cmd.slot_id)
+        slot.configure(mode=cmd.mode, sku=cmd.sku, threshold=cmd.threshold, target=cmd.target)
+        device.slot_changed(slot)
+        uow.track(device)
+        uow.commit()
+        return slot_view(slot)
+
+
+DEVICE_COMMAND_HANDLERS = {
+    dc.RegisterButton: register_button,
+    dc.PressButton: press_button,
+    dc.CreatePartner: create_partner,
+    dc.RotateWebhookSecret: rotate_webhook_secret,
+    dc.CreateLinkCode: create_link_code,
+    dc.RegisterDevice: register_device,
+    dc.ReportSlotStatus: report_slot_status,
+    dc.Heartbeat: heartbeat,
+    dc.Replenish: replenish,
+    dc.DeregisterDevice: deregister_device,
+    dc.ConfigureSlot: configure_slot,
+}

@@ -1,0 +1,153 @@
+"""What the button and partner blueprints share: request signatures with replay refusal, Idempotency-Key
+handling, and rate limits. Redis backs all three and, as elsewhere, is an accelerator: when it is down the
+database's unique indexes still stop double orders."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from functools import wraps
+
+from flask import Response, current_app, g, request
+
+from .auth import container
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Replenish-Signature"
+TOLERANCE = 300
+
+try:
+    from replenish.adapters.http_retailer import verify_signature
+except ImportError:  # pragma: no cover - same scheme, should the retailer adapter be absent
+    import hmac
+
+    def verify_signature(secret, header, body, now, tolerance=300):
+        if not header:
+            return False
+        t, candidates = None, []
+        for part in header.split(","):
+            name, _, value = part.strip().partition("=")
+            if name == "t" and value.isdigit():
+                t = int(value)
+            elif name == "v1":
+                candidates.append(value)
+        if t is None or not candidates or abs(now - t) > tolerance:
+            return False
+        key = secret.encode() if isinstance(secret, str) else secret
+        expected = hmac.new(key, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+def _tools() -> dict:
+    """Per-app Redis helpers, made on first use."""
+    tools = current_app.extensions.get("replenish_devices")
+    if tools is None:
+        from replenish.adapters.redis_store import IdempotencyStore, RateLimiter
+        client = container().redis
+        tools = {"idempotency": IdempotencyStore(client), "rates": RateLimiter(client), "redis": client}
+        current_app.extensions["replenish_devices"] = tools
+    return tools
+
+
+def unauthorized(message: str, field: str = SIGNATURE_HEADER) -> ApiError:
+    return ApiError(401, "unauthorized", message, field=field)
+
+
+def verify(secrets: list[str]) -> str:
+    """401 unless the raw body is signed by one of ``secrets`` within the tolerance. Returns the header."""
+    header = request.headers.get(SIGNATURE_HEADER)
+    if not header:
+        raise unauthorized(f"Sign the request: {SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256>.")
+    body = request.get_data(cache=True)
+    now = time.time()
+    if not any(verify_signature(secret, header, body, now, tolerance=TOLERANCE) for secret in secrets if secret):
+        raise unauthorized("The signature does not match, or is older than 300 seconds.")
+    return header
+
+
+def refuse_replay(scope: str, header: str) -> None:
+    digest = hashlib.sha256(header.encode()).hexdigest()
+    try:
+        fresh = _tools()["redis"].set(f"sigseen:{scope}:{digest}", b"1", nx=True, ex=TOLERANCE + 60)
+    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
+        log.warning("Redis unreachable, replay check skipped: %s", exc)
+        return
+    if not fresh:
+        raise unauthorized("This signed request was already received (replay).")
+
+
+def _limit(env_name: str, default: str) -> tuple[int, float]:
+    raw = (container().settings.extra or {}).get(env_name) or os.environ.get(env_name) or default
+    count, _, seconds = str(raw).partition("/")
+    return max(1, int(count)), float(seconds or 60)
+
+
+def rate_limit(key: str, env_name: str, default: str) -> None:
+    limit, per = _limit(env_name, default)
+    decision = _tools()["rates"].hit(key, limit, per)
+    if not decision.allowed:
+        retry = max(1, int(decision.retry_after + 0.999))
+        raise ApiError(429, "rate_limited", f"Too many requests; retry in {retry} s.",
+                       headers={"Retry-After": str(retry)})
+
+
+def run_idempotent(scope: str, call, before=None):
+    """Stores the first response to a creating request under its Idempotency-Key for 24 h and replays it;
+    the same key with another body is a 422. ``before`` runs only for a request not seen before (the replay
+    refusal of signed requests: a retried request with its key gets its first answer, not a 401)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        if before:
+            before()
+        return call()
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise ApiError(400, "invalid", "Idempotency-Key must be 1 to 200 printable characters.",
+                       field="Idempotency-Key")
+    from replenish.adapters.redis_store import fingerprint
+    store = _tools()["idempotency"]
+    fp = fingerprint(request.method, request.path, request.get_data(cache=True))
+    begun = store.begin(scope, key, fp)
+    if begun.is_conflict:
+        raise ApiError(422, "idempotency_key_reused",
+                       "This Idempotency-Key was used with a different request.", field="Idempotency-Key")
+    if begun.is_in_progress:
+        raise ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still "
+                       "being processed; retry shortly.", field="Idempotency-Key", headers={"Retry-After": "1"})
+    if begun.is_replay:
+        response = Response(begun.body, status=begun.status, mimetype="application/json")
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        if before:
+            before()
+        response = current_app.make_response(call())
+    except Exception:
+        store.release(scope, key)
+        raise
+    if response.status_code < 500:
+        store.save(scope, key, fp, response.status_code, response.get_data(), {})
+    else:
+        store.release(scope, key)
+    return response
+
+
+def signed(scope: str, secrets: list[str], call):
+    """A signed, replay-refusing, idempotent call."""
+    header = verify(secrets)
+    return run_idempotent(scope, call, before=lambda: refuse_replay(scope, header))
+
+
+def idempotent(scope_of):
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            return run_idempotent(scope_of(), lambda: view(*args, **kwargs))
+        return wrapper
+    return decorate
+
+
+def principal() -> str:
+    return getattr(g, "scope", None) or "anonymous"

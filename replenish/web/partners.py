@@ -1,0 +1,230 @@
+"""The partner (appliance maker) API, shaped like Amazon's Dash Replenishment API, and the household's side
+of device linking.
+
+Partners authenticate with ``Authorization: Bearer <partner api key>`` (or a device's own token) and sign
+mutating calls with one of their webhook secrets (``X-Replenish-Signature``)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from flask import Blueprint, g, jsonify
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from replenish.domain import device_commands as dc
+from replenish.services import device_handlers
+
+from . import device_common as common
+from .auth import bearer_token, container, json_body, require_household
+from .errors import ApiError
+
+bp = Blueprint("partners", __name__, url_prefix="/v1")
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                      pattern=r"^[A-Za-z0-9._:\-]+$")]
+Quantity = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+
+
+class SlotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slot_id: Id
+    products: list[Id] = Field(min_length=1, max_length=20)
+    capacity: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "count"
+    threshold: Quantity | None = None
+    target: Quantity | None = None
+    mode: Literal["auto", "notify"] = "auto"
+    sku: Id | None = None
+
+
+class RegisterDeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    link_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)]
+    device_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    model: Annotated[str, StringConstraints(max_length=128)] = ""
+    slots: list[SlotIn] = Field(min_length=1, max_length=16)
+
+
+class SlotStatusIn(BaseModel):
+    """The fields of DRS slotStatus."""
+    model_config = ConfigDict(extra="forbid")
+    remainingQuantityInUnit: Quantity
+    originalQuantityInUnit: Quantity | None = None
+    totalQuantityOnHand: Quantity | None = None
+    expectedReplenishmentDate: AwareDatetime | None = None
+    lastUseDate: AwareDatetime | None = None
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mostRecentlyActiveDate: AwareDatetime | None = None
+
+
+class ConfigureSlotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["auto", "notify"] | None = None
+    sku: Id | None = None
+    threshold: Quantity | None = None
+    target: Quantity | None = None
+
+
+# -- partner authentication --------------------------------------------------------------------------------
+
+def _authenticate() -> None:
+    token = bearer_token()
+    partner = device = None
+    if token and len(token) <= 200:
+        with container().uow() as uow:
+            partner = uow.devices.partner_by_key(token)
+            if partner is None:
+                device = uow.devices.device_by_token(token)
+                if device is not None and device.active:
+                    partner = uow.devices.partner(device.partner_id)
+            if partner is not None and partner.revoked_at is None:
+                g.partner_id = partner.id
+                g.partner_secrets = list(partner.webhook_secrets or [])
+                g.device_scope = device.id if device is not None else None
+                return
+    raise ApiError(401, "unauthorized", "A partner API key is required (Authorization: Bearer <key>).",
+                   field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="replenish-partners"'})
+
+
+def _device_allowed(device_id: str) -> None:
+    if g.device_scope is not None and g.device_scope != device_id:
+        raise ApiError(404, "not_found", f"No device {device_id!r}.", field="device_id")
+    common.rate_limit(f"device:{device_id}", "REPLENISH_DEVICE_RATE", "600/60")
+
+
+def _partner_call(call, device_id: str | None = None, mutating: bool = True):
+    _authenticate()
+    common.rate_limit(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")
+    if device_id is not None:
+        _device_allowed(device_id)
+    if not mutating:
+        return call()
+    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call)
+
+
+def _when(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+# -- partner routes ----------------------------------------------------------------------------------------
+
+@bp.post("/partner/devices")
+def register_device():
+    def run():
+        body = RegisterDeviceIn.model_validate(json_body())
+        result = container().bus.handle(dc.RegisterDevice(
+            g.partner_id, body.link_code, body.device_id, body.model,
+            tuple(dc.SlotSpec(s.slot_id, tuple(s.products), s.capacity, s.unit, s.threshold, s.target, s.mode,
+                              s.sku) for s in body.slots)))
+        return jsonify(result), 201
+    return _partner_call(run)
+
+
+@bp.get("/partner/devices/<device_id>")
+def get_device(device_id: str):
+    return _partner_call(lambda: jsonify(device_handlers.get_device(g.partner_id, device_id, container().deps)),
+                         device_id, mutating=False)
+
+
+@bp.delete("/partner/devices/<device_id>")
+def deregister_device(device_id: str):
+    return _partner_call(lambda: jsonify(container().bus.handle(dc.DeregisterDevice(g.partner_id, device_id))),
+                         device_id)
+
+
+@bp.post("/partner/devices/<device_id>/heartbeat")
+def heartbeat(device_id: str):
+    def run():
+        body = HeartbeatIn.model_validate(json_body())
+        return jsonify(container().bus.handle(dc.Heartbeat(g.partner_id, device_id,
+                                                           _when(body.mostRecentlyActiveDate))))
+    return _partner_call(run, device_id)
+
+
+@bp.get("/partner/devices/<device_id>/subscription")
+def subscription(device_id: str):
+    return _partner_call(lambda: jsonify(device_handlers.subscription_info(g.partner_id, device_id,
+                                                                           container().deps)),
+                         device_id, mutating=False)
+
+
+@bp.get("/partner/devices/<device_id>/orders")
+def orders(device_id: str):
+    return _partner_call(lambda: jsonify(device_handlers.order_info(g.partner_id, device_id, container().deps)),
+                         device_id, mutating=False)
+
+
+@bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
+def slot_status(device_id: str, slot_id: str):
+    def run():
+        body = SlotStatusIn.model_validate(json_body())
+        return jsonify(container().bus.handle(dc.ReportSlotStatus(
+            g.partner_id, device_id, slot_id, body.remainingQuantityInUnit, body.originalQuantityInUnit,
+            body.totalQuantityOnHand, _when(body.expectedReplenishmentDate), _when(body.lastUseDate))))
+    return _partner_call(run, device_id)
+
+
+@bp.post("/partner/devices/<device_id>/slots/<slot_id>/replenish")
+def replenish(device_id: str, slot_id: str):
+    def run():
+        json_body()  # must be empty or a JSON object
+        return jsonify(container().bus.handle(dc.Replenish(g.partner_id, device_id, slot_id)))
+    return _partner_call(run, device_id)
+
+
+@bp.get("/partner/webhooks")
+def webhook_log():
+    def run():
+        with container().uow() as uow:
+            rows = uow.webhooks.for_partner(g.partner_id)
+        return jsonify({"deliveries": [{"id": r.id, "type": r.event_type, "status": r.status,
+                                        "attempts": r.attempts, "last_status_code": r.last_status_code,
+                                        "last_error": r.last_error,
+                                        "created_at": r.created_at.isoformat() if r.created_at else None,
+                                        "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None}
+                                       for r in rows]})
+    return _partner_call(run, mutating=False)
+
+
+@bp.post("/partner/webhook-secrets")
+def add_webhook_secret():
+    def run():
+        json_body()
+        return jsonify(container().bus.handle(dc.RotateWebhookSecret(g.partner_id))), 201
+    return _partner_call(run)
+
+
+# -- household routes --------------------------------------------------------------------------------------
+
+@bp.post("/devices/link-codes")
+@require_household
+@common.idempotent(lambda: f"household:{g.household_id}")
+def create_link_code():
+    json_body()
+    return jsonify(container().bus.handle(dc.CreateLinkCode(g.household_id))), 201
+
+
+@bp.get("/devices")
+@require_household
+def list_devices():
+    from replenish.services.device_views import device_view
+    with container().uow() as uow:
+        return jsonify({"devices": [device_view(d) for d in uow.devices.devices_for(g.household_id)]})
+
+
+@bp.patch("/devices/<device_id>/slots/<slot_id>")
+@require_household
+def configure_slot(device_id: str, slot_id: str):
+    body = ConfigureSlotIn.model_validate(json_body())
+    return jsonify(container().bus.handle(dc.ConfigureSlot(g.household_id, device_id, slot_id, body.mode, body.sku,
+                                                           body.threshold, body.target)))
+
+
+@bp.delete("/devices/<device_id>")
+@require_household
+def remove_device(device_id: str):
+    return jsonify(container().bus.handle(dc.DeregisterDevice(None, device_id, g.household_id,
+                                                              "removed by household")))
