@@ -140,11 +140,12 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
 @click.option("--concurrency", "-c", default=2, type=int)
 @click.option("--pool", default="prefork", type=click.Choice(["prefork", "threads", "solo"]))
 @click.option("--loglevel", default="INFO")
-def worker(concurrency: int, pool: str, loglevel: str) -> None:
-    """Run a Celery worker (real mode: REDIS_URL or BROKER_URL)."""
-    from workers.celery_app import app
-    app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}",
-                     "-Q", Settings.from_env().queue_name, "--without-gossip", "--without-mingle"])
+@click.option("--no-supervise", is_flag=True, help="Run the worker in this process; do not restart it.")
+def worker(concurrency: int, pool: str, loglevel: str, no_supervise: bool) -> None:
+    """Run a Celery worker (real mode: REDIS_URL or BROKER_URL), restarted if it dies."""
+    from workers import run
+    args = [str(concurrency), pool, loglevel, Settings.from_env().queue_name]
+    sys.exit(run.main(args) if no_supervise else run.supervise(args))
 
 
 @main.command()

@@ -68,7 +68,7 @@ def offer_item(turn: Turn, phrase: str, quantity: int | None, candidates, *, usu
 def _speak_current(turn: Turn, first: bool) -> Say:
     state = turn.state
     item = state["items"][state["index"]]
-    qty = state.get("quantity") or turn.recommendations.quantity(turn.household_id, item["sku"])
+    qty = state.get("quantity") or turn.recs.quantity(item["sku"])
     qty = max(1, min(int(qty or 1), MAX_QUANTITY))
     turn.set_state(CONFIRM_ORDER, **{**_data(state), "qty": qty})
     if first and state.get("usual"):
@@ -204,7 +204,7 @@ def order_status(turn: Turn, phrases: list[str]) -> Say:
 
 
 def running_low(turn: Turn) -> Say:
-    timings = list(turn.recommendations.running_low(turn.household_id))[:3]
+    timings = list(turn.recs.running_low())[:3]
     if not timings:
         turn.clear_state()
         return Say(speech.NOTHING_RUNNING_LOW)
@@ -226,7 +226,7 @@ def running_low(turn: Turn) -> Say:
         return Say(text)
     item = {"sku": first.sku, "title": first.title, "size": first.size_label, "price_cents": int(first.price_cents),
             "reason": ""}
-    qty = max(1, min(int(turn.recommendations.quantity(turn.household_id, first.sku) or 1), MAX_QUANTITY))
+    qty = max(1, min(int(turn.recs.quantity(first.sku) or 1), MAX_QUANTITY))
     turn.set_state(CONFIRM_ORDER, items=[item], index=0, quantity=None, qty=qty, phrase=first.title, usual=False)
     return Say(text + speech.running_low_offer(first.title, first.size_label, first.price_cents, qty),
                speech.RUNNING_LOW_REPROMPT)

@@ -93,7 +93,9 @@ def status_words(turn: Turn, order: dict) -> str:
     at = ""
     if status == "pending":
         due = turn.local(_when(order["submit_after"]))
-        at = speech.clock_time(due) if due.date() == turn.today() else f"{speech.day(due, turn.today())} at {speech.clock_time(due)}"
+        at = speech.clock_time(due)
+        if due.date() != turn.today():
+            at = f"{speech.day(due, turn.today())} at {at}"
     elif status == "delivered" and order.get("delivered_at"):
         at = speech.day(turn.local(_when(order["delivered_at"])), turn.today())
     elif status == "cancelled" and order.get("cancelled_at"):

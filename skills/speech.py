@@ -103,15 +103,25 @@ def product_phrase(title: str, size: str, quantity: int) -> str:
 
 
 def with_reason(reason: str) -> str:
+    """' It's the best match for detergent.' / ' You bought this on March 3.' / '' (the recommender's words)."""
     reason = (reason or "").strip().rstrip(".")
-    return f" It's {reason}." if reason.startswith(("the ", "a ")) else (f" {reason[:1].upper()}{reason[1:]}."
-                                                                        if reason else "")
+    if not reason:
+        return ""
+    if reason.startswith(("the ", "a ")):
+        return f" It's {reason}."
+    return f" {reason[:1].upper()}{reason[1:]}."
 
 
 # -- ordering -----------------------------------------------------------------------------------------------
 
+def _price(price_cents: int, quantity: int) -> str:
+    if quantity == 1:
+        return money(price_cents)
+    return f"{money(price_cents)} each, {money(price_cents * quantity)} in all"
+
+
 def offer(title: str, size: str, price_cents: int, quantity: int, reason: str, first: bool = True) -> str:
-    price = money(price_cents) if quantity == 1 else f"{money(price_cents)} each, {money(price_cents * quantity)} in all"
+    price = _price(price_cents, quantity)
     lead = "I found" if first else "Next, there's"
     return f"{lead} {product_phrase(title, size, quantity)}, for {price}.{with_reason(reason)} Should I order it?"
 
@@ -121,13 +131,14 @@ def nothing_found(phrase: str) -> str:
 
 
 def usual_offer(title: str, size: str, price_cents: int, quantity: int, reason: str) -> str:
-    price = money(price_cents) if quantity == 1 else f"{money(price_cents)} each, {money(price_cents * quantity)} in all"
+    price = _price(price_cents, quantity)
     return (f"Your usual is {product_phrase(title, size, quantity)}, for {price}.{with_reason(reason)} "
             "Should I order it?")
 
 
 def bad_quantity() -> str:
-    return "I can order from one to ninety nine packs at a time. How many would you like? Say, for example: order two detergent."
+    return ("I can order from one to ninety nine packs at a time. How many would you like? "
+            "Say, for example: order two detergent.")
 
 
 def arriving(arrival: str) -> str:

@@ -18,6 +18,7 @@ from ask_sdk_model.ui import LinkAccountCard, SimpleCard
 
 from . import speech
 from .linking import remember_alexa_user
+from .recommending import HISTORY_TTL, TurnRecommendations
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Turn:
     has_pin: bool = False
     pin_locked: bool = False
     session: dict = field(default_factory=dict)
+    _recs: TurnRecommendations | None = field(default=None, repr=False)
 
     @property
     def linked(self) -> bool:
@@ -44,8 +46,12 @@ class Turn:
         return self.container.bus
 
     @property
-    def recommendations(self):
-        return self.container.recommendations
+    def recs(self) -> TurnRecommendations:
+        """The recommender for this household and turn (history read at most once)."""
+        if self._recs is None:
+            ttl = float((self.container.settings.extra or {}).get("voice_history_ttl", HISTORY_TTL))
+            self._recs = TurnRecommendations(self.container.recommendations, self.household_id, ttl)
+        return self._recs
 
     def now(self) -> datetime:
         return self.container.clock()

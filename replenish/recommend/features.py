@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from catalog.synonyms import tokens
-from replenish.recommend.profile import Profile, shares
+from replenish.recommend.profile import Profile, shares  # noqa: F401 (shares: public helper)
 from replenish.recommend.stats import Attributes, Usage
 
 SEARCH_DEPTH = 30           # text-match candidates taken from the whole catalog
@@ -34,11 +34,12 @@ def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndar
     if prof.empty or rows.size == 0:
         return rows, text
     own = dense[prof.rows]
-    keep = own >= max(0.1, HISTORY_MATCH * float(text[0]))
-    extra = ~np.isin(prof.rows[keep], rows)
-    rows = np.r_[rows, prof.rows[keep][extra]]
-    text = np.r_[text, own[keep][extra]]
-    return rows, text
+    keep = np.flatnonzero(own >= max(0.1, HISTORY_MATCH * float(text[0])))
+    if keep.size == 0:
+        return rows, text
+    mine = prof.rows[keep]
+    extra = (mine[:, None] != rows[None, :]).all(axis=1)  # both sides are short: no sorting needed
+    return np.r_[rows, mine[extra]], np.r_[text, own[keep][extra]]
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
@@ -48,52 +49,106 @@ def _rank(values: np.ndarray) -> np.ndarray:
     return np.searchsorted(-s, -v, side="left").astype(np.float64)
 
 
+class Tables:
+    """Per-household lookup tables over catalog keys, computed once per profile and reused by every
+    request of that household: share of the household's lines per brand, aisle, department and
+    aisle+size, and mean price paid per aisle."""
+
+    def __init__(self, attr: Attributes, prof: Profile):
+        lines = prof.line_rows
+        self.brand = self._shares(attr.brand[lines], attr.n_brand)
+        self.leaf = self._shares(attr.leaf[lines], attr.n_leaf)
+        self.dept = self._shares(attr.dept[lines], attr.n_dept)
+        self.size = self._shares(attr.size[lines], attr.n_size)
+        paid = attr.price[lines]
+        priced = paid > 0
+        self.any_price = bool(priced.any())
+        if self.any_price:
+            leaf = attr.leaf[lines][priced]
+            total = np.bincount(leaf, weights=paid[priced], minlength=attr.n_leaf)
+            n = np.bincount(leaf, minlength=attr.n_leaf)
+            self.leaf_price = total / np.maximum(n, 1)
+
+    @staticmethod
+    def _shares(line_keys: np.ndarray, size: int) -> np.ndarray:
+        if line_keys.size == 0:
+            return np.zeros(size)
+        table = np.bincount(line_keys, minlength=size) / line_keys.size
+        table[0] = 0.0  # key 0 means "unknown": sharing it says nothing
+        return table
+
+    @classmethod
+    def of(cls, attr: Attributes, prof: Profile) -> "Tables":
+        key = ("tables", id(attr))
+        t = prof.memo.get(key)
+        if t is None:
+            t = prof.memo[key] = cls(attr, prof)
+        return t
+
+
 def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np.ndarray | None,
                      rows: np.ndarray, text: np.ndarray, phrase: str, now: float) -> np.ndarray:
     """``expected`` holds the household's expected repurchase interval per profile product."""
     n = rows.size
-    pos, bought = prof.lookup(rows)
-    nan = np.full(n, np.nan)
-    count = np.where(bought, prof.count[pos] if n and not prof.empty else 0, 0.0)
-    last = np.where(bought, prof.last[pos] if n and not prof.empty else 0, np.nan)
+    tab = Tables.of(attr, prof)
+    out = np.empty((n, len(RESOLVE_COLUMNS)))
+    if prof.empty:
+        bought = np.zeros(n, bool)
+        count, last, due = np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
+        orders_since = np.full(n, np.nan)
+    else:
+        pos, bought = prof.lookup(rows)
+        count = np.where(bought, prof.count[pos], 0.0)
+        last = np.where(bought, prof.last[pos], np.nan)
+        due = (now - last) / expected[pos] if expected is not None else np.full(n, np.nan)
+        orders_since = np.where(bought, prof.orders_since(last), np.nan)
     since = now - last
-    due = since / expected[pos] if expected is not None and not prof.empty else nan
     words = tokens(phrase)
     head = attr.head_words.get(words[-1], -1) if words else -1
     brand = attr.brand[rows]
     match_total = count.sum()
-    _, brand_inv = np.unique(brand, return_inverse=True)
-    brand_match = (np.bincount(brand_inv, weights=count)[brand_inv] / match_total) if match_total else np.zeros(n)
-    leaf_lines = attr.leaf[prof.line_rows]
-    size_share = shares(attr.size[rows], attr.size[prof.line_rows]) / np.maximum(shares(attr.leaf[rows], leaf_lines), 1e-9)
+    leaf = attr.leaf[rows]
     pop = usage.lines[rows]
     price = attr.price[rows]
-    return np.column_stack([
-        text, text / max(float(text.max()), 1e-9) if n else text, _rank(text) / max(n, 1),
-        attr.head[rows] == head, bought, np.log1p(count), count / max(prof.n_orders, 1),
-        count / match_total if match_total else np.zeros(n),
-        np.log1p(np.maximum(since, 0)), due, np.where(bought, prof.orders_since(last), np.nan),
-        (last == np.nanmax(last)) if bought.any() else np.zeros(n),
-        shares(brand, attr.brand[prof.line_rows]), brand_match, np.minimum(size_share, 1.0),
-        shares(attr.leaf[rows], leaf_lines), shares(attr.dept[rows], attr.dept[prof.line_rows]),
-        np.log1p(pop), pop / max(float(pop.max()), 1.0) if n else pop, usage.reorder[rows],
-        np.where(price > 0, np.log(np.maximum(price, 1)), np.nan), _price_rel(attr, prof, rows),
-        np.full(n, np.log1p(prof.n_orders)), attr.available[rows], _rank(count) / max(n, 1),
-    ]).astype(np.float64)
-
-
-def _price_rel(attr: Attributes, prof: Profile, rows: np.ndarray) -> np.ndarray:
-    """Candidate price over the household's mean price paid in that aisle (NaN if unknown)."""
-    paid = attr.price[prof.line_rows]
-    priced = paid > 0
-    if not priced.any():
-        return np.full(rows.size, np.nan)
-    leaf = attr.leaf[prof.line_rows][priced]
-    size = int(max(leaf.max(), attr.leaf[rows].max())) + 1
-    total = np.bincount(leaf, weights=paid[priced], minlength=size)
-    n = np.bincount(leaf, minlength=size)
-    mean = total[attr.leaf[rows]] / np.maximum(n[attr.leaf[rows]], 1)
-    return np.where((mean > 0) & (attr.price[rows] > 0), attr.price[rows] / np.where(mean > 0, mean, 1), np.nan)
+    text_max = float(text.max()) if n else 0.0
+    out[:, 0] = text
+    out[:, 1] = text / max(text_max, 1e-9)
+    out[:, 2] = _rank(text) / max(n, 1)
+    out[:, 3] = attr.head[rows] == head
+    out[:, 4] = bought
+    out[:, 5] = np.log1p(count)
+    out[:, 6] = count / max(prof.n_orders, 1)
+    if match_total:
+        out[:, 7] = count / match_total
+        # share of the household's matching purchases that went to each candidate's brand
+        per_brand = np.bincount(brand, weights=count, minlength=attr.n_brand)
+        out[:, 13] = per_brand[brand] / match_total
+    else:
+        out[:, 7] = 0.0
+        out[:, 13] = 0.0
+    with np.errstate(invalid="ignore"):
+        out[:, 8] = np.log1p(np.maximum(since, 0))
+    out[:, 9] = due
+    out[:, 10] = orders_since
+    out[:, 11] = (last == np.nanmax(last)) if bought.any() else 0.0
+    out[:, 12] = tab.brand[brand]
+    out[:, 14] = np.minimum(tab.size[attr.size[rows]] / np.maximum(tab.leaf[leaf], 1e-9), 1.0)
+    out[:, 15] = tab.leaf[leaf]
+    out[:, 16] = tab.dept[attr.dept[rows]]
+    out[:, 17] = np.log1p(pop)
+    out[:, 18] = pop / max(float(pop.max()), 1.0) if n else pop
+    out[:, 19] = usage.reorder[rows]
+    out[:, 20] = np.where(price > 0, np.log(np.maximum(price, 1)), np.nan)
+    if tab.any_price:
+        mean = tab.leaf_price[leaf]
+        ok = (mean > 0) & (price > 0)
+        out[:, 21] = np.where(ok, price / np.where(mean > 0, mean, 1), np.nan)
+    else:
+        out[:, 21] = np.nan
+    out[:, 22] = np.log1p(prof.n_orders)
+    out[:, 23] = attr.available[rows]
+    out[:, 24] = _rank(count) / max(n, 1)
+    return out
 
 
 def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float) -> np.ndarray:

@@ -42,6 +42,30 @@ class Attributes:
     price: np.ndarray
     available: np.ndarray
 
+    # sizes of the key spaces, for dense per-household tables (computed on first use)
+    @property
+    def n_brand(self) -> int:
+        return self._n("brand")
+
+    @property
+    def n_leaf(self) -> int:
+        return self._n("leaf")
+
+    @property
+    def n_dept(self) -> int:
+        return self._n("dept")
+
+    @property
+    def n_size(self) -> int:
+        return self._n("size")
+
+    def _n(self, name: str) -> int:
+        key = f"_n_{name}"
+        if key not in self.__dict__:
+            values = getattr(self, name)
+            self.__dict__[key] = int(values.max()) + 1 if values.size else 1
+        return self.__dict__[key]
+
     @classmethod
     def of(cls, products: list[Product]) -> "Attributes":
         heads = [head_phrases(p.title)[0] for p in products]

@@ -19,11 +19,11 @@ from replenish.recommend.forest import FlatForest
 from replenish.recommend.profile import DAY, Profile
 from replenish.recommend.recommender import Recommender
 from replenish.recommend.stats import Usage
-from replenish.recommend.timing import TimingModel
-from replenish.recommend.timing import features as timing_features
+from replenish.recommend.timing import TimingModel, interval_examples
 
 MAX_HOUSEHOLDS = 8000    # households sampled for training examples: enough signal, bounded fit time
 MAX_PHRASES = 12000
+MAX_INTERVALS = 200_000  # timing examples (completed repurchase intervals), sampled beyond this
 SEED = 0
 Progress = Callable[[str, float], None] | None
 
@@ -41,7 +41,9 @@ class History:
     def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> "History":
         codes: dict[str, int] = {}
         hh, rows, days, qty = [], [], [], []
-        for i, p in enumerate(purchases):
+        total = len(purchases) if hasattr(purchases, "__len__") else 0
+        _report(progress, "reading purchase history", 0.0)
+        for i, p in enumerate(purchases, 1):
             r = row_of.get(p.sku)
             if r is None:
                 continue
@@ -49,8 +51,11 @@ class History:
             rows.append(r)
             days.append(p.ordered_at.timestamp() / DAY)
             qty.append(p.quantity)
-            if progress is not None and i % 200_000 == 0:
-                progress("reading purchases", 0.0)
+            if progress is not None and i % 100_000 == 0:
+                # a generator has no length: then the stage names the lines read so far
+                progress("reading purchase history", i / total) if total else \
+                    progress(f"reading purchase history ({i:,} lines)", 0.0)
+        _report(progress, "reading purchase history", 1.0)
         return cls(list(codes), np.array(hh, np.int64), np.array(rows, np.int64),
                    np.array(days, np.float64), np.array(qty, np.float64))
 
@@ -78,11 +83,11 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         # buy-again: which of the household's products were in the next order
         G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now))
         y_g.append(np.isin(prof.rows, bought))
-        # timing: days from last purchase to this order, for repeat products
-        pos, again = prof.lookup(bought)
-        if again.any():
-            T.append(timing_features(prof, pos[again], bought[again], rec.usage, 1.0))
-            y_t.append(now - prof.last[pos[again]])
+        # timing: every completed interval, the target order's included, with causal features only
+        full = Profile.build(hist.rows[s:e], hist.days[s:e], hist.qty[s:e])
+        X_t, gaps = interval_examples(full, rec.usage)
+        T.append(X_t)
+        y_t.append(gaps)
         # resolve: phrases a shopper would say for the products they bought
         for phrase, ok in list(phrases_for(rec, bought).items())[:per_hh]:
             rows, X = rec.resolve_inputs(phrase, prof, now)
@@ -90,8 +95,8 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
             if label.any() and not label.all():
                 R.append(X)
                 y_r.append(label)
-        if progress is not None and n % 500 == 0:
-            progress("building examples", n / len(chosen))
+        if progress is not None and n % 200 == 0:
+            progress("building training examples", n / len(chosen))
     return R, y_r, G, y_g, T, y_t
 
 
@@ -124,25 +129,50 @@ def _classifier(X: list[np.ndarray], y: list[np.ndarray]) -> FlatForest | None:
     return FlatForest(model.fit(Xa, ya))
 
 
+def _report(progress: Progress, stage: str, fraction: float) -> None:
+    if progress is not None:
+        progress(stage, fraction)
+
+
+def _subsample(X: list[np.ndarray], y: list[np.ndarray], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    Xa = np.vstack(X) if X else np.zeros((0, 0))
+    ya = np.concatenate(y) if y else np.zeros(0)
+    if ya.size > limit:
+        keep = np.sort(np.random.default_rng(SEED).choice(ya.size, limit, replace=False))
+        Xa, ya = Xa[keep], ya[keep]
+    return Xa, ya
+
+
 def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, progress: Progress) -> Recommender:
     hist = History.collect(purchases, rec.index.row_of, progress)
+    _report(progress, "household profiles and product statistics", 0.0)
     target = hist.split_last_order()
     n = len(rec.products)
     pre = ~target
     rec.usage = Usage.of(n, rec.attr.leaf, hist.hh[pre], hist.rows[pre], hist.days[pre])
+    _report(progress, "household profiles and product statistics", 1.0)
     R, y_r, G, y_g, T, y_t = _examples(rec, hist, target, progress)
-    if progress is not None:
-        progress("fitting models", 0.0)
-    ranker, again = _classifier(R, y_r), _classifier(G, y_g)
-    timing = TimingModel(2.0).fit(T, np.concatenate(y_t) if y_t else np.zeros(0))
+    _report(progress, "building training examples", 1.0)
+    _report(progress, "fitting resolve ranker", 0.0)
+    ranker = _classifier(R, y_r)
+    _report(progress, "fitting resolve ranker", 1.0)
+    _report(progress, "fitting buy-again model", 0.0)
+    again = _classifier(G, y_g)
+    _report(progress, "fitting buy-again model", 1.0)
+    _report(progress, "fitting timing model", 0.0)
+    X_t, y_t = _subsample(T, y_t, MAX_INTERVALS)
+    timing = TimingModel(2.0).fit([X_t] if y_t.size else [], y_t)
+    _report(progress, "fitting timing model", 1.0)
+    _report(progress, "packing the model", 0.0)
     usage = Usage.of(n, rec.attr.leaf, hist.hh, hist.rows, hist.days)
     meta = {
         "kind": "learned",
         "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
         "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=timezone.utc)
                                   if hist.days.size else datetime.now(timezone.utc))).isoformat(),
-        "n_resolve_examples": int(sum(len(x) for x in R)), "timing_k": timing.k,
+        "n_resolve_examples": int(sum(len(x) for x in R)), "n_timing_examples": int(y_t.size),
+        "timing_k": timing.k,
     }
-    if progress is not None:
-        progress("fitting models", 1.0)
-    return Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)
+    packed = Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)
+    _report(progress, "packing the model", 1.0)
+    return packed

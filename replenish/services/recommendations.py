@@ -16,6 +16,7 @@ class Recommendations:
         self.clock = clock
         self._model = None
         self._lock = threading.Lock()
+        self._histories: dict[str, tuple[tuple[int, int], list]] = {}
 
     @property
     def model(self):
@@ -39,8 +40,17 @@ class Recommendations:
             self._model = None
 
     def history(self, household_id: str):
+        """A household's purchases, cached until one is added (a cheap count-and-newest-id check)."""
         with self.uow_factory() as uow:
-            return uow.purchases.for_household(household_id)
+            stamp = uow.purchases.stamp(household_id)
+            cached = self._histories.get(household_id)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            history = uow.purchases.for_household(household_id)
+        if len(self._histories) >= 2048:  # bounded: drop an arbitrary old entry
+            self._histories.pop(next(iter(self._histories)))
+        self._histories[household_id] = (stamp, history)
+        return history
 
     def resolve(self, household_id: str, phrase: str, k: int = 3):
         return self.model.resolve(phrase, self.history(household_id), k=k, now=self.clock())

@@ -230,7 +230,9 @@ def forecast():
     with container().uow() as uow:
         data = dashboard_forecast.build(container().recommendations, uow, g.household_id, now)
     chart = dashboard_forecast.chart(data.items, now, g.fmt.day)
-    return render_template("dashboard/forecast.html", page="forecast", forecast=data, chart=chart,
+    narrow = dashboard_forecast.chart(data.items, now, g.fmt.day, width=360, past_days=75, future_days=60,
+                                      title_chars=42)
+    return render_template("dashboard/forecast.html", page="forecast", forecast=data, chart=chart, narrow=narrow,
                            form_key=uuid.uuid4().hex, soon_days=dashboard_forecast.SOON_DAYS)
 
 

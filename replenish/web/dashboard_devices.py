@@ -1,43 +1,218 @@
-"""Dashboard pages for buttons and appliances, when those modules are part of this build."""
+"""Dashboard pages for buttons and appliances, when those modules are part of this build.
+
+Buttons: pair one (a product or a category, and a quantity), see its battery and last press. Appliances: make a
+link code to type into the appliance, see each slot's level over time, switch a slot between ordering by itself
+and only telling the household, and unlink. Without the device modules the pages say so instead.
+"""
 from __future__ import annotations
 
 import importlib
+import logging
+from functools import wraps
 
-from flask import render_template
+from flask import flash, g, redirect, render_template, request, url_for
+
+from replenish.domain.errors import DomainError
+from replenish.domain.model import as_utc
 
 from . import dashboard_security as security
+from .auth import container
 
-NEEDS = {
-    "buttons": ("replenish.domain.devices", "replenish.services.device_handlers",
-                "replenish.adapters.device_repository"),
-    "appliances": ("replenish.domain.devices", "replenish.services.device_handlers",
-                   "replenish.adapters.device_repository"),
-}
+log = logging.getLogger(__name__)
+
+MODULES = ("replenish.domain.devices", "replenish.domain.device_commands", "replenish.services.device_handlers",
+           "replenish.services.device_views", "replenish.adapters.device_repository")
+PRODUCT_SELECT_MAX = 300  # a bigger catalog gets a SKU field with suggestions instead of a list
+SPARK_W, SPARK_H = 240, 48
 
 
 def available() -> dict[str, bool]:
-    found = {}
-    for page, modules in NEEDS.items():
-        try:
-            for name in modules:
-                importlib.import_module(name)
-            found[page] = True
-        except ImportError:
-            found[page] = False
-    return found
+    try:
+        for name in MODULES:
+            importlib.import_module(name)
+    except ImportError as exc:
+        log.debug("device pages unavailable: %s", exc)
+        return {"buttons": False, "appliances": False}
+    return {"buttons": True, "appliances": True}
 
 
-def _register(bp) -> None:
-    @bp.get("/buttons")
-    @security.login_required
-    def buttons():
-        return render_template("dashboard/unavailable.html", page="buttons", what="Buttons"), 200
+def _unavailable(page: str, what: str):
+    return render_template("dashboard/unavailable.html", page=page, what=what)
 
-    @bp.get("/appliances")
-    @security.login_required
-    def appliances():
-        return render_template("dashboard/unavailable.html", page="appliances", what="Appliances"), 200
+
+# -- buttons ------------------------------------------------------------------------------------------------
+def _catalog(uow) -> dict:
+    count = uow.products.count()
+    products = [p for p in uow.products.all() if p.available] if count <= PRODUCT_SELECT_MAX else []
+    categories = sorted({p.category.rsplit("/", 1)[-1] for p in products if p.category})
+    return {"products": products, "categories": categories, "big_catalog": count > PRODUCT_SELECT_MAX}
+
+
+def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | None = None,
+                  form: dict | None = None):
+    from replenish.services.device_views import button_view
+    with container().uow() as uow:
+        buttons = uow.devices.buttons_for(g.household_id)
+        skus = [b.sku for b in buttons if b.sku]
+        titles = {sku: p.title for sku, p in uow.products.get_many(skus).items()}
+        shown = []
+        for button in buttons:
+            view = button_view(button)
+            view["orders"] = titles.get(button.sku, button.sku) if button.sku else f"your usual {button.category}"
+            in_flight = uow.orders.active_for_source(g.household_id, button.source_id)
+            view["in_flight"] = in_flight.status if in_flight else None
+            shown.append(view)
+        catalog = _catalog(uow)
+    return render_template("dashboard/buttons.html", page="buttons", buttons=shown, paired=paired,
+                           errors=errors or {}, form=form or {"kind": "sku", "quantity": "1"}, **catalog), status
+
+
+def _pair_command(form):
+    from replenish.domain.device_commands import RegisterButton
+    kind = form.get("kind", "sku")
+    sku, category = (form.get("sku") or "").strip(), (form.get("category") or "").strip()
+    errors = {}
+    try:
+        quantity = int(form.get("quantity") or "1")
+        if not 1 <= quantity <= 99:
+            raise ValueError
+    except ValueError:
+        errors["quantity"] = "Quantity must be a whole number from 1 to 99."
+        quantity = 1
+    if kind == "category":
+        if not 1 <= len(category) <= 60:
+            errors["category"] = "Say what kind of thing the button orders, like “detergent”."
+        sku = ""
+    else:
+        if not 1 <= len(sku) <= 64:
+            errors["sku"] = "Choose the product the button orders."
+        category = ""
+    return errors, RegisterButton(g.household_id, sku=sku or None, category=category or None, quantity=quantity)
+
+
+def _needs(page: str, what: str):
+    def wrap(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if not available()[page]:
+                return _unavailable(page, what), 404
+            return view(*args, **kwargs)
+        return guarded
+    return wrap
 
 
 def init(bp) -> None:
-    _register(bp)
+    @bp.get("/buttons")
+    @security.login_required
+    def buttons():
+        if not available()["buttons"]:
+            return _unavailable("buttons", "Buttons")
+        return _buttons_page()
+
+    @bp.post("/buttons")
+    @security.login_required
+    @_needs("buttons", "Buttons")
+    def pair_button():
+        form = {k: request.form.get(k, "") for k in ("kind", "sku", "category", "quantity")}
+        errors, cmd = _pair_command(request.form)
+        if errors:
+            return _buttons_page(400, errors=errors, form=form)
+        try:
+            paired = container().bus.handle(cmd)
+        except DomainError as exc:
+            return _buttons_page(400, errors={exc.field or "sku": exc.message}, form=form)
+        return _buttons_page(201, paired=paired)
+
+    # -- appliances -------------------------------------------------------------------------------------
+    @bp.get("/appliances")
+    @security.login_required
+    def appliances():
+        if not available()["appliances"]:
+            return _unavailable("appliances", "Appliances")
+        return _appliances_page()
+
+    @bp.post("/appliances/code")
+    @security.login_required
+    @_needs("appliances", "Appliances")
+    def link_code():
+        from replenish.domain.device_commands import CreateLinkCode
+        code = container().bus.handle(CreateLinkCode(g.household_id))
+        return _appliances_page(code=code)
+
+    @bp.post("/appliances/<device_id>/slots/<slot_id>/mode")
+    @security.login_required
+    @_needs("appliances", "Appliances")
+    def slot_mode(device_id: str, slot_id: str):
+        from replenish.domain.device_commands import ConfigureSlot
+        mode = request.form.get("mode")
+        if mode not in ("auto", "notify"):
+            flash("Choose “order by itself” or “only tell me”.", "error")
+        else:
+            try:
+                container().bus.handle(ConfigureSlot(g.household_id, device_id, slot_id, mode=mode))
+                flash("The appliance will order by itself when this runs low." if mode == "auto" else
+                      "The appliance will only tell you when this runs low.", "ok")
+            except DomainError as exc:
+                flash(exc.message, "error")
+        return redirect(url_for("dashboard.appliances") + f"#device-{device_id}")
+
+    @bp.post("/appliances/<device_id>/unlink")
+    @security.login_required
+    @_needs("appliances", "Appliances")
+    def unlink(device_id: str):
+        from replenish.domain.device_commands import DeregisterDevice
+        try:
+            result = container().bus.handle(DeregisterDevice(None, device_id, household_id=g.household_id,
+                                                             reason="removed on the dashboard"))
+            cancelled = len(result.get("cancelled_orders") or [])
+            flash("The appliance was unlinked" + (f" and {cancelled} waiting order(s) cancelled." if cancelled
+                                                   else "."), "ok")
+        except DomainError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("dashboard.appliances"))
+
+
+def _spark(slot, now) -> dict | None:
+    """A small line of the slot's level since its last refill, with its reorder threshold."""
+    readings = slot.readings()
+    if not readings:
+        return None
+    top = max([slot.capacity] + [r.level for r in readings]) or 1.0
+    first, last = readings[0].at, max(readings[-1].at, readings[0].at)
+    span = (last - first).total_seconds() or 1.0
+
+    def y(level: float) -> float:
+        return round(SPARK_H - 4 - (SPARK_H - 8) * min(level, top) / top, 1)
+
+    points = " ".join(f"{round(4 + (SPARK_W - 8) * (r.at - first).total_seconds() / span, 1)},{y(r.level)}"
+                      for r in readings)
+    if len(readings) == 1:
+        points = f"4,{y(readings[0].level)} {SPARK_W - 4},{y(readings[0].level)}"
+    return {"points": points, "threshold_y": y(slot.threshold), "width": SPARK_W, "height": SPARK_H,
+            "count": len(readings), "since": readings[0].at}
+
+
+def _appliances_page(code: dict | None = None, status: int = 200):
+    now = container().clock()
+    with container().uow() as uow:
+        found = uow.devices.devices_for(g.household_id)
+        skus = {s.sku for d in found for s in d.slots} | {p for d in found for s in d.slots for p in s.products}
+        titles = {sku: p.title for sku, p in uow.products.get_many(skus).items()}
+        shown = []
+        for device in sorted(found, key=lambda d: (not d.active, d.created_at)):
+            slots = []
+            for slot in device.slots:
+                remaining = slot.remaining
+                runout = slot.predicted_runout(now)
+                slots.append({
+                    "slot_id": slot.slot_id, "title": titles.get(slot.sku, slot.sku), "unit": slot.unit,
+                    "mode": slot.mode, "remaining": remaining, "capacity": slot.capacity,
+                    "threshold": slot.threshold,
+                    "percent": None if remaining is None else max(0, min(100, round(100 * remaining / slot.capacity))),
+                    "low": remaining is not None and remaining <= slot.threshold,
+                    "reported_at": slot.reported_at, "runout": as_utc(runout) if runout else None,
+                    "spark": _spark(slot, now)})
+            shown.append({"id": device.id, "model": device.model or "Appliance", "external_id": device.external_id,
+                          "active": device.active, "last_seen_at": device.last_seen_at,
+                          "deregistered_at": device.deregistered_at, "slots": slots})
+    return render_template("dashboard/appliances.html", page="appliances", devices_=shown, code=code), status

@@ -110,15 +110,25 @@ def _add_month(value: datetime) -> datetime:
     return value.replace(year=value.year + (value.month == 12), month=value.month % 12 + 1)
 
 
-def chart(items: list[Item], now: datetime, fmt_day) -> Chart | None:
-    """Lays the items out on one axis. ``fmt_day`` turns a datetime into a short date in the household's zone."""
+def _short(title: str, chars: int) -> str:
+    return title if len(title) <= chars else title[:chars - 1].rstrip(" ,") + "…"
+
+
+def chart(items: list[Item], now: datetime, fmt_day, *, width: int = WIDTH, past_days: int = 365,
+          future_days: int = 365, title_chars: int = 70) -> Chart | None:
+    """Lays the items out on one axis. ``fmt_day`` turns a datetime into a short date in the household's zone.
+
+    A phone gets a narrower drawing (its own width, a shorter past) rather than a shrunken wide one, so the
+    text stays readable without zooming.
+    """
     if not items:
         return None
     earliest = min((p[0] for i in items for p in i.purchases), default=now)
-    start = _month_start(max(min(earliest, now - timedelta(days=60)), now - timedelta(days=365)))
-    end = max(max(i.high_at for i in items), now + timedelta(days=30))
-    end = min(end, now + timedelta(days=365))
-    left, right = PAD_X, WIDTH - PAD_X
+    start = max(min(earliest, now - timedelta(days=min(60, past_days))), now - timedelta(days=past_days))
+    start = _month_start(start) if past_days > 120 else start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = max(max(i.high_at for i in items), now + timedelta(days=min(30, future_days)))
+    end = min(end, now + timedelta(days=future_days))
+    left, right = PAD_X, width - PAD_X
     span = (end - start).total_seconds() or 1.0
 
     def x(at: datetime) -> float:
@@ -127,7 +137,7 @@ def chart(items: list[Item], now: datetime, fmt_day) -> Chart | None:
 
     ticks = []
     month = _month_start(start)
-    step = 1 if span <= 240 * 86400 else 2
+    step = 1 if span <= (240 if width >= 600 else 130) * 86400 else 2
     index = 0
     while month <= end:
         if month >= start and index % step == 0:
@@ -142,10 +152,10 @@ def chart(items: list[Item], now: datetime, fmt_day) -> Chart | None:
         shown = [(at, q) for at, q in item.purchases if at >= start]
         dots = [Dot(x(at), 4 + min(q - 1, 4), f"Bought {q} on {fmt_day(at)}") for at, q in shown]
         lanes.append(Lane(
-            title=item.title, y=top + 36, label_y=top + 18, dots=dots, band=(x(item.low_at), x(item.high_at)),
+            title=_short(item.title, title_chars), y=top + 36, label_y=top + 18, dots=dots, band=(x(item.low_at), x(item.high_at)),
             last_x=x(item.last_purchased_at), expected_x=x(item.expected_at),
             expected_label=(f"Runs out around {fmt_day(item.expected_at)} "
                             f"(likely {fmt_day(item.low_at)} to {fmt_day(item.high_at)})"),
             soon=item.soon, hidden_before=len(item.purchases) - len(shown)))
     height = AXIS_H + len(items) * LANE_H + 10
-    return Chart(WIDTH, height, left, right, x(now), ticks, lanes)
+    return Chart(width, height, left, right, x(now), ticks, lanes)

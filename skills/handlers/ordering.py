@@ -22,7 +22,7 @@ class OrderItemIntentHandler(VoiceHandler):
             return Say(speech.bad_quantity(), speech.ASK_ITEM_REPROMPT)
         candidates = []
         for phrase in phrases:  # what was said first, then Alexa's catalog value for it
-            candidates = turn.recommendations.resolve(turn.household_id, phrase, k=dialog.MAX_CANDIDATES)
+            candidates = turn.recs.resolve(phrase, k=dialog.MAX_CANDIDATES)
             if candidates:
                 break
         return dialog.offer_item(turn, phrases[0], quantity, candidates)
@@ -34,7 +34,7 @@ class ReorderIntentHandler(VoiceHandler):
     intent = "ReorderIntent"
 
     def answer(self, turn, handler_input):
-        candidates = turn.recommendations.buy_again(turn.household_id, dialog.MAX_CANDIDATES)
+        candidates = turn.recs.buy_again(dialog.MAX_CANDIDATES)
         return dialog.offer_item(turn, "your usual", None, candidates, usual=True)
 
 

@@ -19,6 +19,7 @@ from replenish.domain.history import Purchase
 from replenish.web import create_app
 from skills import speech
 from skills.linking import alexa_user_key, forget_written
+from skills.recommending import HISTORIES
 from tests.alexa_certs import (CERT_URL, SKILL_ID, USER_ID, envelope_bytes, intent_request, launch_request,
                                make_ca, make_leaf, make_pki, sign, signed_headers, timestamp)
 from tests.voice_fakes import Conversation, FakeRecommendations
@@ -32,6 +33,7 @@ def pki():
 @pytest.fixture
 def app(container, pki):
     forget_written()
+    HISTORIES.clear()
     container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
     container.settings.alexa_skill_ids = (SKILL_ID,)
     container.recommendations = FakeRecommendations(container)
@@ -224,6 +226,7 @@ def test_unlinked_account_gets_a_link_account_card(post, container):
 def test_real_recommender_from_history(container, pki, token, clock):
     """The same conversation on the project's recommender (catalog baselines), with purchase history."""
     container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    HISTORIES.clear()
     with container.uow() as uow:
         uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 3, 18, tzinfo=timezone.utc), 1,
                                          "o-old")])
@@ -337,7 +340,7 @@ def test_verification_failures_are_400(client, pki, token, container, caplog, ca
 
 def test_verified_request_that_is_not_an_envelope_is_a_400(client, pki):
     body = json.dumps({"request": {"type": "LaunchRequest", "timestamp": timestamp()},
-                       "context": "nonsense"}).encode()
+                       "session": {"application": {"applicationId": SKILL_ID}}, "context": "nonsense"}).encode()
     response = client.post("/alexa", data=body, headers=pki.headers(body))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_request"
 

@@ -151,7 +151,7 @@ def test_order_placed_while_redis_is_down_is_kept_and_dispatched_when_it_returns
     redis_proc = start_redis()
     try:
         wait_for(lambda: _status(container, result.order_id) in {"submitted", "confirmed", "shipped", "delivered"},
-                 timeout=90, interval=0.5, what="order dispatched after Redis came back")
+                 timeout=90, interval=0.5, what=f"order dispatched after Redis came back; worker exit {worker.popen.poll()}")
         assert result.order_id in store_books(container)
         assert worker.popen.poll() is None, "the worker must ride out the broker outage"
     finally:

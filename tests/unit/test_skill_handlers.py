@@ -351,3 +351,35 @@ def test_alexa_notifier_backend(settings, container):
     notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))
     assert [url for url, _ in session.posts] == ["https://token.test/", "https://events.test/"]
     assert session.posts[1][1]["json"]["relevantAudience"]["payload"]["user"] == USER_ID
+
+
+def test_turn_recommendations_read_history_once():
+    from skills.recommending import HISTORIES, TurnRecommendations
+
+    class Model:
+        def resolve(self, phrase, history, k=3, now=None):
+            return [("resolved", phrase, len(history))]
+
+        def quantity(self, history, sku):
+            return len(history)
+
+    class Service:
+        model = Model()
+        reads = 0
+
+        def clock(self):
+            return None
+
+        def history(self, household_id):
+            Service.reads += 1
+            return [1, 2, 3]
+
+    HISTORIES.clear()
+    service = Service()
+    turn = TurnRecommendations(service, "h1")
+    assert turn.resolve("milk") == [("resolved", "milk", 3)] and turn.quantity("X") == 3
+    assert Service.reads == 1
+    TurnRecommendations(service, "h1").quantity("X")  # the conversation's next turn
+    assert Service.reads == 1
+    TurnRecommendations(service, "h1", ttl=0).quantity("X")
+    assert Service.reads == 2

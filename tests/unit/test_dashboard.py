@@ -1,0 +1,465 @@
+"""The household dashboard over HTTP (Flask test client): sign-in, CSRF, orders, settings, forecast, links."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from replenish.domain import commands
+from replenish.domain.history import Purchase
+from replenish.recommend import Timing
+from replenish.web import create_app
+
+CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
+
+
+class FakeRecommendations:
+    """The recommendations contract the dashboard codes against, with answers fixed by the test."""
+
+    def __init__(self, timings=(), purchases=(), broken=False):
+        self.timings, self.purchases, self.broken = list(timings), list(purchases), broken
+        self.calls = []
+
+    def running_low(self, household_id, horizon_days=7, k=10):
+        self.calls.append(("running_low", household_id, horizon_days, k))
+        if self.broken:
+            raise RuntimeError("model file missing")
+        return self.timings[:k]
+
+    def next_purchase(self, household_id, sku):
+        return next((t for t in self.timings if t.sku == sku), None)
+
+    def history(self, household_id):
+        return [p for p in self.purchases if p.household_id == household_id]
+
+
+@pytest.fixture
+def app(container):
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_of(response) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def sign_in(client, token) -> str:
+    page = client.get("/dashboard/signin")
+    response = client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page)})
+    assert response.status_code == 302 and response.location.endswith("/dashboard/")
+    return csrf_of(client.get("/dashboard/"))
+
+
+@pytest.fixture
+def signed_in(client, token):
+    """A signed-in client and its CSRF token."""
+    return client, sign_in(client, token)
+
+
+def place(container, sku="TIDE-PODS-42", quantity=1, channel="voice"):
+    return container.bus.handle(commands.PlaceOrder("h1", channel, (commands.LineRequest(sku, quantity),))).order_id
+
+
+# -- sign-in ------------------------------------------------------------------------------------------------
+def test_root_and_pages_send_strangers_to_sign_in(client):
+    assert client.get("/").location.endswith("/dashboard/")
+    response = client.get("/dashboard/settings")
+    assert response.status_code == 302 and "/dashboard/signin?next=/dashboard/settings" in response.location
+    assert client.get("/dashboard/orders.json").status_code == 401
+
+
+def test_sign_in_with_the_token_sets_a_safe_session_cookie(client, token):
+    page = client.get("/dashboard/signin")
+    response = client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    orders = client.get("/dashboard/")
+    assert orders.status_code == 200 and "Test Household" in orders.get_data(as_text=True)
+    assert orders.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in orders.headers["Content-Security-Policy"]
+
+
+def test_a_bad_token_is_refused_with_a_message(client, token):
+    page = client.get("/dashboard/signin")
+    response = client.post("/dashboard/signin", data={"token": "rpl_wrong", "csrf_token": csrf_of(page)})
+    assert response.status_code == 401
+    assert "not recognised" in response.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(client, token):
+    page = client.get("/dashboard/signin?next=/dashboard/forecast")
+    response = client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page),
+                                                      "next": "/dashboard/forecast"})
+    assert response.location.endswith("/dashboard/forecast")
+    client.post("/dashboard/signout", data={"csrf_token": csrf_of(client.get("/dashboard/"))})
+    page = client.get("/dashboard/signin")
+    response = client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page),
+                                                      "next": "//evil.example/x"})
+    assert response.location.endswith("/dashboard/")
+
+
+def test_sign_out_ends_the_session(signed_in):
+    client, csrf = signed_in
+    assert client.post("/dashboard/signout", data={"csrf_token": csrf}).status_code == 302
+    assert client.get("/dashboard/").status_code == 302
+
+
+# -- CSRF ---------------------------------------------------------------------------------------------------
+def test_posts_without_the_csrf_token_are_refused(signed_in, container):
+    client, csrf = signed_in
+    order_id = place(container)
+    for data in ({}, {"csrf_token": "forged"}):
+        response = client.post(f"/dashboard/orders/{order_id}/cancel", data=data)
+        assert response.status_code == 400
+        assert "did not come from this site" in response.get_data(as_text=True)
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "pending"
+    # The sign-in form is protected too (login CSRF).
+    assert client.post("/dashboard/signin", data={"token": "x"}).status_code == 400
+
+
+def test_the_csrf_header_is_accepted_for_scripts(signed_in, container):
+    client, csrf = signed_in
+    order_id = place(container)
+    response = client.post(f"/dashboard/orders/{order_id}/cancel", headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 302
+
+
+# -- orders -------------------------------------------------------------------------------------------------
+def test_orders_page_shows_channel_timeline_and_cancel(signed_in, container):
+    client, csrf = signed_in
+    order_id = place(container, quantity=2, channel="voice")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert f'id="order-{order_id}"' in html and "Voice" in html and "$25.98" in html
+    assert "Placed" in html and "Sent to store" in html and "Cancel order" in html
+
+    response = client.post(f"/dashboard/orders/{order_id}/cancel", data={"csrf_token": csrf})
+    assert response.status_code == 302
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "The order was cancelled." in html and "cancelled on the dashboard" in html
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "cancelled"
+
+
+def test_cancelling_too_late_shows_the_domain_message(signed_in, container, clock):
+    client, csrf = signed_in
+    order_id = place(container)
+    container.bus.handle(commands.CancelOrder("h1", order_id))
+    client.post(f"/dashboard/orders/{order_id}/cancel", data={"csrf_token": csrf})
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "already cancelled and can no longer be cancelled" in html
+    assert client.post("/dashboard/orders/nope/cancel", data={"csrf_token": csrf}).status_code == 302
+    assert "No order" in client.get("/dashboard/").get_data(as_text=True)
+
+
+def test_delivered_order_shows_its_photo_and_whole_timeline(signed_in, container, clock):
+    client, _ = signed_in
+    order_id = place(container, channel="button")
+    clock.advance(minutes=16)
+    container.bus.handle(commands.SubmitOrder(order_id))
+    clock.advance(hours=3)  # past the simulated store's delivery delay
+    assert container.bus.handle(commands.TrackOrder(order_id)) == "delivered"
+    with container.uow() as uow:
+        photo = uow.orders.get(order_id).delivery_photo_url
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "Delivered" in html and "Shipped" in html and "Button" in html
+    assert photo and f'src="{photo}"' in html
+    assert "Cancel order" not in html
+
+
+def test_orders_json_reports_status_and_only_sends_html_when_changed(signed_in, container):
+    client, csrf = signed_in
+    order_id = place(container)
+    first = client.get("/dashboard/orders.json").get_json()
+    assert first["orders"] == [{"id": order_id, "status": "pending", "can_cancel": True}] and "html" in first
+    same = client.get(f"/dashboard/orders.json?digest={first['digest']}").get_json()
+    assert "html" not in same
+    container.bus.handle(commands.CancelOrder("h1", order_id))
+    changed = client.get(f"/dashboard/orders.json?digest={first['digest']}").get_json()
+    assert changed["orders"][0]["status"] == "cancelled" and "Cancelled" in changed["html"]
+
+
+def test_order_now_places_a_web_order_once_per_form(signed_in, container):
+    client, csrf = signed_in
+    form = {"csrf_token": csrf, "sku": "CHARMIN-12", "quantity": "2", "key": "form-1"}
+    assert client.post("/dashboard/orders", data=form).status_code == 302
+    assert client.post("/dashboard/orders", data=form).status_code == 302
+    with container.uow() as uow:
+        orders = uow.orders.list("h1")
+        assert len(orders) == 1 and orders[0].channel == "web" and orders[0].lines[0].quantity == 2
+    client.post("/dashboard/orders", data={**form, "sku": "TV-65", "key": "form-2", "quantity": "1"})
+    assert "over your limit" in client.get("/dashboard/").get_data(as_text=True)
+
+
+def test_another_household_cannot_see_or_cancel_my_orders(client, container, token):
+    container.bus.handle(commands.CreateHousehold("h2", "Other", "2 Main St"))
+    theirs = container.bus.handle(commands.PlaceOrder("h2", "voice", (commands.LineRequest("TIDE-PODS-42", 1),)))
+    csrf = sign_in(client, token)
+    assert theirs.order_id not in client.get("/dashboard/").get_data(as_text=True)
+    client.post(f"/dashboard/orders/{theirs.order_id}/cancel", data={"csrf_token": csrf})
+    with container.uow() as uow:
+        assert uow.orders.get(theirs.order_id).status == "pending"
+
+
+# -- settings -----------------------------------------------------------------------------------------------
+def test_limits_are_saved_in_dollars_and_minutes(signed_in, container):
+    client, csrf = signed_in
+    response = client.post("/dashboard/settings/limits", data={
+        "csrf_token": csrf, "per_order_cap": "45.50", "per_month_cap": "", "window_voice": "5",
+        "window_button": "15", "window_appliance": "15", "window_web": "0"})
+    assert response.status_code == 302
+    with container.uow() as uow:
+        limits = uow.households.get("h1").limits
+        assert limits.per_order_cap_cents == 4550 and limits.per_month_cap_cents is None
+        assert limits.cancel_windows["voice"] == 300 and limits.cancel_windows["web"] == 0
+    html = client.get("/dashboard/settings").get_data(as_text=True)
+    assert 'value="45.50"' in html and "saved" in html
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("per_order_cap", "lots", "must be an amount in dollars"),
+    ("per_month_cap", "-5", "must be an amount in dollars"),
+    ("per_order_cap", "99999999", "can be at most"),
+    ("window_voice", "1.5", "whole number of minutes"),
+    ("window_web", "99999", "whole number of minutes"),
+])
+def test_limit_validation_errors_are_shown_next_to_the_field(signed_in, container, field, value, message):
+    client, csrf = signed_in
+    data = {"csrf_token": csrf, "per_order_cap": "200", "per_month_cap": "500", "window_voice": "30",
+            "window_button": "15", "window_appliance": "15", "window_web": "10", field: value}
+    response = client.post("/dashboard/settings/limits", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html and f'id="err-{field}"' in html and "Nothing was saved" in html
+    assert f'value="{value}"' in html  # what was typed stays in the field
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.per_order_cap_cents == 20000
+
+
+def test_voice_pin_set_change_and_remove(signed_in, container):
+    client, csrf = signed_in
+    bad = client.post("/dashboard/settings/pin", data={"csrf_token": csrf, "pin": "12a4", "pin_again": "12a4"})
+    assert bad.status_code == 400 and "exactly four digits" in bad.get_data(as_text=True)
+    mismatch = client.post("/dashboard/settings/pin", data={"csrf_token": csrf, "pin": "1234", "pin_again": "4321"})
+    assert mismatch.status_code == 400 and "do not match" in mismatch.get_data(as_text=True)
+    assert client.post("/dashboard/settings/pin", data={"csrf_token": csrf, "pin": "1234", "pin_again": "1234",
+                                                        "action": "set"}).status_code == 302
+    assert container.bus.handle(commands.CheckVoicePin("h1", "1234")) is True
+    assert "Remove PIN" in client.get("/dashboard/settings").get_data(as_text=True)
+    client.post("/dashboard/settings/pin", data={"csrf_token": csrf, "pin": "9876", "pin_again": "9876"})
+    assert container.bus.handle(commands.CheckVoicePin("h1", "9876")) is True
+    client.post("/dashboard/settings/pin", data={"csrf_token": csrf, "action": "remove"})
+    with container.uow() as uow:
+        assert not uow.households.get("h1").limits.has_pin
+
+
+def test_notification_preferences_are_kept_in_redis(signed_in, container):
+    client, csrf = signed_in
+    bad = client.post("/dashboard/settings/notifications", data={"csrf_token": csrf, "channel_sms": "on",
+                                                                  "phone": "555-1234"})
+    assert bad.status_code == 400 and "country code" in bad.get_data(as_text=True)
+    ok = client.post("/dashboard/settings/notifications", data={
+        "csrf_token": csrf, "channel_email": "on", "email": "sam@example.com", "event_shipped": "on"})
+    assert ok.status_code == 302
+    from replenish.web.dashboard_forms import load_prefs
+    prefs = load_prefs(container.redis, "h1")
+    assert prefs.channels == {"email": True, "sms": False, "alexa": False}
+    assert prefs.events["shipped"] and not prefs.events["delivered"] and prefs.email == "sam@example.com"
+    assert container.redis.get("dashboard:prefs:h1")
+
+
+# -- forecast -----------------------------------------------------------------------------------------------
+def _timing(sku, last, days, low, high):
+    return Timing(sku, days, low, high, last, last + timedelta(days=days))
+
+
+def test_forecast_page_renders_the_chart_and_what_runs_low(signed_in, container, clock):
+    client, _ = signed_in
+    now = clock()
+    purchases = [Purchase("h1", "TIDE-PODS-42", now - timedelta(days=d), 1, f"a{d}") for d in (85, 55, 25)]
+    purchases += [Purchase("h1", "CHARMIN-12", now - timedelta(days=d), 2, f"b{d}") for d in (40, 20)]
+    container.recommendations = FakeRecommendations(
+        [_timing("TIDE-PODS-42", now - timedelta(days=25), 29.0, 24.0, 36.0),
+         _timing("CHARMIN-12", now - timedelta(days=20), 40.0, 30.0, 55.0)], purchases)
+    html = client.get("/dashboard/forecast").get_data(as_text=True)
+    wide = html[html.index('<svg id="forecast-chart"'):html.index('<svg id="forecast-chart-narrow"')]
+    narrow = html[html.index('<svg id="forecast-chart-narrow"'):]
+    assert wide.count('class="purchase"') == 5 and wide.count('class="expected"') == 2
+    assert narrow.count('class="purchase"') == 4  # the phone's chart shows a shorter past (75 days)
+    soon = html[html.index('id="running-low"'):html.index('id="chart-heading"')]
+    assert "Tide PODS Laundry Detergent, 42 Count" in soon and "Charmin" not in soon and "in 4 days" in soon
+    assert "Order now" in soon
+    assert "Charmin Ultra Soft" in html  # in the chart and table, not in "running low"
+
+
+def test_forecast_with_the_real_recommendations(signed_in, container, clock):
+    client, _ = signed_in
+    now = clock()
+    with container.uow() as uow:
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", now - timedelta(days=30 * i + 28), 1, f"o{i}")
+                                for i in range(5)])
+        uow.session.commit()
+    html = client.get("/dashboard/forecast").get_data(as_text=True)
+    assert '<svg id="forecast-chart"' in html and "Tide PODS" in html
+
+
+def test_forecast_page_survives_a_broken_model(signed_in, container):
+    client, _ = signed_in
+    container.recommendations = FakeRecommendations(broken=True)
+    response = client.get("/dashboard/forecast")
+    assert response.status_code == 200 and "not available right now" in response.get_data(as_text=True)
+
+
+def test_forecast_page_with_no_history(signed_in, container):
+    client, _ = signed_in
+    container.recommendations = FakeRecommendations()
+    html = client.get("/dashboard/forecast").get_data(as_text=True)
+    assert "Nothing to forecast yet" in html and "<svg" not in html
+
+
+# -- notifications ------------------------------------------------------------------------------------------
+def test_notification_feed(signed_in, container):
+    from replenish.domain.model import Notification
+    client, _ = signed_in
+    with container.uow() as uow:
+        uow.notifications.add(Notification("h1", "OrderShipped", "Your order of <b>soap</b> has shipped.", "feed"))
+        uow.notifications.add(Notification("h1", "OrderShipped", "sms copy", "sns", status="failed"))
+        uow.commit()
+    html = client.get("/dashboard/notifications").get_data(as_text=True)
+    assert "Your order of &lt;b&gt;soap&lt;/b&gt; has shipped." in html  # escaped, never markup
+    assert "failed" in html
+
+
+# -- one-time links -----------------------------------------------------------------------------------------
+def test_one_time_link_signs_in_another_phone_once(signed_in, app, container):
+    client, csrf = signed_in
+    page = client.post("/dashboard/links", data={"csrf_token": csrf})
+    assert page.status_code == 200
+    link = re.search(r'value="(http[^"]+/dashboard/link/[^"]+)"', page.get_data(as_text=True)).group(1)
+    secret = link.rsplit("/", 1)[1]
+    keys = [k.decode() for k in container.redis.keys("dashboard:link:*")]
+    assert len(keys) == 1 and secret not in keys[0]  # stored hashed
+    assert 0 < container.redis.ttl(keys[0]) <= 15 * 60
+
+    phone = app.test_client()
+    confirm = phone.get(f"/dashboard/link/{secret}")  # opening it (or a link preview) does not use it up
+    assert confirm.status_code == 200 and confirm.headers["Referrer-Policy"] == "no-referrer"
+    assert phone.get(f"/dashboard/link/{secret}").status_code == 200
+    used = phone.post(f"/dashboard/link/{secret}", data={"csrf_token": csrf_of(confirm)})
+    assert used.status_code == 302 and phone.get("/dashboard/").status_code == 200
+
+    thief = app.test_client()
+    again = thief.get(f"/dashboard/link/{secret}")
+    assert again.status_code == 410 and "expired" in again.get_data(as_text=True)
+    assert thief.post(f"/dashboard/link/{secret}", data={"csrf_token": csrf_of(again)}).status_code == 410
+    assert thief.get("/dashboard/").status_code == 302
+
+
+def test_link_needs_a_signed_in_household_and_expires(client, container):
+    assert client.post("/dashboard/links", data={"csrf_token": csrf_of(client.get("/dashboard/signin"))}
+                       ).status_code == 302
+    from replenish.web.dashboard_security import issue_link, take_link
+    secret = issue_link(container.redis, "h1", ttl=timedelta(seconds=1))
+    container.redis.delete(*container.redis.keys("dashboard:link:*"))  # what the TTL does when it runs out
+    assert take_link(container.redis, secret) is None
+
+
+# -- devices ------------------------------------------------------------------------------------------------
+devices_present = pytest.mark.skipif(
+    not __import__("replenish.web.dashboard_devices", fromlist=["available"]).available()["buttons"],
+    reason="the buttons/appliances modules are not in this build")
+
+
+@devices_present
+def test_pair_a_button_and_see_its_battery_and_last_press(signed_in, container, clock):
+    from replenish.domain.device_commands import PressButton
+    client, csrf = signed_in
+    page = client.get("/dashboard/buttons")
+    assert page.status_code == 200 and "Pair a button" in page.get_data(as_text=True)
+    bad = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "sku", "sku": "", "quantity": "0"})
+    assert bad.status_code == 400
+    assert "Choose the product" in bad.get_data(as_text=True) and "from 1 to 99" in bad.get_data(as_text=True)
+    paired = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "sku", "sku": "TIDE-PODS-42",
+                                                     "quantity": "2"})
+    html = paired.get_data(as_text=True)
+    assert paired.status_code == 201 and "Button paired" in html
+    serial = re.search(r'id="paired-serial">([A-Z0-9]+)<', html).group(1)
+    assert 'id="paired-secret"' in html
+    container.bus.handle(PressButton(serial, "SINGLE", battery_mv=1200))
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    card = html[html.index(f'id="button-{serial}"'):]
+    assert "1200mV" in card and "Battery low" in card and "today" in card and "× 2" in card
+    orders = client.get("/dashboard/").get_data(as_text=True)
+    assert "Button" in orders and "2 ×" in orders
+    category = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "category",
+                                                       "category": "detergent", "quantity": "1"})
+    assert category.status_code == 201 and "your usual detergent" in category.get_data(as_text=True)
+
+
+@devices_present
+def test_appliance_link_code_levels_mode_and_unlink(signed_in, container, clock):
+    from replenish.domain import device_commands as dc
+    client, csrf = signed_in
+    page = client.post("/dashboard/appliances/code", data={"csrf_token": csrf})
+    code = re.search(r'id="link-code-value">([A-Z0-9]+)<', page.get_data(as_text=True)).group(1)
+    partner = container.bus.handle(dc.CreatePartner("Acme Appliances"))["partner_id"]
+    # The device handlers ask the recommender for repurchase timing; in-memory SQLite shares one connection
+    # between sessions, so a nested real recommender session would end the handler's transaction.
+    container.deps.recommendations = FakeRecommendations()
+    device = container.bus.handle(dc.RegisterDevice(partner, code, "washer-1", "Acme Washer 9000", slots=(
+        dc.SlotSpec("detergent", ("TIDE-PODS-42", "TIDE-PODS-81"), capacity=42, mode="notify"),)))
+    for remaining in (40, 33, 27):
+        container.bus.handle(dc.ReportSlotStatus(partner, device["device_id"], "detergent", remaining))
+        clock.advance(days=2)
+    html = client.get("/dashboard/appliances").get_data(as_text=True)
+    assert "Acme Washer 9000" in html and "27 of 42 count left" in html
+    assert '<svg class="spark"' in html and "3 readings" in html
+    assert 'value="notify" checked' in html
+
+    url = f"/dashboard/appliances/{device['device_id']}/slots/detergent/mode"
+    assert client.post(url, data={"csrf_token": csrf, "mode": "auto"}).status_code == 302
+    with container.uow() as uow:
+        assert uow.devices.device(device["device_id"]).slot("detergent").mode == "auto"
+    client.post(url, data={"csrf_token": csrf, "mode": "sometimes"})
+    assert "Choose" in client.get("/dashboard/appliances").get_data(as_text=True)
+
+    assert client.post(f"/dashboard/appliances/{device['device_id']}/unlink", data={"csrf_token": csrf}
+                       ).status_code == 302
+    html = client.get("/dashboard/appliances").get_data(as_text=True)
+    assert "was unlinked" in html and "Unlinked" in html
+    with container.uow() as uow:
+        assert uow.devices.device(device["device_id"]).status == "deregistered"
+
+
+@devices_present
+def test_another_household_cannot_touch_my_appliance(client, container, token):
+    from replenish.domain import device_commands as dc
+    container.bus.handle(commands.CreateHousehold("h2", "Other", "2 Main St"))
+    code = container.bus.handle(dc.CreateLinkCode("h2"))["code"]
+    partner = container.bus.handle(dc.CreatePartner("Acme"))["partner_id"]
+    device = container.bus.handle(dc.RegisterDevice(partner, code, "w-2", "Washer", slots=(
+        dc.SlotSpec("detergent", ("TIDE-PODS-42",), capacity=42),)))
+    csrf = sign_in(client, token)
+    client.post(f"/dashboard/appliances/{device['device_id']}/unlink", data={"csrf_token": csrf})
+    assert "No device" in client.get("/dashboard/appliances").get_data(as_text=True)
+    with container.uow() as uow:
+        assert uow.devices.device(device["device_id"]).status == "active"
+
+
+def test_device_pages_say_when_the_modules_are_missing(signed_in, monkeypatch):
+    from replenish.web import dashboard_devices
+    client, csrf = signed_in
+    monkeypatch.setattr(dashboard_devices, "available", lambda: {"buttons": False, "appliances": False})
+    for path in ("/dashboard/buttons", "/dashboard/appliances"):
+        response = client.get(path)
+        assert response.status_code == 200 and "not available in this build" in response.get_data(as_text=True)
+    assert client.post("/dashboard/buttons", data={"csrf_token": csrf}).status_code == 404

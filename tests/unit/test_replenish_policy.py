@@ -1,0 +1,120 @@
+"""The slot replenishment policy: pure domain rules, then through the bus on SQLite."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from replenish.domain import device_commands as dc
+from replenish.domain.devices import Slot
+from replenish.domain.errors import InvalidCommand
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def make_slot(**kw):
+    kw = {"products": ["TIDE-PODS-42"], "capacity": 100, "unit": "count", "threshold": 20, "target": 90, **kw}
+    return Slot("d1", "tank", **kw)
+
+
+def test_orders_when_the_level_crosses_the_threshold_with_whole_packs_to_the_target():
+    slot = make_slot()
+    slot.report(T0, 60)
+    assert slot.decide(T0, pack_size=42).action == "none"
+    slot.report(T0 + timedelta(days=30), 19)
+    decision = slot.decide(T0 + timedelta(days=30), pack_size=42)
+    assert decision.action == "order" and decision.reason == "threshold"
+    assert decision.packs == 2  # 90 - 19 = 71 units -> two packs of 42
+
+
+def test_orders_early_when_the_trend_runs_out_inside_the_lead_time():
+    slot = make_slot()
+    for day, level in enumerate([80, 70, 60, 50, 40]):  # 10 a day
+        slot.report(T0 + timedelta(days=day), level)
+    now = T0 + timedelta(days=4)
+    assert slot.usage_per_day() == pytest.approx(10)
+    assert slot.decide(now, 42, lead_time=timedelta(days=2)).action == "none"  # 4 days left
+    decision = slot.decide(now, 42, lead_time=timedelta(days=5))
+    assert decision.action == "order" and decision.reason == "predicted_runout"
+    assert decision.runout_at == T0 + timedelta(days=8)
+
+
+def test_recommender_timing_is_used_only_without_a_trend():
+    slot = make_slot()
+    slot.report(T0, 50)
+    soon = T0 + timedelta(days=1)
+    assert slot.decide(T0, 42, timedelta(days=2), expected_purchase_at=soon).reason == "repurchase_timing"
+    assert slot.decide(T0, 42, timedelta(days=2), expected_purchase_at=T0 + timedelta(days=9)).action == "none"
+
+
+def test_refill_restarts_the_trend_and_repeats_are_recognised():
+    slot = make_slot()
+    assert slot.report(T0, 50, last_use=T0) is True
+    assert slot.report(T0 + timedelta(minutes=1), 50, last_use=T0) is False  # same report again
+    slot.report(T0 + timedelta(days=1), 40)
+    slot.report(T0 + timedelta(days=2), 100)  # refilled
+    assert [r.level for r in slot.readings()] == [100]
+
+
+def test_notify_only_mode_notifies_instead_of_ordering():
+    slot = make_slot(mode="notify")
+    slot.report(T0, 5)
+    assert slot.decide(T0, 42).action == "notify"
+
+
+def test_slot_rejects_nonsense():
+    with pytest.raises(InvalidCommand):
+        make_slot(threshold=95, target=90)
+    with pytest.raises(InvalidCommand):
+        make_slot(products=[])
+    with pytest.raises(InvalidCommand):
+        make_slot().report(T0, -1)
+
+
+# -- through the bus ---------------------------------------------------------------------------------------
+
+def setup_device(container, mode="auto"):
+    partner = container.bus.handle(dc.CreatePartner("Acme Appliances", "https://partner.example/hooks"))
+    code = container.bus.handle(dc.CreateLinkCode("h1"))["code"]
+    device = container.bus.handle(dc.RegisterDevice(partner["partner_id"], code, "WM-0001", "washer", (
+        dc.SlotSpec("detergent", ("TIDE-PODS-42", "TIDE-PODS-81"), 84, "count", 20, 84, mode),)))
+    return partner, device
+
+
+def report(container, partner, device, level, **kw):
+    return container.bus.handle(dc.ReportSlotStatus(partner["partner_id"], device["device_id"], "detergent",
+                                                    level, **kw))
+
+
+def test_slot_report_below_threshold_places_one_order_then_reports_in_progress(container, clock):
+    partner, device = setup_device(container)
+    assert report(container, partner, device, 60)["order"] is None
+    first = report(container, partner, device, 10)
+    assert first["order"]["status"] == "order_placed"
+    again = report(container, partner, device, 10)
+    assert again["fresh"] is False and again["order"] == {"status": "order_in_progress",
+                                                          "order_id": first["order"]["order_id"]}
+    with container.uow() as uow:
+        order = uow.orders.get(first["order"]["order_id"])
+        assert order.source_id == f"slot:{device['device_id']}:detergent" and order.channel == "appliance"
+        assert [(l.sku, l.quantity) for l in order.lines] == [("TIDE-PODS-42", 2)]  # 84 - 10 = 74 -> 2 x 42
+
+
+def test_notify_only_slot_tells_the_household_once(container, clock):
+    partner, device = setup_device(container, mode="notify")
+    assert report(container, partner, device, 10)["decision"]["action"] == "notify"
+    clock.advance(hours=1)
+    report(container, partner, device, 8)
+    queue = container.deps.queue
+    while queue.events:
+        container.bus.handle_event(queue.events.pop(0))
+    with container.uow() as uow:
+        kinds = [n.kind for n in uow.notifications.for_household("h1")]
+        assert uow.orders.list("h1") == []
+    assert kinds.count("SlotRunningLow") == 1
+
+
+def test_spend_limit_on_an_automatic_order_is_answered_calmly_and_notified(container, clock):
+    container.bus.handle(__import__("replenish.domain.commands", fromlist=["x"]).UpdateLimits(
+        "h1", per_order_cap_cents=100))
+    partner, device = setup_device(container)
+    body = report(container, partner, device, 5)
+    assert body["order"]["status"] == "not_placed" and body["order"]["code"] == "limit_exceeded"
