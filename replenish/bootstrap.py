@@ -110,9 +110,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                            clock=clock)
+                                            clock=clock, needs_handling=event_handlers.has_subscribers)
+    recommendations = Recommendations(deps.uow, settings.model_dir, clock)
+    deps.recommendations = recommendations
     bus = MessageBus(deps)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
     return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                      redis=redis_client, deps=deps, bus=bus,
-                     recommendations=Recommendations(deps.uow, settings.model_dir, clock), store=store)
+                     recommendations=recommendations, store=store)

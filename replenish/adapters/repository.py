@@ -219,10 +219,12 @@ class OutboxRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def add(self, event, aggregate_id: str | None, household_id: str | None, now: datetime) -> int:
+    def add(self, event, aggregate_id: str | None, household_id: str | None, now: datetime,
+            handled: bool = False) -> int:
         return int(self.session.execute(insert(orm.outbox).values(
             event_type=event.name, aggregate_id=aggregate_id, household_id=household_id,
-            payload=event.payload(), created_at=now).returning(orm.outbox.c.id)).scalar_one())
+            payload=event.payload(), created_at=now, handled_at=now if handled else None)
+            .returning(orm.outbox.c.id)).scalar_one())
 
     def unhandled(self, older_than: datetime, limit: int = 500) -> list[int]:
         """Events nobody has handled, created (and last handed over, if ever) before ``older_than``."""

@@ -26,21 +26,42 @@ class FlatForest:
         self.depth = int(max(p[0].get_max_depth() for p in model._predictors)) + 1
         self.base = float(np.ravel(model._baseline_prediction)[0])
 
+    def _layout(self):
+        """Arrays for the branch-free descent, built once (and lazily, so older pickles still load).
+
+        Leaves point to themselves, so every (row, tree) pair takes exactly ``depth`` steps with no
+        masking. Missing values: a node that sends them left reads the feature from a copy of X with
+        NaN -> -inf (always <= threshold); one that sends them right reads X itself (NaN <= t is False),
+        which also holds for the +inf threshold scikit-learn uses to split missing from present.
+        """
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            n_nodes = self.feature.size
+            idx = np.arange(n_nodes)
+            n_features = int(self.feature.max()) + 1 if n_nodes else 1
+            col = np.where(self.leaf, 0, self.feature + np.where(self.missing_left, 0, n_features))
+            child = np.empty(2 * n_nodes, np.int64)
+            child[0::2] = np.where(self.leaf, idx, self.right)  # even: x <= threshold is False
+            child[1::2] = np.where(self.leaf, idx, self.left)   # odd: it is True
+            thr = np.where(self.leaf, np.inf, self.threshold)
+            fast = self.__dict__["_fast"] = (n_features, col.astype(np.int64), thr, child)
+        return fast
+
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Sum of tree outputs plus the baseline, i.e. the model's raw (log-odds or value) prediction."""
         n = X.shape[0]
         if n == 0:
             return np.zeros(0)
+        n_features, col, thr, child = self._layout()
+        X = np.asarray(X, dtype=np.float64)[:, :n_features]
+        if X.shape[1] < n_features:  # trailing features no tree uses
+            X = np.pad(X, ((0, 0), (0, n_features - X.shape[1])))
+        both = np.concatenate([np.where(np.isnan(X), -np.inf, X), X], axis=1).ravel()
+        width = 2 * n_features
         node = np.tile(self.roots, n)
-        row = np.repeat(np.arange(n), self.roots.size)
+        base = np.repeat(np.arange(0, n * width, width), self.roots.size)
         for _ in range(self.depth):
-            active = ~self.leaf[node]
-            if not active.any():
-                break
-            a_node, a_row = node[active], row[active]
-            x = X[a_row, self.feature[a_node]]
-            go_left = np.where(np.isnan(x), self.missing_left[a_node], x <= self.threshold[a_node])
-            node[active] = np.where(go_left, self.left[a_node], self.right[a_node])
+            node = child[2 * node + (both[base + col[node]] <= thr[node])]
         return self.value[node].reshape(n, self.roots.size).sum(axis=1) + self.base
 
     def proba(self, X: np.ndarray) -> np.ndarray:

@@ -37,13 +37,8 @@ def lead_time(deps) -> timedelta:
 
 
 def recommendations(deps):
-    """The container's recommender when bootstrap or the web app attached it, else one of our own."""
-    found = getattr(deps, "recommendations", None)
-    if found is None:
-        from .recommendations import Recommendations
-        found = Recommendations(deps.uow, deps.settings.model_dir, deps.clock)
-        deps.recommendations = found
-    return found
+    """The container's recommender (one model in memory per process), given to the handlers by bootstrap."""
+    return deps.recommendations
 
 
 def _household(uow, household_id: str):

@@ -27,10 +27,29 @@ def subscribe(event_name: str, handler: EventHandler) -> None:
         SUBSCRIBERS[event_name].append(handler)
 
 
+def has_subscribers(event_name: str) -> bool:
+    return bool(SUBSCRIBERS.get(event_name))
+
+
 def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
-    """Submits at once when there is no cancel window; otherwise the due-orders sweep submits it later."""
+    """An order with no cancel window is submitted as soon as this event is handled; one with a window is
+    left to the due-orders sweep, which submits it when the window closes."""
     eta = datetime.fromisoformat(event.submit_after) if event.submit_after else None
-    deps.queue.submit_order(event.order_id, eta=eta)
+    if eta is None or eta <= deps.clock():
+        uow.on_commit(lambda: submit_now(event.order_id, deps))
+
+
+def submit_now(order_id: str, deps) -> None:
+    """Submits in this worker rather than in one more task; a store that is not answering gets the
+    submit task's retries with backoff instead."""
+    from replenish.domain import commands
+    from .handlers import submit_order
+    from .ports import TransientError
+    try:
+        submit_order(commands.SubmitOrder(order_id), deps)
+    except TransientError:
+        log.warning("store not answering for %s; retrying in the background", order_id)
+        deps.queue.submit_order(order_id)
 
 
 def notify_household(event: events.OrderEvent, uow, deps) -> None:

@@ -1,6 +1,7 @@
 """One handler per command. Each receives the command and its dependencies (``Deps``) from the bus."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ class Deps:
     queue: Any
     locks: Any
     settings: Any
+    recommendations: Any = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,14 @@ def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
 def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
     if not cmd.lines:
         raise InvalidCommand("An order needs at least one product.", field="lines")
-    # The lock spares the database most races; the unique indexes decide the ones that get through.
-    lock_name = f"place:{cmd.household_id}:{cmd.source_id or cmd.idempotency_key or ''}"
-    with deps.locks.hold(lock_name, timeout=10):
+    # Orders that could collide (same source or same idempotency key) take a lock, which spares the database
+    # most races; the unique indexes decide the ones that get through. Others need no lock.
+    if cmd.source_id or cmd.idempotency_key:
+        lock = deps.locks.hold(f"place:{cmd.household_id}:{cmd.source_id or ''}:{cmd.idempotency_key or ''}",
+                               timeout=10)
+    else:
+        lock = contextlib.nullcontext()
+    with lock:
         try:
             return _place(cmd, deps)
         except IntegrityError:

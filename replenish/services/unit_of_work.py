@@ -14,10 +14,12 @@ log = logging.getLogger(__name__)
 
 class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: sessionmaker, after_commit: Callable[[list[int]], None] | None = None,
-                 clock: Callable = utcnow):
+                 clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True):
         self.session_factory = session_factory
         self.after_commit = after_commit
         self.clock = clock
+        self.needs_handling = needs_handling
+        self._on_commit: list[Callable[[], None]] = []
         self.session: Session | None = None
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
@@ -39,18 +41,29 @@ class SqlAlchemyUnitOfWork:
         finally:
             self.session.close()
 
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Runs ``callback`` once this unit of work has committed (never if it rolls back)."""
+        self._on_commit.append(callback)
+
     def track(self, aggregate) -> None:
         """Registers an aggregate whose ``events`` must reach the outbox on commit."""
         self.extra_seen.add(aggregate)
 
     def _write_events(self) -> list[int]:
+        """Writes every new event to the outbox; returns the ids of those some consumer must handle.
+        Events nobody consumes are recorded (they are the order's timeline) as already handled."""
         ids = []
+        now = self.clock()
         for aggregate in list(self.orders.seen) + list(self.extra_seen):
             pending = getattr(aggregate, "events", None) or []
             while pending:
                 event = pending.pop(0)
                 aggregate_id = getattr(event, "order_id", None) or getattr(aggregate, "id", None)
-                ids.append(self.outbox.add(event, aggregate_id, getattr(event, "household_id", None), self.clock()))
+                consumed = self.needs_handling(event.name)
+                event_id = self.outbox.add(event, aggregate_id, getattr(event, "household_id", None), now,
+                                           handled=not consumed)
+                if consumed:
+                    ids.append(event_id)
         return ids
 
     def commit(self) -> None:
@@ -63,6 +76,9 @@ class SqlAlchemyUnitOfWork:
                 self.after_commit(event_ids)
             except Exception:  # the outbox keeps them; the periodic relay sends them later
                 log.exception("could not dispatch events after commit; the outbox relay will send them")
+        callbacks, self._on_commit = self._on_commit, []
+        for callback in callbacks:
+            callback()
 
     def rollback(self) -> None:
         if self.session is not None:

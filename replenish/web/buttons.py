@@ -19,14 +19,6 @@ Click = Literal["SINGLE", "DOUBLE", "LONG"]
 Text64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-@bp.record_once
-def _share_recommender(state) -> None:
-    # Device handlers use the container's recommender (one model in memory per process).
-    found = state.app.extensions.get("replenish")
-    if found is not None and getattr(found.deps, "recommendations", None) is None:
-        found.deps.recommendations = found.recommendations
-
-
 class RegisterButtonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Text64 | None = None

@@ -29,7 +29,8 @@ def test_placed_order_waits_out_the_cancel_window_then_reaches_the_store_once(co
     order_id = result.order_id
     assert result.order["status"] == "pending"
     run_events(container)
-    assert container.deps.queue.submissions[0][0] == order_id  # scheduled at the window's end
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "pending"  # held for the cancel window
     assert container.bus.handle(commands.SubmitOrder(order_id)) == "not_due"
     clock.advance(minutes=16)  # the button window is 15 minutes
     assert container.bus.handle(commands.SubmitOrder(order_id)) == "submitted"
@@ -184,3 +185,32 @@ def test_voice_pin_lockout_through_the_bus(container, clock):
         container.bus.handle(commands.CheckVoicePin("h1", "1234"))
     clock.advance(minutes=16)
     assert container.bus.handle(commands.CheckVoicePin("h1", "1234"))
+
+
+def test_order_without_cancel_window_is_submitted_when_its_event_is_handled(container):
+    container.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 0}))
+    order_id = place(container, channel="web").order_id
+    assert len(container.deps.queue.events) == 1  # OrderPlaced: notifications and submission consume it
+    run_events(container)
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "submitted"
+        # OrderSubmitted has no consumer: it is on the timeline but was never sent to a worker.
+        assert [r.event_type for r in uow.outbox.timeline(order_id)] == ["OrderPlaced", "OrderSubmitted"]
+    assert container.deps.queue.events == []
+    assert container.store.attempts_by_key() == {order_id: 1}
+
+
+def test_store_down_at_submission_leaves_it_to_the_retrying_task(make_container, settings):
+    from replenish.services.ports import TransientError
+
+    class DownStore:
+        def submit(self, request):
+            raise TransientError("connection refused")
+
+    container = make_container(gateway=DownStore())
+    container.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 0}))
+    order_id = place(container, channel="web").order_id
+    run_events(container)
+    assert container.deps.queue.submissions == [(order_id, None)]
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "pending"
