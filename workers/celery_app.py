@@ -13,6 +13,7 @@ def beat_schedule(settings: Settings) -> dict:
         "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},
+        "resend-webhooks": {"task": "workers.webhook_tasks.resend_pending_webhooks", "schedule": 60.0},
     }
 
 

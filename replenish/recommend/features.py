@@ -102,11 +102,7 @@ class Tables:
 
     @classmethod
     def of(cls, attr: Attributes, prof: Profile) -> "Tables":
-        key = ("tables", id(attr))
-        t = prof.memo.get(key)
-        if t is None:
-            t = prof.memo[key] = cls(attr, prof)
-        return t
+        return prof.memoized("tables", attr, lambda: cls(attr, prof))
 
 
 class Households:

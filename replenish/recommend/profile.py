@@ -76,6 +76,16 @@ class Profile:
     def orders_since(self, day: np.ndarray) -> np.ndarray:
         return self.order_days.size - np.searchsorted(self.order_days, day, side="right")
 
+    def memoized(self, name: str, owner: object, compute):
+        """``compute()`` once per (name, owner): derived data that depends on a model's arrays.
+
+        The owner is kept beside the value and compared by identity, so a recycled ``id`` never
+        serves another model's table."""
+        hit = self.memo.get((name, id(owner)))
+        if hit is None or hit[0] is not owner:
+            hit = self.memo[(name, id(owner))] = (owner, compute())
+        return hit[1]
+
     @classmethod
     def build(cls, rows: np.ndarray, days: np.ndarray, qty: np.ndarray | None = None) -> "Profile":
         if qty is None:

@@ -130,50 +130,101 @@ class Recommender:
         return hit
 
     def expected_intervals(self, prof: Profile) -> np.ndarray:
-        pos = np.arange(prof.rows.size)
-        return poisson_gamma(prof, pos, self.usage.interval[prof.rows], FEATURE_K)
+        return prof.memoized("expected", self.usage, lambda: poisson_gamma(
+            prof, np.arange(prof.rows.size), self.usage.interval[prof.rows], FEATURE_K))
+
+    def _households(self, profs: list[Profile]) -> F.Households:
+        if len(profs) == 1:  # a lone household's stack is reused by its next request
+            prof = profs[0]
+            return prof.memoized("households", self, lambda: F.Households(
+                self.attr, profs, [self.expected_intervals(prof)]))
+        return F.Households(self.attr, profs, [self.expected_intervals(p) for p in profs])
 
     # -- resolve ------------------------------------------------------------------------------
     def resolve_inputs(self, phrase: str, prof: Profile, now: float) -> tuple[np.ndarray, np.ndarray]:
         """(candidate rows, feature matrix) for a phrase and a household profile."""
-        rows, text = F.candidates(prof, *self.search(phrase))
-        X = F.resolve_features(self.attr, self.usage, prof, self.expected_intervals(prof), rows, text,
-                               phrase, now)
-        return rows, X
+        rows, X, _ = self.resolve_inputs_many([(phrase, prof, now)])
+        return rows[0], X
+
+    def resolve_inputs_many(self, items: Sequence[tuple[str, Profile, float]]
+                            ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Candidate rows per (phrase, profile, day) item, their stacked features, and each item's
+        first feature row. One pass of array operations serves every item (see ``batch``)."""
+        slot: dict[int, int] = {}
+        profs: list[Profile] = []
+        req_hh, rows_l, text_l = [], [], []
+        for phrase, prof, _ in items:
+            u = slot.get(id(prof))
+            if u is None:
+                u = slot[id(prof)] = len(profs)
+                profs.append(prof)
+            req_hh.append(u)
+            rows, text = F.candidates(prof, *self.search(phrase))
+            rows_l.append(rows)
+            text_l.append(text)
+        X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),
+                                    rows_l, text_l, [it[0] for it in items],
+                                    np.array([it[2] for it in items], np.float64))
+        starts = np.r_[0, np.cumsum([r.size for r in rows_l])[:-1]].astype(np.int64)
+        return rows_l, X, starts
 
     def resolve_scores(self, prof: Profile, X: np.ndarray) -> np.ndarray:
+        return self._scores(X, np.full(X.shape[0], prof.empty))
+
+    def _scores(self, X: np.ndarray, no_history: np.ndarray) -> np.ndarray:
+        """Ranking score per feature row; ``no_history`` marks rows of households with no purchases."""
         c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
-        if prof.empty:
-            return 0.65 * c["text_rel"] + 0.35 * c["pop_rel"]  # no history: good matches people buy
-        if self.ranker is not None:
-            return self.ranker.proba(X)
-        return (0.45 * c["text_rel"] + 0.3 * c["match_share"] + 0.15 * c["most_recent"]
-                + 0.1 * c["pop_rel"])
+        out = 0.65 * c["text_rel"] + 0.35 * c["pop_rel"]  # no history: good matches people buy
+        known = ~no_history
+        if known.any():
+            if self.ranker is not None:
+                out[known] = self.ranker.proba(X[known])
+            else:
+                out[known] = (0.45 * c["text_rel"] + 0.3 * c["match_share"] + 0.15 * c["most_recent"]
+                              + 0.1 * c["pop_rel"])[known]
+        return out
 
     def resolve(self, phrase: str, history: Sequence[Purchase], k: int = 3, now: datetime | None = None,
                 available_only: bool = True) -> list[Candidate]:
+        return self.resolve_many([(phrase, self.profile(history), k)], now, available_only)[0]
+
+    def resolve_many(self, requests: Sequence[tuple[str, Profile, int]], now: datetime | None = None,
+                     available_only: bool = True) -> list[list[Candidate]]:
+        """``resolve`` for many (phrase, profile, k) requests at once, answers in request order."""
+        if not requests:
+            return []
         now_day = to_day(now or datetime.now(timezone.utc))
-        prof = self.profile(history)
-        rows, X = self.resolve_inputs(phrase, prof, now_day)
-        scores = self.resolve_scores(prof, X)
-        if available_only:
-            ok = self.attr.available[rows]
-            rows, scores, X = rows[ok], scores[ok], X[ok]
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [self._candidate(int(rows[i]), float(scores[i]), prof, phrase) for i in order]
+        rows_l, X, starts = self.resolve_inputs_many([(ph, prof, now_day) for ph, prof, _ in requests])
+        empty = np.repeat([prof.empty for _, prof, _ in requests], [r.size for r in rows_l])
+        scores = self._scores(X, empty)
+        brand_share = X[:, F.RESOLVE_COLUMNS.index("brand_share")]
+        out = []
+        for (phrase, prof, k), rows, s in zip(requests, rows_l, starts):
+            sc, bs = scores[s:s + rows.size], brand_share[s:s + rows.size]
+            if available_only:
+                ok = self.attr.available[rows]
+                rows, sc, bs = rows[ok], sc[ok], bs[ok]
+            order = np.argsort(-sc, kind="stable")[:k]
+            out.append([self._candidate(int(rows[i]), float(sc[i]), prof, phrase, float(bs[i])) for i in order])
+        return out
 
-    def _candidate(self, row: int, score: float, prof: Profile, phrase: str | None) -> Candidate:
+    def _candidate(self, row: int, score: float, prof: Profile, phrase: str | None,
+                   brand_share: float | None = None) -> Candidate:
         p = self.products[row]
-        return Candidate(p.sku, round(min(max(score, 0.0), 1.0), 4), self._reason(row, prof, phrase), p)
+        return Candidate(p.sku, round(min(max(score, 0.0), 1.0), 4),
+                         self._reason(row, prof, phrase, brand_share), p)
 
-    def _reason(self, row: int, prof: Profile, phrase: str | None) -> str:
-        pos, bought = prof.lookup(np.array([row]))
-        if bought[0]:
-            n, last = int(prof.count[pos[0]]), _spoken_date(float(prof.last[pos[0]]))
+    def _reason(self, row: int, prof: Profile, phrase: str | None, brand_share: float | None = None) -> str:
+        i = int(np.searchsorted(prof.rows, row))
+        if i < prof.rows.size and prof.rows[i] == row:
+            n, last = int(prof.count[i]), _spoken_date(float(prof.last[i]))
             return f"you've bought this {n} times, most recently on {last}" if n > 1 else f"you bought this on {last}"
         p = self.products[row]
-        if p.brand and F.shares(self.attr.brand[[row]], self.attr.brand[prof.line_rows])[0] > 0.05:
-            return f"you often buy {p.brand}"
+        if p.brand:
+            if brand_share is None:
+                brand_share = F.shares(self.attr.brand[[row]], self.attr.brand[prof.line_rows])[0]
+            if brand_share > 0.05:
+                return f"you often buy {p.brand}"
         if self.usage.lines[row] > 0 and self.usage.lines[row] >= self.popular_lines:
             return f"a popular choice for {phrase}" if phrase else "a popular choice"
         return f"the best match for {phrase}" if phrase else "suggested for you"

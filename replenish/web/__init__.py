@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import time
 
 from flask import Flask
 
@@ -16,7 +18,7 @@ def create_app(container=None) -> Flask:
         from replenish.bootstrap import bootstrap
         container = bootstrap()
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = container.settings.secret_key or secrets.token_hex(32)
+    app.config["SECRET_KEY"] = container.settings.secret_key or _local_secret_key(container.settings.var_dir)
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.extensions["replenish"] = container
     register_error_handlers(app)
@@ -28,6 +30,29 @@ def create_app(container=None) -> Flask:
     for module in _optional_blueprints():
         app.register_blueprint(module.bp)
     return app
+
+
+def _local_secret_key(var_dir) -> str:
+    """Without REPLENISH_SECRET_KEY, one key kept under var/ and shared by every worker process on this
+    machine (a key per process would sign a person out whenever another worker answered)."""
+    from pathlib import Path
+    path = Path(var_dir) / "secret_key"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it or set REPLENISH_SECRET_KEY")
+    except OSError:
+        log.warning("could not keep a secret key under %s; sessions last only as long as this process", var_dir)
+        return secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _optional_blueprints():

@@ -136,3 +136,56 @@ def notifications():
         return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "channel": n.channel,
                                            "order_id": n.order_id, "status": n.status,
                                            "created_at": model.iso(n.created_at)} for n in items]})
+
+
+def _candidate_json(candidate) -> dict:
+    product = candidate.product
+    return {"sku": candidate.sku, "score": round(float(candidate.score), 4), "reason": candidate.reason,
+            "title": product.title if product else None, "size": product.size_label if product else None,
+            "price_cents": product.price_cents if product else None}
+
+
+def _timing_json(timing) -> dict:
+    return {"sku": timing.sku, "days_after_last": round(float(timing.days_after_last), 1),
+            "low": round(float(timing.low), 1), "high": round(float(timing.high), 1),
+            "last_purchased_at": model.iso(timing.last_purchased_at), "expected_at": model.iso(timing.expected_at)}
+
+
+def _k(default: int, maximum: int) -> int:
+    try:
+        k = int(request.args.get("k", default))
+    except ValueError:
+        raise ApiError(400, "invalid", "k must be a whole number.", field="k")
+    if not 1 <= k <= maximum:
+        raise ApiError(400, "invalid", f"k must be from 1 to {maximum}.", field="k")
+    return k
+
+
+@bp.get("/recommendations/resolve")
+@require_household
+def resolve():
+    phrase = (request.args.get("q") or "").strip()
+    if not phrase or len(phrase) > 200:
+        raise ApiError(400, "invalid", "q must be 1 to 200 characters, e.g. ?q=detergent", field="q")
+    found = container().recommendations.resolve(g.household_id, phrase, k=_k(3, 20))
+    return jsonify({"query": phrase, "results": [_candidate_json(c) for c in found]})
+
+
+@bp.get("/recommendations/buy-again")
+@require_household
+def buy_again():
+    found = container().recommendations.buy_again(g.household_id, k=_k(10, 50))
+    return jsonify({"results": [_candidate_json(c) for c in found]})
+
+
+@bp.get("/recommendations/running-low")
+@require_household
+def running_low():
+    try:
+        days = float(request.args.get("days", "7"))
+    except ValueError:
+        raise ApiError(400, "invalid", "days must be a number.", field="days")
+    if not 0 < days <= 365:
+        raise ApiError(400, "invalid", "days must be more than 0 and at most 365.", field="days")
+    found = container().recommendations.running_low(g.household_id, horizon_days=days, k=_k(10, 50))
+    return jsonify({"days": days, "results": [_timing_json(t) for t in found]})

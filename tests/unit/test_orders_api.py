@@ -92,3 +92,21 @@ def test_limits_update(client, token):
     assert bad.status_code == 400 and "fax" in bad.get_json()["error"]["field"]
     cleared = client.patch("/v1/household/limits", json={"per_month_cap_cents": None}, headers=auth(token))
     assert cleared.get_json()["per_month_cap_cents"] is None
+
+
+def test_recommendations_api(client, token, container, clock):
+    from datetime import timedelta
+    from replenish.domain.history import Purchase
+    with container.uow() as uow:
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-81", clock() - timedelta(days=30 * n), 1, f"o{n}")
+                                for n in range(1, 7)])
+        uow.session.commit()
+    body = client.get("/v1/recommendations/resolve?q=detergent&k=2", headers=auth(token)).get_json()
+    assert body["results"][0]["sku"] == "TIDE-PODS-81"  # the pack this household buys, not the first match
+    assert "6 times" in body["results"][0]["reason"]
+    again = client.get("/v1/recommendations/buy-again", headers=auth(token)).get_json()["results"]
+    assert again[0]["sku"] == "TIDE-PODS-81"
+    low = client.get("/v1/recommendations/running-low?days=30", headers=auth(token)).get_json()["results"]
+    assert [t["sku"] for t in low] == ["TIDE-PODS-81"] and 20 <= low[0]["days_after_last"] <= 40
+    assert client.get("/v1/recommendations/resolve", headers=auth(token)).get_json()["error"]["field"] == "q"
+    assert client.get("/v1/recommendations/buy-again?k=0", headers=auth(token)).status_code == 400
