@@ -7,8 +7,6 @@ know whether the retailer got the order) never places a second order.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -18,6 +16,8 @@ from urllib.parse import quote
 
 import requests
 
+from replenish.sdk import signing
+from replenish.sdk.signing import sign
 from replenish.services.ports import (
     PermanentError,
     RetailerStatus,
@@ -33,59 +33,13 @@ KEY_ID_HEADER = "X-Replenish-Key-Id"
 STATUSES = frozenset({"submitted", "confirmed", "shipped", "delivered", "cancelled"})
 
 
-# --- signatures (shared with buttons and partners) ----------------------------------------
+# --- signatures: the shared scheme (replenish.sdk.signing) ---------------------------------
 
 
-def _digest(secret: str | bytes, body: bytes, t: int) -> str:
-    key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def sign(secret: str | bytes, body: bytes, t: int) -> str:
-    """The signature header value for ``body`` signed at unix time ``t``: ``t=<t>,v1=<hex>``."""
-    return f"t={int(t)},v1={_digest(secret, body, int(t))}"
-
-
-def verify_signature(
-    secret: str | bytes,
-    header: str | None,
-    body: bytes | str,
-    now: float | datetime,
-    tolerance: float = 300,
-) -> bool:
-    """True when ``header`` holds a v1 signature of ``body`` by ``secret`` made within
-    ``tolerance`` seconds of ``now``.
-
-    The header may list several ``v1=`` values (a sender rotating secrets signs with both);
-    one match is enough. Unknown schemes are ignored. Comparisons are constant-time.
-    """
-    if not header:
-        return False
-    if isinstance(body, str):
-        body = body.encode()
-    if isinstance(now, datetime):
-        now = now.timestamp()
-    t: int | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        name, sep, value = part.strip().partition("=")
-        if not sep:
-            continue
-        if name == "t":
-            try:
-                t = int(value)
-            except ValueError:
-                return False
-        elif name == "v1":
-            candidates.append(value.strip())
-    if t is None or not candidates or abs(now - t) > tolerance:
-        return False
-    expected = _digest(secret, body, t).encode()
-    matched = False
-    for candidate in candidates:
-        # Check every candidate so timing does not reveal which one matched.
-        matched |= hmac.compare_digest(expected, candidate.encode("ascii", "replace"))
-    return matched
+def verify_signature(secret: str | bytes, header: str | None, body: bytes | str, now: float | datetime,
+                     tolerance: float = 300) -> bool:
+    """True when ``header`` holds a v1 signature of ``body`` by ``secret`` made within ``tolerance`` s."""
+    return signing.verify([secret], header, body, now, tolerance)
 
 
 # --- the gateway ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ has *slots* (a detergent tank, a filter) whose level reports drive the replenish
 """
 from __future__ import annotations
 
+from replenish.domain.aggregate import Aggregate
+
 import enum
 import math
 import secrets
@@ -166,7 +168,7 @@ class Partner:
 # -- buttons --------------------------------------------------------------------------------------------
 
 
-class Button:
+class Button(Aggregate):
     """A Dash-style button. Its secret signs its presses, so it is kept (not hashed)."""
 
     def __init__(self, household_id: str, *, sku: str | None = None, category: str | None = None,
@@ -189,11 +191,6 @@ class Button:
         self.events = []
         self.events.append(ButtonRegistered(serial=self.serial, household_id=household_id))
 
-    def __getattr__(self, name):  # loaded by the ORM without __init__
-        if name == "events":
-            self.events = []
-            return self.events
-        raise AttributeError(name)
 
     @property
     def id(self) -> str:
@@ -250,7 +247,7 @@ class LinkCode:
         return self.used_at is None and now < as_utc(self.expires_at)
 
 
-class Device:
+class Device(Aggregate):
     def __init__(self, partner_id: str, household_id: str, external_id: str, model: str = "",
                  id: str | None = None, created_at: datetime | None = None):
         self.id = id or new_id()
@@ -268,11 +265,6 @@ class Device:
         self.events = []
         self.events.append(DeviceRegistered(device_id=self.id, partner_id=partner_id, household_id=household_id))
 
-    def __getattr__(self, name):
-        if name == "events":
-            self.events = []
-            return self.events
-        raise AttributeError(name)
 
     @staticmethod
     def partner_key(partner_id: str, external_id: str) -> str:

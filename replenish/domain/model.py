@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from . import events
+from .aggregate import Aggregate
 from .errors import IllegalTransition, InvalidCommand
 
 
@@ -186,7 +187,7 @@ class OrderLine:
         return self.quantity * self.unit_price_cents
 
 
-class Order:
+class Order(Aggregate):
     """An order and its lifecycle: pending -> submitted -> confirmed -> shipped -> delivered (or cancelled/failed).
 
     ``active_key`` is set while the order is in flight for an exclusive source; a unique index on it is what
@@ -225,12 +226,6 @@ class Order:
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after))
 
-    # Instances loaded by the ORM skip __init__; this gives them an event list.
-    def __getattr__(self, name):
-        if name == "events":
-            self.events = []
-            return self.events
-        raise AttributeError(name)
 
     @staticmethod
     def source_key(household_id: str, source_id: str) -> str:

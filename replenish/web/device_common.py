@@ -11,34 +11,13 @@ from functools import wraps
 
 from flask import Response, current_app, g, request
 
+from replenish.sdk.signing import SIGNATURE_HEADER, TOLERANCE
+from replenish.sdk.signing import verify as verify_signature
+
 from .auth import container
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "X-Replenish-Signature"
-TOLERANCE = 300
-
-try:
-    from replenish.adapters.http_retailer import verify_signature
-except ImportError:  # pragma: no cover - same scheme, should the retailer adapter be absent
-    import hmac
-
-    def verify_signature(secret, header, body, now, tolerance=300):
-        if not header:
-            return False
-        t, candidates = None, []
-        for part in header.split(","):
-            name, _, value = part.strip().partition("=")
-            if name == "t" and value.isdigit():
-                t = int(value)
-            elif name == "v1":
-                candidates.append(value)
-        if t is None or not candidates or abs(now - t) > tolerance:
-            return False
-        key = secret.encode() if isinstance(secret, str) else secret
-        expected = hmac.new(key, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-        return any(hmac.compare_digest(expected, c) for c in candidates)
 
 
 def _tools() -> dict:
@@ -63,7 +42,7 @@ def verify(secrets: list[str]) -> str:
         raise unauthorized(f"Sign the request: {SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256>.")
     body = request.get_data(cache=True)
     now = time.time()
-    if not any(verify_signature(secret, header, body, now, tolerance=TOLERANCE) for secret in secrets if secret):
+    if not verify_signature([secret for secret in secrets if secret], header, body, now, TOLERANCE):
         raise unauthorized("The signature does not match, or is older than 300 seconds.")
     return header
 
