@@ -72,3 +72,12 @@ class SetVoicePin:
 class CheckVoicePin:
     household_id: str
     pin: str
+
+
+@dataclass(frozen=True)
+class SetNotificationPrefs:
+    household_id: str
+    channels: dict
+    topics: dict
+    email: str = ""
+    phone: str = ""

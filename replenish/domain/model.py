@@ -107,6 +107,19 @@ class ApiToken:
         return ApiToken(household_id, hash_secret(secret), label), secret
 
 
+# Which notifications a household wants: per channel, and per kind of news.
+NOTIFY_CHANNELS = ("email", "sms", "alexa")
+NOTIFY_TOPICS = ("placed", "shipped", "delivered", "problems", "running_low")
+TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
+                  "OrderCancelled": "problems", "OrderFailed": "problems", "SlotRunningLow": "running_low",
+                  "ButtonBatteryLow": "problems"}
+
+
+def default_notification_prefs() -> dict:
+    return {"channels": {"email": False, "sms": False, "alexa": True}, "topics": {t: True for t in NOTIFY_TOPICS},
+            "email": "", "phone": ""}
+
+
 PIN_MAX_FAILURES = 3
 PIN_LOCKOUT = timedelta(minutes=15)
 DEFAULT_CANCEL_WINDOWS = {Channel.VOICE.value: 1800, Channel.BUTTON.value: 900,
@@ -125,6 +138,41 @@ class Limits:
         self.voice_pin_hash: str | None = None
         self.pin_failures = 0
         self.pin_locked_until: datetime | None = None
+        self.notification_prefs = default_notification_prefs()
+
+    # -- notifications -----------------------------------------------------------------------------------
+    @property
+    def notify(self) -> dict:
+        """The household's choices, completed with defaults for anything added since they were saved."""
+        prefs = default_notification_prefs()
+        saved = self.notification_prefs or {}
+        prefs["channels"].update({k: bool(v) for k, v in (saved.get("channels") or {}).items() if k in NOTIFY_CHANNELS})
+        prefs["topics"].update({k: bool(v) for k, v in (saved.get("topics") or {}).items() if k in NOTIFY_TOPICS})
+        prefs["email"], prefs["phone"] = saved.get("email") or "", saved.get("phone") or ""
+        return prefs
+
+    def wants(self, event_name: str, channel: str) -> bool:
+        """Whether news of this kind goes out on this channel (the in-app feed always gets everything)."""
+        if channel == "feed":
+            return True
+        prefs = self.notify
+        topic = TOPIC_OF_EVENT.get(event_name)
+        if topic is not None and not prefs["topics"][topic]:
+            return False
+        if channel == "sns":  # SNS carries both the email and the text-message subscriptions
+            return prefs["channels"]["email"] or prefs["channels"]["sms"]
+        return prefs["channels"].get(channel, True)
+
+    def set_notification_prefs(self, channels: dict, topics: dict, email: str = "", phone: str = "") -> None:
+        unknown = (set(channels) - set(NOTIFY_CHANNELS)) | (set(topics) - set(NOTIFY_TOPICS))
+        if unknown:
+            raise InvalidCommand(f"Unknown notification choice {sorted(unknown)[0]!r}.", field="notifications")
+        if channels.get("email") and not email:
+            raise InvalidCommand("Give an email address to get emails.", field="email")
+        if channels.get("sms") and not phone:
+            raise InvalidCommand("Give a phone number to get text messages.", field="phone")
+        self.notification_prefs = {"channels": {k: bool(v) for k, v in channels.items()},
+                                   "topics": {k: bool(v) for k, v in topics.items()}, "email": email, "phone": phone}
 
     def cancel_window(self, channel: Channel | str) -> timedelta:
         key = Channel(channel).value

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
 from replenish.domain.history import Purchase
+from replenish.recommend.profile import Profile
 from replenish.recommend.recommender import Candidate, Recommender
 
 MAX_K = 100
 CHUNK = 512  # requests answered together
+PROFILES = 4096  # household summaries kept for the rest of a batch (a household often asks again)
 
 
 class BadRequest(ValueError):
@@ -113,34 +115,35 @@ def run_batch(recommender: Recommender, history_for: Callable[[str], Sequence[Pu
     operations (per-request numpy overhead, not arithmetic, is what bounds throughput).
     """
     pending: list[str] = []
+    profiles: dict[str, Profile] = {}
     for line in lines:
         if line.strip():
             pending.append(line)
             if len(pending) >= chunk:
-                yield from _answer_chunk(recommender, history_for, pending)
+                yield from _answer_chunk(recommender, history_for, pending, profiles)
                 pending = []
     if pending:
-        yield from _answer_chunk(recommender, history_for, pending)
+        yield from _answer_chunk(recommender, history_for, pending, profiles)
 
 
 def _answer_chunk(rec: Recommender, history_for: Callable[[str], Sequence[Purchase]],
-                  lines: list[str]) -> list[dict]:
+                  lines: list[str], profiles: dict[str, Profile]) -> list[dict]:
     out: list[dict | None] = [None] * len(lines)
-    histories: dict[str, Sequence[Purchase]] = {}
     resolves: list[tuple[int, ResolveRequest]] = []
     for i, line in enumerate(lines):
         try:
             req = parse(line)
-            if req.household not in histories:
-                histories[req.household] = history_for(req.household)
             if isinstance(req, ResolveRequest):
+                if req.household not in profiles:
+                    if len(profiles) >= PROFILES:
+                        profiles.pop(next(iter(profiles)))  # oldest first
+                    profiles[req.household] = rec.profile(history_for(req.household))
                 resolves.append((i, req))
             else:
-                out[i] = answer(rec, req, histories[req.household])
+                out[i] = answer(rec, req, history_for(req.household))
         except BadRequest as e:
             out[i] = {"id": _line_id(line), "error": str(e)}
     if resolves:
-        profiles = {h: rec.profile(histories[h]) for h in {req.household for _, req in resolves}}
         answers = rec.resolve_many([(req.query, profiles[req.household], req.k) for _, req in resolves])
         for (i, req), cands in zip(resolves, answers):
             out[i] = {"id": req.id, "results": _results(cands)}

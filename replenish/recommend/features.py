@@ -12,6 +12,7 @@ from replenish.recommend.stats import Attributes, Usage
 
 SEARCH_DEPTH = 30           # text-match candidates taken from the whole catalog
 HISTORY_MATCH = 0.3         # a bought product is a candidate if its text score is this close to the best
+NEW_CANDIDATES = 12         # with a history: never-bought catalog matches kept for the ranker
 
 RESOLVE_COLUMNS = [
     "text", "text_rel", "text_rank", "head_match", "bought", "log_count", "order_share",
@@ -28,13 +29,25 @@ BUY_AGAIN_COLUMNS = [
 ]
 
 
-def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Catalog top matches plus the household's own products that match nearly as well."""
+def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndarray,
+               pop: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Catalog top matches plus the household's own products that match nearly as well.
+
+    With a history (and ``pop``, product popularity by row), catalog matches the household never
+    bought are cut to the NEW_CANDIDATES best by the no-history score (good matches people buy):
+    the ranker rarely picks past them, and every row costs a pass through all its trees.
+    """
     if prof.empty or rows.size == 0:
         return rows, text
+    if pop is not None and rows.size > NEW_CANDIDATES:
+        _, mine_mask = prof.lookup(rows)
+        p = pop[rows]
+        prior = 0.65 * text / max(float(text.max()), 1e-9) + 0.35 * p / max(float(p.max()), 1.0)
+        prior[mine_mask] = np.inf
+        keep = np.sort(np.argsort(-prior, kind="stable")[:NEW_CANDIDATES + int(mine_mask.sum())])
+        rows, text = rows[keep], text[keep]
     own = dense[prof.rows]
-    keep = np.flatnonzero(own >= max(0.1, HISTORY_MATCH * float(text[0])))
+    keep = np.flatnonzero(own >= max(0.1, HISTORY_MATCH * float(text.max())))
     if keep.size == 0:
         return rows, text
     mine = prof.rows[keep]
@@ -77,10 +90,12 @@ class _Keyed:
 
 def _shares(line_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(keys, share of the household's lines with that key); key 0 ("unknown") shares nothing."""
-    keys, counts = np.unique(line_keys, return_counts=True)
-    share = counts / max(line_keys.size, 1)
-    share[keys == 0] = 0.0
-    return keys, share
+    if line_keys.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    counts = np.bincount(line_keys)  # key spaces are small (brands, aisles): cheaper than sorting
+    counts[0] = 0
+    keys = np.flatnonzero(counts)
+    return keys, counts[keys] / line_keys.size
 
 
 class Tables:
@@ -95,10 +110,10 @@ class Tables:
         paid = attr.price[lines]
         priced = paid > 0
         leaf = attr.leaf[lines][priced]
-        keys, inv = np.unique(leaf, return_inverse=True)
-        total = np.bincount(inv, weights=paid[priced], minlength=keys.size)
-        n = np.bincount(inv, minlength=keys.size)
-        self.price = (keys, total / np.maximum(n, 1))
+        total = np.bincount(leaf, weights=paid[priced])
+        n = np.bincount(leaf)
+        keys = np.flatnonzero(n)
+        self.price = (keys, total[keys] / n[keys])
 
     @classmethod
     def of(cls, attr: Attributes, prof: Profile) -> "Tables":

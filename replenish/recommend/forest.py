@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+BLOCK = 65_536  # (row, tree) pairs walked together
+
 
 class FlatForest:
     def __init__(self, model):
@@ -44,7 +46,8 @@ class FlatForest:
             child[0::2] = np.where(self.leaf, idx, self.right)  # even: x <= threshold is False
             child[1::2] = np.where(self.leaf, idx, self.left)   # odd: it is True
             thr = np.where(self.leaf, np.inf, self.threshold)
-            fast = self.__dict__["_fast"] = (n_features, col.astype(np.int64), thr, child)
+            fast = self.__dict__["_fast"] = (n_features, col.astype(np.int32), thr, child.astype(np.int32),
+                                             self.roots.astype(np.int32))
         return fast
 
     def raw(self, X: np.ndarray) -> np.ndarray:
@@ -52,17 +55,25 @@ class FlatForest:
         n = X.shape[0]
         if n == 0:
             return np.zeros(0)
-        n_features, col, thr, child = self._layout()
+        n_features, col, thr, child, roots = self._layout()
         X = np.asarray(X, dtype=np.float64)[:, :n_features]
         if X.shape[1] < n_features:  # trailing features no tree uses
             X = np.pad(X, ((0, 0), (0, n_features - X.shape[1])))
-        both = np.concatenate([np.where(np.isnan(X), -np.inf, X), X], axis=1).ravel()
-        width = 2 * n_features
-        node = np.tile(self.roots, n)
-        base = np.repeat(np.arange(0, n * width, width), self.roots.size)
+        both = np.concatenate([np.where(np.isnan(X), -np.inf, X), X], axis=1)
+        out = np.empty(n)
+        step = max(1, BLOCK // roots.size)  # rows per block: keeps the working arrays in cache
+        for s in range(0, n, step):
+            out[s:s + step] = self._descend(both[s:s + step], col, thr, child, roots)
+        return out + self.base
+
+    def _descend(self, both: np.ndarray, col, thr, child, roots) -> np.ndarray:
+        n, width = both.shape
+        flat = both.ravel()
+        node = np.tile(roots, n)
+        base = np.repeat(np.arange(0, n * width, width, dtype=np.int32), roots.size)
         for _ in range(self.depth):
-            node = child[2 * node + (both[base + col[node]] <= thr[node])]
-        return self.value[node].reshape(n, self.roots.size).sum(axis=1) + self.base
+            node = child[2 * node + (flat[base + col[node]] <= thr[node])]
+        return self.value[node].reshape(n, roots.size).sum(axis=1)
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.raw(X), -30, 30)))

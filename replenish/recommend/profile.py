@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import repeat
 from operator import attrgetter
 from typing import Mapping, Sequence
 
@@ -31,8 +32,7 @@ _SKU, _AT, _QTY = attrgetter("sku"), attrgetter("ordered_at"), attrgetter("quant
 def encode(history: Sequence[Purchase], row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(product rows, days, quantities) of purchases whose sku is in the catalog."""
     # map() over attrgetters keeps the per-line work in C: this runs for every uncached household
-    get = row_of.get
-    rows = np.fromiter((get(s, -1) for s in map(_SKU, history)), np.int64, len(history))
+    rows = np.fromiter(map(row_of.get, map(_SKU, history), repeat(-1)), np.int64, len(history))
     days = np.fromiter(map(datetime.timestamp, map(_AT, history)), np.float64, len(history)) / DAY
     qty = np.fromiter(map(_QTY, history), np.float64, len(history))
     known = rows >= 0
@@ -92,22 +92,24 @@ class Profile:
             qty = np.ones(rows.size)
         order = np.lexsort((days, rows))
         r, d, q = rows[order], days[order], qty[order]
+        if r.size == 0:
+            return cls.empty_profile()
         # one line per (product, order day): duplicates within an order are one purchase
         keep = np.r_[True, (r[1:] != r[:-1]) | (d[1:] != d[:-1])]
         r, d, q = r[keep], d[keep], q[keep]
-        prod, start, count = np.unique(r, return_index=True, return_counts=True)
-        end = start + count - 1
+        # r is sorted: product runs start where it changes
         same = np.r_[False, r[1:] == r[:-1]]
+        start = np.flatnonzero(~same)
+        count = np.diff(np.r_[start, r.size])
+        end = start + count - 1
         gap = np.where(same, np.diff(d, prepend=0.0), np.nan)
-        log_gap = np.log(np.maximum(gap, 0.5))
+        log_gap = np.where(same, np.log(np.maximum(gap, 0.5)), 0.0)
         n_int = count - 1
-        sum_log = np.add.reduceat(np.nan_to_num(log_gap), start) if r.size else np.zeros(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            log_int = np.where(n_int > 0, sum_log / np.maximum(n_int, 1), np.nan)
-        qsum = np.add.reduceat(q, start) if r.size else np.zeros(0)
-        return cls(prod, count.astype(np.float64), d[start] if r.size else np.zeros(0),
-                   d[end] if r.size else np.zeros(0), log_int, gap[end] if r.size else np.zeros(0),
-                   qsum / np.maximum(count, 1), np.unique(d), r, d)
+            log_int = np.where(n_int > 0, np.add.reduceat(log_gap, start) / np.maximum(n_int, 1), np.nan)
+        qsum = np.add.reduceat(q, start)
+        return cls(r[start], count.astype(np.float64), d[start], d[end], log_int, gap[end],
+                   qsum / count, np.unique(d), r, d)
 
     @classmethod
     def empty_profile(cls) -> "Profile":

@@ -159,7 +159,7 @@ class Recommender:
                 u = slot[id(prof)] = len(profs)
                 profs.append(prof)
             req_hh.append(u)
-            rows, text = F.candidates(prof, *self.search(phrase))
+            rows, text = F.candidates(prof, *self.search(phrase), self.usage.lines)
             rows_l.append(rows)
             text_l.append(text)
         X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),

@@ -61,7 +61,10 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
     uow.notifications.add(model.Notification(order.household_id, kind, text, "feed", order.id,
                                              created_at=deps.clock()))
     message = Message(order.household_id, kind, text, order.id, {"status": order.status})
+    household = uow.households.get(order.household_id)
     for notifier in deps.notifiers:
+        if household is not None and not household.limits.wants(kind, notifier.channel):
+            continue
         status = "sent"
         try:
             notifier.send(message)

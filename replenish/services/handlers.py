@@ -276,7 +276,16 @@ def check_voice_pin(cmd: commands.CheckVoicePin, deps: Deps) -> bool:
         return ok
 
 
+def set_notification_prefs(cmd: commands.SetNotificationPrefs, deps: Deps) -> dict:
+    with deps.uow() as uow:
+        limits = _household(uow, cmd.household_id).limits
+        limits.set_notification_prefs(cmd.channels, cmd.topics, cmd.email, cmd.phone)
+        uow.commit()
+        return limits.notify
+
+
 COMMAND_HANDLERS = {
+    commands.SetNotificationPrefs: set_notification_prefs,
     commands.PlaceOrder: place_order,
     commands.CancelOrder: cancel_order,
     commands.SubmitOrder: submit_order,

@@ -244,7 +244,7 @@ def _settings_page(status: int = 200, errors: dict | None = None, values: dict |
     form.update(values or {})
     return render_template(
         "dashboard/settings.html", page="settings", limits=limits, form=form, errors=errors or {},
-        prefs=prefs or dashboard_forms.load_prefs(container().redis, g.household_id),
+        prefs=prefs or dashboard_forms.load_prefs(container(), g.household_id),
         channels=dashboard_forms.CHANNELS, channel_names=dashboard_forms.CHANNEL_NAMES,
         notify_channels=dashboard_forms.NOTIFY_CHANNELS, notify_events=dashboard_forms.NOTIFY_EVENTS), status
 
@@ -296,7 +296,7 @@ def settings_notifications():
             events={k: request.form.get(f"event_{k}") == "on" for k in dashboard_forms.NOTIFY_EVENTS},
             email=request.form.get("email", "")[:254], phone=request.form.get("phone", "")[:20])
         return _settings_page(400, exc.errors, prefs=entered)
-    dashboard_forms.save_prefs(container().redis, g.household_id, prefs)
+    dashboard_forms.save_prefs(container(), g.household_id, prefs)
     flash("Notification choices saved.", "ok")
     return redirect(url_for("dashboard.settings") + "#notifications")
 

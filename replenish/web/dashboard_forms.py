@@ -1,13 +1,12 @@
 """The settings forms, parsed at the edge into typed values or a list of problems to show next to the fields.
 
 Amounts are typed in dollars and cancel windows in minutes (what people think in); the commands take cents and
-seconds. Notification preferences are a small JSON value in Redis (``dashboard:prefs:<household>``).
+seconds. Notification preferences are kept with the household's limits (SetNotificationPrefs).
 """
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from replenish.domain import commands, model
 
@@ -108,27 +107,15 @@ class Prefs:
     phone: str = ""
 
 
-def prefs_key(household_id: str) -> str:
-    return f"dashboard:prefs:{household_id}"
+def load_prefs(container, household_id: str) -> Prefs:
+    with container.uow() as uow:
+        saved = uow.households.get(household_id).limits.notify
+    return Prefs(channels=saved["channels"], events=saved["topics"], email=saved["email"], phone=saved["phone"])
 
 
-def load_prefs(redis, household_id: str) -> Prefs:
-    raw = redis.get(prefs_key(household_id))
-    prefs = Prefs()
-    if raw:
-        try:
-            data = json.loads(raw)
-            prefs.channels.update({k: bool(v) for k, v in data.get("channels", {}).items() if k in NOTIFY_CHANNELS})
-            prefs.events.update({k: bool(v) for k, v in data.get("events", {}).items() if k in NOTIFY_EVENTS})
-            prefs.email = str(data.get("email", ""))[:254]
-            prefs.phone = str(data.get("phone", ""))[:20]
-        except (ValueError, AttributeError):
-            pass  # an unreadable value falls back to the defaults; saving the form repairs it
-    return prefs
-
-
-def save_prefs(redis, household_id: str, prefs: Prefs) -> None:
-    redis.set(prefs_key(household_id), json.dumps(asdict(prefs)))
+def save_prefs(container, household_id: str, prefs: Prefs) -> None:
+    container.bus.handle(commands.SetNotificationPrefs(household_id, prefs.channels, prefs.events, prefs.email,
+                                                       prefs.phone))
 
 
 def parse_prefs(form) -> Prefs:

@@ -262,7 +262,7 @@ def test_voice_pin_set_change_and_remove(signed_in, container):
         assert not uow.households.get("h1").limits.has_pin
 
 
-def test_notification_preferences_are_kept_in_redis(signed_in, container):
+def test_notification_preferences_are_kept_with_the_household(signed_in, container):
     client, csrf = signed_in
     bad = client.post("/dashboard/settings/notifications", data={"csrf_token": csrf, "channel_sms": "on",
                                                                   "phone": "555-1234"})
@@ -271,10 +271,13 @@ def test_notification_preferences_are_kept_in_redis(signed_in, container):
         "csrf_token": csrf, "channel_email": "on", "email": "sam@example.com", "event_shipped": "on"})
     assert ok.status_code == 302
     from replenish.web.dashboard_forms import load_prefs
-    prefs = load_prefs(container.redis, "h1")
+    prefs = load_prefs(container, "h1")
     assert prefs.channels == {"email": True, "sms": False, "alexa": False}
     assert prefs.events["shipped"] and not prefs.events["delivered"] and prefs.email == "sam@example.com"
-    assert container.redis.get("dashboard:prefs:h1")
+    container.redis.flushall()  # durable: kept in the database, not in Redis
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.wants("OrderShipped", "sns")
+        assert not uow.households.get("h1").limits.wants("OrderDelivered", "sns")
 
 
 # -- forecast -----------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ import pytest
 
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
-from replenish.domain.errors import (IllegalTransition, LimitExceeded, NotFound, PinLocked, ProductUnavailable,
-                                     UnknownProduct)
+from replenish.domain.errors import (IllegalTransition, InvalidCommand, LimitExceeded, NotFound, PinLocked,
+                                     ProductUnavailable, UnknownProduct)
 from replenish.services import event_handlers
 from replenish.services.ports import PermanentError
 
@@ -214,3 +214,28 @@ def test_store_down_at_submission_leaves_it_to_the_retrying_task(make_container,
     assert container.deps.queue.submissions == [(order_id, None)]
     with container.uow() as uow:
         assert uow.orders.get(order_id).status == "pending"
+
+
+def test_notification_choices_decide_the_outside_channels_but_the_feed_gets_everything(make_container, clock):
+    from replenish.services.ports import Message
+
+    class Recorder:
+        def __init__(self, channel):
+            self.channel, self.sent = channel, []
+
+        def send(self, message: Message):
+            self.sent.append(message.kind)
+
+    sns, alexa = Recorder("sns"), Recorder("alexa")
+    container = make_container(notifiers=[sns, alexa])
+    with pytest.raises(InvalidCommand):
+        container.bus.handle(commands.SetNotificationPrefs("h1", {"email": True}, {}, email=""))
+    container.bus.handle(commands.SetNotificationPrefs(
+        "h1", {"email": True, "sms": False, "alexa": False}, {"placed": False}, email="sam@example.com"))
+    order_id = place(container).order_id
+    container.bus.handle(commands.CancelOrder("h1", order_id))
+    run_events(container)
+    assert sns.sent == ["OrderCancelled"] and alexa.sent == []  # no "placed" news; Alexa switched off
+    with container.uow() as uow:
+        feed = {n.kind for n in uow.notifications.for_household("h1") if n.channel == "feed"}
+    assert feed == {"OrderPlaced", "OrderCancelled"}
