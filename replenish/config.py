@@ -39,6 +39,7 @@ class Settings:
     relay_interval_seconds: float = 10.0
     relay_grace_seconds: float = 30.0
     sweep_interval_seconds: float = 5.0
+    submit_grace_seconds: float = 10.0
     retrain_interval_seconds: float = 24 * 3600.0
     sim_submit_latency: float = 0.0
     model_dir: Path = Path("var/models")
@@ -91,6 +92,7 @@ class Settings:
             relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
             relay_grace_seconds=_float(env, "RELAY_GRACE", 30.0),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
+            submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
             sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),
             model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),

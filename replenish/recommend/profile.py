@@ -33,7 +33,12 @@ def encode(history: Sequence[Purchase], row_of: Mapping[str, int]) -> tuple[np.n
     """(product rows, days, quantities) of purchases whose sku is in the catalog."""
     # map() over attrgetters keeps the per-line work in C: this runs for every uncached household
     rows = np.fromiter(map(row_of.get, map(_SKU, history), repeat(-1)), np.int64, len(history))
-    days = np.fromiter(map(datetime.timestamp, map(_AT, history)), np.float64, len(history)) / DAY
+    # the lines of one order share a time: convert each distinct time once
+    ats = list(map(_AT, history))
+    stamps = dict.fromkeys(ats)
+    for t in stamps:
+        stamps[t] = t.timestamp()
+    days = np.fromiter(map(stamps.__getitem__, ats), np.float64, len(ats)) / DAY
     qty = np.fromiter(map(_QTY, history), np.float64, len(history))
     known = rows >= 0
     return rows[known], days[known], qty[known]

@@ -114,9 +114,10 @@ def relay_outbox(deps, grace: timedelta | None = None) -> int:
 
 
 def submit_due(deps) -> int:
-    """Safety net behind the per-order ETA task: any pending order past its window is submitted now."""
+    """Submits pending orders whose cancel window has closed, and any that a dead worker left behind. The
+    grace keeps it from racing a submission that is already under way (harmless, but wasted)."""
     with deps.uow() as uow:
-        ids = uow.orders.due_for_submission(deps.clock())
+        ids = uow.orders.due_for_submission(deps.clock() - timedelta(seconds=deps.settings.submit_grace_seconds))
     for order_id in ids:
         deps.queue.submit_order(order_id)
     return len(ids)

@@ -38,7 +38,7 @@ def server(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BROKER_URL")}
     env.update(REPLENISH_VAR_DIR=str(tmp_path / "var"), PORT=str(port), SIM_CONFIRM_DELAY="0.2",
-               SIM_SHIP_DELAY="0.5", SIM_DELIVER_DELAY="1", TRACK_INTERVAL="0.5", SWEEP_INTERVAL="0.5",
+               SIM_SHIP_DELAY="0.5", SIM_DELIVER_DELAY="1", TRACK_INTERVAL="0.5", SWEEP_INTERVAL="0.5", SUBMIT_GRACE="0",
                PYTHONUNBUFFERED="1")
     log = tmp_path / "serve.log"
     exe = Path(sys.executable).parent / "replenish"

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 PRODUCTS = [Product(f"SKU-{i}", f"Product {i}", "Brand", "household/things", 1, "count", 199 + i) for i in range(20)]
 NO_WINDOW = {"voice": 0, "button": 0, "appliance": 0, "web": 0}
 FAST_STORE = {"SIM_CONFIRM_DELAY": 0.2, "SIM_SHIP_DELAY": 0.5, "SIM_DELIVER_DELAY": 1.0, "TRACK_INTERVAL": 0.5,
-              "SWEEP_INTERVAL": 1, "RELAY_INTERVAL": 1, "RELAY_GRACE": 2}
+              "SWEEP_INTERVAL": 1, "RELAY_INTERVAL": 1, "RELAY_GRACE": 2, "SUBMIT_GRACE": 2}
 
 
 def make_container(env: dict, **overrides):
@@ -91,10 +91,12 @@ def test_worker_killed_mid_submission_is_restarted_and_each_order_reaches_the_st
         pg, redis_url, rabbit_url, service_env, processes):
     # RabbitMQ hands unacknowledged messages back as soon as the dead worker's connection drops.
     env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, BROKER_URL=rabbit_url, SIM_SUBMIT_LATENCY=1.5,
-                      SIM_CONFIRM_DELAY=3600, TRACK_INTERVAL=3600)
+                      SIM_CONFIRM_DELAY=3600, TRACK_INTERVAL=3600, SWEEP_INTERVAL=1, SUBMIT_GRACE=3)
     container = make_container(env)
     seed(container)
     worker = processes("worker", env, "-c", "2")
+    # Beat runs throughout, as in any deployment: its due-orders sweep resubmits what a dead worker left.
+    processes("beat", env)
     order_ids = [container.bus.handle(commands.PlaceOrder("h0", "web", (LineRequest(f"SKU-{i}"),))).order_id
                  for i in range(10)]
 

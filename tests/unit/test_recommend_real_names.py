@@ -1,0 +1,110 @@
+"""The resolver on Instacart-style data it was not designed around: real-looking product names (no
+brand column, head nouns not always last, "Bag of ...", flavours after the noun), aisles and
+departments as Instacart has them, and shoppers with habits, switches and impulse buys."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from catalog.instacart import Order, write_dataset
+from replenish.recommend.evaluate import evaluate, format_report
+
+# (department, aisle, names); within a need the first names are the more popular ones
+NEEDS = [
+    ("dairy eggs", "milk", ["Organic Whole Milk", "2% Reduced Fat Milk", "Organic Reduced Fat Milk",
+                            "Whole Milk", "Lactose Free Fat Free Milk", "Organic Half & Half"]),
+    ("dairy eggs", "soy lactosefree", ["Organic Unsweetened Almond Milk", "Unsweetened Original Almond Breeze Almond Milk",
+                                       "Almond Breeze Unsweetened Vanilla Almond Milk", "Original Oat Milk"]),
+    ("produce", "fresh fruits", ["Banana", "Bag of Organic Bananas", "Organic Banana"]),
+    ("produce", "fresh fruits", ["Strawberries", "Organic Strawberries", "Organic Blueberries"]),
+    ("produce", "fresh vegetables", ["Organic Hass Avocado", "Large Hass Avocado", "Organic Avocado"]),
+    ("produce", "packaged vegetables fruits", ["Organic Baby Spinach", "Baby Spinach", "Organic Spring Mix"]),
+    ("dairy eggs", "eggs", ["Organic Large Brown Grade AA Cage Free Eggs", "Large Grade A Eggs",
+                            "Pasture Raised Large Brown Eggs", "Organic Omega-3 Eggs"]),
+    ("beverages", "water seltzer sparkling water", ["Sparkling Water Grapefruit", "Lime Sparkling Water",
+                                                    "Pure Sparkling Water", "Sparkling Natural Mineral Water"]),
+    ("dairy eggs", "yogurt", ["Total 0% Nonfat Greek Yogurt", "Plain Whole Milk Yogurt", "Vanilla Skyr Yogurt",
+                              "Strawberry Lowfat Greek Yogurt"]),
+    ("bakery", "bread", ["100% Whole Wheat Bread", "Organic 21 Whole Grains Bread", "Sourdough Bread",
+                         "Honey Wheat Bread"]),
+    ("beverages", "coffee", ["Medium Roast Ground Coffee", "French Roast Whole Bean Coffee",
+                             "Breakfast Blend Ground Coffee"]),
+    ("household", "paper goods", ["Ultra Soft Toilet Paper Mega Rolls", "Clean Care Toilet Paper",
+                                  "Select-A-Size Paper Towels"]),
+    ("household", "laundry", ["Free & Clear Liquid Laundry Detergent", "Original Scent Laundry Detergent Pacs",
+                              "Lavender Laundry Detergent"]),
+    ("snacks", "chips pretzels", ["Sea Salt Tortilla Chips", "Restaurant Style Tortilla Chips", "Kettle Potato Chips"]),
+    ("pantry", "spreads", ["Creamy Peanut Butter", "Organic Crunchy Peanut Butter", "Almond Butter"]),
+]
+
+
+def _catalog():
+    products, by_need, pop = [], [], [0.0]
+    for dept, aisle, names in NEEDS:
+        ids = []
+        for rank, name in enumerate(names):
+            pid = len(products) + 1
+            products.append((pid, name, dept, aisle))
+            ids.append(pid)
+            pop.append(1.0 / (rank + 1))
+        by_need.append(np.array(ids))
+    return products, by_need, np.array(pop)
+
+
+def _orders(households: int, by_need, pop, rng):
+    oid = 0
+    all_ids = np.arange(1, pop.size)
+    for user in range(1, households + 1):
+        needs = rng.choice(len(by_need), size=int(rng.integers(4, 10)), replace=False)
+        habits = []
+        for n in needs:
+            ids = by_need[n]
+            fav = int(rng.choice(ids, p=pop[ids] / pop[ids].sum()))
+            habits.append([ids, fav, float(rng.uniform(5, 25)), float(rng.uniform(0, 10)), float(rng.beta(5, 1.5))])
+        day, n_orders = 0.0, int(rng.integers(6, 25))
+        for number in range(1, n_orders + 1):
+            gap = 0.0 if number == 1 else float(rng.integers(3, 15))
+            day += gap
+            basket = set()
+            for h in habits:
+                ids, fav, interval, due, loyalty = h
+                if due <= day:
+                    if rng.random() < loyalty:
+                        basket.add(fav)
+                    else:
+                        other = int(rng.choice(ids, p=pop[ids] / pop[ids].sum()))
+                        basket.add(other)
+                        if rng.random() < 0.15:
+                            h[1] = other  # switched for good
+                    h[3] = day + interval * rng.lognormal(0, 0.2)
+            if rng.random() < 0.5:
+                basket.add(int(rng.choice(all_ids)))  # impulse buy
+            if basket:
+                oid += 1
+                yield Order(oid, user, number, None if number == 1 else gap, tuple(sorted(basket)),
+                            "train" if number == n_orders else "prior", 0, 10)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    d = tmp_path_factory.mktemp("instacart_names")
+    rng = np.random.default_rng(7)
+    products, by_need, pop = _catalog()
+    write_dataset(d, products, _orders(300, by_need, pop, rng))
+    return evaluate(d)
+
+
+@pytest.mark.parametrize("section", ["resolve 1-word", "resolve 2-word"])
+def test_learned_resolver_is_at_least_as_good_as_the_best_baseline(report, section):
+    methods = report.sections[section]
+    best = max(v["top-1"] for m, v in methods.items() if m != "learned")
+    assert report.counts[section] >= 200, format_report(report)
+    assert methods["learned"]["top-1"] >= best, format_report(report)
+
+
+def test_buy_again_and_timing_hold_up_against_their_baselines(report):
+    # buy-again is close on so small a set (0.92 vs 0.91): guard against a real regression only
+    assert report.sections["buy-again"]["learned"]["Recall@10"] >= \
+        report.sections["buy-again"]["top frequency"]["Recall@10"] - 0.02, format_report(report)
+    timing = report.sections["timing"]
+    assert timing["learned"]["MAE days"] <= timing["median interval"]["MAE days"], format_report(report)
