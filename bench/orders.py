@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--noops", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     args = parser.parse_args()
 
     db = f"rpl_bench_{uuid.uuid4().hex[:8]}"
@@ -93,7 +94,7 @@ def main() -> None:
         exe = str(Path(sys.executable).parent / "replenish")
         for n in range(args.workers):
             log = open(tmp / f"worker-{n}.log", "wb")
-            workers.append(subprocess.Popen([exe, "worker", "-c", str(args.concurrency), "--loglevel", os.environ.get("BENCH_LOGLEVEL", "WARNING")],
+            workers.append(subprocess.Popen([exe, "worker", "-c", str(args.concurrency), "--pool", args.pool, "--loglevel", os.environ.get("BENCH_LOGLEVEL", "WARNING")],
                                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True))
         celery = make_celery(settings)
@@ -135,7 +136,7 @@ def main() -> None:
         books = container.store.attempts_by_key()
         duplicates = sum(1 for attempts in books.values() if attempts > 1)
 
-        print(f"workers: {args.workers} processes x {args.concurrency} (prefork), broker {REDIS}")
+        print(f"workers: {args.workers} processes x {args.concurrency} ({args.pool}), broker {REDIS}")
         print(f"no-op task:                 {noop_rate:8.1f} tasks/s   ({args.noops} tasks)")
         print(f"order placed -> submitted:  {order_rate:8.1f} orders/s  ({args.orders} orders from 4 client "
               f"processes; placing took {placing_seconds:.2f}s)")

@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from replenish.domain import devices
-from replenish.domain.model import hash_secret, new_id
+from replenish.domain.model import Order, hash_secret, new_id
 
+from . import orm
 from . import orm_devices as t
 
 
@@ -71,6 +72,12 @@ class DeviceRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def device_with_slots(self, device_id: str) -> devices.Device | None:
+        """The device and its slots in one statement (the slot-report path; ``device`` takes two)."""
+        stmt = select(devices.Device).where(t.devices_table.c.id == device_id).options(
+            joinedload(devices.Device.slots))
+        return self.session.scalars(stmt).unique().first()
+
     def device_by_token(self, token: str) -> devices.Device | None:
         return self.session.scalars(select(devices.Device).where(
             t.devices_table.c.token_hash == hash_secret(token))).first()
@@ -83,10 +90,44 @@ class DeviceRepository:
         return list(self.session.scalars(select(devices.Device).where(
             t.devices_table.c.household_id == household_id).order_by(t.devices_table.c.created_at)))
 
+    def order_in_flight(self, household_id: str, source_id: str) -> tuple[str, str] | None:
+        """(order id, status) of the order in flight for an exclusive source, without loading the aggregate:
+        the answer to most presses and reports. Placing still goes through the core, whose unique index on
+        ``active_key`` is what enforces one order in flight."""
+        row = self.session.execute(select(orm.orders.c.id, orm.orders.c.status).where(
+            orm.orders.c.active_key == Order.source_key(household_id, source_id))).first()
+        return (row[0], row[1]) if row else None
+
     def lock_slot(self, device_id: str, slot_id: str) -> None:
         """Serialises reports for one slot (a row lock on Postgres; SQLite has one writer anyway)."""
         self.session.execute(select(t.slots.c.id).where(t.slots.c.device_id == device_id,
                                                        t.slots.c.slot_id == slot_id).with_for_update())
+
+
+class DeviceLookups:
+    """Single-statement reads that authenticate a request before any unit of work starts. On PostgreSQL they
+    run on an autocommit connection: one round trip, instead of BEGIN, SELECT and ROLLBACK."""
+
+    def __init__(self, engine):
+        if engine.dialect.name != "sqlite":  # SQLite has no round trips to save
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.engine = engine
+
+    def _first(self, stmt):
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).first()
+
+    def button_secret(self, serial: str) -> tuple[str, str] | None:
+        """(secret, status) of a button."""
+        row = self._first(select(t.buttons.c.secret, t.buttons.c.status).where(t.buttons.c.serial == serial))
+        return (row[0], row[1]) if row else None
+
+    def partner_by_key(self, api_key: str) -> tuple[str, list[str]] | None:
+        """(partner id, webhook secrets) of the live partner with this API key."""
+        p = t.partners
+        row = self._first(select(p.c.id, p.c.webhook_secrets).where(p.c.api_key_hash == hash_secret(api_key),
+                                                                     p.c.revoked_at.is_(None)))
+        return (row[0], list(row[1] or [])) if row else None
 
 
 class WebhookLog:

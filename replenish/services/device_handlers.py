@@ -97,8 +97,7 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
         household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
         source_id = button.source_id
         button.pressed(now, cmd.battery_mv, cmd.battery_percent)
-        in_flight = uow.orders.active_for_source(household_id, source_id)
-        order_id, order_status = (in_flight.id, in_flight.status) if in_flight else (None, None)
+        order_id, order_status = uow.devices.order_in_flight(household_id, source_id) or (None, None)
         if click is devices.ClickType.DOUBLE:
             button.status_requested(order_id, order_status)
         uow.track(button)
@@ -239,7 +238,11 @@ def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
 
 def _expected_purchase(deps, household_id: str, sku: str):
     try:
-        timing = recommendations(deps).next_purchase(household_id, sku)
+        service = recommendations(deps)
+        history = getattr(service, "history", None)
+        if callable(history) and not history(household_id):
+            return None  # nothing bought yet: no repurchase timing, and no model to load for it
+        timing = service.next_purchase(household_id, sku)
         return timing.expected_at if timing else None
     except ImportError:
         return None
@@ -256,9 +259,12 @@ def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: 
 
 def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
     now = deps.clock()
+    in_flight = None
     with deps.uow() as uow:
         uow.devices.lock_slot(cmd.device_id, cmd.slot_id)  # first: what is read next is the latest state
-        device = _partner_device(uow, cmd.partner_id, cmd.device_id)
+        device = uow.devices.device_with_slots(cmd.device_id)
+        if device is None or device.partner_id != cmd.partner_id:
+            raise NotFound(f"No device {cmd.device_id!r}.", field="device_id")
         device.ensure_active()
         slot = device.slot(cmd.slot_id)
         fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
@@ -272,12 +278,16 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
             slot.notified_at = now
             device.slot_low(slot, decision.reason)
         household_id, device_id, sku = device.household_id, device.id, slot.sku
+        if decision.action == "order":  # most reports below the threshold find their order still in flight
+            in_flight = uow.devices.order_in_flight(household_id, slot_source(device_id, cmd.slot_id))
         uow.track(device)
         uow.commit()
         body = {"slot": slot_view(slot), "fresh": fresh,
                 "decision": {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
                              "predicted_runout": iso(decision.runout_at)}, "order": None}
-    if decision.action == "order":
+    if in_flight is not None:  # what place_order would answer, without its lock and transaction
+        body["order"] = {"status": "order_in_progress", "order_id": in_flight[0]}
+    elif decision.action == "order":
         try:
             result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, decision.packs)
             body["order"] = {"status": result.status, "order_id": result.order_id}

@@ -122,8 +122,7 @@ def list_buttons():
 def press(serial: str):
     if len(serial) > 64:
         raise ApiError(404, "not_found", "No such button.", field="serial")
-    with container().uow() as uow:
-        found = uow.devices.button_secret(serial)
+    found = common.lookups().button_secret(serial)
     if found is None or found[1] != "active":
         raise ApiError(404, "not_found", "No such button.", field="serial")
     scope = f"button:{serial}"

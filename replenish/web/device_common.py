@@ -24,11 +24,19 @@ def _tools() -> dict:
     """Per-app Redis helpers, made on first use."""
     tools = current_app.extensions.get("replenish_devices")
     if tools is None:
+        from replenish.adapters.device_repository import DeviceLookups
         from replenish.adapters.redis_store import IdempotencyStore, RateLimiter
-        client = container().redis
-        tools = {"idempotency": IdempotencyStore(client), "rates": RateLimiter(client), "redis": client}
+        c = container()
+        client = c.redis
+        tools = {"idempotency": IdempotencyStore(client), "rates": RateLimiter(client), "redis": client,
+                 "lookups": DeviceLookups(c.engine)}
         current_app.extensions["replenish_devices"] = tools
     return tools
+
+
+def lookups():
+    """Reads that authenticate a request (button secrets, partner keys) before any unit of work starts."""
+    return _tools()["lookups"]
 
 
 def unauthorized(message: str, field: str = SIGNATURE_HEADER) -> ApiError:

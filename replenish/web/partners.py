@@ -74,16 +74,18 @@ def _authenticate() -> None:
     token = bearer_token()
     partner = device = None
     if token and len(token) <= 200:
+        found = common.lookups().partner_by_key(token)  # the usual caller: one single-statement read
+        if found is not None:
+            g.partner_id, g.partner_secrets, g.device_scope = found[0], found[1], None
+            return
         with container().uow() as uow:
-            partner = uow.devices.partner_by_key(token)
-            if partner is None:
-                device = uow.devices.device_by_token(token)
-                if device is not None and device.active:
-                    partner = uow.devices.partner(device.partner_id)
+            device = uow.devices.device_by_token(token)
+            if device is not None and device.active:
+                partner = uow.devices.partner(device.partner_id)
             if partner is not None and partner.revoked_at is None:
                 g.partner_id = partner.id
                 g.partner_secrets = list(partner.webhook_secrets or [])
-                g.device_scope = device.id if device is not None else None
+                g.device_scope = device.id
                 return
     raise ApiError(401, "unauthorized", "A partner API key is required (Authorization: Bearer <key>).",
                    field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="replenish-partners"'})
