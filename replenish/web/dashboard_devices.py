@@ -6,11 +6,13 @@ and only telling the household, and unlink. Without the device modules the pages
 """
 from __future__ import annotations
 
+import secrets
+
 import importlib
 import logging
 from functools import wraps
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 
 from replenish.domain.errors import DomainError
 from replenish.domain.model import as_utc
@@ -64,7 +66,19 @@ def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | 
             shown.append(view)
         catalog = _catalog(uow)
     return render_template("dashboard/buttons.html", page="buttons", buttons=shown, paired=paired,
-                           errors=errors or {}, form=form or {"kind": "sku", "quantity": "1"}, **catalog), status
+                           errors=errors or {}, form=form or {"kind": "sku", "quantity": "1"},
+                           pair_nonce=secrets.token_urlsafe(16), **catalog), status
+
+
+def _first_use_of(nonce: str) -> bool:
+    """A pairing form is good for one button: sending the same form again (a page refresh) pairs nothing."""
+    if not nonce:
+        return True
+    used = session.get("used_pair_forms", [])
+    if nonce in used:
+        return False
+    session["used_pair_forms"] = (used + [nonce])[-20:]
+    return True
 
 
 def _pair_command(form):
@@ -117,6 +131,9 @@ def init(bp) -> None:
         errors, cmd = _pair_command(request.form)
         if errors:
             return _buttons_page(400, errors=errors, form=form)
+        if not _first_use_of(request.form.get("pair_nonce", "")):
+            return _buttons_page(409, errors={"form": "That button was already paired; its secret was shown once. "
+                                                      "Pair a new button with the form below."})
         try:
             paired = container().bus.handle(cmd)
         except DomainError as exc:

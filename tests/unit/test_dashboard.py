@@ -408,6 +408,18 @@ def test_pair_a_button_and_see_its_battery_and_last_press(signed_in, container, 
     assert category.status_code == 201 and "your usual detergent" in category.get_data(as_text=True)
 
 
+def test_refreshing_the_pairing_result_does_not_pair_a_second_button(signed_in, container):
+    client, csrf = signed_in
+    page = client.get("/dashboard/buttons").get_data(as_text=True)
+    nonce = re.search(r'name="pair_nonce" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf, "pair_nonce": nonce, "kind": "sku", "sku": "TIDE-PODS-42", "quantity": "1"}
+    assert client.post("/dashboard/buttons", data=form).status_code == 201
+    again = client.post("/dashboard/buttons", data=form)
+    assert again.status_code == 409 and "already paired" in again.get_data(as_text=True)
+    with container.uow() as uow:
+        assert len(uow.devices.buttons_for("h1")) == 1
+
+
 @devices_present
 def test_appliance_link_code_levels_mode_and_unlink(signed_in, container, clock):
     from replenish.domain import device_commands as dc
