@@ -43,7 +43,27 @@ def session() -> requests.Session:
     return _local.s
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this client, the gunicorn processes, PostgreSQL, Redis and everything else
+    on the machine (Linux /proc; empty elsewhere)."""
+    totals: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        group = ("client" if int(pid) == os.getpid() else "gunicorn" if "gunicorn" in cmd else
+                 "postgres" if cmd.startswith("postgres") else "redis" if "redis-server" in cmd else "other")
+        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
 def timed(label: str, jobs: list, threads: int) -> tuple[float, list[int]]:
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         codes = list(pool.map(lambda job: job(), jobs))
@@ -51,6 +71,12 @@ def timed(label: str, jobs: list, threads: int) -> tuple[float, list[int]]:
     rate = len(jobs) / elapsed
     bad = sum(c >= 400 for c in codes)
     print(f"{label:<14} {len(jobs):>6} requests in {elapsed:6.2f} s = {rate:8.1f}/s  ({bad} non-2xx)")
+    # The machine may be shared: CPU per request by process, so that a slow run can be told from a busy box
+    # (processes that started or ended during the phase are counted from zero or not at all).
+    used = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
+    if used:
+        print(" " * 15 + "CPU ms/request: " + ", ".join(
+            f"{k} {max(0.0, v) / len(jobs) * 1000:.2f}" for k, v in sorted(used.items())))
     return rate, codes
 
 

@@ -1,10 +1,11 @@
 """Finding buttons, partners, devices, link codes and webhook deliveries in the database."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, contains_eager
 
 from replenish.domain import devices
 from replenish.domain.model import Order, hash_secret, new_id
@@ -16,6 +17,8 @@ from . import orm_devices as t
 class DeviceRepository:
     """Buttons, partners, devices (with their slots) and link codes: one repository for the channel."""
 
+    _IN_FLIGHT = select(orm.orders.c.id, orm.orders.c.status).where(orm.orders.c.active_key == bindparam("key"))
+
     def __init__(self, session: Session):
         self.session = session
 
@@ -24,9 +27,9 @@ class DeviceRepository:
         self.session.add(button)
 
     def button(self, serial: str, *, for_update: bool = False) -> devices.Button | None:
-        stmt = select(devices.Button).where(t.buttons.c.serial == serial)
-        if for_update:
-            stmt = stmt.with_for_update()
+        if not for_update:
+            return self.session.get(devices.Button, serial)
+        stmt = select(devices.Button).where(t.buttons.c.serial == serial).with_for_update()
         return self.session.scalars(stmt).first()
 
     def buttons_for(self, household_id: str) -> list[devices.Button]:
@@ -72,10 +75,12 @@ class DeviceRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
-    def device_with_slots(self, device_id: str) -> devices.Device | None:
-        """The device and its slots in one statement (the slot-report path; ``device`` takes two)."""
-        stmt = select(devices.Device).where(t.devices_table.c.id == device_id).options(
-            joinedload(devices.Device.slots))
+    def device_for_report(self, device_id: str) -> devices.Device | None:
+        """The device and its slots in one statement, the slot rows locked first (FOR UPDATE): reports for a
+        device are serialised (each updates the device's row anyway) and what is read is the latest state."""
+        stmt = (select(devices.Device).join(t.slots, t.slots.c.device_id == t.devices_table.c.id)
+                .options(contains_eager(devices.Device.slots)).where(t.devices_table.c.id == device_id)
+                .order_by(t.slots.c.id).with_for_update(of=t.slots))
         return self.session.scalars(stmt).unique().first()
 
     def device_by_token(self, token: str) -> devices.Device | None:
@@ -94,8 +99,7 @@ class DeviceRepository:
         """(order id, status) of the order in flight for an exclusive source, without loading the aggregate:
         the answer to most presses and reports. Placing still goes through the core, whose unique index on
         ``active_key`` is what enforces one order in flight."""
-        row = self.session.execute(select(orm.orders.c.id, orm.orders.c.status).where(
-            orm.orders.c.active_key == Order.source_key(household_id, source_id))).first()
+        row = self.session.execute(self._IN_FLIGHT, {"key": Order.source_key(household_id, source_id)}).first()
         return (row[0], row[1]) if row else None
 
     def lock_slot(self, device_id: str, slot_id: str) -> None:
@@ -106,27 +110,47 @@ class DeviceRepository:
 
 class DeviceLookups:
     """Single-statement reads that authenticate a request before any unit of work starts. On PostgreSQL they
-    run on an autocommit connection: one round trip, instead of BEGIN, SELECT and ROLLBACK."""
+    run on an autocommit connection: one round trip, instead of BEGIN, SELECT and ROLLBACK.
 
-    def __init__(self, engine):
+    A button's secret never changes, so an active button's is kept for ``ttl`` seconds: the press handler
+    checks the button's status again in its own transaction, so a button made inactive meanwhile still
+    orders nothing."""
+
+    _BUTTON = select(t.buttons.c.secret, t.buttons.c.status).where(t.buttons.c.serial == bindparam("serial"))
+    _PARTNER = select(t.partners.c.id, t.partners.c.webhook_secrets).where(
+        t.partners.c.api_key_hash == bindparam("key_hash"), t.partners.c.revoked_at.is_(None))
+
+    def __init__(self, engine, ttl: float = 60.0, max_items: int = 10_000):
         if engine.dialect.name != "sqlite":  # SQLite has no round trips to save
             engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.engine = engine
+        self.ttl = ttl
+        self.max_items = max_items
+        self._secrets: dict[str, tuple[float, str]] = {}
 
-    def _first(self, stmt):
+    def _first(self, stmt, params: dict):
         with self.engine.connect() as conn:
-            return conn.execute(stmt).first()
+            return conn.execute(stmt, params).first()
 
     def button_secret(self, serial: str) -> tuple[str, str] | None:
         """(secret, status) of a button."""
-        row = self._first(select(t.buttons.c.secret, t.buttons.c.status).where(t.buttons.c.serial == serial))
-        return (row[0], row[1]) if row else None
+        now = time.monotonic()
+        cached = self._secrets.get(serial)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1], "active"
+        row = self._first(self._BUTTON, {"serial": serial})
+        if row is None:
+            return None
+        if row[1] == "active":
+            if len(self._secrets) >= self.max_items:
+                self._secrets.clear()
+            self._secrets[serial] = (now, row[0])
+        return row[0], row[1]
 
     def partner_by_key(self, api_key: str) -> tuple[str, list[str]] | None:
-        """(partner id, webhook secrets) of the live partner with this API key."""
-        p = t.partners
-        row = self._first(select(p.c.id, p.c.webhook_secrets).where(p.c.api_key_hash == hash_secret(api_key),
-                                                                     p.c.revoked_at.is_(None)))
+        """(partner id, webhook secrets) of the live partner with this API key; not kept, as secrets are
+        retired and partners revoked."""
+        row = self._first(self._PARTNER, {"key_hash": hash_secret(api_key)})
         return (row[0], list(row[1] or [])) if row else None
 
 

@@ -299,11 +299,66 @@ return {1, math.floor((period - ahead) / interval), '0'}
 """
 
 
+# Several checks in one round trip, in order, stopping at the first that fails: for each key but the first,
+# a GCRA hit with (limit, period) from ARGV[2i], ARGV[2i + 1] (i = 1, 2, ...), exactly as _GCRA above; a
+# refusal answers {0, 0, wait, i}. Then, when KEYS[1] is not '', "is this signed request new?" (SET NX with
+# a TTL of ARGV[1] ms); a repeat answers {-1}. All passed: {1}. A refused request is not marked seen, so
+# its client may send it again once the limit allows.
+_GUARD = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) * 1000000 + tonumber(now_t[2])
+for i = 2, #KEYS do
+  local limit = tonumber(ARGV[2 * i - 2])
+  local period = tonumber(ARGV[2 * i - 1])
+  local interval = period / limit
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local ahead = new_tat - now
+  if ahead > period then
+    return {0, 0, string.format('%.0f', math.ceil(ahead - period)), i - 1}
+  end
+  redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+end
+if KEYS[1] ~= '' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return {-1} end
+end
+return {1}
+"""
+
+REPLAYED = "replayed"
+
+
 class RateLimiter:
     def __init__(self, client, prefix: str = "rl:"):
         self.client = client
         self.prefix = prefix
         self._gcra = client.register_script(_GCRA)
+        self._guard = client.register_script(_GUARD)
+
+    def guard(self, limits: list[tuple[str, int, float]], seen_key: str | None = None,
+              seen_ttl: float = 0) -> RateDecision | str:
+        """One round trip for what a request checks in Redis before it acts: each of ``limits``
+        (key, limit, per_seconds) in order, as ``hit`` would (the first refusal is returned; later limits are
+        not counted), then that ``seen_key`` is new (else ``REPLAYED``; it is marked seen for ``seen_ttl``
+        seconds). Redis unreachable: allowed, as ``hit`` (the database still guards orders)."""
+        keys, args = [seen_key or ""], [max(1, int(seen_ttl * 1000))]
+        for key, limit, per_seconds in limits:
+            if limit < 1 or per_seconds <= 0:
+                raise ValueError("rate limit needs limit >= 1 and per_seconds > 0")
+            keys.append(self.prefix + key)
+            args += [int(limit), int(per_seconds * 1_000_000)]
+        try:
+            reply = self._guard(keys=keys, args=args)
+        except UNAVAILABLE as exc:
+            log.warning("Redis unreachable, request guards %r not enforced: %s", keys, exc)
+            return RateDecision(True, 0, 0.0)
+        if int(reply[0]) == -1:
+            return REPLAYED
+        if int(reply[0]) == 1:
+            return RateDecision(True, 0, 0.0)
+        return RateDecision(False, 0, int(_text(reply[2])) / 1_000_000)
 
     def hit(self, key: str, limit: int, per_seconds: float) -> RateDecision:
         """Count one hit against ``key``: at most ``limit`` hits per ``per_seconds``."""

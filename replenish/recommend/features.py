@@ -135,18 +135,20 @@ class Households:
         self.bought = cat([p.rows for p in profs]).astype(np.int64) + u * self.n_products
         self.count = cat([p.count for p in profs])
         self.last = cat([p.last for p in profs])
-        self.expected = cat([e if e is not None else np.full(p.rows.size, np.nan) for p, e in zip(profs, expected)])
+        self.expected = cat([e if e is not None else np.full(p.rows.size, np.nan)
+                             for p, e in zip(profs, expected)])
         n_orders = np.array([p.n_orders for p in profs], np.int64)
         self.n_orders = n_orders
         self.order_end = np.cumsum(n_orders)
         self.order_days = cat([p.order_days for p in profs]) + u_of(n_orders) * ORDER_DAY_SPAN
         tables = [Tables.of(attr, p) for p in profs]
-        self.sizes = {k: int(getattr(attr, k).max()) + 1 if getattr(attr, k).size else 1 for k in Tables.KINDS}
+        self.sizes = {k: getattr(attr, f"n_{k}") for k in Tables.KINDS}
         self.shares = {}
         for k in Tables.KINDS:
             keys = [t.shares[k][0] for t in tables]
             su = u_of([x.size for x in keys])
-            self.shares[k] = _Keyed(cat(keys).astype(np.int64) + su * self.sizes[k], cat([t.shares[k][1] for t in tables]))
+            self.shares[k] = _Keyed(cat(keys).astype(np.int64) + su * self.sizes[k],
+                                    cat([t.shares[k][1] for t in tables]))
         pk = [t.price[0] for t in tables]
         pu = u_of([x.size for x in pk])
         self.price = _Keyed(cat(pk).astype(np.int64) + pu * self.sizes["leaf"], cat([t.price[1] for t in tables]))
@@ -200,7 +202,7 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
     match_total = np.add.reduceat(count, starts[nonempty])[np.cumsum(nonempty) - 1][seg]
     brand = attr.brand[rows]
     # share of the request's matching purchases that went to each candidate's brand
-    bkey = seg * (int(attr.brand.max()) + 1 if attr.brand.size else 1) + brand
+    bkey = seg * attr.n_brand + brand
     keys, inv = np.unique(bkey, return_inverse=True)
     per_brand = np.bincount(inv, weights=count, minlength=keys.size)[inv]
     any_bought = np.add.reduceat(bought.astype(np.int64), starts[nonempty])[np.cumsum(nonempty) - 1][seg] > 0

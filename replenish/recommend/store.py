@@ -5,6 +5,7 @@ The pointer is replaced atomically (write then rename) so a server never reads a
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,11 @@ import joblib
 
 from replenish import __version__
 
+log = logging.getLogger(__name__)
+
+# Bumped when features change meaning: a model trained on other features must not be served.
+# 2: timing features describe each product as of its last purchase (no elapsed-time leakage).
+MODEL_FORMAT = 2
 POINTER = "LATEST"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
@@ -29,6 +35,7 @@ def save(rec, model_dir) -> str:
     meta = {"version": version, "created_at": created.isoformat(), "code_version": __version__,
             "n_purchases": 0, "n_households": 0, "n_products": len(rec.products), "metrics": {}}
     meta.update(rec.meta)
+    meta["format"] = MODEL_FORMAT
     (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     tmp = root / f".{POINTER}.{os.getpid()}"
     tmp.write_text(version)
@@ -44,6 +51,11 @@ def load_latest(model_dir):
     path = root / pointer.read_text().strip() / MODEL_FILE
     if not path.exists():
         return None
+    meta = json.loads((path.parent / META_FILE).read_text())
+    if meta.get("format") != MODEL_FORMAT:
+        log.warning("model %s has format %s, this code serves format %s: retrain it",
+                    path.parent.name, meta.get("format"), MODEL_FORMAT)
+        return None
     rec = joblib.load(path)
-    rec.meta = json.loads((path.parent / META_FILE).read_text())
+    rec.meta = meta
     return rec

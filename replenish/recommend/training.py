@@ -1,8 +1,10 @@
 """Fitting: learn from each household's most recent order what it bought next.
 
-Every household's last order is the training target; only purchases *before* it feed its profile
-and the popularity/interval statistics used for its features, mirroring how the model is served.
-The served statistics are then recomputed from all purchases.
+Every household's last order is the training target for the resolve and buy-again rankers; only
+purchases *before* it feed its profile and the popularity/interval statistics used for its features,
+mirroring how the model is served. The timing model learns from completed repurchase intervals with
+features as of each interval's start (see ``timing``). The served statistics are then recomputed
+from all purchases. ``progress(stage, fraction)`` hears about every stage.
 """
 from __future__ import annotations
 

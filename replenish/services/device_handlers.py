@@ -96,8 +96,9 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
             raise NotFound(f"No button {cmd.serial!r}.", field="serial")
         household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
         source_id = button.source_id
-        button.pressed(now, cmd.battery_mv, cmd.battery_percent)
+        # read before the press is noted, so that the button's update is flushed once, at commit
         order_id, order_status = uow.devices.order_in_flight(household_id, source_id) or (None, None)
+        button.pressed(now, cmd.battery_mv, cmd.battery_percent)
         if click is devices.ClickType.DOUBLE:
             button.status_requested(order_id, order_status)
         uow.track(button)
@@ -261,15 +262,14 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
     now = deps.clock()
     in_flight = None
     with deps.uow() as uow:
-        uow.devices.lock_slot(cmd.device_id, cmd.slot_id)  # first: what is read next is the latest state
-        device = uow.devices.device_with_slots(cmd.device_id)
+        device = uow.devices.device_for_report(cmd.device_id)  # slots locked: reports are serialised
         if device is None or device.partner_id != cmd.partner_id:
             raise NotFound(f"No device {cmd.device_id!r}.", field="device_id")
         device.ensure_active()
         slot = device.slot(cmd.slot_id)
+        product = uow.products.get(slot.sku)
         fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
         device.last_seen_at = now
-        product = uow.products.get(slot.sku)
         expected = None
         if slot.remaining is not None and slot.remaining > slot.threshold and slot.usage_per_day() is None:
             expected = _expected_purchase(deps, device.household_id, slot.sku)

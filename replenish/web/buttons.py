@@ -128,14 +128,13 @@ def press(serial: str):
     scope = f"button:{serial}"
 
     def run():
-        common.rate_limit(scope, "REPLENISH_BUTTON_RATE", "600/60")
         data = request.get_json(silent=True, force=True) if request.get_data(cache=True) else {}
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_json", "The body must be a JSON object.", field="body")
         command = parse_press(serial, data)
         return jsonify(container().bus.handle(command)), 200
 
-    return common.signed(scope, [found[0]], run)
+    return common.signed(scope, [found[0]], run, limits=[(scope, "REPLENISH_BUTTON_RATE", "600/60")])
 
 
 @bp.get("/v1/buttons/_noop")

@@ -55,30 +55,40 @@ def verify(secrets: list[str]) -> str:
     return header
 
 
-def refuse_replay(scope: str, header: str) -> None:
-    digest = hashlib.sha256(header.encode()).hexdigest()
-    try:
-        fresh = _tools()["redis"].set(f"sigseen:{scope}:{digest}", b"1", nx=True, ex=TOLERANCE + 60)
-    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
-        log.warning("Redis unreachable, replay check skipped: %s", exc)
-        return
-    if not fresh:
-        raise unauthorized("This signed request was already received (replay).")
-
-
 def _limit(env_name: str, default: str) -> tuple[int, float]:
     raw = (container().settings.extra or {}).get(env_name) or os.environ.get(env_name) or default
     count, _, seconds = str(raw).partition("/")
     return max(1, int(count)), float(seconds or 60)
 
 
+def _rate_limited(decision) -> ApiError:
+    retry = max(1, int(decision.retry_after + 0.999))
+    return ApiError(429, "rate_limited", f"Too many requests; retry in {retry} s.",
+                    headers={"Retry-After": str(retry)})
+
+
 def rate_limit(key: str, env_name: str, default: str) -> None:
     limit, per = _limit(env_name, default)
     decision = _tools()["rates"].hit(key, limit, per)
     if not decision.allowed:
-        retry = max(1, int(decision.retry_after + 0.999))
-        raise ApiError(429, "rate_limited", f"Too many requests; retry in {retry} s.",
-                       headers={"Retry-After": str(retry)})
+        raise _rate_limited(decision)
+
+
+def guard(limits, scope: str | None = None, header: str | None = None) -> None:
+    """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
+    of a signed request, its replay refusal: one Redis round trip for all of them."""
+    from replenish.adapters.redis_store import REPLAYED
+    seen = f"sigseen:{scope}:{hashlib.sha256(header.encode()).hexdigest()}" if header else None
+    hits = [(key, *_limit(env_name, default)) for key, env_name, default in limits]
+    try:
+        decision = _tools()["rates"].guard(hits, seen, TOLERANCE + 60)
+    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
+        log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
+        return
+    if decision == REPLAYED:
+        raise unauthorized("This signed request was already received (replay).")
+    if not decision.allowed:
+        raise _rate_limited(decision)
 
 
 def run_idempotent(scope: str, call, before=None):
@@ -121,10 +131,11 @@ def run_idempotent(scope: str, call, before=None):
     return response
 
 
-def signed(scope: str, secrets: list[str], call):
-    """A signed, replay-refusing, idempotent call."""
+def signed(scope: str, secrets: list[str], call, limits=()):
+    """A signed, replay-refusing, idempotent call. ``limits`` (see ``guard``) are counted for a correctly
+    signed request, in the same Redis round trip as its replay check."""
     header = verify(secrets)
-    return run_idempotent(scope, call, before=lambda: refuse_replay(scope, header))
+    return run_idempotent(scope, call, before=lambda: guard(limits, scope, header))
 
 
 def idempotent(scope_of):

@@ -94,17 +94,19 @@ def _authenticate() -> None:
 def _device_allowed(device_id: str) -> None:
     if g.device_scope is not None and g.device_scope != device_id:
         raise ApiError(404, "not_found", f"No device {device_id!r}.", field="device_id")
-    common.rate_limit(f"device:{device_id}", "REPLENISH_DEVICE_RATE", "600/60")
 
 
 def _partner_call(call, device_id: str | None = None, mutating: bool = True):
     _authenticate()
-    common.rate_limit(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")
+    limits = [(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")]
     if device_id is not None:
         _device_allowed(device_id)
+        limits.append((f"device:{device_id}", "REPLENISH_DEVICE_RATE", "600/60"))
     if not mutating:
+        common.guard(limits)  # the partner's limit, then the device's: one round trip
         return call()
-    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call)
+    # signed calls: limits and replay refusal together, once the signature is known good
+    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits)
 
 
 def _when(value: datetime | None) -> datetime | None:

@@ -13,7 +13,8 @@ from replenish.recommend.evaluate import evaluate, format_report
 NEEDS = [
     ("dairy eggs", "milk", ["Organic Whole Milk", "2% Reduced Fat Milk", "Organic Reduced Fat Milk",
                             "Whole Milk", "Lactose Free Fat Free Milk", "Organic Half & Half"]),
-    ("dairy eggs", "soy lactosefree", ["Organic Unsweetened Almond Milk", "Unsweetened Original Almond Breeze Almond Milk",
+    ("dairy eggs", "soy lactosefree", ["Organic Unsweetened Almond Milk",
+                                       "Unsweetened Original Almond Breeze Almond Milk",
                                        "Almond Breeze Unsweetened Vanilla Almond Milk", "Original Oat Milk"]),
     ("produce", "fresh fruits", ["Banana", "Bag of Organic Bananas", "Organic Banana"]),
     ("produce", "fresh fruits", ["Strawberries", "Organic Strawberries", "Organic Blueberries"]),

@@ -1,0 +1,95 @@
+"""Serving paths that must agree with the one-request-at-a-time path, timing without leakage, and
+training progress."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from catalog.instacart import read_products, read_purchases
+from replenish.domain.history import Purchase
+from replenish.recommend import Recommender
+from replenish.recommend import features as F
+from replenish.recommend.batch import run_batch
+from replenish.recommend.synth import generate
+
+NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth_serving")
+    generate(80, d, seed=5)
+    products = list(read_products(d))
+    purchases = list(read_purchases(d, anchor=NOW - timedelta(days=2)))
+    by_hh: dict[str, list[Purchase]] = {}
+    for p in purchases:
+        by_hh.setdefault(p.household_id, []).append(p)
+    return products, purchases, by_hh
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    stages = []
+    rec = Recommender.fit(data[0], data[1], now=NOW, progress=lambda s, f: stages.append((s, f)))
+    return rec, stages
+
+
+def test_fit_reports_each_stage(fitted):
+    names = [s for s, _ in fitted[1]]
+    for stage in ("reading purchase history", "building training examples", "fitting resolve ranker",
+                  "fitting buy-again model", "fitting timing model", "packing the model"):
+        assert stage in names
+        assert (stage, 1.0) in fitted[1]
+    assert names.index("fitting resolve ranker") < names.index("packing the model")
+
+
+def test_batch_answers_match_single_requests(fitted, data):
+    rec, by_hh = fitted[0], data[2]
+    phrases = ["milk", "almond milk", "bananas", "tp", "detergent", "coffee", "xqzv"]
+    ids = sorted(by_hh)
+    lines = [json.dumps({"id": str(i), "kind": "resolve", "household": ids[i % len(ids)],
+                         "query": phrases[i % len(phrases)], "k": 1 + i % 4}) for i in range(150)]
+    lines.insert(7, json.dumps({"id": "b", "kind": "buy_again", "household": ids[0], "k": 2}))
+    lines.insert(9, "{oops")
+    got = list(run_batch(rec, lambda h: by_hh.get(h, []), lines, chunk=32))
+    assert len(got) == len(lines) and got[7]["id"] == "b" and "error" in got[9]
+    for line, answer in zip(lines, got):
+        req = json.loads(line) if line != "{oops" else None
+        if req is None or req["kind"] != "resolve":
+            continue
+        single = rec.resolve(req["query"], by_hh[req["household"]], k=req["k"])
+        assert answer["id"] == req["id"]
+        assert [(c["product"], c["score"], c["reason"]) for c in answer["results"]] == \
+            [(c.sku, c.score, c.reason) for c in single]
+
+
+def test_stacked_features_equal_per_request_features(fitted, data):
+    rec, by_hh = fitted[0], data[2]
+    day = NOW.timestamp() / 86400
+    items = [(ph, rec.profile(by_hh[h]), day) for h in sorted(by_hh)[:12] for ph in ("milk", "eggs", "soda")]
+    items.append(("milk", rec.profile([]), day))
+    rows, X, starts = rec.resolve_inputs_many(items)
+    for (phrase, prof, now), r, s in zip(items, rows, starts):
+        one_rows, one_X = rec.resolve_inputs(phrase, prof, now)
+        assert np.array_equal(one_rows, r)
+        np.testing.assert_allclose(X[s:s + r.size], one_X, equal_nan=True)
+    assert X.shape[1] == len(F.RESOLVE_COLUMNS)
+
+
+def test_timing_ignores_what_happened_after_the_last_purchase(fitted, data):
+    """The learned timing sees a product's history up to its last purchase only: orders placed since
+    (without it) must not move the prediction -- that is how it read answers off held-out orders."""
+    rec, products = fitted[0], data[0]
+    milk = next(p.sku for p in products if "Milk" in p.title)
+    eggs = next(p.sku for p in products if "Eggs" in p.title)
+    last = NOW - timedelta(days=40)
+    base = [Purchase("t", milk, last - timedelta(days=7 * i), 1, f"m{i}") for i in range(8)]
+    base += [Purchase("t", eggs, last - timedelta(days=7 * i + 1), 1, f"e{i}") for i in range(8)]
+    later = base + [Purchase("t", eggs, last + timedelta(days=6 * i), 1, f"l{i}") for i in range(1, 6)]
+    a = rec.next_purchase(sorted(base, key=lambda p: p.ordered_at), milk)
+    b = rec.next_purchase(sorted(later, key=lambda p: p.ordered_at), milk)
+    assert a.days_after_last == b.days_after_last and a.last_purchased_at == b.last_purchased_at
+    assert 3 <= a.days_after_last <= 21
