@@ -102,11 +102,6 @@ class DeviceRepository:
         row = self.session.execute(self._IN_FLIGHT, {"key": Order.source_key(household_id, source_id)}).first()
         return (row[0], row[1]) if row else None
 
-    def lock_slot(self, device_id: str, slot_id: str) -> None:
-        """Serialises reports for one slot (a row lock on Postgres; SQLite has one writer anyway)."""
-        self.session.execute(select(t.slots.c.id).where(t.slots.c.device_id == device_id,
-                                                       t.slots.c.slot_id == slot_id).with_for_update())
-
 
 class DeviceLookups:
     """Single-statement reads that authenticate a request before any unit of work starts. On PostgreSQL they
