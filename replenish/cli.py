@@ -181,20 +181,14 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
                else f"household {household_id} created\nAPI token: {token}")
 
 
-def _register_extensions() -> None:
+def _register_feature_commands() -> None:
     """Command groups that live beside the feature they drive (recommender, buttons and devices)."""
-    import importlib
-    for name in ("replenish.cli_recommend", "replenish.cli_devices"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(main)
+    from replenish import cli_devices, cli_recommend
+    cli_recommend.register(main)
+    cli_devices.register(main)
 
 
-_register_extensions()
+_register_feature_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -197,24 +197,11 @@ def start_mappers() -> None:
                               order_by=order_lines.c.id),
     })
     mapper_registry.map_imperatively(model.Notification, notifications)
-    for module in _extension_modules():
-        module.start_mappers()
+    orm_devices.start_mappers()
 
 
-def _extension_modules():
-    """Tables and mappings of other parts of the product (devices and buttons), on the same metadata."""
-    import importlib
-    found = []
-    for name in ("replenish.adapters.orm_devices",):
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
-
-
-_extension_modules()  # imported here so their tables are on ``metadata`` for Alembic and create_all
+# At the end, because it builds its tables on this module's ``metadata`` (so Alembic and create_all see them).
+from . import orm_devices  # noqa: E402
 
 
 @event.listens_for(Engine, "connect")

@@ -104,14 +104,8 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_status_created", "status", "created_at"),
 )
 
-_mapped = False
-
-
 def start_mappers() -> None:
-    global _mapped
-    if _mapped:
-        return
-    _mapped = True
+    """Called once, by ``orm.start_mappers``."""
     mapper_registry.map_imperatively(devices.Partner, partners)
     mapper_registry.map_imperatively(devices.Button, buttons)
     mapper_registry.map_imperatively(devices.LinkCode, link_codes, exclude_properties=["code"])

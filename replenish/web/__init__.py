@@ -23,11 +23,8 @@ def create_app(container=None) -> Flask:
     app.extensions["replenish"] = container
     register_error_handlers(app)
 
-    from .api import bp as api_bp
-    from .health import bp as health_bp
-    app.register_blueprint(health_bp)
-    app.register_blueprint(api_bp)
-    for module in _optional_blueprints():
+    from . import alexa, api, buttons, dashboard, health, partners
+    for module in (health, api, alexa, buttons, partners, dashboard):
         app.register_blueprint(module.bp)
     return app
 
@@ -53,16 +50,3 @@ def _local_secret_key(var_dir) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-def _optional_blueprints():
-    """Blueprints of channels that are present in this build (voice, buttons, partners, dashboard)."""
-    import importlib
-    found = []
-    for name in ("replenish.web.alexa", "replenish.web.buttons", "replenish.web.partners", "replenish.web.dashboard"):
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
