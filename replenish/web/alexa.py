@@ -37,24 +37,23 @@ def _warn_once(key: str, message: str) -> None:
         log.warning(message)
 
 
-def _skill() -> VoiceSkill:
-    skill = current_app.extensions.get(_SKILL)
-    if skill is None:
+def _app_once(key: str, make):
+    """One object per app, made on first use (threads of one worker may ask at the same time)."""
+    found = current_app.extensions.get(key)
+    if found is None:
         with _build_lock:
-            skill = current_app.extensions.get(_SKILL)
-            if skill is None:
-                skill = current_app.extensions[_SKILL] = VoiceSkill(container())
-    return skill
+            found = current_app.extensions.get(key)
+            if found is None:
+                found = current_app.extensions[key] = make()
+    return found
+
+
+def _skill() -> VoiceSkill:
+    return _app_once(_SKILL, lambda: VoiceSkill(container()))
 
 
 def _verifier() -> RequestVerifier:
-    verifier = current_app.extensions.get(_VERIFIER)
-    if verifier is None:
-        with _build_lock:
-            verifier = current_app.extensions.get(_VERIFIER)
-            if verifier is None:
-                verifier = current_app.extensions[_VERIFIER] = _make_verifier(container())
-    return verifier
+    return _app_once(_VERIFIER, lambda: _make_verifier(container()))
 
 
 def _make_verifier(c) -> RequestVerifier:
