@@ -64,13 +64,10 @@ class CancelIntentHandler(VoiceHandler):
         return Say(speech.NOTHING_ORDERED if pending else speech.GOODBYE)
 
 
-class NavigateHomeIntentHandler(VoiceHandler):
-    intent = "AMAZON.NavigateHomeIntent"
-    needs_link = False
+class NavigateHomeIntentHandler(StopIntentHandler):
+    """Leaving the skill for the home screen ends the conversation like "stop"."""
 
-    def answer(self, turn, handler_input):
-        turn.clear_state()
-        return Say(speech.GOODBYE)
+    intent = "AMAZON.NavigateHomeIntent"
 
 
 class FallbackIntentHandler(VoiceHandler):
