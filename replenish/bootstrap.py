@@ -106,6 +106,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     if queue is None:
         from workers.queue import CeleryQueue
         queue = CeleryQueue(clock=clock)
+    if getattr(queue, "redis", False) is None:  # a Celery queue coalesces its drain requests in this Redis
+        queue.redis = redis_client
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)

@@ -38,6 +38,7 @@ class Settings:
     track_interval_seconds: float = 10.0
     relay_interval_seconds: float = 10.0
     relay_grace_seconds: float = 30.0
+    outbox_batch: int = 100
     sweep_interval_seconds: float = 5.0
     submit_grace_seconds: float = 10.0
     retrain_interval_seconds: float = 24 * 3600.0
@@ -91,6 +92,7 @@ class Settings:
             track_interval_seconds=_float(env, "TRACK_INTERVAL", 10.0),
             relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
             relay_grace_seconds=_float(env, "RELAY_GRACE", 30.0),
+            outbox_batch=max(1, int(_float(env, "OUTBOX_BATCH", 100))),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
             submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),

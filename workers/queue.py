@@ -5,16 +5,47 @@ from datetime import datetime, timezone
 
 
 class CeleryQueue:
-    """Sends by task name, so any configured Celery app (the process's own, or a test's) can carry the work."""
+    """Sends by task name, so any configured Celery app (the process's own, or a test's) can carry the work.
 
-    def __init__(self, app=None, clock=lambda: datetime.now(timezone.utc)):
+    Committed events are not sent one task each: a ``drain_outbox`` task takes whatever is unhandled in
+    batches. With ``redis`` given, requests for a drain are coalesced: while one is queued and not yet started,
+    nothing more is sent (a flag with a short expiry, so a lost message cannot silence the queue for long; the
+    outbox relay covers the rest). Without Redis, or when Redis does not answer, every request sends a drain.
+    """
+
+    FLAG_TTL_MS = 5000
+
+    def __init__(self, app=None, clock=lambda: datetime.now(timezone.utc), redis=None):
         if app is None:
             from .celery_app import app
         self.app = app
         self.clock = clock
+        self.redis = redis
+
+    @property
+    def _flag(self) -> str:
+        return f"replenish:drain-pending:{self.app.conf.task_default_queue}"
 
     def handle_event(self, event_id: int) -> None:
         self.app.send_task("workers.tasks.handle_event", args=[event_id])
+
+    def handle_events(self, event_ids: list[int]) -> None:
+        # The events were committed before this runs, and a drain lowers the flag before it claims: so either
+        # the flag is down and a drain is sent, or a drain that has not started yet will see these events.
+        if self.redis is not None:
+            try:
+                if not self.redis.set(self._flag, 1, nx=True, px=self.FLAG_TTL_MS):
+                    return
+            except Exception:  # no Redis: send anyway (a duplicate drain finds nothing to do)
+                pass
+        self.app.send_task("workers.tasks.drain_outbox")
+
+    def drain_started(self) -> None:
+        if self.redis is not None:
+            try:
+                self.redis.delete(self._flag)
+            except Exception:
+                pass
 
     # No ETA or countdown messages: a worker holding them when a Redis broker drops its connection dies
     # (kombu acks them on the dead channel), and they sit invisible for the visibility timeout. Work that is
@@ -44,6 +75,13 @@ class InlineQueue:
     def handle_event(self, event_id: int) -> None:
         self.bus_provider().handle_event(event_id)
 
+    def handle_events(self, event_ids: list[int]) -> None:
+        for event_id in event_ids:
+            self.handle_event(event_id)
+
+    def drain_started(self) -> None:
+        pass
+
     def submit_order(self, order_id: str, eta=None) -> None:
         from replenish.domain import commands
         self.submitted.append(order_id)
@@ -67,6 +105,13 @@ class RecordingQueue:
 
     def handle_event(self, event_id: int) -> None:
         self.events.append(event_id)
+
+    def handle_events(self, event_ids: list[int]) -> None:
+        for event_id in event_ids:
+            self.handle_event(event_id)
+
+    def drain_started(self) -> None:
+        pass
 
     def submit_order(self, order_id: str, eta=None) -> None:
         self.submissions.append((order_id, eta))

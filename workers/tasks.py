@@ -29,6 +29,11 @@ def handle_event(event_id: int) -> str:
     return runtime.container().bus.handle_event(int(event_id))
 
 
+@app.task(name="workers.tasks.drain_outbox", **RETRY)
+def drain_outbox() -> int:
+    return event_handlers.drain_outbox(runtime.container().deps)
+
+
 @app.task(name="workers.tasks.submit_order", **RETRY)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))

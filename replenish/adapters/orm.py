@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, event)
+                        Table, Text, UniqueConstraint, event, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -150,7 +150,12 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("dispatched_at", UTCDateTime, nullable=True),
     Column("handled_at", UTCDateTime, nullable=True),
-    Index("ix_outbox_pending", "dispatched_at", "id"),
+    # A consumer that failed leaves the event for a later attempt, with backoff, instead of blocking the rest.
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("retry_after", UTCDateTime, nullable=True),
+    # Only the few unhandled rows are indexed: claiming work stays fast however long the timeline grows.
+    Index("ix_outbox_unhandled", "id", postgresql_where=text("handled_at IS NULL"),
+          sqlite_where=text("handled_at IS NULL")),
 )
 
 notifications = Table(

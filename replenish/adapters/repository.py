@@ -1,7 +1,7 @@
 """Repositories: the only place that knows how aggregates are found in the database."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from sqlalchemy import String, and_, func, insert, or_, select, type_coerce, update
@@ -35,10 +35,21 @@ class OrderRepository:
         self.seen.add(order)
 
     def get(self, order_id: str, *, for_update: bool = False) -> model.Order | None:
-        stmt = select(model.Order).where(orm.orders.c.id == order_id)
-        if for_update:
-            stmt = stmt.with_for_update()
+        if not for_update:  # an order this unit of work already loaded costs no query
+            return self._track(self.session.get(model.Order, order_id))
+        stmt = select(model.Order).where(orm.orders.c.id == order_id).with_for_update()
         return self._track(self.session.scalars(stmt).first())
+
+    def get_many(self, order_ids: Iterable[str], *, lock: bool = False) -> list[model.Order]:
+        """Orders by id, in one query (lines in one more). ``lock``: row-locked for this transaction, skipping
+        any another transaction holds (it is already working on them)."""
+        ids = list(dict.fromkeys(str(i) for i in order_ids))
+        if not ids:
+            return []
+        stmt = select(model.Order).where(orm.orders.c.id.in_(ids))
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [self._track(o) for o in self.session.scalars(stmt)]
 
     def for_household(self, household_id: str, order_id: str) -> model.Order | None:
         stmt = select(model.Order).where(orm.orders.c.id == order_id, orm.orders.c.household_id == household_id)
@@ -96,6 +107,12 @@ class HouseholdRepository:
 
     def get(self, household_id: str) -> model.Household | None:
         return self.session.get(model.Household, str(household_id))
+
+    def get_many(self, household_ids: Iterable[str]) -> dict[str, model.Household]:
+        ids = list({str(h) for h in household_ids})
+        if not ids:
+            return {}
+        return {h.id: h for h in self.session.scalars(select(model.Household).where(orm.households.c.id.in_(ids)))}
 
     def by_token(self, secret: str) -> model.Household | None:
         stmt = (select(model.Household).join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
@@ -219,20 +236,52 @@ class OutboxRepository:
     def __init__(self, session: Session):
         self.session = session
 
+    @staticmethod
+    def row(event, aggregate_id: str | None, household_id: str | None, now: datetime, handled: bool = False) -> dict:
+        return {"event_type": event.name, "aggregate_id": aggregate_id, "household_id": household_id,
+                "payload": event.payload(), "created_at": now, "handled_at": now if handled else None}
+
     def add(self, event, aggregate_id: str | None, household_id: str | None, now: datetime,
             handled: bool = False) -> int:
-        return int(self.session.execute(insert(orm.outbox).values(
-            event_type=event.name, aggregate_id=aggregate_id, household_id=household_id,
-            payload=event.payload(), created_at=now, handled_at=now if handled else None)
-            .returning(orm.outbox.c.id)).scalar_one())
+        return self.add_many([self.row(event, aggregate_id, household_id, now, handled)])[0]
+
+    def add_many(self, rows: Sequence[dict]) -> list[int]:
+        """Writes event rows (see ``row``) in one statement; returns their ids in the order given."""
+        if not rows:
+            return []
+        stmt = insert(orm.outbox).returning(orm.outbox.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in self.session.scalars(stmt, list(rows))]
 
     def unhandled(self, older_than: datetime, limit: int = 500) -> list[int]:
-        """Events nobody has handled, created (and last handed over, if ever) before ``older_than``."""
+        """Events nobody has handled, created (and last handed over, if ever) before ``older_than``, and not
+        waiting out a retry delay."""
         o = orm.outbox
         stmt = (select(o.c.id).where(o.c.handled_at.is_(None), o.c.created_at <= older_than,
-                                     or_(o.c.dispatched_at.is_(None), o.c.dispatched_at <= older_than))
+                                     or_(o.c.dispatched_at.is_(None), o.c.dispatched_at <= older_than),
+                                     or_(o.c.retry_after.is_(None), o.c.retry_after <= older_than))
                 .order_by(o.c.id).limit(limit))
         return list(self.session.scalars(stmt))
+
+    def claim_batch(self, limit: int, now: datetime) -> list:
+        """Marks up to ``limit`` of the oldest unhandled events handled and returns their rows (id, event_type,
+        payload). Rows another transaction is claiming are skipped (PostgreSQL), so concurrent workers take
+        disjoint batches; if this transaction rolls back, its claims are undone."""
+        o = orm.outbox
+        pick = (select(o.c.id).where(o.c.handled_at.is_(None), or_(o.c.retry_after.is_(None), o.c.retry_after <= now))
+                .order_by(o.c.id).limit(limit).with_for_update(skip_locked=True))
+        stmt = (update(o).where(o.c.id.in_(pick.scalar_subquery())).values(handled_at=now)
+                .returning(o.c.id, o.c.event_type, o.c.payload))
+        return sorted(self.session.execute(stmt).all(), key=lambda r: r.id)
+
+    def postpone(self, event_id: int, now: datetime, max_delay: float = 600.0) -> int:
+        """Records a failed attempt at an event: it waits (exponentially longer each time) before the next.
+        Returns the attempts so far."""
+        o = orm.outbox
+        attempts = int(self.session.execute(update(o).where(o.c.id == event_id).values(attempts=o.c.attempts + 1)
+                                            .returning(o.c.attempts)).scalar_one())
+        delay = min(max_delay, 5.0 * 2 ** (attempts - 1))
+        self.session.execute(update(o).where(o.c.id == event_id).values(retry_after=now + timedelta(seconds=delay)))
+        return attempts
 
     def mark_dispatched(self, ids: Sequence[int], now: datetime) -> None:
         if ids:

@@ -40,26 +40,39 @@ class SimulatedStore:
         self.submit_latency = submit_latency
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
-        missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
-        if missing:
-            return SubmitResult(False, reason=f"out of stock: {', '.join(missing)}")
-        t = orm.sim_store_orders
-        payload = {"household_id": request.household_id, "address": request.address,
-                   "lines": [{"sku": l.sku, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents}
-                             for l in request.lines]}
-        # One statement books the order or, for a key seen before, counts the attempt and returns the
-        # existing booking: concurrent deliveries of the same key cannot book twice.
-        insert = _insert_for(self.engine.dialect.name)
-        stmt = insert(t).values(retailer_order_id="SIM-" + uuid.uuid4().hex[:12].upper(),
-                                idempotency_key=request.idempotency_key, received_at=self.clock(), attempts=1,
-                                payload=payload)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.c.idempotency_key],
-                                          set_={"attempts": t.c.attempts + 1}).returning(t.c.retailer_order_id)
-        with self.engine.begin() as conn:
-            retailer_order_id = conn.execute(stmt).scalar_one()
+        return self.submit_many([request])[0]
+
+    def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitResult]:
+        """Books several orders in one transaction, as a store's batch order API would."""
+        answers: dict[int, SubmitResult] = {}
+        rows, now = {}, self.clock()
+        for i, request in enumerate(requests):
+            missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
+            if missing:
+                answers[i] = SubmitResult(False, reason=f"out of stock: {', '.join(missing)}")
+                continue
+            rows.setdefault(request.idempotency_key, {
+                "retailer_order_id": "SIM-" + uuid.uuid4().hex[:12].upper(),
+                "idempotency_key": request.idempotency_key, "received_at": now, "attempts": 1,
+                "payload": {"household_id": request.household_id, "address": request.address,
+                            "lines": [{"sku": l.sku, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents}
+                                      for l in request.lines]}})
+        booked: dict[str, str] = {}
+        if rows:
+            # One statement books each order or, for a key seen before, counts the attempt and returns the
+            # existing booking: concurrent deliveries of the same key cannot book twice.
+            t = orm.sim_store_orders
+            insert = _insert_for(self.engine.dialect.name)
+            stmt = insert(t).values(list(rows.values()))
+            stmt = stmt.on_conflict_do_update(index_elements=[t.c.idempotency_key],
+                                              set_={"attempts": t.c.attempts + 1}
+                                              ).returning(t.c.idempotency_key, t.c.retailer_order_id)
+            with self.engine.begin() as conn:
+                booked = {key: order_id for key, order_id in conn.execute(stmt)}
         if self.submit_latency:
             time.sleep(self.submit_latency)
-        return SubmitResult(True, retailer_order_id)
+        return [answers[i] if i in answers else SubmitResult(True, booked[r.idempotency_key])
+                for i, r in enumerate(requests)]
 
     def _row(self, retailer_order_id: str):
         t = orm.sim_store_orders

@@ -32,24 +32,28 @@ def has_subscribers(event_name: str) -> bool:
 
 
 def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
-    """An order with no cancel window is submitted as soon as this event is handled; one with a window is
-    left to the due-orders sweep, which submits it when the window closes."""
+    """An order with no cancel window is submitted as soon as this event is handled (with any others handled
+    in the same transaction, in one exchange with the store); one with a window is left to the due-orders
+    sweep, which submits it when the window closes."""
     eta = datetime.fromisoformat(event.submit_after) if event.submit_after else None
     if eta is None or eta <= deps.clock():
-        uow.on_commit(lambda: submit_now(event.order_id, deps))
+        due = uow.context.setdefault("submit_now", [])
+        if not due:
+            uow.on_commit(lambda: submit_now(due, deps))
+        due.append(event.order_id)
 
 
-def submit_now(order_id: str, deps) -> None:
-    """Submits in this worker rather than in one more task; a store that is not answering gets the
+def submit_now(order_ids: list[str], deps) -> None:
+    """Submits in this worker rather than in one more task per order; a store that is not answering gets the
     submit task's retries with backoff instead."""
-    from replenish.domain import commands
-    from .handlers import submit_order
+    from .handlers import submit_orders
     from .ports import TransientError
     try:
-        submit_order(commands.SubmitOrder(order_id), deps)
+        submit_orders(order_ids, deps)
     except TransientError:
-        log.warning("store not answering for %s; retrying in the background", order_id)
-        deps.queue.submit_order(order_id)
+        log.warning("store not answering for %d order(s); retrying in the background", len(order_ids))
+        for order_id in order_ids:
+            deps.queue.submit_order(order_id)
 
 
 def notify_household(event: events.OrderEvent, uow, deps) -> None:
@@ -80,23 +84,72 @@ for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered",
     subscribe(_name, notify_household)
 
 
+def _run_consumers(rows, uow, deps) -> None:
+    loaded = [(row, events.load(row.event_type, row.payload)) for row in rows]
+    order_ids = {getattr(event, "order_id", None) for _, event in loaded} - {None}
+    if len(order_ids) > 1:  # one query for the orders (and one for their households) the consumers will read
+        orders = uow.orders.get_many(order_ids)
+        uow.households.get_many(o.household_id for o in orders)
+    for row, event in loaded:
+        for handler in SUBSCRIBERS.get(row.event_type, []):
+            handler(event, uow, deps)
+
+
 def handle_event(event_id: int, deps) -> str:
     with deps.uow() as uow:
         row = uow.outbox.claim(event_id, deps.clock())
         if row is None:
             return "already_handled"
-        event = events.load(row.event_type, row.payload)
-        for handler in SUBSCRIBERS.get(row.event_type, []):
-            handler(event, uow, deps)
+        _run_consumers([row], uow, deps)
         uow.commit()
         return "handled"
+
+
+def handle_batch(deps, limit: int) -> int:
+    """Claims up to ``limit`` unhandled events and runs their consumers in one transaction. If that fails, each
+    is tried on its own, and one that still fails waits (with backoff) rather than holding up the others.
+    Returns how many events were taken."""
+    with deps.uow() as uow:
+        rows = uow.outbox.claim_batch(limit, deps.clock())
+        if not rows:
+            return 0
+        try:
+            _run_consumers(rows, uow, deps)
+            uow.commit()
+            return len(rows)
+        except Exception:
+            log.exception("a batch of %d events failed; handling them one by one", len(rows))
+    for row in rows:
+        try:
+            handle_event(row.id, deps)
+        except Exception:
+            log.exception("event %s (%s) failed; it will be tried again later", row.id, row.event_type)
+            with deps.uow() as uow:
+                uow.outbox.postpone(row.id, deps.clock())
+                uow.session.commit()
+    return len(rows)
+
+
+def drain_outbox(deps, batch: int | None = None, max_batches: int = 50) -> int:
+    """Handles unhandled events in batches until none are left. Busy outboxes get more drains: whenever a full
+    batch is taken, another worker is asked to join in (the queue coalesces such requests)."""
+    batch = batch or deps.settings.outbox_batch
+    deps.queue.drain_started()
+    total = 0
+    for _ in range(max_batches):
+        taken = handle_batch(deps, batch)
+        total += taken
+        if taken < batch:
+            return total
+        deps.queue.handle_events([])
+    return total
 
 
 def dispatch(event_ids: list[int], deps) -> None:
     """Hands freshly committed events to the queue. Nothing is written: an event that never arrives stays
     unhandled in the outbox, and the relay hands it over again after the grace period."""
-    for event_id in event_ids:
-        deps.queue.handle_event(event_id)
+    if event_ids:
+        deps.queue.handle_events(list(event_ids))
 
 
 # -- periodic jobs ----------------------------------------------------------------------------------------

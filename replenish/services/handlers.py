@@ -17,7 +17,7 @@ from replenish.domain.errors import (InvalidCommand, LimitExceeded, NotFound, Pi
 from replenish.domain.history import Purchase
 
 from . import messages
-from .ports import PermanentError, SubmitLine, SubmitRequest
+from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, submit_all
 from .views import limits_view, order_view
 
 log = logging.getLogger(__name__)
@@ -164,10 +164,7 @@ def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
             return order.status
         if order.submit_after > now:
             return "not_due"
-        household = uow.households.get(order.household_id)
-        # The order id is the retailer's idempotency key: every retry of this order carries the same one.
-        request = SubmitRequest(order.id, order.household_id, household.address if household else "",
-                                tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
+        request = _submit_request(order, uow.households.get(order.household_id))
         result = deps.gateway.submit(request)  # TransientError propagates: the worker retries with backoff
         if result.accepted:
             order.mark_submitted(result.retailer_order_id, now)
@@ -179,6 +176,52 @@ def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
         return order.status
+
+
+def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
+    # The order id is the retailer's idempotency key: every retry of this order carries the same one.
+    return SubmitRequest(order.id, order.household_id, household.address if household else "",
+                         tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
+
+
+def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
+    """``submit_order`` for several orders in one transaction and one exchange with the store (a worker handing
+    over a batch of freshly placed orders). Orders another transaction holds are left to it; one the store
+    could not take right now goes to the retrying submit task. Returns each order's outcome."""
+    now = deps.clock()
+    outcome: dict[str, str] = {}
+    retry: list[str] = []
+    with deps.uow() as uow:
+        due = []
+        for order in uow.orders.get_many(order_ids, lock=True):
+            if order.state is not model.OrderStatus.PENDING:
+                outcome[order.id] = order.status
+            elif order.submit_after > now:
+                outcome[order.id] = "not_due"
+            else:
+                due.append(order)
+        households = uow.households.get_many(o.household_id for o in due)
+        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
+        for order, answer in zip(due, answers):
+            if isinstance(answer, TransientError):
+                retry.append(order.id)
+                outcome[order.id] = "retrying"
+            elif answer.accepted:
+                order.mark_submitted(answer.retailer_order_id, now)
+                outcome[order.id] = order.status
+            else:
+                order.fail(answer.reason or "refused by the store", now)
+                outcome[order.id] = order.status
+        try:
+            uow.commit()
+        except StaleDataError:
+            # Only without row locks (SQLite): another worker got to some of them. One at a time instead;
+            # the store has seen each key already and answers with the same booking.
+            uow.rollback()
+            return {order_id: submit_order(commands.SubmitOrder(order_id), deps) for order_id in order_ids}
+    for order_id in retry:
+        deps.queue.submit_order(order_id)
+    return outcome
 
 
 def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:

@@ -47,6 +47,9 @@ class RetailerStatus:
 class FulfillmentGateway(Protocol):
     def submit(self, request: SubmitRequest) -> SubmitResult: ...
 
+    # Optional: ``submit_many(requests) -> list[SubmitResult | TransientError]``, one answer per request in
+    # order, for a store that can take several orders in one exchange (``submit_all`` falls back to ``submit``).
+
     def status(self, retailer_order_id: str) -> RetailerStatus: ...
 
     def cancel(self, retailer_order_id: str) -> bool: ...
@@ -69,8 +72,31 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None: ...
 
 
+def submit_all(gateway, requests: list[SubmitRequest]) -> list:
+    """One answer per request, in order: a SubmitResult, or the TransientError that request met (the others
+    still go through). Any other error propagates."""
+    if not requests:
+        return []
+    many = getattr(gateway, "submit_many", None)
+    if many is not None:
+        return list(many(requests))
+    answers = []
+    for request in requests:
+        try:
+            answers.append(gateway.submit(request))
+        except TransientError as exc:
+            answers.append(exc)
+    return answers
+
+
 class TaskQueue(Protocol):
     def handle_event(self, event_id: int) -> None: ...
+
+    def handle_events(self, event_ids: list[int]) -> None:
+        """Committed events that consumers must handle (a queue may coalesce these into batch work)."""
+
+    def drain_started(self) -> None:
+        """A worker has begun draining the outbox (a queue that coalesces requests may send again)."""
 
     def submit_order(self, order_id: str, eta: datetime | None = None) -> None: ...
 

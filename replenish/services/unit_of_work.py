@@ -33,6 +33,7 @@ class SqlAlchemyUnitOfWork:
         self.devices = device_repository.DeviceRepository(self.session)
         self.webhooks = device_repository.WebhookLog(self.session)
         self.extra_seen: set = set()  # other aggregates that record events (devices, buttons)
+        self.context: dict = {}  # scratch space for consumers sharing this transaction (batched follow-ups)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -52,19 +53,19 @@ class SqlAlchemyUnitOfWork:
     def _write_events(self) -> list[int]:
         """Writes every new event to the outbox; returns the ids of those some consumer must handle.
         Events nobody consumes are recorded (they are the order's timeline) as already handled."""
-        ids = []
+        rows, consumed = [], []
         now = self.clock()
         for aggregate in list(self.orders.seen) + list(self.extra_seen):
             pending = getattr(aggregate, "events", None) or []
             while pending:
                 event = pending.pop(0)
                 aggregate_id = getattr(event, "order_id", None) or getattr(aggregate, "id", None)
-                consumed = self.needs_handling(event.name)
-                event_id = self.outbox.add(event, aggregate_id, getattr(event, "household_id", None), now,
-                                           handled=not consumed)
-                if consumed:
-                    ids.append(event_id)
-        return ids
+                needed = self.needs_handling(event.name)
+                rows.append(self.outbox.row(event, aggregate_id, getattr(event, "household_id", None), now,
+                                            handled=not needed))
+                consumed.append(needed)
+        ids = self.outbox.add_many(rows)  # one statement, however many events a batch of work made
+        return [event_id for event_id, needed in zip(ids, consumed) if needed]
 
     def commit(self) -> None:
         """Commits state and its events together; only then hands the new events to the dispatcher."""

@@ -201,3 +201,23 @@ def test_concurrent_placements_for_one_source_yield_one_order(pg, redis_url, ser
     assert len({r.order_id for r in results}) == 1
     assert sorted(r.status for r in results).count("order_placed") == 1
     assert statuses(container) == {"pending": 1}
+
+
+def test_concurrent_drains_take_disjoint_batches_without_waiting(pg, redis_url, service_env):
+    """Two workers claiming at once on PostgreSQL: the second skips the rows the first holds (it neither
+    waits for nor duplicates them), and a claim rolled back is claimable again."""
+    env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url)
+    container = make_container(env, queue=RecordingQueue())
+    seed(container)
+    for i in range(10):
+        container.bus.handle(commands.PlaceOrder("h0", "web", (LineRequest(f"SKU-{i}"),)))
+    first, second = container.uow(), container.uow()
+    with first, second:
+        a = [r.id for r in first.outbox.claim_batch(6, container.clock())]
+        b = [r.id for r in second.outbox.claim_batch(6, container.clock())]  # would block without SKIP LOCKED
+        assert len(a) == 6 and len(b) == 4 and not set(a) & set(b)
+        second.commit()
+        first.rollback()  # the first worker died: its six are claimable again
+    with container.uow() as uow:
+        again = [r.id for r in uow.outbox.claim_batch(20, container.clock())]
+    assert sorted(again) == sorted(a)
