@@ -61,7 +61,7 @@ def _place(i: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=400)
+    parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--noops", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)

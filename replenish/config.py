@@ -39,6 +39,7 @@ class Settings:
     relay_interval_seconds: float = 10.0
     relay_grace_seconds: float = 30.0
     outbox_batch: int = 100
+    outbox_linger_seconds: float = 0.02
     sweep_interval_seconds: float = 5.0
     submit_grace_seconds: float = 10.0
     retrain_interval_seconds: float = 24 * 3600.0
@@ -93,6 +94,7 @@ class Settings:
             relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
             relay_grace_seconds=_float(env, "RELAY_GRACE", 30.0),
             outbox_batch=max(1, int(_float(env, "OUTBOX_BATCH", 100))),
+            outbox_linger_seconds=max(0.0, _float(env, "OUTBOX_LINGER_MS", 20.0) / 1000),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
             submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),

@@ -114,3 +114,12 @@ def test_celery_queue_without_redis_still_sends():
     queue.drain_started()
     queue.handle_events([2])
     assert app.sent == ["workers.tasks.drain_outbox"] * 2
+
+
+def test_drain_lingers_before_taking_down_the_flag_so_commits_meanwhile_join_its_batch(instant, monkeypatch):
+    calls = []
+    place_many(instant, 2)
+    monkeypatch.setattr(event_handlers.time, "sleep", lambda s: calls.append(("linger", s)))
+    monkeypatch.setattr(instant.deps.queue, "drain_started", lambda: calls.append(("flag down", None)), raising=False)
+    assert event_handlers.drain_outbox(instant.deps, linger=0.05) == 2
+    assert calls == [("linger", 0.05), ("flag down", None)]
