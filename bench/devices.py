@@ -2,7 +2,11 @@
 
 Not a test: it prints figures (target: presses and reports at least 40% of the no-op rate, zero duplicate
 orders). Needs PostgreSQL and Redis on 127.0.0.1.
-    .venv/bin/python bench/devices.py [--requests 2000] [--threads 16] [--workers 3]
+    .venv/bin/python bench/devices.py [--requests 2000] [--threads 16] [--workers 3] [--rounds 3] [--batch 250]
+
+The machine may be shared with other work, so the three phases take turns, ``--batch`` requests at a time
+(``--batch 0``: one whole phase after the other), and are measured ``--rounds`` times: each round's ratios
+compare figures measured side by side, and the medians over the rounds are the result.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,22 +67,42 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
-def timed(label: str, jobs: list, threads: int) -> tuple[float, list[int]]:
-    cpu_before = cpu_seconds()
-    start = time.perf_counter()
+def timed(phases: list[tuple[str, list]], threads: int, batch: int = 0) -> list[float]:
+    """Runs each phase's jobs on ``threads`` threads, then prints its rate and the CPU used per request by
+    process; returns the rates. With ``batch``, the phases take turns, ``batch`` jobs at a time, so that other
+    work on a shared machine weighs on all of them alike; without, they run one after the other."""
+    stats = {label: {"elapsed": 0.0, "codes": [], "cpu": {}} for label, _ in phases}
+    longest = max(len(jobs) for _, jobs in phases)
+    step = batch if batch > 0 else longest
+    turns = [(label, jobs[k:k + step]) for k in range(0, longest, step) for label, jobs in phases] if batch > 0 \
+        else list(phases)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        codes = list(pool.map(lambda job: job(), jobs))
-    elapsed = time.perf_counter() - start
-    rate = len(jobs) / elapsed
-    bad = sum(c >= 400 for c in codes)
-    print(f"{label:<14} {len(jobs):>6} requests in {elapsed:6.2f} s = {rate:8.1f}/s  ({bad} non-2xx)")
-    # The machine may be shared: CPU per request by process, so that a slow run can be told from a busy box
-    # (processes that started or ended during the phase are counted from zero or not at all).
-    used = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds().items()}
-    if used:
-        print(" " * 15 + "CPU ms/request: " + ", ".join(
-            f"{k} {max(0.0, v) / len(jobs) * 1000:.2f}" for k, v in sorted(used.items())))
-    return rate, codes
+        for label, part in turns:
+            if not part:
+                continue
+            cpu_before = cpu_seconds()
+            start = time.perf_counter()
+            codes = list(pool.map(lambda job: job(), part))
+            elapsed = time.perf_counter() - start
+            cpu_after = cpu_seconds()
+            phase = stats[label]
+            phase["elapsed"] += elapsed
+            phase["codes"] += codes
+            # processes that started or ended during a turn are counted from zero or not at all
+            for group, seconds in cpu_after.items():
+                phase["cpu"][group] = phase["cpu"].get(group, 0.0) + seconds - cpu_before.get(group, 0.0)
+    rates = []
+    for label, jobs in phases:
+        phase = stats[label]
+        rate = len(jobs) / phase["elapsed"]
+        rates.append(rate)
+        bad = sum(c >= 400 for c in phase["codes"])
+        print(f"{label:<17} {len(jobs):>6} requests in {phase['elapsed']:6.2f} s = {rate:8.1f}/s  ({bad} non-2xx)")
+        # The machine may be shared: CPU per request by process, so that a slow run can be told from a busy box.
+        if phase["cpu"]:
+            print(" " * 18 + "CPU ms/request: " + ", ".join(
+                f"{k} {max(0.0, v) / len(jobs) * 1000:.2f}" for k, v in sorted(phase["cpu"].items())))
+    return rates
 
 
 def main() -> None:
@@ -87,6 +112,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--buttons", type=int, default=50)
     parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="times the three phases are measured")
+    parser.add_argument("--batch", type=int, default=250,
+                        help="the phases take turns, this many requests at a time (0: one after the other)")
     args = parser.parse_args()
 
     db = f"rpl_bench_dev_{uuid.uuid4().hex[:8]}"
@@ -160,18 +188,29 @@ def main() -> None:
                                                            "X-Replenish-Signature": header}).status_code
             return go
 
-        timed("warm-up", [noop(i) for i in range(200)], args.threads)
-        noop_rate, _ = timed("no-op", [noop(i) for i in range(n)], args.threads)
-        press_rate, _ = timed("presses", [press(i) for i in range(n)], args.threads)
-        report_rate, _ = timed("slot reports", [report(i) for i in range(n)], args.threads)
+        timed([("warm-up", [noop(i) for i in range(200)])], args.threads)
+        press_ratios, report_ratios = [], []
+        for r in range(args.rounds):
+            tag = f" #{r + 1}" if args.rounds > 1 else ""
+            first = r * n  # every round presses with new nonces and reports new levels
+            noop_rate, press_rate, report_rate = timed([
+                ("no-op" + tag, [noop(i) for i in range(first, first + n)]),
+                ("presses" + tag, [press(i) for i in range(first, first + n)]),
+                ("slot reports" + tag, [report(i) for i in range(first, first + n)])], args.threads, args.batch)
+            press_ratios.append(press_rate / noop_rate)
+            report_ratios.append(report_rate / noop_rate)
+            if args.rounds > 1:
+                print(f"{'':<17} round {r + 1}: presses/s = {press_ratios[-1]:.0%} of no-op, "
+                      f"slot reports/s = {report_ratios[-1]:.0%} of no-op")
         with container.engine.connect() as conn:
             dupes = conn.execute(text(
                 "SELECT count(*) FROM (SELECT source_id FROM orders WHERE status NOT IN ('cancelled', 'failed') "
                 "GROUP BY source_id HAVING count(*) > 1) d")).scalar_one()
             orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
-        print(f"presses/s = {press_rate / noop_rate:.0%} of no-op, slot reports/s = {report_rate / noop_rate:.0%} "
-              f"of no-op (target >= 40%); {orders} orders for {len(buttons)} buttons + {len(devices)} slots, "
-              f"{dupes} duplicate orders")
+        median = "median over the rounds: " if args.rounds > 1 else ""
+        print(f"{median}presses/s = {statistics.median(press_ratios):.0%} of no-op, slot reports/s = "
+              f"{statistics.median(report_ratios):.0%} of no-op (target >= 40%); {orders} orders for "
+              f"{len(buttons)} buttons + {len(devices)} slots, {dupes} duplicate orders")
         container.engine.dispose()
     finally:
         if server is not None:

@@ -1,11 +1,19 @@
 """Finding buttons, partners, devices, link codes and webhook deliveries in the database."""
 from __future__ import annotations
 
+import os
+import threading
 import time
+import weakref
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import String, bindparam, create_engine, event, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, configure_mappers
+from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.types import TypeDecorator
 
 from replenish.domain import devices
 from replenish.domain.model import Order, hash_secret, new_id
@@ -13,11 +21,262 @@ from replenish.domain.model import Order, hash_secret, new_id
 from . import orm
 from . import orm_devices as t
 
+_autocommit_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_autocommit_lock = threading.Lock()
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """For units of work that are one statement (atomic by themselves): an engine on the same database whose
+    connections are in autocommit mode from the start, so each such unit is one round trip, with no BEGIN and
+    COMMIT, and without switching a pooled connection's mode at every checkout. One per engine, made on first
+    use, with a small pool of its own. SQLite (no round trips to save): the engine itself.
+
+    What is written through it is device telemetry only (a press's time, a slot's level readings, a device's
+    last_seen_at; orders and outbox events are written in units of work on ``engine``), so on PostgreSQL its
+    commits do not wait for the WAL to reach the disk (``synchronous_commit = off``): should the database
+    server crash, the readings of its last fraction of a second may be lost (never half-written), and devices
+    report again. Any later synchronous commit, such as an order's, makes them durable as well. Set
+    ``REPLENISH_DEVICE_SYNC_COMMIT=1`` to wait for the disk on these too."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    found = _autocommit_engines.get(engine)
+    if found is None:
+        with _autocommit_lock:
+            found = _autocommit_engines.get(engine)
+            if found is None:
+                durable = os.environ.get("REPLENISH_DEVICE_SYNC_COMMIT", "").strip().lower() in ("1", "true", "yes")
+                options = " ".join(filter(None, [engine.url.query.get("options"), "-c synchronous_commit=off"]))
+                found = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10,
+                                      pool_recycle=1800, **({} if durable else {"connect_args": {"options": options}}))
+                _autocommit_engines[engine] = found
+                event.listen(engine, "engine_disposed", lambda _engine, companion=found: companion.dispose())
+    return found
+
+
+_mappers_ready = False
+
+
+def _detached(cls, values: dict):
+    """A domain object made from a Core row the way the ORM's loader makes one (no ``__init__``), in no session:
+    the hot paths read and write their few rows with single Core statements and let the domain decide."""
+    global _mappers_ready
+    if not _mappers_ready:  # the ORM configures mappers on its first query; a process may not have made one yet
+        configure_mappers()
+        _mappers_ready = True
+    obj = manager_of_class(cls).new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
+def _in_flight_key_suffix(source_id: str) -> str:
+    """``Order.source_key(household_id, source_id)`` is the household id followed by this: lets one statement
+    find the order in flight for a source from the household id it reads."""
+    return Order.source_key("", source_id)
+
+
+_o = orm.orders
+_b = t.buttons
+_s = t.slots
+_d = t.devices_table
+_IN_FLIGHT_ON = (_o.c.active_key == _b.c.household_id + bindparam("key_suffix", type_=String))
+_BUTTON_COLUMNS = ("serial", "household_id", "sku", "category", "quantity", "status", "battery", "battery_low_at",
+                   "last_press_at")
+_SLOT_COLUMNS = tuple(c.key for c in _s.c if c.key != "device_id")  # the device id is asked for
+
+# A press: the button row (locked) and the order in flight for it, in one statement; what Button.pressed changes.
+_PRESS_LOAD = (select(*(_b.c[name] for name in _BUTTON_COLUMNS), _o.c.id, _o.c.status)
+               .select_from(_b).outerjoin(_o, _IN_FLIGHT_ON)
+               .where(_b.c.serial == bindparam("b_serial")).with_for_update(of=_b))
+_PRESS_SAVE = update(_b).where(_b.c.serial == bindparam("b_serial")).values(
+    last_press_at=bindparam("b_now"), battery=bindparam("b_battery"), battery_low_at=bindparam("b_battery_low_at"))
+# A press that records no event (no battery reading, not a status request): noted, and the order in flight
+# read, in one statement.
+_PRESS_NOTE = (update(_b).where(_b.c.serial == bindparam("b_serial"), _b.c.status == "active")
+               .values(last_press_at=bindparam("b_now"))
+               .returning(_b.c.household_id, _b.c.sku, _b.c.category, _b.c.quantity,
+                          select(_o.c.id).where(_IN_FLIGHT_ON).correlate(_b).scalar_subquery(),
+                          select(_o.c.status).where(_IN_FLIGHT_ON).correlate(_b).scalar_subquery()))
+
+# A slot report: the slot, its device, the pack size of its product and the order in flight for the slot, in
+# one statement; and what Slot.report (and the policy) change, with the device's last_seen_at.
+_REPORT_SELECT = (select(*(_s.c[name] for name in _SLOT_COLUMNS), _d.c.partner_id, _d.c.household_id, _d.c.status,
+                         orm.products.c.pack_size, _o.c.id)
+                  .select_from(_s).join(_d, _d.c.id == _s.c.device_id)
+                  .outerjoin(orm.products, orm.products.c.sku == _s.c.sku)
+                  .outerjoin(_o, _o.c.active_key == _d.c.household_id + bindparam("key_suffix", type_=String))
+                  .where(_s.c.device_id == bindparam("b_device"), _s.c.slot_id == bindparam("b_slot")))
+_REPORT_LOCK = _REPORT_SELECT.with_for_update(of=_s)
+_REPORT_FIELDS = ("remaining", "original", "on_hand", "expected_replenishment", "last_use_at", "reported_at",
+                  "history", "notified_at")
+# What a report checks is unchanged when it writes without holding the row (see DeviceStatements): every report
+# sets reported_at, and a report is a function of the slot's state and (remaining, last use).
+_REPORT_WITNESSES = ("reported_at", "remaining", "last_use_at")
+_SLOT_SET = {name: bindparam(f"b_{name}", type_=_s.c[name].type) for name in _REPORT_FIELDS}
+_SLOT_SAVE = update(_s).where(_s.c.id == bindparam("b_pk")).values(**_SLOT_SET)
+_SLOT_SAVE_IF_UNCHANGED = update(_s).where(_s.c.id == bindparam("b_pk"), *(
+    _s.c[name].is_not_distinct_from(bindparam(f"b_was_{name}", type_=_s.c[name].type))
+    for name in _REPORT_WITNESSES)).values(**_SLOT_SET)
+_DEVICE_SEEN = update(_d).where(_d.c.id == bindparam("b_device")).values(last_seen_at=bindparam("b_seen"))
+# PostgreSQL: each pair in one statement. (A data-modifying WITH runs whether or not anything reads it; in the
+# second the device is updated only when the slot was, and the device id returned says whether it was.)
+_REPORT_SAVE = _SLOT_SAVE.add_cte(_DEVICE_SEEN.returning(_d.c.id).cte("device_seen"))
+_slot_saved = _SLOT_SAVE_IF_UNCHANGED.returning(_s.c.device_id).cte("slot_saved")
+_REPORT_SAVE_IF_UNCHANGED = (update(_d).where(_d.c.id.in_(select(_slot_saved.c.device_id)))
+                             .values(last_seen_at=bindparam("b_seen")).add_cte(_slot_saved).returning(_d.c.id))
+
+
+class Press(NamedTuple):
+    """What a press needs to know about its button, and the order in flight for it (if any)."""
+    household_id: str
+    sku: str | None
+    category: str | None
+    quantity: int
+    order_id: str | None
+    order_status: str | None
+
+
+class SlotReport(NamedTuple):
+    """The device and slot a status report is about (domain objects in no session, with the fields a report
+    uses), the pack size of the slot's product, the id of the order in flight for the slot (if any), and the
+    slot's ``_REPORT_WITNESSES`` as read."""
+    device: devices.Device
+    slot: devices.Slot
+    slot_pk: int
+    pack_size: float | None
+    order_id: str | None
+    read: tuple
+
+
+def _slot_report(row, device_id: str) -> SlotReport:
+    n = len(_SLOT_COLUMNS)
+    values = dict(zip(_SLOT_COLUMNS, row))
+    values["_id"], values["device_id"] = values.pop("id"), device_id
+    slot = _detached(devices.Slot, values)
+    device = _detached(devices.Device, {"id": device_id, "partner_id": row[n], "household_id": row[n + 1],
+                                        "status": row[n + 2]})
+    return SlotReport(device, slot, slot._id, row[n + 3], row[n + 4],
+                      tuple(values[name] for name in _REPORT_WITNESSES))
+
+
+def _report_params(report: SlotReport) -> dict:
+    slot = report.slot
+    return {"b_pk": report.slot_pk, "b_device": report.device.id, "b_seen": report.device.last_seen_at,
+            **{f"b_{name}": getattr(slot, name) for name in _REPORT_FIELDS},
+            **{f"b_was_{name}": value for name, value in zip(_REPORT_WITNESSES, report.read)}}
+
+
+def _report_select_params(device_id: str, slot_id: str, source_id: str) -> dict:
+    return {"b_device": device_id, "b_slot": slot_id, "key_suffix": _in_flight_key_suffix(source_id)}
+
+
+class _Prepared:
+    """A Core statement compiled once for an engine's dialect and run on the DBAPI connection itself, with the
+    statement's own bind and result types applied: for the few statements a press or a slot report is made of,
+    SQLAlchemy's execution layer (execution context, result metadata, row objects) costs about as much CPU as
+    the driver's own work."""
+
+    def __init__(self, stmt, dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        names = compiled.bind_names
+        self.defaults = {names[b]: b.value for b in compiled.binds.values() if b.value is not None}
+        self.binds = {names[b]: proc for b in compiled.binds.values()
+                      if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        # the driver hands back the other types as they are wanted (JSON decoded, floats, aware datetimes)
+        results = [c.type.result_processor(dialect, None) if isinstance(c.type, TypeDecorator) else None
+                   for c in stmt.exported_columns]
+        self.results = [(i, proc) for i, proc in enumerate(results) if proc is not None]
+
+    def first(self, engine: Engine, params: dict) -> tuple | None:
+        values = {**self.defaults, **params}
+        for name, proc in self.binds.items():
+            if name in values:
+                values[name] = proc(values[name])
+        dialect = engine.dialect
+        conn = engine.raw_connection()
+        try:
+            row = conn.driver_connection.execute(self.sql, values).fetchone()
+        except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy's execution layer would do
+            invalidated = dialect.is_disconnect(exc, conn.dbapi_connection, None)
+            if invalidated:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(self.sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect,
+                                      connection_invalidated=invalidated) from exc
+        finally:
+            conn.close()
+        if row is None or not self.results:
+            return row
+        row = list(row)
+        for i, proc in self.results:
+            row[i] = proc(row[i])
+        return tuple(row)
+
+
+class DeviceStatements:
+    """The hot paths of presses and slot reports as units of work of one statement each, atomic by themselves,
+    on an autocommit connection (``autocommit_engine``): one round trip each, no BEGIN and COMMIT, no session;
+    on PostgreSQL run as ``_Prepared``. ``for_engine`` gives the one kept for an engine."""
+
+    _kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, engine: Engine):
+        self.engine = autocommit_engine(engine)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        if not self.sqlite:
+            dialect = self.engine.dialect
+            self._note = _Prepared(_PRESS_NOTE, dialect)
+            self._report = _Prepared(_REPORT_SELECT, dialect)
+            self._save = _Prepared(_REPORT_SAVE_IF_UNCHANGED, dialect)
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> "DeviceStatements":
+        found = cls._kept.get(engine)
+        if found is None:
+            found = cls._kept.setdefault(engine, cls(engine))
+        return found
+
+    def note_press(self, serial: str, now: datetime, source_id: str) -> Press | None:
+        """Notes a press that records no event (``Button.pressed`` with no battery reading only sets
+        ``last_press_at``) on an active button, and reads the order in flight for ``source_id``. None when there
+        is no such active button (nothing is written then). (SQLite, which has no round trips to save and
+        renders RETURNING columns unqualified, loads and saves in a short transaction.)"""
+        params = {"b_serial": serial, "b_now": now, "key_suffix": _in_flight_key_suffix(source_id)}
+        if not self.sqlite:
+            row = self._note.first(self.engine, params)
+            return Press(*row) if row is not None else None
+        with self.engine.begin() as conn:
+            row = conn.execute(_PRESS_LOAD, params).first()
+            if row is None or row.status != "active":
+                return None
+            conn.execute(_PRESS_SAVE, {**params, "b_battery": row.battery, "b_battery_low_at": row.battery_low_at})
+        return Press(row.household_id, row.sku, row.category, row.quantity, row[-2], row[-1])
+
+    def slot_for_report(self, device_id: str, slot_id: str, source_id: str) -> SlotReport | None:
+        """As ``DeviceRepository.slot_for_report``, without a lock: write it back with
+        ``save_report_if_unchanged``."""
+        params = _report_select_params(device_id, slot_id, source_id)
+        if not self.sqlite:
+            row = self._report.first(self.engine, params)
+        else:
+            with self.engine.connect() as conn:
+                row = conn.execute(_REPORT_SELECT, params).first()
+        return _slot_report(row, device_id) if row is not None else None
+
+    def save_report_if_unchanged(self, report: SlotReport) -> bool:
+        """Writes a report back, and the device's ``last_seen_at``, if the slot is as it was read (no other
+        report got in between); False, writing nothing, if not."""
+        params = _report_params(report)
+        if not self.sqlite:
+            return self._save.first(self.engine, params) is not None
+        with self.engine.begin() as conn:
+            if conn.execute(_SLOT_SAVE_IF_UNCHANGED, params).rowcount != 1:
+                return False
+            conn.execute(_DEVICE_SEEN, params)
+        return True
+
 
 class DeviceRepository:
     """Buttons, partners, devices (with their slots) and link codes: one repository for the channel."""
-
-    _IN_FLIGHT = select(orm.orders.c.id, orm.orders.c.status).where(orm.orders.c.active_key == bindparam("key"))
 
     def __init__(self, session: Session):
         self.session = session
@@ -36,11 +295,21 @@ class DeviceRepository:
         return list(self.session.scalars(select(devices.Button).where(t.buttons.c.household_id == household_id)
                                          .order_by(t.buttons.c.created_at)))
 
-    def button_secret(self, serial: str) -> tuple[str, str] | None:
-        """(secret, status) without loading the aggregate: the hot path of a press."""
-        row = self.session.execute(select(t.buttons.c.secret, t.buttons.c.status)
-                                   .where(t.buttons.c.serial == serial)).first()
-        return (row.secret, row.status) if row else None
+    def button_for_press(self, serial: str, source_id: str) -> tuple[devices.Button, tuple[str, str] | None] | None:
+        """The button (locked, in no session: write it back with ``save_press``) and the (id, status) of the
+        order in flight for ``source_id``, in one statement."""
+        row = self.session.connection().execute(_PRESS_LOAD, {
+            "b_serial": serial, "key_suffix": _in_flight_key_suffix(source_id)}).first()
+        if row is None:
+            return None
+        button = _detached(devices.Button, dict(zip(_BUTTON_COLUMNS, row)))
+        return button, ((row[-2], row[-1]) if row[-2] is not None else None)
+
+    def save_press(self, button: devices.Button) -> None:
+        """Writes back what ``Button.pressed`` changes."""
+        self.session.connection().execute(_PRESS_SAVE, {
+            "b_serial": button.serial, "b_now": button.last_press_at, "b_battery": button.battery,
+            "b_battery_low_at": button.battery_low_at})
 
     # -- partners --------------------------------------------------------------------------------------
     def add_partner(self, partner: devices.Partner) -> None:
@@ -75,13 +344,24 @@ class DeviceRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
-    def device_for_report(self, device_id: str) -> devices.Device | None:
-        """The device and its slots in one statement, the slot rows locked first (FOR UPDATE): reports for a
-        device are serialised (each updates the device's row anyway) and what is read is the latest state."""
-        stmt = (select(devices.Device).join(t.slots, t.slots.c.device_id == t.devices_table.c.id)
-                .options(contains_eager(devices.Device.slots)).where(t.devices_table.c.id == device_id)
-                .order_by(t.slots.c.id).with_for_update(of=t.slots))
-        return self.session.scalars(stmt).unique().first()
+    def slot_for_report(self, device_id: str, slot_id: str, source_id: str) -> SlotReport | None:
+        """What a status report works on, in one statement (see ``SlotReport``); the slot row is locked until
+        the unit of work ends, so reports of a slot are serialised and this is its latest state. None when the
+        device has no such slot (or there is no such device). Write the report back with ``save_report``."""
+        row = self.session.connection().execute(_REPORT_LOCK,
+                                                _report_select_params(device_id, slot_id, source_id)).first()
+        return _slot_report(row, device_id) if row is not None else None
+
+    def save_report(self, report: SlotReport) -> None:
+        """Writes back what ``Slot.report`` (and the policy) change, and the device's ``last_seen_at``: one
+        statement on PostgreSQL."""
+        conn = self.session.connection()
+        params = _report_params(report)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_REPORT_SAVE, params)
+        else:
+            conn.execute(_SLOT_SAVE, params)
+            conn.execute(_DEVICE_SEEN, params)
 
     def device_by_token(self, token: str) -> devices.Device | None:
         return self.session.scalars(select(devices.Device).where(
@@ -95,33 +375,38 @@ class DeviceRepository:
         return list(self.session.scalars(select(devices.Device).where(
             t.devices_table.c.household_id == household_id).order_by(t.devices_table.c.created_at)))
 
-    def order_in_flight(self, household_id: str, source_id: str) -> tuple[str, str] | None:
-        """(order id, status) of the order in flight for an exclusive source, without loading the aggregate:
-        the answer to most presses and reports. Placing still goes through the core, whose unique index on
-        ``active_key`` is what enforces one order in flight."""
-        row = self.session.execute(self._IN_FLIGHT, {"key": Order.source_key(household_id, source_id)}).first()
-        return (row[0], row[1]) if row else None
 
 
 class DeviceLookups:
     """Single-statement reads that authenticate a request before any unit of work starts. On PostgreSQL they
-    run on an autocommit connection: one round trip, instead of BEGIN, SELECT and ROLLBACK.
+    run on an autocommit connection (``autocommit_engine``): one round trip, instead of BEGIN, SELECT and
+    ROLLBACK.
 
-    A button's secret never changes, so an active button's is kept for ``ttl`` seconds: the press handler
-    checks the button's status again in its own transaction, so a button made inactive meanwhile still
-    orders nothing."""
+    Two of them are kept in this process for a short while, as a request's own checks make that safe:
+
+    - An active button's secret, for ``ttl`` seconds: a secret never changes, and the press handler checks the
+      button's status again in its own statement, so a button made inactive meanwhile still orders nothing.
+    - A live partner's id and webhook secrets, by API key, for ``partner_ttl`` seconds (5). A request whose
+      signature matches none of the kept secrets reads them again (``partner_by_key(..., fresh=True)``), so a
+      secret just added works at once; revoking a partner, or retiring one of its secrets, takes effect in
+      every process within ``partner_ttl`` seconds. Unknown keys are never kept.
+    Device tokens are not kept: deregistration revokes one at once."""
 
     _BUTTON = select(t.buttons.c.secret, t.buttons.c.status).where(t.buttons.c.serial == bindparam("serial"))
     _PARTNER = select(t.partners.c.id, t.partners.c.webhook_secrets).where(
         t.partners.c.api_key_hash == bindparam("key_hash"), t.partners.c.revoked_at.is_(None))
+    _DEVICE_TOKEN = (select(_d.c.id, t.partners.c.id, t.partners.c.webhook_secrets)
+                     .join_from(_d, t.partners, t.partners.c.id == _d.c.partner_id)
+                     .where(_d.c.token_hash == bindparam("token_hash"), _d.c.status == "active",
+                            t.partners.c.revoked_at.is_(None)))
 
-    def __init__(self, engine, ttl: float = 60.0, max_items: int = 10_000):
-        if engine.dialect.name != "sqlite":  # SQLite has no round trips to save
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.engine = engine
+    def __init__(self, engine, ttl: float = 60.0, max_items: int = 10_000, partner_ttl: float = 5.0):
+        self.engine = autocommit_engine(engine)
         self.ttl = ttl
+        self.partner_ttl = partner_ttl
         self.max_items = max_items
         self._secrets: dict[str, tuple[float, str]] = {}
+        self._partners: dict[str, tuple[float, str, list[str]]] = {}
 
     def _first(self, stmt, params: dict):
         with self.engine.connect() as conn:
@@ -142,11 +427,29 @@ class DeviceLookups:
             self._secrets[serial] = (now, row[0])
         return row[0], row[1]
 
-    def partner_by_key(self, api_key: str) -> tuple[str, list[str]] | None:
-        """(partner id, webhook secrets) of the live partner with this API key; not kept, as secrets are
-        retired and partners revoked."""
-        row = self._first(self._PARTNER, {"key_hash": hash_secret(api_key)})
-        return (row[0], list(row[1] or [])) if row else None
+    def partner_by_key(self, api_key: str, *, fresh: bool = False) -> tuple[str, list[str]] | None:
+        """(partner id, webhook secrets) of the live partner with this API key, as read at most
+        ``partner_ttl`` seconds ago (``fresh``: read now)."""
+        key_hash = hash_secret(api_key)
+        now = time.monotonic()
+        cached = None if fresh else self._partners.get(key_hash)
+        if cached is not None and now - cached[0] < self.partner_ttl:
+            return cached[1], cached[2]
+        row = self._first(self._PARTNER, {"key_hash": key_hash})
+        if row is None:
+            self._partners.pop(key_hash, None)
+            return None
+        found = (row[0], list(row[1] or []))
+        if len(self._partners) >= self.max_items:
+            self._partners.clear()
+        self._partners[key_hash] = (now, *found)
+        return found
+
+    def device_by_token(self, token: str) -> tuple[str, str, list[str]] | None:
+        """(device id, partner id, the partner's webhook secrets) for an active device's token whose partner
+        is live; read every time."""
+        row = self._first(self._DEVICE_TOKEN, {"token_hash": hash_secret(token)})
+        return (row[0], row[1], list(row[2] or [])) if row else None
 
 
 class WebhookLog:

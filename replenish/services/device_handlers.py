@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from replenish.adapters.device_repository import DeviceStatements
 from replenish.domain import commands, device_commands as dc, devices
 from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
 from replenish.domain.model import Channel, iso
@@ -52,6 +54,25 @@ def slot_source(device_id: str, slot_id: str) -> str:
     return f"slot:{device_id}:{slot_id}"
 
 
+_statements_kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # unit-of-work factory -> statements
+
+
+def _statements(deps) -> DeviceStatements:
+    """The channel's single-statement units of work (presses, slot reports), on the database of ``deps.uow``."""
+    try:
+        found = _statements_kept.get(deps.uow)
+    except TypeError:  # a factory that cannot be weakly referenced
+        found = None
+    if found is None:
+        with deps.uow() as uow:
+            found = DeviceStatements.for_engine(uow.session.get_bind())
+        try:
+            _statements_kept[deps.uow] = found
+        except TypeError:
+            pass
+    return found
+
+
 # -- buttons -----------------------------------------------------------------------------------------------
 
 def register_button(cmd: dc.RegisterButton, deps) -> dict:
@@ -90,19 +111,29 @@ def resolve_category(deps, household_id: str, phrase: str) -> str:
 def press_button(cmd: dc.PressButton, deps) -> dict:
     click = devices.ClickType(cmd.click_type)
     now = deps.clock()
-    with deps.uow() as uow:
-        button = uow.devices.button(cmd.serial)
-        if button is None or button.status != "active":
+    source_id = f"button:{cmd.serial}"  # Button.source_id
+    if click is not devices.ClickType.DOUBLE and cmd.battery_mv is None and cmd.battery_percent is None:
+        # Most presses: nothing for the outbox (Button.pressed with no battery reading only notes the time), so
+        # noting the press and reading the order in flight is one statement, a unit of work by itself.
+        press = _statements(deps).note_press(cmd.serial, now, source_id)
+        if press is None:
             raise NotFound(f"No button {cmd.serial!r}.", field="serial")
-        household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
-        source_id = button.source_id
-        # read before the press is noted, so that the button's update is flushed once, at commit
-        order_id, order_status = uow.devices.order_in_flight(household_id, source_id) or (None, None)
-        button.pressed(now, cmd.battery_mv, cmd.battery_percent)
-        if click is devices.ClickType.DOUBLE:
-            button.status_requested(order_id, order_status)
-        uow.track(button)
-        uow.commit()
+        household_id, sku, category, quantity, order_id, order_status = press
+    else:
+        with deps.uow() as uow:
+            found = uow.devices.button_for_press(cmd.serial, source_id)  # locked, with the order in flight
+            if found is None or found[0].status != "active":
+                raise NotFound(f"No button {cmd.serial!r}.", field="serial")
+            button, in_flight = found
+            household_id, sku, category, quantity = button.household_id, button.sku, button.category, \
+                button.quantity
+            order_id, order_status = in_flight or (None, None)
+            button.pressed(now, cmd.battery_mv, cmd.battery_percent)
+            if click is devices.ClickType.DOUBLE:
+                button.status_requested(order_id, order_status)
+            uow.devices.save_press(button)
+            uow.track(button)
+            uow.commit()
     if click is devices.ClickType.DOUBLE:
         return {"status": "status_requested", "order_id": order_id, "order_status": order_status}
     if click is devices.ClickType.LONG:
@@ -237,14 +268,39 @@ def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
         return {"device_id": device.id, "last_seen_at": iso(device.last_seen_at)}
 
 
+TIMING_TTL = 60.0  # seconds of the clock a (household, product) repurchase timing is reused by slot reports
+_timings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # recommendation service -> its timings
+
+
+def _timing_cache(service) -> dict | None:
+    try:
+        return _timings.setdefault(service, {})
+    except TypeError:  # a service that cannot be weakly referenced: nothing kept
+        return None
+
+
 def _expected_purchase(deps, household_id: str, sku: str):
+    """The recommender's expected repurchase time, which a slot with no level trend yet goes by. Kept per
+    (household, product) for ``TIMING_TTL`` seconds: reports (several a minute per appliance) do not each ask
+    the recommender (and the database, for the household's history); a purchase recorded meanwhile shows in
+    the timing at most that much later."""
     try:
         service = recommendations(deps)
+        cache = _timing_cache(service)
+        now, key = deps.clock(), (household_id, sku)
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None and 0 <= (now - hit[0]).total_seconds() < TIMING_TTL:
+            return hit[1]
+        expected = None
         history = getattr(service, "history", None)
-        if callable(history) and not history(household_id):
-            return None  # nothing bought yet: no repurchase timing, and no model to load for it
-        timing = service.next_purchase(household_id, sku)
-        return timing.expected_at if timing else None
+        if not callable(history) or history(household_id):  # nothing bought yet: no timing, no model to load
+            timing = service.next_purchase(household_id, sku)
+            expected = timing.expected_at if timing else None
+        if cache is not None:
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = (now, expected)
+        return expected
     except ImportError:
         return None
     except Exception:
@@ -258,42 +314,77 @@ def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: 
         source_id=slot_source(device_id, slot_id), exclusive_source=True), deps)
 
 
+REPORT_ATTEMPTS = 3  # lock-free tries of a slot report before it waits for the slot's lock instead
+
+
 def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
+    """Reports of a slot are serialised: each applies to the slot's latest state. Most are applied without a
+    transaction: the slot is read (one statement), the policy decides, and the result is written only if the
+    slot is still as read (one statement); another report in between makes it try again. A report that makes an
+    event for the outbox, or that keeps meeting others, is applied in a unit of work holding the slot's row."""
     now = deps.clock()
-    in_flight = None
+    source_id = slot_source(cmd.device_id, cmd.slot_id)
+    statements = _statements(deps)
+    for _ in range(REPORT_ATTEMPTS):
+        found = statements.slot_for_report(cmd.device_id, cmd.slot_id, source_id)
+        if found is None or found.device.partner_id != cmd.partner_id:
+            break  # which 404 it is: the locked path tells
+        fresh, decision = _apply_report(cmd, deps, found, now)
+        if found.device.events:
+            break  # an event: written to the outbox with the slot, in a unit of work
+        if statements.save_report_if_unchanged(found):
+            return _report_answer(cmd, deps, found, fresh, decision)
     with deps.uow() as uow:
-        device = uow.devices.device_for_report(cmd.device_id)  # slots locked: reports are serialised
-        if device is None or device.partner_id != cmd.partner_id:
-            raise NotFound(f"No device {cmd.device_id!r}.", field="device_id")
-        device.ensure_active()
-        slot = device.slot(cmd.slot_id)
-        product = uow.products.get(slot.sku)
-        fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
-        device.last_seen_at = now
-        expected = None
-        if slot.remaining is not None and slot.remaining > slot.threshold and slot.usage_per_day() is None:
-            expected = _expected_purchase(deps, device.household_id, slot.sku)
-        decision = slot.decide(now, product.pack_size if product else 1.0, lead_time(deps), expected)
-        if decision.action == "notify" and slot.notified_at is None:
-            slot.notified_at = now
-            device.slot_low(slot, decision.reason)
-        household_id, device_id, sku = device.household_id, device.id, slot.sku
-        if decision.action == "order":  # most reports below the threshold find their order still in flight
-            in_flight = uow.devices.order_in_flight(household_id, slot_source(device_id, cmd.slot_id))
-        uow.track(device)
+        found = uow.devices.slot_for_report(cmd.device_id, cmd.slot_id, source_id)  # the slot's row locked
+        if found is None or found.device.partner_id != cmd.partner_id:
+            device = _partner_device(uow, cmd.partner_id, cmd.device_id)  # which 404 (or 410) it is
+            device.ensure_active()
+            device.slot(cmd.slot_id)
+            raise NotFound(f"Device has no slot {cmd.slot_id!r}.", field="slot_id")
+        fresh, decision = _apply_report(cmd, deps, found, now)
+        uow.devices.save_report(found)
+        uow.track(found.device)
         uow.commit()
-        body = {"slot": slot_view(slot), "fresh": fresh,
-                "decision": {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
-                             "predicted_runout": iso(decision.runout_at)}, "order": None}
-    if in_flight is not None:  # what place_order would answer, without its lock and transaction
-        body["order"] = {"status": "order_in_progress", "order_id": in_flight[0]}
-    elif decision.action == "order":
-        try:
-            result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, decision.packs)
-            body["order"] = {"status": result.status, "order_id": result.order_id}
-        except DomainError as exc:  # a spend limit or stock: tell the household, answer the partner calmly
-            body["order"] = {"status": "not_placed", "reason": exc.message, "code": exc.code}
-            _notify_refused(deps, device_id, cmd.slot_id, exc.message)
+    return _report_answer(cmd, deps, found, fresh, decision)
+
+
+def _apply_report(cmd: dc.ReportSlotStatus, deps, found, now):
+    """The report and the policy's decision, on the slot and device as read: (fresh, decision)."""
+    device, slot = found.device, found.slot
+    device.ensure_active()
+    fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
+    device.last_seen_at = now
+    pack_size, lead = (found.pack_size if found.pack_size is not None else 1.0), lead_time(deps)
+    decision = slot.decide(now, pack_size, lead)
+    if decision.action == "none" and decision.runout_at is None and slot.remaining is not None:
+        # above the threshold with no level trend yet (no predicted run-out): the recommender's repurchase
+        # timing stands in for the trend
+        expected = _expected_purchase(deps, device.household_id, slot.sku)
+        if expected is not None:
+            decision = slot.decide(now, pack_size, lead, expected)
+    if decision.action == "notify" and slot.notified_at is None:
+        slot.notified_at = now
+        device.slot_low(slot, decision.reason)
+    return fresh, decision
+
+
+def _report_answer(cmd: dc.ReportSlotStatus, deps, found, fresh: bool, decision) -> dict:
+    """The answer to a report once it is stored, with the order it placed (or the one in flight)."""
+    device, slot = found.device, found.slot
+    body = {"slot": slot_view(slot), "fresh": fresh,
+            "decision": {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
+                         "predicted_runout": iso(decision.runout_at)}, "order": None}
+    if decision.action != "order":
+        return body
+    if found.order_id is not None:  # most reports below the threshold: what place_order would answer
+        body["order"] = {"status": "order_in_progress", "order_id": found.order_id}
+        return body
+    try:
+        result = _place_for_slot(deps, device.household_id, device.id, cmd.slot_id, slot.sku, decision.packs)
+        body["order"] = {"status": result.status, "order_id": result.order_id}
+    except DomainError as exc:  # a spend limit or stock: tell the household, answer the partner calmly
+        body["order"] = {"status": "not_placed", "reason": exc.message, "code": exc.code}
+        _notify_refused(deps, device.id, cmd.slot_id, exc.message)
     return body
 
 

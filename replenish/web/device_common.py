@@ -43,14 +43,17 @@ def unauthorized(message: str, field: str = SIGNATURE_HEADER) -> ApiError:
     return ApiError(401, "unauthorized", message, field=field)
 
 
-def verify(secrets: list[str]) -> str:
-    """401 unless the raw body is signed by one of ``secrets`` within the tolerance. Returns the header."""
+def verify(secrets: list[str], fresh_secrets=None) -> str:
+    """401 unless the raw body is signed by one of ``secrets`` within the tolerance. Returns the header.
+    ``fresh_secrets``, when given, reads the secrets again for a signature the (kept) ``secrets`` refuse."""
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         raise unauthorized(f"Sign the request: {SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256>.")
     body = request.get_data(cache=True)
     now = time.time()
-    if not verify_signature([secret for secret in secrets if secret], header, body, now, TOLERANCE):
+    if not verify_signature([secret for secret in secrets if secret], header, body, now, TOLERANCE) and (
+            fresh_secrets is None or
+            not verify_signature([secret for secret in fresh_secrets() if secret], header, body, now, TOLERANCE)):
         raise unauthorized("The signature does not match, or is older than 300 seconds.")
     return header
 
@@ -131,10 +134,10 @@ def run_idempotent(scope: str, call, before=None):
     return response
 
 
-def signed(scope: str, secrets: list[str], call, limits=()):
+def signed(scope: str, secrets: list[str], call, limits=(), fresh_secrets=None):
     """A signed, replay-refusing, idempotent call. ``limits`` (see ``guard``) are counted for a correctly
-    signed request, in the same Redis round trip as its replay check."""
-    header = verify(secrets)
+    signed request, in the same Redis round trip as its replay check. ``fresh_secrets``: see ``verify``."""
+    header = verify(secrets, fresh_secrets)
     return run_idempotent(scope, call, before=lambda: guard(limits, scope, header))
 
 

@@ -72,23 +72,27 @@ class ConfigureSlotIn(BaseModel):
 
 def _authenticate() -> None:
     token = bearer_token()
-    partner = device = None
     if token and len(token) <= 200:
-        found = common.lookups().partner_by_key(token)  # the usual caller: one single-statement read
+        lookups = common.lookups()
+        found = lookups.partner_by_key(token)  # the usual caller: kept a few seconds (see DeviceLookups)
         if found is not None:
-            g.partner_id, g.partner_secrets, g.device_scope = found[0], found[1], None
+            g.partner_id, g.partner_secrets, g.device_scope, g.partner_key = found[0], found[1], None, token
             return
-        with container().uow() as uow:
-            device = uow.devices.device_by_token(token)
-            if device is not None and device.active:
-                partner = uow.devices.partner(device.partner_id)
-            if partner is not None and partner.revoked_at is None:
-                g.partner_id = partner.id
-                g.partner_secrets = list(partner.webhook_secrets or [])
-                g.device_scope = device.id
-                return
+        device = lookups.device_by_token(token)  # a device's own token: one statement, read every time
+        if device is not None:
+            g.device_scope, g.partner_id, g.partner_secrets, g.partner_key = *device, None
+            return
     raise ApiError(401, "unauthorized", "A partner API key is required (Authorization: Bearer <key>).",
                    field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="replenish-partners"'})
+
+
+def _fresh_secrets() -> list[str]:
+    """The partner's webhook secrets read now: for a signature that none of the kept ones verifies (a secret
+    added a moment ago)."""
+    if g.partner_key is None:
+        return []
+    found = common.lookups().partner_by_key(g.partner_key, fresh=True)
+    return found[1] if found is not None and found[0] == g.partner_id else []
 
 
 def _device_allowed(device_id: str) -> None:
@@ -106,7 +110,8 @@ def _partner_call(call, device_id: str | None = None, mutating: bool = True):
         common.guard(limits)  # the partner's limit, then the device's: one round trip
         return call()
     # signed calls: limits and replay refusal together, once the signature is known good
-    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits)
+    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits,
+                         fresh_secrets=_fresh_secrets)
 
 
 def _when(value: datetime | None) -> datetime | None:

@@ -188,3 +188,26 @@ def test_tampered_stale_and_replayed_signatures_are_401_and_store_nothing(server
         assert conn.execute(text("SELECT remaining FROM device_slots WHERE device_id = :d"),
                             {"d": device["device_id"]}).scalar_one() is None
     assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 0
+
+
+def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
+    """Reports are applied to the slot's latest state without holding a lock (a report whose slot changed
+    after it was read is tried again): twenty readings delivered at once all end up in the slot's history."""
+    device = new_device(world, "WM-RACE")
+    partner = world["partner"]
+    path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+    bodies = [json.dumps({"remainingQuantityInUnit": 50, "lastUseDate": f"2026-03-10T10:{m:02d}:00+00:00"}).encode()
+              for m in range(20)]
+
+    def post(body):
+        return requests.post(path, data=body, timeout=30, headers={
+            "Authorization": f"Bearer {partner['api_key']}",
+            "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))})
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(post, bodies))
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200][:3]
+    assert sum(r.json()["fresh"] for r in responses) == 20
+    with world["container"].engine.connect() as conn:
+        history = conn.execute(text("SELECT history FROM device_slots WHERE device_id = :d"),
+                               {"d": device["device_id"]}).scalar_one()
+    assert sorted(at for at, _ in history) == [f"2026-03-10T10:{m:02d}:00+00:00" for m in range(20)]

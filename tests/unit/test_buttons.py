@@ -204,3 +204,51 @@ def test_cli_registers_a_button(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     partner = json.loads(result.output.strip().splitlines()[-1])
     assert partner["api_key"].startswith("rpk_") and partner["webhook_secret"].startswith("whsec_")
+
+
+def test_a_plain_press_notes_its_time_and_an_inactive_button_orders_nothing(client, token, container, clock):
+    from sqlalchemy import update
+
+    from replenish.adapters.orm_devices import buttons
+    button = register(client, token)
+    assert press(client, button).get_json()["status"] == "order_placed"
+    clock.advance(minutes=5)
+    assert press(client, button).get_json()["status"] == "order_in_progress"
+    listed = client.get("/v1/buttons", headers=auth(token)).get_json()["buttons"][0]
+    assert listed["last_press_at"] == clock().isoformat()
+    with container.uow() as uow:
+        uow.session.execute(update(buttons).values(status="disabled"))
+        uow.session.commit()
+    clock.advance(minutes=5)
+    assert press(client, button).status_code == 404  # the kept secret verifies; the press itself checks status
+    with container.uow() as uow:
+        assert uow.devices.button(button["serial"]).last_press_at < clock()
+        assert len(uow.orders.list("h1")) == 1
+
+
+def test_a_single_press_with_a_low_battery_is_told_once(client, token, container):
+    button = register(client, token)
+    iot = {"serialNumber": button["serial"], "clickType": "SINGLE", "batteryVoltage": "1100mV"}
+    assert press(client, button, iot).get_json()["status"] == "order_placed"
+    assert press(client, button, dict(iot, nonce="2")).get_json()["status"] == "order_in_progress"
+    drain(container)
+    with container.uow() as uow:
+        assert len([n for n in uow.notifications.for_household("h1") if n.kind == "ButtonBatteryLow"]) == 1
+
+
+def test_domain_objects_of_the_hot_paths_work_in_a_process_that_made_no_orm_query_yet():
+    """Presses and reports make their domain objects from Core rows; the first request a worker serves may be
+    one of them, before any ORM query has configured the mappers."""
+    import subprocess
+    import sys
+    code = ("from datetime import datetime, timezone\n"
+            "from replenish.adapters import orm\n"
+            "from replenish.adapters.device_repository import _detached\n"
+            "from replenish.domain import devices\n"
+            "orm.start_mappers()\n"
+            "b = _detached(devices.Button, {'serial': 'S', 'household_id': 'h', 'status': 'active', "
+            "'battery': None, 'battery_low_at': None, 'last_press_at': None})\n"
+            "b.pressed(datetime.now(timezone.utc), 1100)\n"
+            "assert b.battery == '1100mV' and len(b.events) == 1\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -236,3 +236,127 @@ def test_permanent_partner_refusal_is_not_retried(container, sdk, device):
     delivery_id = container.deps.queue.sent[0][1][0]
     assert device_events.deliver_webhook(delivery_id, container.deps) == "failed"
     assert len(container.deps.webhook_sender.sent) == 1
+
+
+# -- the hot paths: kept partner keys, lock-free reports ---------------------------------------------------
+
+def _status(client, partner, device_id, remaining, secret=None, **extra):
+    body = json.dumps({"remainingQuantityInUnit": remaining, **extra}).encode()
+    return client.post(f"/v1/partner/devices/{device_id}/slots/detergent/status", data=body, headers={
+        "Authorization": f"Bearer {partner['api_key']}",
+        "X-Replenish-Signature": sign(secret or partner["webhook_secret"], body, int(time.time()))})
+
+
+def test_a_partner_key_is_kept_a_few_seconds_and_revocation_takes_effect_after(app, partner, device, container,
+                                                                                 monkeypatch):
+    from replenish.adapters import device_repository
+    from replenish.adapters.orm_devices import partners
+    from sqlalchemy import update
+    client = app.test_client()
+    assert _status(client, partner, device["device_id"], 70).status_code == 200
+    now = [device_repository.time.monotonic()]
+    monkeypatch.setattr(device_repository.time, "monotonic", lambda: now[0])
+    with container.uow() as uow:
+        uow.session.execute(update(partners).values(revoked_at=container.clock()))
+        uow.session.commit()
+    assert _status(client, partner, device["device_id"], 69).status_code == 200  # kept: at most a few seconds
+    now[0] += app.extensions["replenish_devices"]["lookups"].partner_ttl
+    assert _status(client, partner, device["device_id"], 68).status_code == 401
+
+
+def test_a_new_webhook_secret_works_at_once_and_a_retired_one_stops_within_seconds(app, partner, device, container,
+                                                                                    monkeypatch):
+    from replenish.adapters import device_repository
+    client = app.test_client()
+    assert _status(client, partner, device["device_id"], 70).status_code == 200  # the secrets are kept now
+    now = [device_repository.time.monotonic()]
+    monkeypatch.setattr(device_repository.time, "monotonic", lambda: now[0])
+    added = container.bus.handle(dc.RotateWebhookSecret(partner["partner_id"]))["added"]
+    assert _status(client, partner, device["device_id"], 69, secret=added).status_code == 200
+    container.bus.handle(dc.RotateWebhookSecret(partner["partner_id"], retire=partner["webhook_secret"]))
+    now[0] += app.extensions["replenish_devices"]["lookups"].partner_ttl
+    assert _status(client, partner, device["device_id"], 68).status_code == 401
+    assert _status(client, partner, device["device_id"], 67, secret=added).status_code == 200
+
+
+def test_a_report_that_meets_another_one_applies_to_the_latest_state(app, partner, device, container, monkeypatch):
+    """Reports are applied without a lock: one whose slot changed after it was read is tried again, so
+    neither reading is lost."""
+    from datetime import datetime
+
+    from replenish.services import device_handlers
+    client = app.test_client()
+    device_id = device["device_id"]
+    apply_report, sneaked = device_handlers._apply_report, []
+
+    def with_another_report_in_between(cmd, deps, found, now):
+        if not sneaked:  # the first read of the outer report: another one is stored before it writes
+            sneaked.append(cmd)
+            container.bus.handle(dc.ReportSlotStatus(partner["partner_id"], device_id, "detergent", 60.0,
+                                                     last_use=datetime.fromisoformat("2026-03-10T12:00:00+00:00")))
+        return apply_report(cmd, deps, found, now)
+
+    monkeypatch.setattr(device_handlers, "_apply_report", with_another_report_in_between)
+    answer = _status(client, partner, device_id, 50, lastUseDate="2026-03-10T13:00:00+00:00")
+    assert answer.status_code == 200 and answer.get_json()["fresh"] is True
+    with container.uow() as uow:
+        slot = uow.devices.device(device_id).slot("detergent")
+        assert [level for _, level in slot.history] == [60.0, 50.0] and slot.remaining == 50.0
+
+
+def test_a_stale_read_is_not_written(container, partner, device):
+    from replenish.adapters.device_repository import DeviceStatements
+    statements = DeviceStatements.for_engine(container.engine)
+    source = f"slot:{device['device_id']}:detergent"
+    first = statements.slot_for_report(device["device_id"], "detergent", source)
+    second = statements.slot_for_report(device["device_id"], "detergent", source)
+    first.slot.report(container.clock(), 40.0)
+    assert statements.save_report_if_unchanged(first) is True
+    second.slot.report(container.clock(), 30.0)
+    assert statements.save_report_if_unchanged(second) is False
+    again = statements.slot_for_report(device["device_id"], "detergent", source)
+    assert again.slot.remaining == 40.0
+
+
+def test_a_notify_slot_running_low_is_told_once_through_the_outbox(app, token, partner, device, container):
+    client = app.test_client()
+    device_id = device["device_id"]
+    patched = client.patch(f"/v1/devices/{device_id}/slots/detergent", json={"mode": "notify"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert patched.status_code == 200
+    first = _status(client, partner, device_id, 10).get_json()
+    second = _status(client, partner, device_id, 9).get_json()
+    assert first["decision"]["action"] == second["decision"]["action"] == "notify"
+    assert first["order"] is None and second["order"] is None
+    drain(container)
+    with container.uow() as uow:
+        told = [n for n in uow.notifications.for_household("h1") if n.kind == "SlotRunningLow"]
+        assert len(told) == 1 and "running low" in told[0].message
+        assert uow.orders.list("h1") == []
+
+
+def test_repurchase_timing_is_asked_once_per_household_and_product(app, partner, device, container, monkeypatch):
+    from replenish.services import device_handlers
+
+    class Timing:
+        expected_at = None
+
+    class Service:
+        calls = 0
+
+        def history(self, household_id):
+            return ["something bought"]
+
+        def next_purchase(self, household_id, sku):
+            Service.calls += 1
+            return Timing()
+
+    monkeypatch.setattr(container.deps, "recommendations", Service(), raising=False)
+    client = app.test_client()
+    for level in (70, 60):  # readings at the same moment: no trend, so the timing stands in for it
+        answer = _status(client, partner, device["device_id"], level).get_json()
+        assert answer["decision"]["action"] == "none"
+    assert Service.calls == 1
+    container.clock.advance(seconds=device_handlers.TIMING_TTL)
+    assert _status(client, partner, device["device_id"], 80).get_json()["decision"]["predicted_runout"] is None
+    assert Service.calls == 2  # (refilled: no trend again)
