@@ -52,72 +52,102 @@ def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndar
         return rows, text
     mine = prof.rows[keep]
     extra = (mine[:, None] != rows[None, :]).all(axis=1)  # both sides are short: no sorting needed
-    return np.r_[rows, mine[extra]], np.r_[text, own[keep][extra]]
+    return np.concatenate((rows, mine[extra])), np.concatenate((text, own[keep][extra]))
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
     """0 for the largest value, ties share the best rank (NaN ranks last)."""
-    v = np.nan_to_num(values, nan=-np.inf)
+    v = np.where(np.isnan(values), -np.inf, values)
     s = np.sort(v)[::-1]
     return np.searchsorted(-s, -v, side="left").astype(np.float64)
 
 
 def _segment_rank(values: np.ndarray, seg: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``_rank`` within each segment: how many values of the same segment are strictly larger."""
-    v = np.nan_to_num(values, nan=-np.inf)
+    if starts.size == 1:  # one segment: a plain rank (same numbers, a third of the work)
+        return _rank(values)
+    v = np.where(np.isnan(values), -np.inf, values)
     order = np.lexsort((-v, seg))
     sv, ss = v[order], seg[order]
-    idx = np.arange(v.size)
-    new_run = np.r_[True, (ss[1:] != ss[:-1]) | (sv[1:] != sv[:-1])]
-    run_start = np.maximum.accumulate(np.where(new_run, idx, 0))
+    new_run = np.ones(v.size, bool)
+    new_run[1:] = (ss[1:] != ss[:-1]) | (sv[1:] != sv[:-1])
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(v.size), 0))
     rank = np.empty(v.size)
     rank[order] = run_start - starts[ss]
     return rank
 
 
 class _Keyed:
-    """Sorted integer keys with a value each; ``get`` returns the value or ``default``."""
+    """Sorted integer keys with a value each; ``get`` returns the value or ``default``.
 
-    def __init__(self, keys: np.ndarray, values: np.ndarray):
+    With ``size`` (keys known to lie in ``range(size)``, a small space) lookups read a dense table
+    instead, for ``default`` 0: one gather instead of a binary search and its checks."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray, size: int | None = None):
         self.keys, self.values = keys, values
+        self.dense = None
+        if size is not None:
+            self.dense = np.zeros(size)
+            self.dense[keys] = values
 
     def get(self, q: np.ndarray, default: float = 0.0) -> np.ndarray:
+        if self.dense is not None and default == 0.0:
+            return self.dense[q]
         if self.keys.size == 0:
             return np.full(q.size, default)
         pos = np.minimum(np.searchsorted(self.keys, q), self.keys.size - 1)
         return np.where(self.keys[pos] == q, self.values[pos], default)
 
 
-def _shares(line_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, share of the household's lines with that key); key 0 ("unknown") shares nothing."""
-    if line_keys.size == 0:
+def _shares(keys: np.ndarray, lines: np.ndarray, total: float) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, share of the household's lines with that key) from each product's key and its number
+    of lines; key 0 ("unknown") shares nothing."""
+    if total == 0:
         return np.zeros(0, np.int64), np.zeros(0)
-    counts = np.bincount(line_keys)  # key spaces are small (brands, aisles): cheaper than sorting
+    counts = np.bincount(keys, weights=lines)  # key spaces are small (brands, aisles): cheaper than sorting
     counts[0] = 0
-    keys = np.flatnonzero(counts)
-    return keys, counts[keys] / line_keys.size
+    found = np.flatnonzero(counts)
+    return found, counts[found] / total
 
 
 class Tables:
     """A household's share of lines per brand, aisle, department and aisle+size, and mean price paid
-    per aisle: computed once per profile (cached in ``prof.memo``) and reused by all its requests."""
+    per aisle: computed once per profile (cached in ``prof.memo``) and reused by all its requests.
+
+    Worked from the household's distinct products, each weighted by its lines (``prof.count``: one
+    line per order containing it), rather than from every line: the same sums, an order of magnitude
+    fewer elements (counts and prices in cents are whole numbers, so the sums are exact either way).
+    """
 
     KINDS = ("brand", "leaf", "dept", "size")
 
     def __init__(self, attr: Attributes, prof: Profile):
-        lines = prof.line_rows
-        self.shares = {k: _shares(getattr(attr, k)[lines]) for k in self.KINDS}
-        paid = attr.price[lines]
+        rows, lines, total = prof.rows, prof.count, prof.line_rows.size
+        self.shares = {k: _shares(getattr(attr, k)[rows], lines, total) for k in self.KINDS}
+        paid = attr.price[rows]
         priced = paid > 0
-        leaf = attr.leaf[lines][priced]
-        total = np.bincount(leaf, weights=paid[priced])
-        n = np.bincount(leaf)
+        leaf, n_priced = attr.leaf[rows][priced], lines[priced]
+        spent = np.bincount(leaf, weights=paid[priced] * n_priced)
+        n = np.bincount(leaf, weights=n_priced)
         keys = np.flatnonzero(n)
-        self.price = (keys, total[keys] / n[keys])
+        self.price = (keys, spent[keys] / n[keys])
 
     @classmethod
     def of(cls, attr: Attributes, prof: Profile) -> "Tables":
         return prof.memoized("tables", attr, lambda: cls(attr, prof))
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.concatenate(arrays) if arrays else np.zeros(0)
+
+
+def _offsets(sizes: list[int], scale: float):
+    """Household ``u``'s offset ``u * scale`` for each of its entries (0 when there is one household)."""
+    if len(sizes) == 1:
+        return 0
+    return np.repeat(np.arange(len(sizes)) * scale, sizes)
 
 
 class Households:
@@ -128,33 +158,36 @@ class Households:
 
     def __init__(self, attr: Attributes, profs: list[Profile], expected: list[np.ndarray | None]):
         self.n_products = attr.price.size
-        u_of = lambda sizes: np.repeat(np.arange(len(profs)), sizes)  # noqa: E731
         sizes = [p.rows.size for p in profs]
-        u = u_of(sizes)
-        cat = lambda arrays: np.concatenate(arrays) if arrays else np.zeros(0)  # noqa: E731
-        self.bought = cat([p.rows for p in profs]).astype(np.int64) + u * self.n_products
-        self.count = cat([p.count for p in profs])
-        self.last = cat([p.last for p in profs])
-        self.expected = cat([e if e is not None else np.full(p.rows.size, np.nan)
-                             for p, e in zip(profs, expected)])
-        n_orders = np.array([p.n_orders for p in profs], np.int64)
-        self.n_orders = n_orders
-        self.order_end = np.cumsum(n_orders)
-        self.order_days = cat([p.order_days for p in profs]) + u_of(n_orders) * ORDER_DAY_SPAN
+        self.bought = _stack([p.rows for p in profs]).astype(np.int64) + _offsets(sizes, self.n_products)
+        self.count = _stack([p.count for p in profs])
+        self.last = _stack([p.last for p in profs])
+        self.expected = _stack([e if e is not None else np.full(p.rows.size, np.nan)
+                                for p, e in zip(profs, expected)])
+        n_orders = [p.n_orders for p in profs]
+        self.n_orders = np.array(n_orders, np.int64)
+        self.order_end = np.cumsum(self.n_orders)
+        self.order_days = _stack([p.order_days for p in profs]) + _offsets(n_orders, ORDER_DAY_SPAN)
         tables = [Tables.of(attr, p) for p in profs]
         self.sizes = {k: getattr(attr, f"n_{k}") for k in Tables.KINDS}
+        # one household: its tables as dense arrays over the (small) key spaces
+        self.single = len(profs) == 1
+        dense = lambda k: self.sizes[k] if self.single else None  # noqa: E731
         self.shares = {}
         for k in Tables.KINDS:
             keys = [t.shares[k][0] for t in tables]
-            su = u_of([x.size for x in keys])
-            self.shares[k] = _Keyed(cat(keys).astype(np.int64) + su * self.sizes[k],
-                                    cat([t.shares[k][1] for t in tables]))
+            self.shares[k] = _Keyed(_stack(keys).astype(np.int64) + _offsets([x.size for x in keys], self.sizes[k]),
+                                    _stack([t.shares[k][1] for t in tables]), dense(k))
         pk = [t.price[0] for t in tables]
-        pu = u_of([x.size for x in pk])
-        self.price = _Keyed(cat(pk).astype(np.int64) + pu * self.sizes["leaf"], cat([t.price[1] for t in tables]))
+        self.price = _Keyed(_stack(pk).astype(np.int64) + _offsets([x.size for x in pk], self.sizes["leaf"]),
+                            _stack([t.price[1] for t in tables]), dense("leaf"))
+
+    def key(self, kind: str, u: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Keys of household ``u``'s entries in the stacked tables."""
+        return keys if self.single else u * self.sizes[kind] + keys
 
     def share(self, kind: str, u: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        return self.shares[kind].get(u * self.sizes[kind] + keys)
+        return self.shares[kind].get(self.key(kind, u, keys))
 
 
 ORDER_DAY_SPAN = 1e6  # days since 1970 stay far below this, so (household, day) pairs sort correctly
@@ -175,14 +208,21 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
     rows and text scores, its phrase, its time). Rows come out in request order."""
     sizes = np.array([r.size for r in rows_list], np.int64)
     n = int(sizes.sum())
-    out = np.zeros((n, len(RESOLVE_COLUMNS)))
     if n == 0:
-        return out
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    nonempty = sizes > 0
+        return np.zeros((n, len(RESOLVE_COLUMNS)))
+    out = np.empty((n, len(RESOLVE_COLUMNS)))  # every column is written below
+    starts = np.zeros(sizes.size, np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
     seg = np.repeat(np.arange(sizes.size), sizes)
-    rows = np.concatenate(rows_list).astype(np.int64)
-    text = np.concatenate(text_list).astype(np.float64)
+    if sizes.size == 1:  # one request (every first request of a household): plain reductions
+        rows, text = rows_list[0].astype(np.int64), text_list[0].astype(np.float64)
+        per_request = lambda ufunc, v: ufunc.reduce(v)  # noqa: E731
+    else:
+        rows = np.concatenate(rows_list).astype(np.int64)
+        text = np.concatenate(text_list).astype(np.float64)
+        nonempty = sizes > 0
+        first, which = starts[nonempty], np.cumsum(nonempty) - 1
+        per_request = lambda ufunc, v: ufunc.reduceat(v, first)[which][seg]  # noqa: E731
     u = req_hh[seg]
     # the household's own history with each candidate
     q = u * hh.n_products + rows
@@ -195,18 +235,18 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
     last = np.where(bought, hh.last[pos] if hh.bought.size else np.nan, np.nan)
     since = now[seg] - last
     due = since / np.where(bought, hh.expected[pos] if hh.bought.size else np.nan, np.nan)
-    after = hh.order_end[u] - np.searchsorted(hh.order_days, u * ORDER_DAY_SPAN + np.nan_to_num(last), side="right")
+    after = hh.order_end[u] - np.searchsorted(hh.order_days, u * ORDER_DAY_SPAN + np.where(bought, last, 0.0),
+                                              side="right")
     n_orders = hh.n_orders[u]
-    # per-request reductions
-    seg_max = lambda v: np.maximum.reduceat(v, starts[nonempty])[np.cumsum(nonempty) - 1][seg]  # noqa: E731
-    match_total = np.add.reduceat(count, starts[nonempty])[np.cumsum(nonempty) - 1][seg]
+    # per-request reductions (sums of whole numbers: exact in any order)
+    match_total = per_request(np.add, count)
     brand = attr.brand[rows]
     # share of the request's matching purchases that went to each candidate's brand
     bkey = seg * attr.n_brand + brand
     keys, inv = np.unique(bkey, return_inverse=True)
     per_brand = np.bincount(inv, weights=count, minlength=keys.size)[inv]
-    any_bought = np.add.reduceat(bought.astype(np.int64), starts[nonempty])[np.cumsum(nonempty) - 1][seg] > 0
-    latest = np.fmax.reduceat(last, starts[nonempty])[np.cumsum(nonempty) - 1][seg]
+    any_bought = per_request(np.add, bought.astype(np.int64)) > 0
+    latest = per_request(np.fmax, last)
     heads = np.array([attr.head_words.get(w[-1], -1) if (w := tokens(p)) else -1 for p in phrases], np.int64)
     leaf = attr.leaf[rows]
     pop = usage.lines[rows]
@@ -214,7 +254,7 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
     width = sizes[seg]
     with np.errstate(invalid="ignore", divide="ignore"):
         out[:, 0] = text
-        out[:, 1] = text / np.maximum(seg_max(text), 1e-9)
+        out[:, 1] = text / np.maximum(per_request(np.maximum, text), 1e-9)
         out[:, 2] = _segment_rank(text, seg, starts) / np.maximum(width, 1)
         out[:, 3] = attr.head[rows] == heads[seg]
         out[:, 4] = bought
@@ -227,14 +267,15 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
         out[:, 11] = np.where(any_bought, last == latest, 0.0)
         out[:, 12] = hh.share("brand", u, brand)
         out[:, 13] = np.where(match_total > 0, per_brand / np.where(match_total > 0, match_total, 1), 0.0)
-        out[:, 14] = np.minimum(hh.share("size", u, attr.size[rows]) / np.maximum(hh.share("leaf", u, leaf), 1e-9), 1.0)
-        out[:, 15] = hh.share("leaf", u, leaf)
+        leaf_share = hh.share("leaf", u, leaf)
+        out[:, 14] = np.minimum(hh.share("size", u, attr.size[rows]) / np.maximum(leaf_share, 1e-9), 1.0)
+        out[:, 15] = leaf_share
         out[:, 16] = hh.share("dept", u, attr.dept[rows])
         out[:, 17] = np.log1p(pop)
-        out[:, 18] = pop / np.maximum(seg_max(pop), 1.0)
+        out[:, 18] = pop / np.maximum(per_request(np.maximum, pop), 1.0)
         out[:, 19] = usage.reorder[rows]
         out[:, 20] = np.where(price > 0, np.log(np.maximum(price, 1)), np.nan)
-        mean = hh.price.get(u * hh.sizes["leaf"] + leaf)
+        mean = hh.price.get(hh.key("leaf", u, leaf))
         out[:, 21] = np.where((mean > 0) & (price > 0), price / np.where(mean > 0, mean, 1), np.nan)
         out[:, 22] = np.log1p(n_orders)
         out[:, 23] = attr.available[rows]

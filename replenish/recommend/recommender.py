@@ -123,7 +123,7 @@ class Recommender:
         hit = self._cache.get(key)
         if hit is None:
             dense = self.index.score_all(key)
-            hit = (dense, *self.index.top(dense, F.SEARCH_DEPTH))
+            hit = (dense, *self.index.top(dense, F.SEARCH_DEPTH, self.usage.lines))  # ties: popular first
             self._cache[key] = hit
             if len(self._cache) > SEARCH_CACHE:
                 self._cache.popitem(last=False)
@@ -165,7 +165,8 @@ class Recommender:
         X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),
                                     rows_l, text_l, [it[0] for it in items],
                                     np.array([it[2] for it in items], np.float64))
-        starts = np.r_[0, np.cumsum([r.size for r in rows_l])[:-1]].astype(np.int64)
+        starts = np.zeros(len(rows_l), np.int64)
+        np.cumsum([r.size for r in rows_l[:-1]], out=starts[1:])
         return rows_l, X, starts
 
     def resolve_scores(self, prof: Profile, X: np.ndarray) -> np.ndarray:
