@@ -65,7 +65,18 @@ class CeleryQueue:
         self.app.send_task(task_name, args=list(args))
 
 
-class InlineQueue:
+class _EventByEvent:
+    """For queues without batch draining: committed events are handled (or recorded) one by one."""
+
+    def handle_events(self, event_ids: list[int]) -> None:
+        for event_id in event_ids:
+            self.handle_event(event_id)
+
+    def drain_started(self) -> None:
+        pass
+
+
+class InlineQueue(_EventByEvent):
     """Runs the work at once in the caller's thread (unit tests, scripts). Not for servers."""
 
     def __init__(self, bus_provider):
@@ -74,13 +85,6 @@ class InlineQueue:
 
     def handle_event(self, event_id: int) -> None:
         self.bus_provider().handle_event(event_id)
-
-    def handle_events(self, event_ids: list[int]) -> None:
-        for event_id in event_ids:
-            self.handle_event(event_id)
-
-    def drain_started(self) -> None:
-        pass
 
     def submit_order(self, order_id: str, eta=None) -> None:
         from replenish.domain import commands
@@ -94,7 +98,7 @@ class InlineQueue:
         pass
 
 
-class RecordingQueue:
+class RecordingQueue(_EventByEvent):
     """Remembers what was asked for; tests run it by hand."""
 
     def __init__(self):
@@ -105,13 +109,6 @@ class RecordingQueue:
 
     def handle_event(self, event_id: int) -> None:
         self.events.append(event_id)
-
-    def handle_events(self, event_ids: list[int]) -> None:
-        for event_id in event_ids:
-            self.handle_event(event_id)
-
-    def drain_started(self) -> None:
-        pass
 
     def submit_order(self, order_id: str, eta=None) -> None:
         self.submissions.append((order_id, eta))

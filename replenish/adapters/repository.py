@@ -252,13 +252,19 @@ class OutboxRepository:
         stmt = insert(orm.outbox).returning(orm.outbox.c.id, sort_by_parameter_order=True)
         return [int(i) for i in self.session.scalars(stmt, list(rows))]
 
+    @staticmethod
+    def _retry_due(at: datetime):
+        """Not waiting out a retry delay (see ``postpone``) at ``at``."""
+        o = orm.outbox
+        return or_(o.c.retry_after.is_(None), o.c.retry_after <= at)
+
     def unhandled(self, older_than: datetime, limit: int = 500) -> list[int]:
         """Events nobody has handled, created (and last handed over, if ever) before ``older_than``, and not
         waiting out a retry delay."""
         o = orm.outbox
         stmt = (select(o.c.id).where(o.c.handled_at.is_(None), o.c.created_at <= older_than,
                                      or_(o.c.dispatched_at.is_(None), o.c.dispatched_at <= older_than),
-                                     or_(o.c.retry_after.is_(None), o.c.retry_after <= older_than))
+                                     self._retry_due(older_than))
                 .order_by(o.c.id).limit(limit))
         return list(self.session.scalars(stmt))
 
@@ -267,7 +273,7 @@ class OutboxRepository:
         payload). Rows another transaction is claiming are skipped (PostgreSQL), so concurrent workers take
         disjoint batches; if this transaction rolls back, its claims are undone."""
         o = orm.outbox
-        pick = (select(o.c.id).where(o.c.handled_at.is_(None), or_(o.c.retry_after.is_(None), o.c.retry_after <= now))
+        pick = (select(o.c.id).where(o.c.handled_at.is_(None), self._retry_due(now))
                 .order_by(o.c.id).limit(limit).with_for_update(skip_locked=True))
         stmt = (update(o).where(o.c.id.in_(pick.scalar_subquery())).values(handled_at=now)
                 .returning(o.c.id, o.c.event_type, o.c.payload))

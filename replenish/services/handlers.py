@@ -160,22 +160,34 @@ def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
         order = uow.orders.get(cmd.order_id, for_update=True)
         if order is None:
             return "missing"
-        if order.state is not model.OrderStatus.PENDING:
-            return order.status
-        if order.submit_after > now:
-            return "not_due"
+        skipped = _not_submittable(order, now)
+        if skipped:
+            return skipped
         request = _submit_request(order, uow.households.get(order.household_id))
-        result = deps.gateway.submit(request)  # TransientError propagates: the worker retries with backoff
-        if result.accepted:
-            order.mark_submitted(result.retailer_order_id, now)
-        else:
-            order.fail(result.reason or "refused by the store", now)
+        # TransientError propagates: the worker retries with backoff
+        _record_answer(order, deps.gateway.submit(request), now)
         try:
             uow.commit()
         except StaleDataError:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
         return order.status
+
+
+def _not_submittable(order: model.Order, now: datetime) -> str | None:
+    """Why an order is not sent now (its status, or "not_due"); None when it is due."""
+    if order.state is not model.OrderStatus.PENDING:
+        return order.status
+    if order.submit_after > now:
+        return "not_due"
+    return None
+
+
+def _record_answer(order: model.Order, answer, now: datetime) -> None:
+    if answer.accepted:
+        order.mark_submitted(answer.retailer_order_id, now)
+    else:
+        order.fail(answer.reason or "refused by the store", now)
 
 
 def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
@@ -194,10 +206,9 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
     with deps.uow() as uow:
         due = []
         for order in uow.orders.get_many(order_ids, lock=True):
-            if order.state is not model.OrderStatus.PENDING:
-                outcome[order.id] = order.status
-            elif order.submit_after > now:
-                outcome[order.id] = "not_due"
+            skipped = _not_submittable(order, now)
+            if skipped:
+                outcome[order.id] = skipped
             else:
                 due.append(order)
         households = uow.households.get_many(o.household_id for o in due)
@@ -206,11 +217,8 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
             if isinstance(answer, TransientError):
                 retry.append(order.id)
                 outcome[order.id] = "retrying"
-            elif answer.accepted:
-                order.mark_submitted(answer.retailer_order_id, now)
-                outcome[order.id] = order.status
             else:
-                order.fail(answer.reason or "refused by the store", now)
+                _record_answer(order, answer, now)
                 outcome[order.id] = order.status
         try:
             uow.commit()
