@@ -159,14 +159,17 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
     import time
 
     d = Path(data_dir)
+    if progress is not None:
+        progress("reading", 0.0)
     products = list(read_products(d))
     purchases = read_purchases(d, anchor=ANCHOR, households=_first_users(d, max_households),
-                               progress=(lambda n: progress("reading", 0.0)) if progress else None)
+                               progress=(lambda n: progress(f"reading ({n:,} lines)", 0.0)) if progress else None)
     split = _split(purchases)
     start = time.time()
     rec = Recommender.fit(products, (p for train, _ in split.values() for p in train), progress=progress)
     report = Report(households=len(split), fit_seconds=time.time() - start)
     tally = _Tally()
+    step = max(1, len(split) // 100)  # a report each 1% (Progress prints every few seconds at most)
     for i, (train, held) in enumerate(split.values()):
         prof = rec.profile(train)
         now = to_day(held[0].ordered_at)
@@ -174,8 +177,10 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
         _eval_resolve(rec, prof, held_rows, now, tally)
         _eval_buy_again(rec, prof, held_rows, now, tally)
         _eval_timing(rec, prof, held_rows, now, tally)
-        if progress is not None and i % 500 == 0:
-            progress("evaluating", i / len(split))
+        if progress is not None and (i + 1) % step == 0:
+            progress("evaluating", (i + 1) / len(split))
+    if progress is not None:
+        progress("evaluating", 1.0)
     return tally.report(report)
 
 

@@ -83,8 +83,12 @@ def test_fresh_server_takes_an_order_to_the_door(server):
     assert [step["event"] for step in order["timeline"]] == [
         "OrderPlaced", "OrderSubmitted", "OrderConfirmed", "OrderShipped", "OrderDelivered"]
     assert order["delivery_photo_url"]
-    feed = call("GET", f"{base}/v1/notifications", token)[1]["notifications"]
-    assert any(n["kind"] == "OrderDelivered" for n in feed)
+
+    # the household is told after the status changes: the notification follows through the outbox
+    def told():
+        feed = call("GET", f"{base}/v1/notifications", token)[1]["notifications"]
+        return any(n["kind"] == "OrderDelivered" for n in feed)
+    wait_for(told, timeout=15, interval=0.2, what=f"delivery notification\n{log.read_text()[-3000:]}")
 
 
 def test_pending_order_can_be_cancelled_within_its_window(server):

@@ -83,8 +83,13 @@ def test_two_hundred_orders_flow_to_delivered(pg, redis_url, service_env, proces
         assert order.retailer_order_id == books[order.id][0]
         assert [r.event_type for r in uow.outbox.timeline(order.id)] == [
             "OrderPlaced", "OrderSubmitted", "OrderConfirmed", "OrderShipped", "OrderDelivered"]
-        assert uow.purchases.count() == 200  # delivered orders became purchase history
-        assert any(n.kind == "OrderDelivered" for n in uow.notifications.for_household(households[7]))
+
+    # Purchase history and the household's notice follow the delivery through the outbox, a moment later.
+    def followed_through():
+        with container.uow() as uow:
+            return uow.purchases.count() == 200 and any(
+                n.kind == "OrderDelivered" for n in uow.notifications.for_household(households[7]))
+    wait_for(followed_through, timeout=30, interval=0.3, what="purchase history and delivery notices")
 
 
 def test_worker_killed_mid_submission_is_restarted_and_each_order_reaches_the_store_once(

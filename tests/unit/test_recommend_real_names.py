@@ -92,7 +92,17 @@ def report(tmp_path_factory):
     rng = np.random.default_rng(7)
     products, by_need, pop = _catalog()
     write_dataset(d, products, _orders(300, by_need, pop, rng))
-    return evaluate(d)
+    return evaluate(d, progress=lambda stage, fraction: PROGRESS.append((stage, fraction)))
+
+
+PROGRESS: list[tuple[str, float]] = []  # what ``report`` showed while it ran
+
+
+def test_evaluation_shows_its_progress_through_to_the_end(report):
+    evaluating = [f for stage, f in PROGRESS if stage == "evaluating"]
+    assert any(stage.startswith("reading") for stage, _ in PROGRESS)
+    assert len(evaluating) >= 10 and evaluating == sorted(evaluating)  # steady steps, never backwards
+    assert evaluating[-1] == 1.0 and max(b - a for a, b in zip(evaluating, evaluating[1:])) <= 0.05
 
 
 @pytest.mark.parametrize("section", ["resolve 1-word", "resolve 2-word"])
