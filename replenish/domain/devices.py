@@ -370,13 +370,26 @@ class Slot:
 
     # -- reports ---------------------------------------------------------------------------------------
     def readings(self) -> list[Reading]:
-        out = []
-        for at, level in self.history or []:
-            try:
-                out.append(Reading(as_utc(datetime.fromisoformat(at)), float(level)))
-            except (TypeError, ValueError):
-                continue
-        return out
+        """The levels reported since the last refill, oldest first (a new list each call)."""
+        return list(self._parsed()[0])
+
+    def _parsed(self) -> tuple[list[Reading], list]:
+        """``history`` parsed, with the entries it was parsed from (unreadable ones left out). Parsed once for as
+        long as ``history`` is the same list: a report and the policy's decision read it several times
+        (``history`` is only ever replaced, never changed in place)."""
+        history = self.history or []
+        kept = self.__dict__.get("_parsed_history")
+        if kept is None or kept[0] is not history:
+            readings, entries = [], []
+            for entry in history:
+                try:
+                    at, level = entry
+                    readings.append(Reading(as_utc(datetime.fromisoformat(at)), float(level)))
+                    entries.append(entry)
+                except (TypeError, ValueError):
+                    continue
+            kept = self.__dict__["_parsed_history"] = (history, readings, entries)
+        return kept[1], kept[2]
 
     def report(self, now: datetime, remaining: float, original: float | None = None, on_hand: float | None = None,
                expected_replenishment: datetime | None = None, last_use: datetime | None = None) -> bool:
@@ -384,17 +397,22 @@ class Slot:
         if remaining < 0:
             raise InvalidCommand("remainingQuantityInUnit cannot be negative.", field="remainingQuantityInUnit")
         at = as_utc(last_use) or now
-        readings = self.readings()
+        readings, entries = self._parsed()
         if readings and readings[-1].level == remaining and (readings[-1].at == at or last_use is None
                                                              and self.remaining == remaining):
             self.reported_at = now
             return False
-        if readings and remaining > readings[-1].level:
-            readings = []  # refilled: the trend starts again
+        reading, entry = Reading(at, float(remaining)), [iso(at), float(remaining)]
+        if readings and remaining > readings[-1].level:  # refilled: the trend starts again
+            readings, entries = [reading], [entry]
             self.notified_at = None
-        readings.append(Reading(at, float(remaining)))
-        readings = sorted(readings, key=lambda r: r.at)[-HISTORY_POINTS:]
-        self.history = [[iso(r.at), r.level] for r in readings]
+        elif not readings or at >= readings[-1].at:  # in time order, as almost every report is
+            readings, entries = (readings + [reading])[-HISTORY_POINTS:], (entries + [entry])[-HISTORY_POINTS:]
+        else:  # a report that arrived late: put in its place
+            readings = sorted(readings + [reading], key=lambda r: r.at)[-HISTORY_POINTS:]
+            entries = [[iso(r.at), r.level] for r in readings]
+        self.history = entries
+        self.__dict__["_parsed_history"] = (entries, readings, entries)
         self.remaining = float(remaining)
         self.original = float(original) if original is not None else self.original
         self.on_hand = float(on_hand) if on_hand is not None else self.on_hand
@@ -418,7 +436,7 @@ class Slot:
     # -- policy ----------------------------------------------------------------------------------------
     def usage_per_day(self) -> float | None:
         """Least-squares slope of level over time since the last refill, as consumption per day."""
-        points = self.readings()
+        points = self._parsed()[0]
         if len(points) < 2:
             return None
         t0 = points[0].at
@@ -436,7 +454,7 @@ class Slot:
         rate = self.usage_per_day()
         if rate is None or self.remaining is None:
             return None
-        last = self.readings()[-1].at
+        last = self._parsed()[0][-1].at
         return last + timedelta(days=self.remaining / rate)
 
     def packs_needed(self, pack_size: float) -> int:

@@ -54,6 +54,31 @@ def test_refill_restarts_the_trend_and_repeats_are_recognised():
     assert [r.level for r in slot.readings()] == [100]
 
 
+def test_history_keeps_the_last_twenty_levels_in_time_order_whatever_order_reports_arrive_in():
+    slot = make_slot()
+    for hour in range(25):
+        slot.report(T0 + timedelta(hours=hour), 100 - hour, last_use=T0 + timedelta(hours=hour))
+    assert [r.level for r in slot.readings()] == [100 - h for h in range(5, 25)]
+    # a report that arrived late goes in its place; the oldest drops out
+    slot.report(T0 + timedelta(hours=30), 70, last_use=T0 + timedelta(hours=23, minutes=30))
+    assert [r.at for r in slot.readings()] == sorted(r.at for r in slot.readings())
+    assert 70 in [r.level for r in slot.readings()] and len(slot.readings()) == 20
+    # what is stored reads back the same in a new process (history is plain JSON)
+    copy = make_slot()
+    copy.history = [list(entry) for entry in slot.history]
+    assert copy.readings() == slot.readings()
+    assert copy.usage_per_day() == pytest.approx(slot.usage_per_day())
+
+
+def test_unreadable_history_entries_are_skipped_and_not_kept():
+    slot = make_slot()
+    slot.history = [["not a time", 5], [T0.isoformat(), 60], "junk", [(T0 + timedelta(days=1)).isoformat(), 50]]
+    assert [r.level for r in slot.readings()] == [60, 50]
+    slot.report(T0 + timedelta(days=2), 40, last_use=T0 + timedelta(days=2))
+    assert [level for _, level in slot.history] == [60, 50, 40]
+    assert slot.usage_per_day() == pytest.approx(10)
+
+
 def test_notify_only_mode_notifies_instead_of_ordering():
     slot = make_slot(mode="notify")
     slot.report(T0, 5)
