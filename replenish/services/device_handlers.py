@@ -325,15 +325,20 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
     now = deps.clock()
     source_id = slot_source(cmd.device_id, cmd.slot_id)
     statements = _statements(deps)
-    for _ in range(REPORT_ATTEMPTS):
-        found = statements.slot_for_report(cmd.device_id, cmd.slot_id, source_id)
-        if found is None or found.device.partner_id != cmd.partner_id:
-            break  # which 404 it is: the locked path tells
-        fresh, decision = _apply_report(cmd, deps, found, now)
-        if found.device.events:
-            break  # an event: written to the outbox with the slot, in a unit of work
-        if statements.save_report_if_unchanged(found):
-            return _report_answer(cmd, deps, found, fresh, decision)
+    saved = None
+    with statements.connection() as held:  # the read and the write on one pooled connection
+        for _ in range(REPORT_ATTEMPTS):
+            found = statements.slot_for_report(cmd.device_id, cmd.slot_id, source_id, held)
+            if found is None or found.device.partner_id != cmd.partner_id:
+                break  # which 404 it is: the locked path tells
+            fresh, decision = _apply_report(cmd, deps, found, now)
+            if found.device.events:
+                break  # an event: written to the outbox with the slot, in a unit of work
+            if statements.save_report_if_unchanged(found, held):
+                saved = found, fresh, decision
+                break
+    if saved is not None:  # answered with the connection back in the pool (an order takes one of its own)
+        return _report_answer(cmd, deps, *saved)
     with deps.uow() as uow:
         found = uow.devices.slot_for_report(cmd.device_id, cmd.slot_id, source_id)  # the slot's row locked
         if found is None or found.device.partner_id != cmd.partner_id:
