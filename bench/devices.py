@@ -3,6 +3,10 @@
 Not a test: it prints figures (target: presses and reports at least 40% of the no-op rate, zero duplicate
 orders). Needs PostgreSQL and Redis on 127.0.0.1.
     .venv/bin/python bench/devices.py [--requests 2000] [--threads 16] [--workers 3] [--rounds 3] [--batch 250]
+                                      [--busy 0]
+
+``--busy N`` keeps N other processes spinning on the CPU while it measures: the figures when the machine is
+shared with other work (the heavier requests lose more of their share than the no-op does).
 
 The machine may be shared with other work, so the three phases take turns, ``--batch`` requests at a time
 (``--batch 0``: one whole phase after the other), and are measured ``--rounds`` times: each round's ratios
@@ -115,6 +119,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times the three phases are measured")
     parser.add_argument("--batch", type=int, default=250,
                         help="the phases take turns, this many requests at a time (0: one after the other)")
+    parser.add_argument("--busy", type=int, default=0, help="processes kept busy on the CPU while measuring")
     args = parser.parse_args()
 
     db = f"rpl_bench_dev_{uuid.uuid4().hex[:8]}"
@@ -126,7 +131,7 @@ def main() -> None:
     env.update(DATABASE_URL=f"{PG}/{db}", REDIS_URL=REDIS, BROKER_URL="memory://", REPLENISH_EMBEDDED_WORKER="0",
                REPLENISH_VAR_DIR=str(tmp / "var"), REPLENISH_BUTTON_RATE="1000000/1",
                REPLENISH_DEVICE_RATE="1000000/1", REPLENISH_PARTNER_RATE="1000000/1")
-    server = None
+    server, busy = None, []
     try:
         migrate(env["DATABASE_URL"])
         import redis
@@ -189,6 +194,10 @@ def main() -> None:
             return go
 
         timed([("warm-up", [noop(i) for i in range(200)])], args.threads)
+        for _ in range(args.busy):  # other work on the machine, ended with the run (see finally)
+            busy.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True))
+        if args.busy:
+            print(f"{args.busy} other process(es) busy on the CPU ({os.cpu_count()} CPUs)")
         press_ratios, report_ratios = [], []
         for r in range(args.rounds):
             tag = f" #{r + 1}" if args.rounds > 1 else ""
@@ -213,6 +222,9 @@ def main() -> None:
               f"{len(buttons)} buttons + {len(devices)} slots, {dupes} duplicate orders")
         container.engine.dispose()
     finally:
+        for process in busy:
+            process.kill()
+            process.wait()
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=20)

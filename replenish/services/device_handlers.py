@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -54,22 +53,13 @@ def slot_source(device_id: str, slot_id: str) -> str:
     return f"slot:{device_id}:{slot_id}"
 
 
-_statements_kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # unit-of-work factory -> statements
-
-
 def _statements(deps) -> DeviceStatements:
-    """The channel's single-statement units of work (presses, slot reports), on the database of ``deps.uow``."""
-    try:
-        found = _statements_kept.get(deps.uow)
-    except TypeError:  # a factory that cannot be weakly referenced
-        found = None
+    """The channel's single-statement units of work (presses, slot reports), on the database of ``deps.uow``:
+    made on first use and kept on ``deps``."""
+    found = deps.device_statements
     if found is None:
         with deps.uow() as uow:
-            found = DeviceStatements.for_engine(uow.session.get_bind())
-        try:
-            _statements_kept[deps.uow] = found
-        except TypeError:
-            pass
+            found = deps.device_statements = DeviceStatements.for_engine(uow.session.get_bind())
     return found
 
 
@@ -269,14 +259,6 @@ def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
 
 
 TIMING_TTL = 60.0  # seconds of the clock a (household, product) repurchase timing is reused by slot reports
-_timings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # recommendation service -> its timings
-
-
-def _timing_cache(service) -> dict | None:
-    try:
-        return _timings.setdefault(service, {})
-    except TypeError:  # a service that cannot be weakly referenced: nothing kept
-        return None
 
 
 def _expected_purchase(deps, household_id: str, sku: str):
@@ -286,20 +268,19 @@ def _expected_purchase(deps, household_id: str, sku: str):
     the timing at most that much later."""
     try:
         service = recommendations(deps)
-        cache = _timing_cache(service)
+        cache = deps.timings
         now, key = deps.clock(), (household_id, sku)
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None and 0 <= (now - hit[0]).total_seconds() < TIMING_TTL:
+        hit = cache.get(key)
+        if hit is not None and hit[2] is service and 0 <= (now - hit[0]).total_seconds() < TIMING_TTL:
             return hit[1]
         expected = None
         history = getattr(service, "history", None)
         if not callable(history) or history(household_id):  # nothing bought yet: no timing, no model to load
             timing = service.next_purchase(household_id, sku)
             expected = timing.expected_at if timing else None
-        if cache is not None:
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[key] = (now, expected)
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[key] = (now, expected, service)
         return expected
     except ImportError:
         return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -33,6 +33,10 @@ class Deps:
     locks: Any
     settings: Any
     recommendations: Any = None
+    # what the device channel keeps per container (see device_handlers): its single-statement units of work,
+    # made on first use, and recent repurchase timings
+    device_statements: Any = None
+    timings: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
