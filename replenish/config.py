@@ -44,6 +44,7 @@ class Settings:
     submit_grace_seconds: float = 10.0
     retrain_interval_seconds: float = 24 * 3600.0
     sim_submit_latency: float = 0.0
+    delivery_lead_days: float = 2.0  # how long an order takes to arrive: slots reorder this far ahead of run-out
     model_dir: Path = Path("var/models")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -99,6 +100,7 @@ class Settings:
             submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
             sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),
+            delivery_lead_days=max(0.0, _float(env, "REPLENISH_LEAD_DAYS", 2.0)),
             model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8000")),

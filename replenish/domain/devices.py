@@ -6,14 +6,15 @@ has *slots* (a detergent tank, a filter) whose level reports drive the replenish
 """
 from __future__ import annotations
 
-from replenish.domain.aggregate import Aggregate
-
+import bisect
 import enum
 import math
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from replenish.domain.aggregate import Aggregate
 
 from . import events
 from .errors import DomainError, InvalidCommand
@@ -408,9 +409,10 @@ class Slot:
             self.notified_at = None
         elif not readings or at >= readings[-1].at:  # in time order, as almost every report is
             readings, entries = (readings + [reading])[-HISTORY_POINTS:], (entries + [entry])[-HISTORY_POINTS:]
-        else:  # a report that arrived late: put in its place
-            readings = sorted(readings + [reading], key=lambda r: r.at)[-HISTORY_POINTS:]
-            entries = [[iso(r.at), r.level] for r in readings]
+        else:  # a report that arrived late: put in its place (after any of the same time)
+            at_index = bisect.bisect_right([r.at for r in readings], at)
+            readings = (readings[:at_index] + [reading] + readings[at_index:])[-HISTORY_POINTS:]
+            entries = (entries[:at_index] + [entry] + entries[at_index:])[-HISTORY_POINTS:]
         self.history = entries
         self.__dict__["_parsed_history"] = (entries, readings, entries)
         self.remaining = float(remaining)

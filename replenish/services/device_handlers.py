@@ -4,7 +4,6 @@ button or a slot to a single order however many presses or reports arrive at onc
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -33,8 +32,8 @@ class NotifyOnly(DomainError):
 
 
 def lead_time(deps) -> timedelta:
-    days = (deps.settings.extra or {}).get("delivery_lead_days") or os.environ.get("REPLENISH_LEAD_DAYS") or 2
-    return timedelta(days=float(days))
+    """How long an order takes to arrive (``REPLENISH_LEAD_DAYS``): a slot reorders this far ahead of run-out."""
+    return timedelta(days=getattr(deps.settings, "delivery_lead_days", 2.0))
 
 
 def recommendations(deps):

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from replenish.config import Settings
 from replenish.domain import device_commands as dc
 from replenish.domain.devices import Slot
 from replenish.domain.errors import InvalidCommand
@@ -121,6 +122,19 @@ def test_slot_report_below_threshold_places_one_order_then_reports_in_progress(c
         order = uow.orders.get(first["order"]["order_id"])
         assert order.source_id == f"slot:{device['device_id']}:detergent" and order.channel == "appliance"
         assert [(l.sku, l.quantity) for l in order.lines] == [("TIDE-PODS-42", 2)]  # 84 - 10 = 74 -> 2 x 42
+
+
+@pytest.mark.parametrize("lead_days, ordered", [("2", False), ("6", True)])
+def test_the_delivery_lead_time_setting_decides_how_early_a_falling_level_is_reordered(
+        container, clock, monkeypatch, lead_days, ordered):
+    monkeypatch.setattr(container.settings, "delivery_lead_days",
+                        Settings.from_env({"REPLENISH_LEAD_DAYS": lead_days}).delivery_lead_days)
+    partner, device = setup_device(container)
+    for level in (80, 70, 60, 50):  # 10 a day: runs out 5 days after the last reading
+        answer = report(container, partner, device, level)
+        clock.advance(days=1)
+    assert (answer["decision"]["action"] == "order") is ordered
+    assert (answer["order"] is not None) is ordered
 
 
 def test_notify_only_slot_tells_the_household_once(container, clock):
