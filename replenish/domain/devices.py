@@ -404,15 +404,21 @@ class Slot:
             self.reported_at = now
             return False
         reading, entry = Reading(at, float(remaining)), [iso(at), float(remaining)]
+        if readings and at < readings[-1].at:  # a report that arrived late: put in its place (after any of the
+            # same time), for the trend only; the level and the other figures stay those of the newest report
+            self.reported_at = now
+            if reading in readings:
+                return False  # an older report delivered again
+            at_index = bisect.bisect_right([r.at for r in readings], at)
+            self.history = (entries[:at_index] + [entry] + entries[at_index:])[-HISTORY_POINTS:]
+            readings = (readings[:at_index] + [reading] + readings[at_index:])[-HISTORY_POINTS:]
+            self.__dict__["_parsed_history"] = (self.history, readings, self.history)
+            return True
         if readings and remaining > readings[-1].level:  # refilled: the trend starts again
             readings, entries = [reading], [entry]
             self.notified_at = None
-        elif not readings or at >= readings[-1].at:  # in time order, as almost every report is
+        else:  # in time order, as almost every report is
             readings, entries = (readings + [reading])[-HISTORY_POINTS:], (entries + [entry])[-HISTORY_POINTS:]
-        else:  # a report that arrived late: put in its place (after any of the same time)
-            at_index = bisect.bisect_right([r.at for r in readings], at)
-            readings = (readings[:at_index] + [reading] + readings[at_index:])[-HISTORY_POINTS:]
-            entries = (entries[:at_index] + [entry] + entries[at_index:])[-HISTORY_POINTS:]
         self.history = entries
         self.__dict__["_parsed_history"] = (entries, readings, entries)
         self.remaining = float(remaining)

@@ -71,6 +71,18 @@ def test_history_keeps_the_last_twenty_levels_in_time_order_whatever_order_repor
     assert copy.usage_per_day() == pytest.approx(slot.usage_per_day())
 
 
+def test_a_late_report_joins_the_trend_but_does_not_set_the_level():
+    slot = make_slot()
+    for day, level in enumerate([80, 70, 60]):
+        slot.report(T0 + timedelta(days=day, hours=1), level, last_use=T0 + timedelta(days=day))
+    # the reading of day 1.5 arrives after day 2's, with a higher level: not a refill, not the current level
+    assert slot.report(T0 + timedelta(days=3), 65, last_use=T0 + timedelta(days=1, hours=12)) is True
+    assert slot.remaining == 60 and slot.last_use_at == T0 + timedelta(days=2)
+    assert [r.level for r in slot.readings()] == [80, 70, 65, 60]
+    assert slot.report(T0 + timedelta(days=3), 65, last_use=T0 + timedelta(days=1, hours=12)) is False  # again
+    assert len(slot.readings()) == 4
+
+
 def test_unreadable_history_entries_are_skipped_and_not_kept():
     slot = make_slot()
     slot.history = [["not a time", 5], [T0.isoformat(), 60], "junk", [(T0 + timedelta(days=1)).isoformat(), 50]]
