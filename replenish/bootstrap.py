@@ -30,6 +30,7 @@ class Container:
     bus: MessageBus
     recommendations: Recommendations
     store: Any = None  # the simulated retailer, when it is the gateway
+    slot_inbox: Any = None  # slot reports accepted for a worker to apply (Prefer: respond-async)
     extras: dict = field(default_factory=dict)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
@@ -117,6 +118,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps.recommendations = recommendations
     bus = MessageBus(deps)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
+    from replenish.adapters.slot_inbox import SlotReportInbox
     return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                      redis=redis_client, deps=deps, bus=bus,
-                     recommendations=recommendations, store=store)
+                     recommendations=recommendations, store=store, slot_inbox=SlotReportInbox(redis_client))

@@ -34,6 +34,13 @@ def drain_outbox() -> int:
     return event_handlers.drain_outbox(runtime.container().deps)
 
 
+@app.task(name="workers.tasks.apply_slot_reports", **RETRY)
+def apply_slot_reports() -> int:
+    from replenish.services.device_handlers import apply_slot_reports as apply
+    container = runtime.container()
+    return apply(container.deps, container.slot_inbox, consumer=runtime.consumer_name())
+
+
 @app.task(name="workers.tasks.submit_order", **RETRY)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))

@@ -327,6 +327,19 @@ end
 return {1}
 """
 
+# _GUARD, then (the request passing) an entry added to a stream and a flag raised: KEYS end with the stream and
+# the flag; ARGV after the limits' pairs: the stream's approximate maximum length, the flag's expiry (ms), then
+# the entry's field/value pairs. Answers {1, 1} when the flag was raised by this call, {1, 0} when it was up.
+_GUARD_THEN_ADD = _GUARD.replace("for i = 2, #KEYS do", "for i = 2, #KEYS - 2 do").replace("return {1}\n", """\
+local s = 2 * #KEYS - 4
+local fields = {}
+for j = s + 2, #ARGV do fields[#fields + 1] = ARGV[j] end
+redis.call('XADD', KEYS[#KEYS - 1], 'MAXLEN', '~', ARGV[s], '*', unpack(fields))
+if redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[s + 1]) then return {1, 1} end
+return {1, 0}
+""")
+assert _GUARD_THEN_ADD.count("#KEYS - 2") == 1 and "XADD" in _GUARD_THEN_ADD
+
 REPLAYED = "replayed"
 
 
@@ -336,6 +349,38 @@ class RateLimiter:
         self.prefix = prefix
         self._gcra = client.register_script(_GCRA)
         self._guard = client.register_script(_GUARD)
+        self._guard_then_add = client.register_script(_GUARD_THEN_ADD)
+
+    def _guard_keys(self, limits: list[tuple[str, int, float]], seen_key: str | None, seen_ttl: float):
+        keys, args = [seen_key or ""], [max(1, int(seen_ttl * 1000))]
+        for key, limit, per_seconds in limits:
+            if limit < 1 or per_seconds <= 0:
+                raise ValueError("rate limit needs limit >= 1 and per_seconds > 0")
+            keys.append(self.prefix + key)
+            args += [int(limit), int(per_seconds * 1_000_000)]
+        return keys, args
+
+    @staticmethod
+    def _decision(reply) -> RateDecision | str:
+        if int(reply[0]) == -1:
+            return REPLAYED
+        if int(reply[0]) == 1:
+            return RateDecision(True, 0, 0.0)
+        return RateDecision(False, 0, int(_text(reply[2])) / 1_000_000)
+
+    def guard_then_add(self, limits: list[tuple[str, int, float]], seen_key: str | None, seen_ttl: float, *,
+                       stream: str, fields: dict, max_length: int, flag: str,
+                       flag_ttl_ms: int) -> tuple[RateDecision | str, bool]:
+        """As ``guard``, and, when the request passes, ``fields`` added to ``stream`` and ``flag`` raised (set if
+        absent, for ``flag_ttl_ms``), in the same round trip: (the decision, whether this call raised the flag).
+        Unlike ``guard``, raises when Redis does not answer: the caller has nowhere to put the entry."""
+        keys, args = self._guard_keys(limits, seen_key, seen_ttl)
+        keys += [stream, flag]
+        args += [int(max_length), int(flag_ttl_ms)]
+        for name, value in fields.items():
+            args += [name, value]
+        reply = self._guard_then_add(keys=keys, args=args)
+        return self._decision(reply), len(reply) > 1 and int(reply[1]) == 1
 
     def guard(self, limits: list[tuple[str, int, float]], seen_key: str | None = None,
               seen_ttl: float = 0) -> RateDecision | str:
@@ -343,22 +388,13 @@ class RateLimiter:
         (key, limit, per_seconds) in order, as ``hit`` would (the first refusal is returned; later limits are
         not counted), then that ``seen_key`` is new (else ``REPLAYED``; it is marked seen for ``seen_ttl``
         seconds). Redis unreachable: allowed, as ``hit`` (the database still guards orders)."""
-        keys, args = [seen_key or ""], [max(1, int(seen_ttl * 1000))]
-        for key, limit, per_seconds in limits:
-            if limit < 1 or per_seconds <= 0:
-                raise ValueError("rate limit needs limit >= 1 and per_seconds > 0")
-            keys.append(self.prefix + key)
-            args += [int(limit), int(per_seconds * 1_000_000)]
+        keys, args = self._guard_keys(limits, seen_key, seen_ttl)
         try:
             reply = self._guard(keys=keys, args=args)
         except UNAVAILABLE as exc:
             log.warning("Redis unreachable, request guards %r not enforced: %s", keys, exc)
             return RateDecision(True, 0, 0.0)
-        if int(reply[0]) == -1:
-            return REPLAYED
-        if int(reply[0]) == 1:
-            return RateDecision(True, 0, 0.0)
-        return RateDecision(False, 0, int(_text(reply[2])) / 1_000_000)
+        return self._decision(reply)
 
     def hit(self, key: str, limit: int, per_seconds: float) -> RateDecision:
         """Count one hit against ``key``: at most ``limit`` hits per ``per_seconds``."""

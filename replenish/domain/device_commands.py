@@ -69,6 +69,7 @@ class ReportSlotStatus:
     on_hand: float | None = None
     expected_replenishment: datetime | None = None
     last_use: datetime | None = None
+    received_at: datetime | None = None  # a report applied later (respond-async): when it arrived
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,8 @@ class PartnerClient(_Signed):
     def _secret(self) -> str:
         return self.webhook_secrets[-1]  # the newest: during a rotation both verify
 
-    def _call(self, method: str, path: str, payload: Any = None, signed: bool = True, **kw):
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+    def _call(self, method: str, path: str, payload: Any = None, signed: bool = True, extra_headers=None, **kw):
+        headers = {"Authorization": f"Bearer {self.api_key}", **(extra_headers or {})}
         return self._send(method, path, self._secret if signed else None, payload, headers=headers, **kw)
 
     # -- devices -----------------------------------------------------------------------------------
@@ -91,7 +91,11 @@ class PartnerClient(_Signed):
 
     def report_slot_status(self, device_id: str, slot_id: str, remaining: float, *, original: float | None = None,
                            on_hand: float | None = None, expected_replenishment: datetime | str | None = None,
-                           last_use: datetime | str | None = None, idempotency_key: str | None = None) -> dict:
+                           last_use: datetime | str | None = None, idempotency_key: str | None = None,
+                           wait: bool = True) -> dict:
+        """The slot and the policy's decision (with the order placed or in flight); with ``wait=False`` the
+        report is only accepted (``{"status": "accepted"}``, HTTP 202) and applied by a worker moments later,
+        as DRS slotStatus does: orders placed then reach you as webhooks."""
         payload = {"remainingQuantityInUnit": remaining}
         for name, value in (("originalQuantityInUnit", original), ("totalQuantityOnHand", on_hand),
                             ("expectedReplenishmentDate", _iso(expected_replenishment)),
@@ -99,7 +103,8 @@ class PartnerClient(_Signed):
             if value is not None:
                 payload[name] = value
         return self._call("POST", f"/v1/partner/devices/{device_id}/slots/{slot_id}/status", payload,
-                          idempotency_key=idempotency_key)
+                          idempotency_key=idempotency_key,
+                          extra_headers=None if wait else {"Prefer": "respond-async"})
 
     def heartbeat(self, device_id: str, most_recently_active: datetime | str | None = None) -> dict:
         payload = {"mostRecentlyActiveDate": _iso(most_recently_active)} if most_recently_active else {}

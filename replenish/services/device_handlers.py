@@ -3,15 +3,16 @@ one-order-in-flight rule (``source_id`` + ``exclusive_source``, backed by a uniq
 button or a slot to a single order however many presses or reports arrive at once."""
 from __future__ import annotations
 
+import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from replenish.adapters.device_repository import DeviceStatements
 from replenish.domain import commands, device_commands as dc, devices
 from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
-from replenish.domain.model import Channel, iso
+from replenish.domain.model import Channel, as_utc, iso
 
 from . import handlers
 from .device_views import button_view, device_view, slot_view, subscription_view
@@ -301,8 +302,9 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
     """Reports of a slot are serialised: each applies to the slot's latest state. Most are applied without a
     transaction: the slot is read (one statement), the policy decides, and the result is written only if the
     slot is still as read (one statement); another report in between makes it try again. A report that makes an
-    event for the outbox, or that keeps meeting others, is applied in a unit of work holding the slot's row."""
-    now = deps.clock()
+    event for the outbox, or that keeps meeting others, is applied in a unit of work holding the slot's row.
+    A report applied after it arrived (see ``apply_slot_reports``) is applied as of its arrival."""
+    now = cmd.received_at or deps.clock()
     source_id = slot_source(cmd.device_id, cmd.slot_id)
     statements = _statements(deps)
     saved = None
@@ -331,6 +333,52 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
         uow.track(found.device)
         uow.commit()
     return _report_answer(cmd, deps, found, fresh, decision)
+
+
+def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches: int = 50) -> int:
+    """Applies reports queued by the web tier (``SlotReportInbox``), oldest first, each as
+    ``report_slot_status`` would have at once; returns how many. A report the rules refuse (a slot or device
+    that is gone, a nonsensical level) is logged and dropped: the partner asked not to wait for the answer.
+    One the database cannot take right now stays pending, and is taken again later (by this or another
+    worker)."""
+    inbox.apply_started()
+    applied = 0
+    for _ in range(max_batches):
+        entries = inbox.take(consumer, batch)
+        if not entries:
+            break
+        finished = []
+        try:
+            for entry_id, entry in entries:
+                try:
+                    body = json.loads(entry["body"])
+                    when = {k: as_utc(datetime.fromisoformat(body[k])) if body.get(k) else None
+                            for k in ("expectedReplenishmentDate", "lastUseDate")}
+                    report_slot_status(dc.ReportSlotStatus(
+                        entry["partner"], entry["device"], entry["slot"], float(body["remainingQuantityInUnit"]),
+                        body.get("originalQuantityInUnit"), body.get("totalQuantityOnHand"),
+                        when["expectedReplenishmentDate"], when["lastUseDate"],
+                        received_at=as_utc(datetime.fromisoformat(entry["received_at"]))), deps)
+                    applied += 1
+                except DomainError as exc:
+                    log.warning("slot report %s for %s/%s dropped: %s", entry_id, entry.get("device"),
+                                entry.get("slot"), exc.message)
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("slot report %s dropped: unreadable (%s)", entry_id, exc)
+                except OperationalError:
+                    raise
+                except Exception:  # a fault of ours: logged, and not retried for ever
+                    log.exception("slot report %s dropped: applying it failed", entry_id)
+                finished.append(entry_id)
+        except OperationalError:
+            log.warning("database unavailable: %d slot reports left pending for a later try",
+                        len(entries) - len(finished))
+            inbox.done(finished)
+            raise
+        inbox.done(finished)
+        if len(entries) < batch:
+            break
+    return applied
 
 
 def _apply_report(cmd: dc.ReportSlotStatus, deps, found, now):

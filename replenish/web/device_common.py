@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from functools import wraps
+from typing import NamedTuple
 
 from flask import Response, current_app, g, request
 
@@ -77,21 +78,42 @@ def rate_limit(key: str, env_name: str, default: str) -> None:
         raise _rate_limited(decision)
 
 
-def guard(limits, scope: str | None = None, header: str | None = None) -> None:
-    """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
-    of a signed request, its replay refusal: one Redis round trip for all of them."""
-    from replenish.adapters.redis_store import REPLAYED
+class Guard(NamedTuple):
+    """What ``guard`` checks for a request, for a call that checks it in a round trip of its own
+    (``RateLimiter.guard_then_add``): the limits (key, limit, seconds), the replay key and how long it is kept."""
+    limits: list
+    seen_key: str | None
+    seen_ttl: float
+
+
+def guard_for(limits, scope: str | None = None, header: str | None = None) -> Guard:
     seen = f"sigseen:{scope}:{hashlib.sha256(header.encode()).hexdigest()}" if header else None
-    hits = [(key, *_limit(env_name, default)) for key, env_name, default in limits]
-    try:
-        decision = _tools()["rates"].guard(hits, seen, TOLERANCE + 60)
-    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
-        log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
-        return
+    return Guard([(key, *_limit(env_name, default)) for key, env_name, default in limits], seen, TOLERANCE + 60)
+
+
+def enforce(decision) -> None:
+    """401 for a replayed signed request, 429 over a rate limit."""
+    from replenish.adapters.redis_store import REPLAYED
     if decision == REPLAYED:
         raise unauthorized("This signed request was already received (replay).")
     if not decision.allowed:
         raise _rate_limited(decision)
+
+
+def guard(limits, scope: str | None = None, header: str | None = None) -> None:
+    """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
+    of a signed request, its replay refusal: one Redis round trip for all of them."""
+    check = limits if isinstance(limits, Guard) else guard_for(limits, scope, header)
+    try:
+        decision = _tools()["rates"].guard(*check)
+    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
+        log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
+        return
+    enforce(decision)
+
+
+def rates():
+    return _tools()["rates"]
 
 
 def run_idempotent(scope: str, call, before=None):
@@ -134,10 +156,14 @@ def run_idempotent(scope: str, call, before=None):
     return response
 
 
-def signed(scope: str, secrets: list[str], call, limits=(), fresh_secrets=None):
+def signed(scope: str, secrets: list[str], call, limits=(), fresh_secrets=None, guards_itself: bool = False):
     """A signed, replay-refusing, idempotent call. ``limits`` (see ``guard``) are counted for a correctly
-    signed request, in the same Redis round trip as its replay check. ``fresh_secrets``: see ``verify``."""
+    signed request, in the same Redis round trip as its replay check. ``fresh_secrets``: see ``verify``.
+    ``guards_itself``: ``call`` is given the ``Guard`` and checks it itself (with ``guard``, or together with
+    its own Redis work)."""
     header = verify(secrets, fresh_secrets)
+    if guards_itself:
+        return run_idempotent(scope, lambda: call(guard_for(limits, scope, header)))
     return run_idempotent(scope, call, before=lambda: guard(limits, scope, header))
 
 

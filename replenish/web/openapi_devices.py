@@ -41,6 +41,10 @@ SIGNATURE = {"name": "X-Replenish-Signature", "in": "header", "required": True,
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The first response is stored for 24 h; the same key with another body is a 422.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+PREFER = {"name": "Prefer", "in": "header", "required": False,
+          "description": "respond-async (RFC 7240): answer 202 at once and apply the report moments later "
+                         "(orders then reach the partner as webhooks), as DRS slotStatus does.",
+          "schema": {"type": "string"}}
 DEVICE = _path_param("device_id", r"^[A-Za-z0-9]+$")
 SLOT = _path_param("slot_id", r"^[A-Za-z0-9._-]+$")
 SERIAL = _path_param("serial", r"^[A-Za-z0-9]+$")
@@ -111,8 +115,9 @@ def document() -> dict:
             "Orders for the device's slots (DRS orderInfo)", PARTNER, _ok(), params=[DEVICE],
             codes=("401", "404", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/status": {"post": _op(
-            "Slot status (DRS slotStatus); may place or announce an order", PARTNER, _ok(),
-            params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY], body=_body("SlotStatusIn"),
+            "Slot status (DRS slotStatus); may place or announce an order", PARTNER,
+            {**_ok(), **_ok("202", "Accepted, to be applied moments later (Prefer: respond-async)")},
+            params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY, PREFER], body=_body("SlotStatusIn"),
             codes=("400", "401", "404", "410", "422", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/replenish": {"post": _op(
             "Replenish now: ORDER_PLACED or ORDER_IN_PROGRESS", PARTNER, _ok(),

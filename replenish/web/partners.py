@@ -5,10 +5,11 @@ Partners authenticate with ``Authorization: Bearer <partner api key>`` (or a dev
 mutating calls with one of their webhook secrets (``X-Replenish-Signature``)."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from replenish.domain import device_commands as dc
@@ -19,6 +20,7 @@ from .auth import bearer_token, container, json_body, require_household
 from .errors import ApiError
 
 bp = Blueprint("partners", __name__, url_prefix="/v1")
+log = logging.getLogger(__name__)
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                       pattern=r"^[A-Za-z0-9._:\-]+$")]
@@ -100,7 +102,7 @@ def _device_allowed(device_id: str) -> None:
         raise ApiError(404, "not_found", f"No device {device_id!r}.", field="device_id")
 
 
-def _partner_call(call, device_id: str | None = None, mutating: bool = True):
+def _partner_call(call, device_id: str | None = None, mutating: bool = True, guards_itself: bool = False):
     _authenticate()
     limits = [(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")]
     if device_id is not None:
@@ -111,7 +113,7 @@ def _partner_call(call, device_id: str | None = None, mutating: bool = True):
         return call()
     # signed calls: limits and replay refusal together, once the signature is known good
     return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits,
-                         fresh_secrets=_fresh_secrets)
+                         fresh_secrets=_fresh_secrets, guards_itself=guards_itself)
 
 
 def _when(value: datetime | None) -> datetime | None:
@@ -166,14 +168,49 @@ def orders(device_id: str):
                          device_id, mutating=False)
 
 
+def _prefers_async() -> bool:
+    """``Prefer: respond-async`` (RFC 7240), among the request's preferences."""
+    return any(part.split(";")[0].split("=")[0].strip().lower() == "respond-async"
+               for header in request.headers.getlist("Prefer") for part in header.split(","))
+
+
+def _accept_report(device_id: str, slot_id: str, body: "SlotStatusIn", guard: common.Guard):
+    """Checks the request's guard and queues the report for a worker to apply, in one Redis round trip, and
+    answers 202. None when the queue (Redis) does not answer: the report is then applied at once (the guard
+    could not be checked either, as for any request while Redis is down)."""
+    c = container()
+    try:
+        decision, raised = c.slot_inbox.add_guarded(common.rates(), guard, g.partner_id, device_id, slot_id,
+                                                    body.model_dump(mode="json", exclude_none=True), c.clock())
+    except Exception as exc:
+        log.warning("slot report queue unavailable, applying the report at once: %s", exc)
+        return None
+    common.enforce(decision)
+    if raised:
+        try:
+            c.deps.queue.send("workers.tasks.apply_slot_reports")
+        except Exception as exc:  # the broker: beat's periodic apply takes the report a little later
+            log.warning("could not ask for slot reports to be applied: %s", exc)
+    response = jsonify({"status": "accepted", "device_id": device_id, "slot_id": slot_id})
+    response.status_code = 202
+    response.headers["Preference-Applied"] = "respond-async"
+    return response
+
+
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
 def slot_status(device_id: str, slot_id: str):
-    def run():
+    respond_async = _prefers_async() and container().slot_inbox is not None
+
+    def run(guard: common.Guard | None = None):
         body = SlotStatusIn.model_validate(json_body())
+        if guard is not None:  # respond-async: the guard is checked as the report is queued
+            accepted = _accept_report(device_id, slot_id, body, guard)
+            if accepted is not None:
+                return accepted
         return jsonify(container().bus.handle(dc.ReportSlotStatus(
             g.partner_id, device_id, slot_id, body.remainingQuantityInUnit, body.originalQuantityInUnit,
             body.totalQuantityOnHand, _when(body.expectedReplenishmentDate), _when(body.lastUseDate))))
-    return _partner_call(run, device_id)
+    return _partner_call(run, device_id, guards_itself=respond_async)
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/replenish")

@@ -211,3 +211,36 @@ def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
         history = conn.execute(text("SELECT history FROM device_slots WHERE device_id = :d"),
                                {"d": device["device_id"]}).scalar_one()
     assert sorted(at for at, _ in history) == [f"2026-03-10T10:{m:02d}:00+00:00" for m in range(20)]
+
+
+def test_async_reports_are_accepted_then_applied_by_concurrent_workers_into_one_order(server, world):
+    """``Prefer: respond-async``: gunicorn answers 202 and queues each report in Redis; two appliers (as two
+    worker processes would) read disjoint parts of the stream, and the slot's readings are all applied, with
+    one order for the slot."""
+    from replenish.services.device_handlers import apply_slot_reports
+    device = new_device(world, "WM-ASYNC")
+    partner = world["partner"]
+    path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+    bodies = [json.dumps({"remainingQuantityInUnit": 60 - m, "lastUseDate": f"2026-03-10T11:{m:02d}:00+00:00"}
+                         ).encode() for m in range(50)]  # falls below the threshold (20) at the 41st
+
+    def post(body):
+        return requests.post(path, data=body, timeout=30, headers={
+            "Authorization": f"Bearer {partner['api_key']}", "Prefer": "respond-async",
+            "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))})
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        responses = list(pool.map(post, bodies))
+    assert [r.status_code for r in responses] == [202] * 50, [r.text for r in responses if r.status_code != 202][:3]
+    assert all(r.headers["Preference-Applied"] == "respond-async" for r in responses)
+    container = world["container"]
+    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 0  # accepted, not yet applied
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        applied = list(pool.map(lambda name: apply_slot_reports(container.deps, container.slot_inbox, name,
+                                                                batch=10), ["applier-1", "applier-2"]))
+    assert sum(applied) == 50 and container.slot_inbox.waiting() == 0
+    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 1
+    with container.engine.connect() as conn:
+        history, remaining = conn.execute(text("SELECT history, remaining FROM device_slots WHERE device_id = :d"),
+                                          {"d": device["device_id"]}).one()
+    # whatever order the two appliers took them in: the newest reading is the level, the last 20 the trend
+    assert remaining == 11 and [level for _, level in history] == [float(level) for level in range(30, 10, -1)]

@@ -1,0 +1,127 @@
+"""Slot reports with ``Prefer: respond-async``: accepted at once (202), applied by a worker from the Redis
+stream with the same rules and as of their arrival; Redis down means the report is applied at once."""
+import pytest
+
+from replenish.sdk import PartnerError
+from replenish.services.device_handlers import apply_slot_reports
+
+from .test_partner_api import app, device, partner, sdk  # noqa: F401  (the partner API's fixtures)
+
+
+def slot(sdk, device):
+    return sdk.device(device["device_id"])["slots"][0]
+
+
+def apply(container):
+    return apply_slot_reports(container.deps, container.slot_inbox, consumer="test")
+
+
+def orders(container, device):
+    from sqlalchemy import text
+    with container.engine.connect() as conn:
+        return conn.execute(text("SELECT id, status FROM orders WHERE source_id = :s"),
+                            {"s": f"slot:{device['device_id']}:detergent"}).all()
+
+
+def test_an_async_report_is_accepted_at_once_and_applied_by_the_worker(sdk, device, container, clock):
+    answer = sdk.report_slot_status(device["device_id"], "detergent", 70, original=84, wait=False)
+    assert answer == {"status": "accepted", "device_id": device["device_id"], "slot_id": "detergent"}
+    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] is None  # not applied yet
+    assert ("workers.tasks.apply_slot_reports", ()) in container.deps.queue.sent  # a worker was asked
+    arrived = clock()
+    clock.advance(minutes=3)
+    assert apply(container) == 1
+    status = slot(sdk, device)["status"]
+    assert status["remainingQuantityInUnit"] == 70 and status["originalQuantityInUnit"] == 84
+    assert status["reportedAt"] == arrived.isoformat()  # as of its arrival, not of the worker's turn
+    assert apply(container) == 0 and container.slot_inbox.waiting() == 0
+
+
+def test_the_same_low_report_queued_many_times_makes_one_order(sdk, device, container):
+    for minute in range(5):  # the device resends its reading (each a signed request of its own)
+        sdk.report_slot_status(device["device_id"], "detergent", 10, last_use=f"2026-03-10T14:0{minute}:00+00:00",
+                               wait=False)
+    assert orders(container, device) == []
+    assert apply(container) == 5
+    assert len(orders(container, device)) == 1
+    with container.uow() as uow:
+        order = uow.orders.get(orders(container, device)[0].id)
+        assert [(line.sku, line.quantity) for line in order.lines] == [("TIDE-PODS-42", 2)]  # 84-10: two packs
+
+
+def test_only_the_first_report_asks_for_a_worker_while_one_is_pending(sdk, device, container):
+    for level in (80, 79, 78):
+        sdk.report_slot_status(device["device_id"], "detergent", level, wait=False)
+    asked = [s for s in container.deps.queue.sent if s[0] == "workers.tasks.apply_slot_reports"]
+    assert len(asked) == 1
+    apply(container)  # the worker lowers the flag as it starts: the next report asks again
+    sdk.report_slot_status(device["device_id"], "detergent", 77, wait=False)
+    assert len([s for s in container.deps.queue.sent if s[0] == "workers.tasks.apply_slot_reports"]) == 2
+
+
+def test_a_malformed_async_report_is_refused_at_once_and_nothing_is_queued(sdk, device, container):
+    with pytest.raises(PartnerError) as bad:
+        sdk.report_slot_status(device["device_id"], "detergent", -3, wait=False)
+    assert bad.value.status == 400 and bad.value.body["error"]["field"] == "remainingQuantityInUnit"
+    assert container.slot_inbox.waiting() == 0
+
+
+def test_a_report_for_a_slot_that_is_gone_is_dropped_by_the_worker(sdk, device, container, caplog):
+    sdk.report_slot_status(device["device_id"], "no-such-slot", 10, wait=False)
+    sdk.report_slot_status(device["device_id"], "detergent", 50, wait=False)
+    assert apply(container) == 1  # the good one; the other is logged and dropped, not retried for ever
+    assert "dropped" in caplog.text and container.slot_inbox.waiting() == 0
+    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 50
+
+
+def test_with_redis_down_an_async_report_is_applied_at_once(sdk, device, container, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+    monkeypatch.setattr(container.slot_inbox, "add_guarded", down)
+    answer = sdk.report_slot_status(device["device_id"], "detergent", 12, wait=False)
+    assert answer["order"]["status"] == "order_placed"  # the synchronous answer: nothing was lost
+    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 12
+
+
+def test_a_report_a_dead_worker_left_pending_is_taken_again(sdk, device, container, monkeypatch):
+    from replenish.adapters import slot_inbox
+    sdk.report_slot_status(device["device_id"], "detergent", 60, wait=False)
+    inbox = container.slot_inbox
+    assert len(inbox.take("crashed-worker", 10)) == 1  # read, never acknowledged
+    assert apply(container) == 0  # not idle long enough to be claimed
+    monkeypatch.setattr(slot_inbox, "CLAIM_IDLE_MS", 0)
+    assert apply(container) == 1
+    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 60
+
+
+def test_a_replayed_or_rate_limited_async_report_is_refused_and_not_queued(app, partner, device, container,
+                                                                          monkeypatch):
+    import json
+    import time
+
+    from replenish.adapters.http_retailer import sign
+    path = f"/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+
+    def post(level, signature=None):
+        body = json.dumps({"remainingQuantityInUnit": level}).encode()
+        return app.test_client().post(path, data=body, headers={
+            "Authorization": f"Bearer {partner['api_key']}", "Prefer": "respond-async",
+            "Content-Type": "application/json",
+            "X-Replenish-Signature": signature or sign(partner["webhook_secret"], body, int(time.time()))})
+    body = json.dumps({"remainingQuantityInUnit": 40}).encode()
+    signature = sign(partner["webhook_secret"], body, int(time.time()))
+    assert post(40, signature).status_code == 202
+    replayed = post(40, signature)
+    assert replayed.status_code == 401 and "replay" in replayed.get_json()["error"]["message"]
+    assert container.slot_inbox.waiting() == 1
+    monkeypatch.setenv("REPLENISH_DEVICE_RATE", "2/60")
+    codes = [post(level).status_code for level in (39, 38, 37)]
+    assert codes[-1] == 429 and container.slot_inbox.waiting() == 1 + codes.count(202)
+
+
+def test_the_worker_recovers_when_redis_lost_the_stream(sdk, device, container):
+    assert apply(container) == 0  # the consumer group exists now
+    container.redis.flushall()  # Redis restarted without persistence
+    sdk.report_slot_status(device["device_id"], "detergent", 33, wait=False)
+    assert apply(container) == 1
+    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 33
