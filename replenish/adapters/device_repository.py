@@ -47,8 +47,10 @@ def autocommit_engine(engine: Engine) -> Engine:
             if found is None:
                 durable = os.environ.get("REPLENISH_DEVICE_SYNC_COMMIT", "").strip().lower() in ("1", "true", "yes")
                 options = " ".join(filter(None, [engine.url.query.get("options"), "-c synchronous_commit=off"]))
+                # autocommit: no transaction is ever left open, so a returned connection needs no rollback
                 found = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10,
-                                      pool_recycle=1800, **({} if durable else {"connect_args": {"options": options}}))
+                                      pool_reset_on_return=None, pool_recycle=1800,
+                                      **({} if durable else {"connect_args": {"options": options}}))
                 _autocommit_engines[engine] = found
                 event.listen(engine, "engine_disposed", lambda _engine, companion=found: companion.dispose())
     return found
