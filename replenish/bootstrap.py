@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from replenish.adapters import orm
 from replenish.adapters.clock import system_clock
+from replenish.adapters.slot_inbox import SlotReportInbox
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.services import event_handlers
@@ -118,7 +119,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps.recommendations = recommendations
     bus = MessageBus(deps)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
-    from replenish.adapters.slot_inbox import SlotReportInbox
     return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                      redis=redis_client, deps=deps, bus=bus,
                      recommendations=recommendations, store=store, slot_inbox=SlotReportInbox(redis_client))

@@ -15,6 +15,8 @@ import json
 import logging
 from datetime import datetime
 
+from .redis_store import _text
+
 log = logging.getLogger(__name__)
 
 STREAM = "replenish:slot-reports"
@@ -43,7 +45,7 @@ class SlotReportInbox:
         (the guard's decision, whether this report raised the apply flag, so that the caller must ask for an
         apply task). Nothing is queued for a refused request. Raises when Redis does not answer (the caller then
         applies the report at once)."""
-        return rates.guard_then_add(guard[0], guard[1], guard[2], stream=self.stream,
+        return rates.guard_then_add(*guard, stream=self.stream,
                                     fields=self._entry(partner_id, device_id, slot_id, report, received_at),
                                     max_length=MAX_LENGTH, flag=FLAG, flag_ttl_ms=FLAG_TTL_MS)
 
@@ -94,7 +96,3 @@ class SlotReportInbox:
     def waiting(self) -> int:
         """Reports queued and not yet applied (read or not)."""
         return int(self.redis.xlen(self.stream))
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

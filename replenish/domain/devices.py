@@ -392,6 +392,12 @@ class Slot:
             kept = self.__dict__["_parsed_history"] = (history, readings, entries)
         return kept[1], kept[2]
 
+    def _keep(self, readings: list[Reading], entries: list) -> None:
+        """The newest ``HISTORY_POINTS`` of ``readings`` (in time order) as the history, with their entries as
+        its stored form, kept parsed."""
+        self.history = entries[-HISTORY_POINTS:]
+        self.__dict__["_parsed_history"] = (self.history, readings[-HISTORY_POINTS:], self.history)
+
     def report(self, now: datetime, remaining: float, original: float | None = None, on_hand: float | None = None,
                expected_replenishment: datetime | None = None, last_use: datetime | None = None) -> bool:
         """Records a status report. False when it is a repeat of the last one (a redelivered message)."""
@@ -410,17 +416,15 @@ class Slot:
             if reading in readings:
                 return False  # an older report delivered again
             at_index = bisect.bisect_right([r.at for r in readings], at)
-            self.history = (entries[:at_index] + [entry] + entries[at_index:])[-HISTORY_POINTS:]
-            readings = (readings[:at_index] + [reading] + readings[at_index:])[-HISTORY_POINTS:]
-            self.__dict__["_parsed_history"] = (self.history, readings, self.history)
+            self._keep(readings[:at_index] + [reading] + readings[at_index:],
+                       entries[:at_index] + [entry] + entries[at_index:])
             return True
         if readings and remaining > readings[-1].level:  # refilled: the trend starts again
             readings, entries = [reading], [entry]
             self.notified_at = None
         else:  # in time order, as almost every report is
-            readings, entries = (readings + [reading])[-HISTORY_POINTS:], (entries + [entry])[-HISTORY_POINTS:]
-        self.history = entries
-        self.__dict__["_parsed_history"] = (entries, readings, entries)
+            readings, entries = readings + [reading], entries + [entry]
+        self._keep(readings, entries)
         self.remaining = float(remaining)
         self.original = float(original) if original is not None else self.original
         self.on_hand = float(on_hand) if on_hand is not None else self.on_hand

@@ -347,7 +347,7 @@ def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches
         entries = inbox.take(consumer, batch)
         if not entries:
             break
-        finished = []
+        finished = []  # acknowledged whatever happens: a database outage leaves only the rest pending
         try:
             for entry_id, entry in entries:
                 try:
@@ -370,12 +370,8 @@ def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches
                 except Exception:  # a fault of ours: logged, and not retried for ever
                     log.exception("slot report %s dropped: applying it failed", entry_id)
                 finished.append(entry_id)
-        except OperationalError:
-            log.warning("database unavailable: %d slot reports left pending for a later try",
-                        len(entries) - len(finished))
+        finally:
             inbox.done(finished)
-            raise
-        inbox.done(finished)
         if len(entries) < batch:
             break
     return applied

@@ -103,9 +103,8 @@ def enforce(decision) -> None:
 def guard(limits, scope: str | None = None, header: str | None = None) -> None:
     """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
     of a signed request, its replay refusal: one Redis round trip for all of them."""
-    check = limits if isinstance(limits, Guard) else guard_for(limits, scope, header)
     try:
-        decision = _tools()["rates"].guard(*check)
+        decision = _tools()["rates"].guard(*guard_for(limits, scope, header))
     except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
         log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
         return
@@ -159,8 +158,7 @@ def run_idempotent(scope: str, call, before=None):
 def signed(scope: str, secrets: list[str], call, limits=(), fresh_secrets=None, guards_itself: bool = False):
     """A signed, replay-refusing, idempotent call. ``limits`` (see ``guard``) are counted for a correctly
     signed request, in the same Redis round trip as its replay check. ``fresh_secrets``: see ``verify``.
-    ``guards_itself``: ``call`` is given the ``Guard`` and checks it itself (with ``guard``, or together with
-    its own Redis work)."""
+    ``guards_itself``: ``call`` is given the ``Guard`` and checks it itself, together with its own Redis work."""
     header = verify(secrets, fresh_secrets)
     if guards_itself:
         return run_idempotent(scope, lambda: call(guard_for(limits, scope, header)))
