@@ -11,16 +11,15 @@ from typing import NamedTuple
 
 from sqlalchemy import String, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
-from sqlalchemy.types import TypeDecorator
 
 from replenish.domain import devices
 from replenish.domain.model import Order, hash_secret, new_id
 
 from . import orm
 from . import orm_devices as t
+from .pg_prepared import ParkedConnections, PreparedStatement, connect_options
 
 _autocommit_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _autocommit_lock = threading.Lock()
@@ -46,11 +45,12 @@ def autocommit_engine(engine: Engine) -> Engine:
             found = _autocommit_engines.get(engine)
             if found is None:
                 durable = os.environ.get("REPLENISH_DEVICE_SYNC_COMMIT", "").strip().lower() in ("1", "true", "yes")
-                options = " ".join(filter(None, [engine.url.query.get("options"), "-c synchronous_commit=off"]))
+                options = " ".join(filter(None, [engine.url.query.get("options"), connect_options(),
+                                                 None if durable else "-c synchronous_commit=off"]))
                 # autocommit: no transaction is ever left open, so a returned connection needs no rollback
                 found = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10,
                                       pool_reset_on_return=None, pool_recycle=1800,
-                                      **({} if durable else {"connect_args": {"options": options}}))
+                                      connect_args={"options": options})
                 _autocommit_engines[engine] = found
                 event.listen(engine, "engine_disposed", lambda _engine, companion=found: companion.dispose())
     return found
@@ -172,56 +172,11 @@ def _report_select_params(device_id: str, slot_id: str, source_id: str) -> dict:
     return {"b_device": device_id, "b_slot": slot_id, "key_suffix": _in_flight_key_suffix(source_id)}
 
 
-class _Prepared:
-    """A Core statement compiled once for an engine's dialect and run on the DBAPI connection itself, with the
-    statement's own bind and result types applied: for the few statements a press or a slot report is made of,
-    SQLAlchemy's execution layer (execution context, result metadata, row objects) costs about as much CPU as
-    the driver's own work."""
-
-    def __init__(self, stmt, dialect):
-        compiled = stmt.compile(dialect=dialect)
-        self.sql = str(compiled)
-        names = compiled.bind_names
-        self.defaults = {names[b]: b.value for b in compiled.binds.values() if b.value is not None}
-        self.binds = {names[b]: proc for b in compiled.binds.values()
-                      if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
-        # the driver hands back the other types as they are wanted (JSON decoded, floats, aware datetimes)
-        results = [c.type.result_processor(dialect, None) if isinstance(c.type, TypeDecorator) else None
-                   for c in stmt.exported_columns]
-        self.results = [(i, proc) for i, proc in enumerate(results) if proc is not None]
-
-    def first(self, engine: Engine, params: dict, held=None) -> tuple | None:
-        """The first row, on the pooled connection ``held`` (see ``DeviceStatements.connection``) or on one
-        checked out for this statement alone."""
-        values = {**self.defaults, **params}
-        for name, proc in self.binds.items():
-            if name in values:
-                values[name] = proc(values[name])
-        dialect = engine.dialect
-        conn = held if held is not None else engine.raw_connection()
-        try:
-            row = conn.driver_connection.execute(self.sql, values).fetchone()
-        except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy's execution layer would do
-            invalidated = dialect.is_disconnect(exc, conn.dbapi_connection, None)
-            if invalidated:
-                conn.invalidate(exc)
-            raise DBAPIError.instance(self.sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect,
-                                      connection_invalidated=invalidated) from exc
-        finally:
-            if held is None:
-                conn.close()
-        if row is None or not self.results:
-            return row
-        row = list(row)
-        for i, proc in self.results:
-            row[i] = proc(row[i])
-        return tuple(row)
-
-
 class DeviceStatements:
     """The hot paths of presses and slot reports as units of work of one statement each, atomic by themselves,
     on an autocommit connection (``autocommit_engine``): one round trip each, no BEGIN and COMMIT, no session;
-    on PostgreSQL run as ``_Prepared``. ``for_engine`` gives the one kept for an engine."""
+    on PostgreSQL run as ``PreparedStatement`` on ``ParkedConnections``. ``for_engine`` gives the one kept for
+    an engine."""
 
     _kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -230,9 +185,10 @@ class DeviceStatements:
         self.sqlite = self.engine.dialect.name == "sqlite"
         if not self.sqlite:
             dialect = self.engine.dialect
-            self._note = _Prepared(_PRESS_NOTE, dialect)
-            self._report = _Prepared(_REPORT_SELECT, dialect)
-            self._save = _Prepared(_REPORT_SAVE_IF_UNCHANGED, dialect)
+            self._note = PreparedStatement(_PRESS_NOTE, dialect)
+            self._report = PreparedStatement(_REPORT_SELECT, dialect)
+            self._save = PreparedStatement(_REPORT_SAVE_IF_UNCHANGED, dialect)
+            self._parked = ParkedConnections(self.engine)
 
     @classmethod
     def for_engine(cls, engine: Engine) -> "DeviceStatements":
@@ -248,7 +204,8 @@ class DeviceStatements:
         renders RETURNING columns unqualified, loads and saves in a short transaction.)"""
         params = {"b_serial": serial, "b_now": now, "key_suffix": _in_flight_key_suffix(source_id)}
         if not self.sqlite:
-            row = self._note.first(self.engine, params)
+            with self._parked.connection() as conn:
+                row = self._note.first(conn, params)
             return Press(*row) if row is not None else None
         with self.engine.begin() as conn:
             row = conn.execute(_PRESS_LOAD, params).first()
@@ -260,22 +217,23 @@ class DeviceStatements:
     @contextmanager
     def connection(self):
         """One pooled connection for statements run one after the other (a slot report's read and write), to
-        pass to them as ``held``: one checkout instead of one per statement. (None on SQLite.)"""
+        pass to them as ``held``. (None on SQLite.)"""
         if self.sqlite:
             yield None
             return
-        conn = self.engine.raw_connection()
-        try:
+        with self._parked.connection() as conn:
             yield conn
-        finally:
-            conn.close()
 
     def slot_for_report(self, device_id: str, slot_id: str, source_id: str, held=None) -> SlotReport | None:
         """As ``DeviceRepository.slot_for_report``, without a lock: write it back with
         ``save_report_if_unchanged``."""
         params = _report_select_params(device_id, slot_id, source_id)
         if not self.sqlite:
-            row = self._report.first(self.engine, params, held)
+            if held is not None:
+                row = self._report.first(held, params)
+            else:
+                with self._parked.connection() as conn:
+                    row = self._report.first(conn, params)
         else:
             with self.engine.connect() as conn:
                 row = conn.execute(_REPORT_SELECT, params).first()
@@ -286,7 +244,10 @@ class DeviceStatements:
         report got in between); False, writing nothing, if not."""
         params = _report_params(report)
         if not self.sqlite:
-            return self._save.first(self.engine, params, held) is not None
+            if held is not None:
+                return self._save.first(held, params) is not None
+            with self._parked.connection() as conn:
+                return self._save.first(conn, params) is not None
         with self.engine.begin() as conn:
             if conn.execute(_SLOT_SAVE_IF_UNCHANGED, params).rowcount != 1:
                 return False
