@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import secrets
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from replenish.services.ports import TransientError
@@ -343,13 +345,92 @@ assert _GUARD_THEN_ADD.count("#KEYS - 2") == 1 and "XADD" in _GUARD_THEN_ADD
 REPLAYED = "replayed"
 
 
+def _resp_command(*parts) -> bytes:
+    """A command in RESP, the way redis-py's packer writes it (an array of bulk strings), in one piece: for
+    the short commands of the hot path, a fraction of its CPU."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        if not isinstance(part, bytes):
+            part = (part if isinstance(part, str) else repr(part) if isinstance(part, float) else str(part)).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    return b"".join(out)
+
+
+class ParkedScripts:
+    """Runs Lua scripts on a few of a redis-py client's pooled connections, kept checked out between calls.
+
+    Every request to the device endpoints makes one such call (its guard). Checking a connection out of
+    redis-py's pool and back costs about as much CPU as the call itself: a lock, a pid check and a poll for
+    stale data, every time. A parked connection skips that; one parked for over a second is polled for stale
+    data as the pool would. A connection whose call fails (other than by an error reply) is disconnected and
+    goes back to the pool, and at most ``keep`` are parked, so there are never more than the pool allows. In
+    a forked child the parent's are forgotten."""
+
+    def __init__(self, client, keep: int = 4):
+        self.client = client
+        self.keep = keep
+        self._idle: list = []
+        self._pid = os.getpid()
+        self._sha: dict[str, str] = {}
+
+    def _take(self):
+        """(a connection, whether it was parked)."""
+        if self._pid != os.getpid():
+            self._idle, self._pid = [], os.getpid()
+        try:
+            conn, parked_at = self._idle.pop()
+        except IndexError:
+            return self.client.connection_pool.get_connection(), False
+        if time.monotonic() - parked_at > 1.0 and conn.can_read():
+            conn.disconnect()  # stale data or a closed socket: the next command connects afresh
+        return conn, True
+
+    def _give_back(self, conn, healthy: bool) -> None:
+        if healthy and len(self._idle) < self.keep:
+            self._idle.append((conn, time.monotonic()))
+            return
+        if not healthy:
+            conn.disconnect()
+        self.client.connection_pool.release(conn)
+
+    def run(self, script: str, keys: list, args: list):
+        """The script's reply (loaded into Redis on first use, and again if Redis forgot it). A parked
+        connection the server closed meanwhile (a restart) is replaced once, as redis-py retries; a timeout is
+        not retried, as the script may have run."""
+        sha = self._sha.get(script)
+        if sha is None:
+            sha = self._sha[script] = hashlib.sha1(script.encode()).hexdigest()
+        for attempt in (1, 2):
+            conn, parked = self._take()
+            try:
+                command = _resp_command("EVALSHA", sha, len(keys), *keys, *args)
+                conn.send_packed_command([command], check_health=False)
+                reply = conn.read_response()
+            except ResponseError as exc:  # an error reply: the connection itself is fine
+                self._give_back(conn, healthy=True)
+                if isinstance(exc, NoScriptError) and attempt == 1:
+                    self.client.script_load(script)
+                    continue
+                raise
+            except RedisConnectionError:
+                self._give_back(conn, healthy=False)
+                if parked and attempt == 1:
+                    continue
+                raise
+            except BaseException:
+                self._give_back(conn, healthy=False)
+                raise
+            self._give_back(conn, healthy=True)
+            return reply
+        raise AssertionError("unreachable")
+
+
 class RateLimiter:
     def __init__(self, client, prefix: str = "rl:"):
         self.client = client
         self.prefix = prefix
         self._gcra = client.register_script(_GCRA)
-        self._guard = client.register_script(_GUARD)
-        self._guard_then_add = client.register_script(_GUARD_THEN_ADD)
+        self._scripts = ParkedScripts(client)
 
     def _guard_keys(self, limits: list[tuple[str, int, float]], seen_key: str | None, seen_ttl: float):
         keys, args = [seen_key or ""], [max(1, int(seen_ttl * 1000))]
@@ -379,7 +460,7 @@ class RateLimiter:
         args += [int(max_length), int(flag_ttl_ms)]
         for name, value in fields.items():
             args += [name, value]
-        reply = self._guard_then_add(keys=keys, args=args)
+        reply = self._scripts.run(_GUARD_THEN_ADD, keys, args)
         return self._decision(reply), len(reply) > 1 and int(reply[1]) == 1
 
     def guard(self, limits: list[tuple[str, int, float]], seen_key: str | None = None,
@@ -390,7 +471,7 @@ class RateLimiter:
         seconds). Redis unreachable: allowed, as ``hit`` (the database still guards orders)."""
         keys, args = self._guard_keys(limits, seen_key, seen_ttl)
         try:
-            reply = self._guard(keys=keys, args=args)
+            reply = self._scripts.run(_GUARD, keys, args)
         except UNAVAILABLE as exc:
             log.warning("Redis unreachable, request guards %r not enforced: %s", keys, exc)
             return RateDecision(True, 0, 0.0)

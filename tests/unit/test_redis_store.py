@@ -348,3 +348,30 @@ def test_invalid_limits_are_rejected(client):
         RateLimiter(client).hit("x", limit=0, per_seconds=1)
     with pytest.raises(ValueError):
         RateLimiter(client).hit("x", limit=1, per_seconds=0)
+
+
+# --- parked connections for the hot path's scripts ------------------------------------------
+
+
+def test_guard_works_on_after_redis_forgets_its_scripts(client):
+    limiter = RateLimiter(client)
+    assert limiter.guard([("k", 10, 60)], "seen:1", 60).allowed
+    client.script_flush()
+    assert limiter.guard([("k", 10, 60)], "seen:2", 60).allowed
+    assert limiter.guard([("k", 10, 60)], "seen:2", 60) == "replayed"
+
+
+def test_parked_connections_are_reused_and_bounded(client):
+    from replenish.adapters.redis_store import ParkedScripts
+    scripts = ParkedScripts(client, keep=2)
+    assert scripts.run("return 1", [], []) == 1
+    first = scripts._idle[-1][0]
+    assert scripts.run("return ARGV[1] .. KEYS[1]", ["k"], [2.5]) == b"2.5k"
+    assert scripts._idle[-1][0] is first  # the same connection, not a pool checkout
+    taken = [scripts._take()[0] for _ in range(3)]  # three at once: the parked one and two from the pool
+    for conn in taken:
+        scripts._give_back(conn, healthy=True)
+    assert len(scripts._idle) == 2  # the third went back to the pool
+    with pytest.raises(Exception, match="boom"):
+        scripts.run("return redis.error_reply('boom')", [], [])
+    assert len(scripts._idle) == 2  # an error reply leaves the connection usable
