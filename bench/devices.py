@@ -8,7 +8,11 @@ orders). Needs PostgreSQL and Redis on 127.0.0.1.
 ``--busy N`` keeps N other processes spinning on the CPU while it measures: the figures when the machine is
 shared with other work (the heavier requests lose more of their share than the no-op does).
 
-The machine may be shared with other work, so the three phases take turns, ``--batch`` requests at a time
+Slot reports are measured twice: as partners send them (answered 202 once verified, rate limited and queued;
+applied by a worker, whose rate over everything queued is timed at the end), and answered with the slot and
+the policy's decision (``Prefer: return=representation``: applied before the answer).
+
+The machine may be shared with other work, so the four phases take turns, ``--batch`` requests at a time
 (``--batch 0``: one whole phase after the other), and are measured ``--rounds`` times: each round's ratios
 compare figures measured side by side, and the medians over the rounds are the result.
 """
@@ -217,16 +221,18 @@ def main() -> None:
                             {"X-Replenish-Signature": header})
             return go
 
-        def report(i, respond_async=False):
+        def report(i, answered=False):
+            """A slot report as partners send it (answered 202, applied by a worker), or ``answered`` with the
+            slot and the decision (``Prefer: return=representation``)."""
             device = devices[i % len(devices)]
             step = i // len(devices)
-            day = "02" if respond_async else "01"  # the two kinds never send the same signed body
+            day = "01" if answered else "02"  # the two kinds never send the same signed body
             body = json.dumps({"remainingQuantityInUnit": max(0.0, 84 - 2.0 * step), "originalQuantityInUnit": 84,
                                "lastUseDate": f"2026-01-{day}T{step % 24:02d}:{step % 60:02d}:{i % 60:02d}+00:00"}
                               ).encode()
             headers = {"Authorization": f"Bearer {partner['api_key']}"}
-            if respond_async:
-                headers["Prefer"] = "respond-async"
+            if answered:
+                headers["Prefer"] = "return=representation"
 
             def go():
                 header = sign(partner["webhook_secret"], body, int(time.time()))
@@ -239,30 +245,31 @@ def main() -> None:
             busy.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True))
         if args.busy:
             print(f"{args.busy} other process(es) busy on the CPU ({os.cpu_count()} CPUs)")
-        press_ratios, report_ratios, async_ratios = [], [], []
+        press_ratios, report_ratios, answered_ratios = [], [], []
         for r in range(args.rounds):
             tag = f" #{r + 1}" if args.rounds > 1 else ""
             first = r * n  # every round presses with new nonces and reports new levels
-            noop_rate, press_rate, report_rate, async_rate = timed([
+            noop_rate, press_rate, report_rate, answered_rate = timed([
                 ("no-op" + tag, [noop(i) for i in range(first, first + n)]),
                 ("presses" + tag, [press(i) for i in range(first, first + n)]),
                 ("slot reports" + tag, [report(i) for i in range(first, first + n)]),
-                ("async reports" + tag, [report(i, True) for i in range(first, first + n)])],
+                ("answered reports" + tag, [report(i, True) for i in range(first, first + n)])],
                 args.threads, args.batch)
             press_ratios.append(press_rate / noop_rate)
             report_ratios.append(report_rate / noop_rate)
-            async_ratios.append(async_rate / noop_rate)
+            answered_ratios.append(answered_rate / noop_rate)
             if args.rounds > 1:
                 print(f"{'':<17} round {r + 1}: presses/s = {press_ratios[-1]:.0%} of no-op, "
-                      f"slot reports/s = {report_ratios[-1]:.0%}, async slot reports/s = {async_ratios[-1]:.0%}")
-        # What the async reports left for the workers: applied here by one applier, timed (not a web figure).
+                      f"slot reports/s = {report_ratios[-1]:.0%}, answered with the decision "
+                      f"{answered_ratios[-1]:.0%}")
+        # What the slot reports left for the workers: applied here by one applier, timed (not a web figure).
         from replenish.services.device_handlers import apply_slot_reports
         waiting = container.slot_inbox.waiting()
         start, applied = time.perf_counter(), 0
         while container.slot_inbox.waiting():
             applied += apply_slot_reports(container.deps, container.slot_inbox, "bench", max_batches=1000)
         took = time.perf_counter() - start
-        print(f"{'applying':<17} {waiting:>6} async reports applied by one worker process in {took:6.2f} s = "
+        print(f"{'applying':<17} {waiting:>6} queued reports applied by one worker process in {took:6.2f} s = "
               f"{applied / max(took, 1e-9):8.1f}/s")
         with container.engine.connect() as conn:
             dupes = conn.execute(text(
@@ -271,8 +278,9 @@ def main() -> None:
             orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
         median = "median over the rounds: " if args.rounds > 1 else ""
         print(f"{median}presses/s = {statistics.median(press_ratios):.0%} of no-op, slot reports/s = "
-              f"{statistics.median(report_ratios):.0%} (answered with the decision), "
-              f"{statistics.median(async_ratios):.0%} (Prefer: respond-async) of no-op (target >= 40%); "
+              f"{statistics.median(report_ratios):.0%} (answered 202, applied by a worker), "
+              f"{statistics.median(answered_ratios):.0%} (Prefer: return=representation) of no-op "
+              f"(target >= 40%); "
               f"{orders} orders for {len(buttons)} buttons + {len(devices)} slots, {dupes} duplicate orders")
         container.engine.dispose()
     finally:

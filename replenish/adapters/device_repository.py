@@ -370,6 +370,9 @@ class DeviceLookups:
       signature matches none of the kept secrets reads them again (``partner_by_key(..., fresh=True)``), so a
       secret just added works at once; revoking a partner, or retiring one of its secrets, takes effect in
       every process within ``partner_ttl`` seconds. Unknown keys are never kept.
+    - That a live partner's active device has a slot (``slot_accepting``), for ``partner_ttl`` seconds: what a
+      slot report answered at once and applied later checks before it is queued. A device deregistered within
+      that time may still have a report queued; the worker applying it drops it. Unknown slots are not kept.
     Device tokens are not kept: deregistration revokes one at once."""
 
     _BUTTON = select(t.buttons.c.secret, t.buttons.c.status).where(t.buttons.c.serial == bindparam("serial"))
@@ -379,6 +382,9 @@ class DeviceLookups:
                      .join_from(_d, t.partners, t.partners.c.id == _d.c.partner_id)
                      .where(_d.c.token_hash == bindparam("token_hash"), _d.c.status == "active",
                             t.partners.c.revoked_at.is_(None)))
+    _SLOT = (select(_s.c.id).join_from(_s, _d, _d.c.id == _s.c.device_id)
+             .where(_d.c.id == bindparam("device_id"), _d.c.partner_id == bindparam("partner_id"),
+                    _d.c.status == "active", _s.c.slot_id == bindparam("slot_id")))
 
     def __init__(self, engine, ttl: float = 60.0, max_items: int = 10_000, partner_ttl: float = 5.0):
         self.engine = autocommit_engine(engine)
@@ -387,6 +393,7 @@ class DeviceLookups:
         self.max_items = max_items
         self._secrets: dict[str, tuple[float, str]] = {}
         self._partners: dict[str, tuple[float, str, list[str]]] = {}
+        self._slots: dict[tuple[str, str, str], float] = {}
 
     def _first(self, stmt, params: dict):
         with self.engine.connect() as conn:
@@ -424,6 +431,22 @@ class DeviceLookups:
             self._partners.clear()
         self._partners[key_hash] = (now, *found)
         return found
+
+    def slot_accepting(self, partner_id: str, device_id: str, slot_id: str) -> bool:
+        """Whether the partner's device is active and has this slot, as read at most ``partner_ttl`` seconds
+        ago (only a yes is kept)."""
+        key = (partner_id, device_id, slot_id)
+        now = time.monotonic()
+        seen = self._slots.get(key)
+        if seen is not None and now - seen < self.partner_ttl:
+            return True
+        if self._first(self._SLOT, {"partner_id": partner_id, "device_id": device_id, "slot_id": slot_id}) is None:
+            self._slots.pop(key, None)
+            return False
+        if len(self._slots) >= self.max_items:
+            self._slots.clear()
+        self._slots[key] = now
+        return True
 
     def device_by_token(self, token: str) -> tuple[str, str, list[str]] | None:
         """(device id, partner id, the partner's webhook secrets) for an active device's token whose partner

@@ -93,9 +93,10 @@ class PartnerClient(_Signed):
                            on_hand: float | None = None, expected_replenishment: datetime | str | None = None,
                            last_use: datetime | str | None = None, idempotency_key: str | None = None,
                            wait: bool = True) -> dict:
-        """The slot and the policy's decision (with the order placed or in flight); with ``wait=False`` the
-        report is only accepted (``{"status": "accepted"}``, HTTP 202) and applied by a worker moments later,
-        as DRS slotStatus does: orders placed then reach you as webhooks."""
+        """The slot and the policy's decision (with the order placed or in flight): asks for them with
+        ``Prefer: return=representation``. With ``wait=False`` the report is only accepted
+        (``{"status": "accepted"}``, HTTP 202) and applied by a worker moments later, as DRS slotStatus does
+        (and as the API does when asked for neither): orders placed then reach you as webhooks."""
         payload = {"remainingQuantityInUnit": remaining}
         for name, value in (("originalQuantityInUnit", original), ("totalQuantityOnHand", on_hand),
                             ("expectedReplenishmentDate", _iso(expected_replenishment)),
@@ -104,7 +105,7 @@ class PartnerClient(_Signed):
                 payload[name] = value
         return self._call("POST", f"/v1/partner/devices/{device_id}/slots/{slot_id}/status", payload,
                           idempotency_key=idempotency_key,
-                          extra_headers=None if wait else {"Prefer": "respond-async"})
+                          extra_headers={"Prefer": "return=representation" if wait else "respond-async"})
 
     def heartbeat(self, device_id: str, most_recently_active: datetime | str | None = None) -> dict:
         payload = {"mostRecentlyActiveDate": _iso(most_recently_active)} if most_recently_active else {}

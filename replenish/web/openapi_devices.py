@@ -42,8 +42,10 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The first response is stored for 24 h; the same key with another body is a 422.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 PREFER = {"name": "Prefer", "in": "header", "required": False,
-          "description": "respond-async (RFC 7240): answer 202 at once and apply the report moments later "
-                         "(orders then reach the partner as webhooks), as DRS slotStatus does.",
+          "description": "RFC 7240. return=representation: apply the report, then answer 200 with the slot and "
+                         "the policy's decision (and the order placed or in flight). Otherwise (respond-async, "
+                         "or no preference) the report is answered 202 at once and applied moments later, as "
+                         "DRS slotStatus does; orders then reach the partner as webhooks.",
           "schema": {"type": "string"}}
 DEVICE = _path_param("device_id", r"^[A-Za-z0-9]+$")
 SLOT = _path_param("slot_id", r"^[A-Za-z0-9._-]+$")
@@ -116,7 +118,8 @@ def document() -> dict:
             codes=("401", "404", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/status": {"post": _op(
             "Slot status (DRS slotStatus); may place or announce an order", PARTNER,
-            {**_ok(), **_ok("202", "Accepted, to be applied moments later (Prefer: respond-async)")},
+            {**_ok("200", "Applied: the slot and the decision (Prefer: return=representation, or no Redis)"),
+             **_ok("202", "Accepted, to be applied moments later (the default)")},
             params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY, PREFER], body=_body("SlotStatusIn"),
             codes=("400", "401", "404", "410", "422", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/replenish": {"post": _op(

@@ -102,7 +102,10 @@ def _device_allowed(device_id: str) -> None:
         raise ApiError(404, "not_found", f"No device {device_id!r}.", field="device_id")
 
 
-def _partner_call(call, device_id: str | None = None, mutating: bool = True, guards_itself: bool = False):
+def _partner_call(call, device_id: str | None = None, mutating: bool = True, guards_itself=False):
+    """``call`` for an authenticated partner, rate limited, and for a mutating call signed (replay refused,
+    ``Idempotency-Key`` honoured). ``guards_itself`` (or a callable asked once the partner is known): see
+    ``device_common.signed``."""
     _authenticate()
     limits = [(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")]
     if device_id is not None:
@@ -112,6 +115,8 @@ def _partner_call(call, device_id: str | None = None, mutating: bool = True, gua
         common.guard(limits)  # the partner's limit, then the device's: one round trip
         return call()
     # signed calls: limits and replay refusal together, once the signature is known good
+    if callable(guards_itself):
+        guards_itself = guards_itself()
     return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits,
                          fresh_secrets=_fresh_secrets, guards_itself=guards_itself)
 
@@ -168,10 +173,20 @@ def orders(device_id: str):
                          device_id, mutating=False)
 
 
-def _prefers_async() -> bool:
-    """``Prefer: respond-async`` (RFC 7240), among the request's preferences."""
-    return any(part.split(";")[0].split("=")[0].strip().lower() == "respond-async"
-               for header in request.headers.getlist("Prefer") for part in header.split(","))
+def _preferences() -> set[str]:
+    """The request's ``Prefer`` preferences (RFC 7240), lower-cased, without parameters."""
+    return {part.split(";")[0].strip().lower().replace(" ", "")
+            for header in request.headers.getlist("Prefer") for part in header.split(",")}
+
+
+def _answers_at_once(device_id: str, slot_id: str) -> bool:
+    """Whether a slot report is applied before it is answered: asked for with ``Prefer: return=representation``
+    (the SDK's default), or when there is no queue (no Redis configured), or for a slot not known to be the
+    partner's and accepting (so that the answer is the exact 404 or 409 of the synchronous path). Otherwise
+    it is answered 202 once queued, as DRS slotStatus answers a bare 200: appliances report and move on."""
+    if "return=representation" in _preferences() or container().slot_inbox is None:
+        return True
+    return not common.lookups().slot_accepting(g.partner_id, device_id, slot_id)
 
 
 def _accept_report(device_id: str, slot_id: str, body: "SlotStatusIn", guard: common.Guard):
@@ -193,24 +208,28 @@ def _accept_report(device_id: str, slot_id: str, body: "SlotStatusIn", guard: co
             log.warning("could not ask for slot reports to be applied: %s", exc)
     response = jsonify({"status": "accepted", "device_id": device_id, "slot_id": slot_id})
     response.status_code = 202
-    response.headers["Preference-Applied"] = "respond-async"
+    if "respond-async" in _preferences():
+        response.headers["Preference-Applied"] = "respond-async"
     return response
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
 def slot_status(device_id: str, slot_id: str):
-    respond_async = _prefers_async() and container().slot_inbox is not None
-
+    """A slot status report: queued and answered 202 (see ``_answers_at_once``), or applied and answered with
+    the slot and the policy's decision."""
     def run(guard: common.Guard | None = None):
         body = SlotStatusIn.model_validate(json_body())
-        if guard is not None:  # respond-async: the guard is checked as the report is queued
+        if guard is not None:  # queued: the guard is checked as the report is queued
             accepted = _accept_report(device_id, slot_id, body, guard)
             if accepted is not None:
                 return accepted
-        return jsonify(container().bus.handle(dc.ReportSlotStatus(
+        response = jsonify(container().bus.handle(dc.ReportSlotStatus(
             g.partner_id, device_id, slot_id, body.remainingQuantityInUnit, body.originalQuantityInUnit,
             body.totalQuantityOnHand, _when(body.expectedReplenishmentDate), _when(body.lastUseDate))))
-    return _partner_call(run, device_id, guards_itself=respond_async)
+        if "return=representation" in _preferences():
+            response.headers["Preference-Applied"] = "return=representation"
+        return response
+    return _partner_call(run, device_id, guards_itself=lambda: not _answers_at_once(device_id, slot_id))
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/replenish")

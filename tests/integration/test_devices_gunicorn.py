@@ -144,7 +144,7 @@ def test_the_same_slot_report_delivered_fifty_times_at_once_makes_one_order(serv
                        "lastUseDate": "2026-03-10T12:00:00+00:00"}).encode()
     now = int(time.time())
     # 50 deliveries of one report, each a valid signature of its own (retries made over the last minute).
-    headers = [{"Authorization": f"Bearer {partner['api_key']}",
+    headers = [{"Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
                 "X-Replenish-Signature": sign(partner["webhook_secret"], body, now - i)} for i in range(50)]
     with ThreadPoolExecutor(max_workers=25) as pool:
         responses = list(pool.map(lambda h: requests.post(path, data=body, headers=h, timeout=30), headers))
@@ -201,7 +201,7 @@ def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
 
     def post(body):
         return requests.post(path, data=body, timeout=30, headers={
-            "Authorization": f"Bearer {partner['api_key']}",
+            "Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
             "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))})
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(post, bodies))

@@ -107,7 +107,7 @@ def test_partner_auth_and_signatures(app, partner, device, container):
                        headers={**key, "X-Replenish-Signature": good}).status_code == 401
     with container.uow() as uow:
         assert uow.orders.list("h1") == []
-    assert client.post(path, data=body, headers={**key, "X-Replenish-Signature": good}).status_code == 200
+    assert client.post(path, data=body, headers={**key, "X-Replenish-Signature": good}).status_code == 202
     replay = client.post(path, data=body, headers={**key, "X-Replenish-Signature": good})
     assert replay.status_code == 401
     other = container.bus.handle(dc.CreatePartner("Other"))
@@ -243,7 +243,7 @@ def test_permanent_partner_refusal_is_not_retried(container, sdk, device):
 def _status(client, partner, device_id, remaining, secret=None, **extra):
     body = json.dumps({"remainingQuantityInUnit": remaining, **extra}).encode()
     return client.post(f"/v1/partner/devices/{device_id}/slots/detergent/status", data=body, headers={
-        "Authorization": f"Bearer {partner['api_key']}",
+        "Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
         "X-Replenish-Signature": sign(secret or partner["webhook_secret"], body, int(time.time()))})
 
 

@@ -1,5 +1,7 @@
-"""Slot reports with ``Prefer: respond-async``: accepted at once (202), applied by a worker from the Redis
-stream with the same rules and as of their arrival; Redis down means the report is applied at once."""
+"""Slot reports answered at once (202: asked for with ``Prefer: respond-async``, and the default when a report
+asks for no answer), applied by a worker from the Redis stream with the same rules and as of their arrival;
+Redis down means the report is applied at once. ``Prefer: return=representation`` (the SDK's ``wait=True``)
+gets the synchronous answer."""
 import pytest
 
 from replenish.sdk import PartnerError
@@ -66,12 +68,22 @@ def test_a_malformed_async_report_is_refused_at_once_and_nothing_is_queued(sdk, 
     assert container.slot_inbox.waiting() == 0
 
 
-def test_a_report_for_a_slot_that_is_gone_is_dropped_by_the_worker(sdk, device, container, caplog):
-    sdk.report_slot_status(device["device_id"], "no-such-slot", 10, wait=False)
+def test_a_report_for_an_unknown_slot_gets_its_404_at_once_and_nothing_is_queued(sdk, device, container):
+    with pytest.raises(PartnerError) as unknown:
+        sdk.report_slot_status(device["device_id"], "no-such-slot", 10, wait=False)
+    assert unknown.value.status == 404 and unknown.value.body["error"]["field"] == "slot_id"
+    assert container.slot_inbox.waiting() == 0
+
+
+def test_a_report_queued_just_before_deregistration_is_dropped_by_the_worker(sdk, device, container, caplog):
     sdk.report_slot_status(device["device_id"], "detergent", 50, wait=False)
-    assert apply(container) == 1  # the good one; the other is logged and dropped, not retried for ever
+    assert apply(container) == 1
+    sdk.deregister(device["device_id"])
+    # within the few seconds the slot is known to be accepting, a report is still queued...
+    assert sdk.report_slot_status(device["device_id"], "detergent", 10, wait=False)["status"] == "accepted"
+    assert apply(container) == 0  # ...and the worker drops it (logged, not retried for ever)
     assert "dropped" in caplog.text and container.slot_inbox.waiting() == 0
-    assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 50
+    assert orders(container, device) == []
 
 
 def test_with_redis_down_an_async_report_is_applied_at_once(sdk, device, container, monkeypatch):
@@ -125,3 +137,54 @@ def test_the_worker_recovers_when_redis_lost_the_stream(sdk, device, container):
     sdk.report_slot_status(device["device_id"], "detergent", 33, wait=False)
     assert apply(container) == 1
     assert slot(sdk, device)["status"]["remainingQuantityInUnit"] == 33
+
+
+def _post(app, partner, device, level, prefer=None):
+    import json
+    import time
+
+    from replenish.adapters.http_retailer import sign
+    body = json.dumps({"remainingQuantityInUnit": level}).encode()
+    headers = {"Authorization": f"Bearer {partner['api_key']}", "Content-Type": "application/json",
+               "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))}
+    if prefer:
+        headers["Prefer"] = prefer
+    return app.test_client().post(f"/v1/partner/devices/{device['device_id']}/slots/detergent/status",
+                                  data=body, headers=headers)
+
+
+def test_a_report_that_asks_for_nothing_is_answered_202_as_drs_slot_status_is(app, partner, device, container):
+    answer = _post(app, partner, device, 12)
+    assert answer.status_code == 202 and answer.get_json()["status"] == "accepted"
+    assert "Preference-Applied" not in answer.headers
+    assert orders(container, device) == [] and container.slot_inbox.waiting() == 1
+    assert apply(container) == 1
+    assert len(orders(container, device)) == 1  # the worker ordered, as the synchronous path would have
+
+
+def test_return_representation_gets_the_slot_and_the_decision(app, partner, device, container):
+    answer = _post(app, partner, device, 12, prefer="return=representation")
+    assert answer.status_code == 200 and answer.headers["Preference-Applied"] == "return=representation"
+    body = answer.get_json()
+    assert body["decision"]["action"] == "order" and body["order"]["status"] == "order_placed"
+    assert container.slot_inbox.waiting() == 0
+
+
+def test_a_slot_is_known_to_accept_reports_for_a_few_seconds_only(app, partner, device, container, monkeypatch):
+    from replenish.adapters import device_repository
+    now = [device_repository.time.monotonic()]
+    monkeypatch.setattr(device_repository.time, "monotonic", lambda: now[0])
+    assert _post(app, partner, device, 70).status_code == 202
+    from replenish.domain import device_commands as dc
+    container.bus.handle(dc.DeregisterDevice(partner["partner_id"], device["device_id"]))
+    assert _post(app, partner, device, 69).status_code == 202  # still known as accepting
+    now[0] += 6
+    refused = _post(app, partner, device, 68)  # read again: the synchronous path's own answer
+    assert refused.status_code == 410 and refused.get_json()["error"]["code"] == "device_deregistered"
+    assert container.slot_inbox.waiting() == 2
+
+
+def test_without_redis_a_report_is_applied_and_answered_at_once(app, partner, device, container, monkeypatch):
+    monkeypatch.setattr(container, "slot_inbox", None)
+    answer = _post(app, partner, device, 12)
+    assert answer.status_code == 200 and answer.get_json()["order"]["status"] == "order_placed"
