@@ -111,10 +111,11 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
-def timed(phases: list[tuple[str, list]], threads: int, batch: int = 0) -> list[float]:
+def timed(phases: list[tuple[str, list]], threads: int, batch: int = 0) -> list[tuple[float, int, float]]:
     """Runs each phase's jobs on ``threads`` threads, then prints its rate and the CPU used per request by
     process; returns the rates. With ``batch``, the phases take turns, ``batch`` jobs at a time, so that other
-    work on a shared machine weighs on all of them alike; without, they run one after the other."""
+    work on a shared machine weighs on all of them alike; without, they run one after the other. Returns each
+    phase's (rate, requests, seconds)."""
     stats = {label: {"elapsed": 0.0, "codes": [], "cpu": {}} for label, _ in phases}
     longest = max(len(jobs) for _, jobs in phases)
     step = batch if batch > 0 else longest
@@ -139,7 +140,7 @@ def timed(phases: list[tuple[str, list]], threads: int, batch: int = 0) -> list[
     for label, jobs in phases:
         phase = stats[label]
         rate = len(jobs) / phase["elapsed"]
-        rates.append(rate)
+        rates.append((rate, len(jobs), phase["elapsed"]))
         bad = sum(c >= 400 for c in phase["codes"])
         print(f"{label:<17} {len(jobs):>6} requests in {phase['elapsed']:6.2f} s = {rate:8.1f}/s  ({bad} non-2xx)")
         # The machine may be shared: CPU per request by process, so that a slow run can be told from a busy box.
@@ -186,13 +187,17 @@ def main() -> None:
         bus = container.bus
         bus.handle(commands.CreateHousehold("bench", "Bench"))
         bus.handle(commands.UpdateLimits("bench", clear_per_month_cap=True))
-        buttons = [bus.handle(dc.RegisterButton("bench", "TIDE-PODS-42")) for _ in range(args.buttons)]
+        # The measured buttons and devices, and a few others that warm every gunicorn worker up first.
+        warm = 4 * args.workers
+        buttons = [bus.handle(dc.RegisterButton("bench", "TIDE-PODS-42")) for _ in range(args.buttons + warm)]
         partner = bus.handle(dc.CreatePartner("Bench", ""))
         devices = []
-        for i in range(args.devices):
+        for i in range(args.devices + warm):
             code = bus.handle(dc.CreateLinkCode("bench"))["code"]
             devices.append(bus.handle(dc.RegisterDevice(partner["partner_id"], code, f"B-{i}", "washer", (
                 dc.SlotSpec("tank", ("TIDE-PODS-42",), 84, "count", 20, 84),)))["device_id"])
+        buttons, warm_buttons = buttons[:args.buttons], buttons[args.buttons:]
+        devices, warm_devices = devices[:args.devices], devices[args.devices:]
 
         port = 18000 + os.getpid() % 1000
         log = open(tmp / "gunicorn.log", "wb")
@@ -211,8 +216,9 @@ def main() -> None:
         def noop(i):
             return lambda: call(base, args.client, "GET", "/v1/buttons/_noop")
 
-        def press(i):
-            button = buttons[i % len(buttons)]
+        def press(i, among=None):
+            among = among or buttons
+            button = among[i % len(among)]
             body = json.dumps({"click_type": "SINGLE", "nonce": f"{i}-{uuid.uuid4().hex}"}).encode()
 
             def go():
@@ -221,11 +227,12 @@ def main() -> None:
                             {"X-Replenish-Signature": header})
             return go
 
-        def report(i, answered=False):
+        def report(i, answered=False, among=None):
             """A slot report as partners send it (answered 202, applied by a worker), or ``answered`` with the
             slot and the decision (``Prefer: return=representation``)."""
-            device = devices[i % len(devices)]
-            step = i // len(devices)
+            among = among or devices
+            device = among[i % len(among)]
+            step = i // len(among)
             day = "01" if answered else "02"  # the two kinds never send the same signed body
             body = json.dumps({"remainingQuantityInUnit": max(0.0, 84 - 2.0 * step), "originalQuantityInUnit": 84,
                                "lastUseDate": f"2026-01-{day}T{step % 24:02d}:{step % 60:02d}:{i % 60:02d}+00:00"}
@@ -240,21 +247,31 @@ def main() -> None:
                             {**headers, "X-Replenish-Signature": header})
             return go
 
-        timed([("warm-up", [noop(i) for i in range(200)])], args.threads)
+        # Each worker process's first requests of a kind pay for imports and compiled-statement caches once: a
+        # warm-up of every kind on buttons and devices of its own (their first presses and low reports order).
+        timed([("warm-up", [noop(i) for i in range(200)] + [press(-1 - i, warm_buttons) for i in range(3 * warm)]
+                + [report(-1 - i, among=warm_devices) for i in range(3 * warm)]
+                + [report(40 * warm + i, True, warm_devices) for i in range(3 * warm)])], args.threads)
         for _ in range(args.busy):  # other work on the machine, ended with the run (see finally)
             busy.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True))
         if args.busy:
             print(f"{args.busy} other process(es) busy on the CPU ({os.cpu_count()} CPUs)")
         press_ratios, report_ratios, answered_ratios = [], [], []
+        totals: dict[str, list[float]] = {}  # phase -> [requests, seconds] over all rounds
         for r in range(args.rounds):
             tag = f" #{r + 1}" if args.rounds > 1 else ""
             first = r * n  # every round presses with new nonces and reports new levels
-            noop_rate, press_rate, report_rate, answered_rate = timed([
+            measured = timed([
                 ("no-op" + tag, [noop(i) for i in range(first, first + n)]),
                 ("presses" + tag, [press(i) for i in range(first, first + n)]),
                 ("slot reports" + tag, [report(i) for i in range(first, first + n)]),
                 ("answered reports" + tag, [report(i, True) for i in range(first, first + n)])],
                 args.threads, args.batch)
+            for kind, (_, count, seconds) in zip(("noop", "press", "report", "answered"), measured):
+                total = totals.setdefault(kind, [0, 0.0])
+                total[0] += count
+                total[1] += seconds
+            noop_rate, press_rate, report_rate, answered_rate = (rate for rate, _, _ in measured)
             press_ratios.append(press_rate / noop_rate)
             report_ratios.append(report_rate / noop_rate)
             answered_ratios.append(answered_rate / noop_rate)
@@ -276,6 +293,11 @@ def main() -> None:
                 "SELECT count(*) FROM (SELECT source_id FROM orders WHERE status NOT IN ('cancelled', 'failed') "
                 "GROUP BY source_id HAVING count(*) > 1) d")).scalar_one()
             orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
+        overall = {kind: count / seconds for kind, (count, seconds) in totals.items()}
+        if args.rounds > 1:  # every request of every round, the first round's order placements included
+            print(f"all rounds together: presses/s = {overall['press'] / overall['noop']:.0%} of no-op, slot reports/s "
+                  f"= {overall['report'] / overall['noop']:.0%}, answered with the decision "
+                  f"{overall['answered'] / overall['noop']:.0%}")
         median = "median over the rounds: " if args.rounds > 1 else ""
         print(f"{median}presses/s = {statistics.median(press_ratios):.0%} of no-op, slot reports/s = "
               f"{statistics.median(report_ratios):.0%} (answered 202, applied by a worker), "
