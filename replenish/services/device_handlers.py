@@ -338,9 +338,9 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
 def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches: int = 50) -> int:
     """Applies reports queued by the web tier (``SlotReportInbox``), oldest first, each as
     ``report_slot_status`` would have at once; returns how many. A report the rules refuse (a slot or device
-    that is gone, a nonsensical level) is logged and dropped: the partner asked not to wait for the answer.
-    One the database cannot take right now stays pending, and is taken again later (by this or another
-    worker)."""
+    that is gone, a nonsensical level) is dropped, logged, and told to the partner in a
+    ``slot_report.rejected`` webhook: it was not waiting for the answer. One the database cannot take right
+    now stays pending, and is taken again later (by this or another worker)."""
     inbox.apply_started()
     applied = 0
     for _ in range(max_batches):
@@ -363,6 +363,7 @@ def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches
                 except DomainError as exc:
                     log.warning("slot report %s for %s/%s dropped: %s", entry_id, entry.get("device"),
                                 entry.get("slot"), exc.message)
+                    _report_rejected(deps, entry_id, entry, exc)
                 except (KeyError, TypeError, ValueError) as exc:
                     log.warning("slot report %s dropped: unreadable (%s)", entry_id, exc)
                 except OperationalError:
@@ -375,6 +376,23 @@ def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches
         if len(entries) < batch:
             break
     return applied
+
+
+def _report_rejected(deps, entry_id: str, entry: dict, exc: DomainError) -> None:
+    """Tells the partner that a report it sent without waiting was refused when applied (webhook
+    ``slot_report.rejected``, in its delivery log), with the reason and the report as received."""
+    from .device_events import queue_webhook
+    try:
+        with deps.uow() as uow:
+            data = {"device_id": entry["device"], "slot_id": entry["slot"], "received_at": entry["received_at"],
+                    "report": json.loads(entry["body"]), "code": exc.code, "reason": exc.message}
+            if queue_webhook(uow, deps, uow.devices.partner(entry["partner"]), "slot_report.rejected",
+                             f"SlotReportRejected:{entry['device']}:{entry_id}", data):
+                uow.commit()
+    except OperationalError:
+        raise
+    except Exception:  # telling the partner is a courtesy: the report is dropped either way
+        log.exception("could not tell the partner that slot report %s was rejected", entry_id)
 
 
 def _apply_report(cmd: dc.ReportSlotStatus, deps, found, now):

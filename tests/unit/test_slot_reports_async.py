@@ -84,6 +84,13 @@ def test_a_report_queued_just_before_deregistration_is_dropped_by_the_worker(sdk
     assert apply(container) == 0  # ...and the worker drops it (logged, not retried for ever)
     assert "dropped" in caplog.text and container.slot_inbox.waiting() == 0
     assert orders(container, device) == []
+    # the partner hears of it: a signed webhook, in its delivery log
+    rejected = [d for d in sdk.webhook_log() if d["type"] == "slot_report.rejected"]
+    assert len(rejected) == 1
+    with container.uow() as uow:
+        payload = uow.webhooks.get(rejected[0]["id"]).payload
+    assert payload["data"]["code"] == "device_deregistered" and payload["data"]["report"] == {
+        "remainingQuantityInUnit": 10.0} and payload["data"]["device_id"] == device["device_id"]
 
 
 def test_with_redis_down_an_async_report_is_applied_at_once(sdk, device, container, monkeypatch):
