@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from replenish.adapters import orm
+from replenish.adapters.button_mirror import ButtonMirror
 from replenish.adapters.clock import system_clock
 from replenish.adapters.slot_inbox import SlotReportInbox
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.services import event_handlers
 from replenish.services import device_events  # noqa: F401  (subscribes button/device consumers)
+from replenish.services.device_handlers import button_orders_ended
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
@@ -113,8 +115,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
+    deps.button_mirror = ButtonMirror(redis_client)
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                            clock=clock, needs_handling=event_handlers.has_subscribers)
+                                            clock=clock, needs_handling=event_handlers.has_subscribers,
+                                            committed=lambda events: button_orders_ended(events, deps))
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
     bus = MessageBus(deps)

@@ -13,6 +13,9 @@ def beat_schedule(settings: Settings) -> dict:
         # slot reports whose apply request was lost, or that a dead worker left pending
         "apply-slot-reports": {"task": "workers.tasks.apply_slot_reports",
                                "schedule": settings.relay_interval_seconds},
+        # times of button presses answered from Redis, written to the buttons
+        "flush-button-presses": {"task": "workers.tasks.flush_button_presses",
+                                 "schedule": settings.relay_interval_seconds},
         "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},

@@ -41,6 +41,12 @@ def apply_slot_reports() -> int:
     return apply(container.deps, container.slot_inbox, consumer=runtime.consumer_name())
 
 
+@app.task(name="workers.tasks.flush_button_presses", acks_late=True)
+def flush_button_presses() -> int:
+    from replenish.services.device_handlers import flush_button_presses as flush
+    return flush(runtime.container().deps)
+
+
 @app.task(name="workers.tasks.submit_order", **RETRY)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import String, bindparam, create_engine, event, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -99,6 +99,10 @@ _PRESS_NOTE = (update(_b).where(_b.c.serial == bindparam("b_serial"), _b.c.statu
                .returning(_b.c.household_id, _b.c.sku, _b.c.category, _b.c.quantity,
                           select(_o.c.id).where(_IN_FLIGHT_ON).correlate(_b).scalar_subquery(),
                           select(_o.c.status).where(_IN_FLIGHT_ON).correlate(_b).scalar_subquery()))
+
+# Press times noted in Redis (see button_mirror), written back: the later time wins.
+_PRESS_TIMES = update(_b).where(_b.c.serial == bindparam("b_serial"), or_(
+    _b.c.last_press_at.is_(None), _b.c.last_press_at < bindparam("b_at"))).values(last_press_at=bindparam("b_at"))
 
 # A slot report: the slot, its device, the pack size of its product and the order in flight for the slot, in
 # one statement; and what Slot.report (and the policy) change, with the device's last_seen_at.
@@ -213,6 +217,12 @@ class DeviceStatements:
                 return None
             conn.execute(_PRESS_SAVE, {**params, "b_battery": row.battery, "b_battery_low_at": row.battery_low_at})
         return Press(row.household_id, row.sku, row.category, row.quantity, row[-2], row[-1])
+
+    def note_presses(self, presses: dict[str, datetime]) -> None:
+        """Writes press times noted elsewhere (``ButtonMirror``) to their buttons, unless a later one is there."""
+        if presses:
+            with self.engine.begin() as conn:
+                conn.execute(_PRESS_TIMES, [{"b_serial": serial, "b_at": at} for serial, at in presses.items()])
 
     @contextmanager
     def connection(self):

@@ -342,6 +342,19 @@ return {1, 0}
 """)
 assert _GUARD_THEN_ADD.count("#KEYS - 2") == 1 and "XADD" in _GUARD_THEN_ADD
 
+# _GUARD for a button press, then (the press passing) the button's mirrored order in flight (see button_mirror):
+# KEYS end with the button's order key and the hash of press times; ARGV after the limits' pairs: the serial and
+# the press time (ISO 8601, UTC). Answers {1, order id} when an order is mirrored, and notes the press time
+# (the later one wins); {1} when none is.
+_GUARD_PRESS = _GUARD.replace("for i = 2, #KEYS do", "for i = 2, #KEYS - 2 do").replace("return {1}\n", """\
+local order = redis.call('GET', KEYS[#KEYS - 1])
+if not order then return {1} end
+local noted = redis.call('HGET', KEYS[#KEYS], ARGV[#ARGV - 1])
+if not noted or noted < ARGV[#ARGV] then redis.call('HSET', KEYS[#KEYS], ARGV[#ARGV - 1], ARGV[#ARGV]) end
+return {1, order}
+""")
+assert _GUARD_PRESS.count("#KEYS - 2") == 1 and "HSET" in _GUARD_PRESS
+
 REPLAYED = "replayed"
 
 
@@ -462,6 +475,22 @@ class RateLimiter:
             args += [name, value]
         reply = self._scripts.run(_GUARD_THEN_ADD, keys, args)
         return self._decision(reply), len(reply) > 1 and int(reply[1]) == 1
+
+    def guard_press(self, limits: list[tuple[str, int, float]], seen_key: str | None, seen_ttl: float, *,
+                    order_key: str, presses_key: str, serial: str, pressed_at: str) -> tuple[RateDecision | str,
+                                                                                              str | None]:
+        """As ``guard``, and, when the press passes, the order in flight mirrored at ``order_key`` (None when
+        none is), noting ``pressed_at`` for ``serial`` in ``presses_key`` when there is one, in the same round
+        trip. Redis unreachable: allowed, with no mirrored order (the database answers)."""
+        keys, args = self._guard_keys(limits, seen_key, seen_ttl)
+        keys += [order_key, presses_key]
+        args += [serial, pressed_at]
+        try:
+            reply = self._scripts.run(_GUARD_PRESS, keys, args)
+        except UNAVAILABLE as exc:
+            log.warning("Redis unreachable, request guards %r not enforced: %s", keys, exc)
+            return RateDecision(True, 0, 0.0), None
+        return self._decision(reply), (_text(reply[1]) if len(reply) > 1 else None)
 
     def guard(self, limits: list[tuple[str, int, float]], seen_key: str | None = None,
               seen_ttl: float = 0) -> RateDecision | str:

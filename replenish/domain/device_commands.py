@@ -19,6 +19,7 @@ class PressButton:
     click_type: str  # SINGLE | DOUBLE | LONG
     battery_mv: int | None = None
     battery_percent: float | None = None
+    in_flight: str | None = None  # the order in flight as mirrored in Redis, read with the press's guard
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,17 @@ def resolve_category(deps, household_id: str, phrase: str) -> str:
     return min(matches, key=lambda p: (p.price_cents, p.sku)).sku
 
 
+def plain_press(cmd: dc.PressButton) -> bool:
+    """A single click with no battery reading: what a press answered from the mirrored order in flight is."""
+    return cmd.click_type == devices.ClickType.SINGLE.value and cmd.battery_mv is None and \
+        cmd.battery_percent is None
+
+
 def press_button(cmd: dc.PressButton, deps) -> dict:
     click = devices.ClickType(cmd.click_type)
+    if cmd.in_flight is not None and plain_press(cmd):
+        # an order is in flight (mirrored in Redis, read with the guard, which noted the press's time)
+        return {"status": "order_in_progress", "order_id": cmd.in_flight}
     now = deps.clock()
     source_id = f"button:{cmd.serial}"  # Button.source_id
     if click is not devices.ClickType.DOUBLE and cmd.battery_mv is None and cmd.battery_percent is None:
@@ -136,13 +145,48 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
             return {"status": "cannot_cancel", "order_id": order_id, "reason": exc.message}
         return {"status": "order_cancelled", "order_id": order["id"]}
     if order_id is not None:  # as Dash did: a press while an order is in flight orders nothing
+        _mirror(deps, cmd.serial, order_id)
         return {"status": "order_in_progress", "order_id": order_id}
     if sku is None:
         sku = resolve_category(deps, household_id, category)
     result = handlers.place_order(commands.PlaceOrder(household_id, Channel.BUTTON.value,
                                                       (commands.LineRequest(sku, quantity),), source_id=source_id,
                                                       exclusive_source=True), deps)
+    _mirror(deps, cmd.serial, result.order_id)
     return {"status": result.status, "order_id": result.order_id}
+
+
+def _mirror(deps, serial: str, order_id: str) -> None:
+    if deps.button_mirror is not None:
+        deps.button_mirror.remember(serial, order_id)
+
+
+ORDER_ENDED = frozenset({"OrderCancelled", "OrderDelivered", "OrderFailed"})
+
+
+def button_orders_ended(committed_events, deps) -> None:
+    """After a commit: buttons whose order it ended have no order in flight any more (the mirror forgets)."""
+    if deps.button_mirror is None:
+        return
+    serials = [event.source_id.split(":", 1)[1] for event in committed_events
+               if event.name in ORDER_ENDED and (getattr(event, "source_id", None) or "").startswith("button:")]
+    if serials:
+        deps.button_mirror.forget(serials)
+
+
+def flush_button_presses(deps) -> int:
+    """Writes the press times noted in Redis (presses answered from the mirror) to the buttons; returns how
+    many buttons. What the database does not take goes back for the next flush."""
+    mirror = deps.button_mirror
+    if mirror is None:
+        return 0
+    presses = mirror.take_presses()
+    try:
+        _statements(deps).note_presses(presses)
+    except Exception:
+        mirror.put_back(presses)
+        raise
+    return len(presses)
 
 
 # -- partners and devices ----------------------------------------------------------------------------------

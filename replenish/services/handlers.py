@@ -37,6 +37,7 @@ class Deps:
     # made on first use, and recent repurchase timings
     device_statements: Any = None
     timings: dict = field(default_factory=dict)
+    button_mirror: Any = None  # adapters.button_mirror.ButtonMirror, when there is a Redis
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ log = logging.getLogger(__name__)
 
 class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: sessionmaker, after_commit: Callable[[list[int]], None] | None = None,
-                 clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True):
+                 clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True,
+                 committed: Callable[[list], None] | None = None):
         self.session_factory = session_factory
         self.after_commit = after_commit
+        self.committed = committed  # given every event a commit made, once it is committed (caches to update)
         self.clock = clock
         self.needs_handling = needs_handling
         self._on_commit: list[Callable[[], None]] = []
@@ -54,11 +56,13 @@ class SqlAlchemyUnitOfWork:
         """Writes every new event to the outbox; returns the ids of those some consumer must handle.
         Events nobody consumes are recorded (they are the order's timeline) as already handled."""
         rows, consumed = [], []
+        self._events = []
         now = self.clock()
         for aggregate in list(self.orders.seen) + list(self.extra_seen):
             pending = getattr(aggregate, "events", None) or []
             while pending:
                 event = pending.pop(0)
+                self._events.append(event)
                 aggregate_id = getattr(event, "order_id", None) or getattr(aggregate, "id", None)
                 needed = self.needs_handling(event.name)
                 rows.append(self.outbox.row(event, aggregate_id, getattr(event, "household_id", None), now,
@@ -77,6 +81,11 @@ class SqlAlchemyUnitOfWork:
                 self.after_commit(event_ids)
             except Exception:  # the outbox keeps them; the periodic relay sends them later
                 log.exception("could not dispatch events after commit; the outbox relay will send them")
+        if self.committed is not None and self._events:
+            try:
+                self.committed(self._events)
+            except Exception:
+                log.exception("a cache could not follow a commit")
         callbacks, self._on_commit = self._on_commit, []
         for callback in callbacks:
             callback()

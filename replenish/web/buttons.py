@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from replenish.adapters.button_mirror import PRESSES
 from replenish.domain import device_commands as dc
+from replenish.services.device_handlers import plain_press
 
 from . import device_common as common
 from .auth import container, json_body, require_household
@@ -113,9 +116,11 @@ def register_button():
 @bp.get("/v1/buttons")
 @require_household
 def list_buttons():
-    from replenish.services.device_views import button_view
+    from replenish.services.device_views import button_view, noted_presses
     with container().uow() as uow:
-        return jsonify({"buttons": [button_view(b) for b in uow.devices.buttons_for(g.household_id)]})
+        buttons = uow.devices.buttons_for(g.household_id)
+        noted = noted_presses(container().deps, buttons)
+        return jsonify({"buttons": [button_view(b, noted.get(b.serial)) for b in buttons]})
 
 
 @bp.post("/v1/buttons/<serial>/press")
@@ -127,14 +132,25 @@ def press(serial: str):
         raise ApiError(404, "not_found", "No such button.", field="serial")
     scope = f"button:{serial}"
 
-    def run():
+    def run(guard: common.Guard):
         data = request.get_json(silent=True, force=True) if request.get_data(cache=True) else {}
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_json", "The body must be a JSON object.", field="body")
         command = parse_press(serial, data)
+        deps = container().deps
+        if deps.button_mirror is not None and plain_press(command):
+            # the guard and the button's mirrored order in flight, in one round trip (see button_mirror)
+            decision, in_flight = common.rates().guard_press(
+                *guard, order_key=deps.button_mirror.order_key(serial), presses_key=PRESSES, serial=serial,
+                pressed_at=deps.clock().isoformat(timespec="microseconds"))
+            common.enforce(decision)
+            command = replace(command, in_flight=in_flight)
+        else:
+            common.check(guard)
         return jsonify(container().bus.handle(command)), 200
 
-    return common.signed(scope, [found[0]], run, limits=[(scope, "REPLENISH_BUTTON_RATE", "600/60")])
+    return common.signed(scope, [found[0]], run, limits=[(scope, "REPLENISH_BUTTON_RATE", "600/60")],
+                         guards_itself=True)
 
 
 @bp.get("/v1/buttons/_noop")

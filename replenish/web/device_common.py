@@ -103,8 +103,13 @@ def enforce(decision) -> None:
 def guard(limits, scope: str | None = None, header: str | None = None) -> None:
     """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
     of a signed request, its replay refusal: one Redis round trip for all of them."""
+    check(guard_for(limits, scope, header))
+
+
+def check(checked: Guard) -> None:
+    """``guard``, for a ``Guard`` already made."""
     try:
-        decision = _tools()["rates"].guard(*guard_for(limits, scope, header))
+        decision = _tools()["rates"].guard(*checked)
     except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
         log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
         return

@@ -218,7 +218,9 @@ def test_a_plain_press_notes_its_time_and_an_inactive_button_orders_nothing(clie
     assert listed["last_press_at"] == clock().isoformat()
     with container.uow() as uow:
         uow.session.execute(update(buttons).values(status="disabled"))
+        order = uow.orders.list("h1")[0]
         uow.session.commit()
+    client.post(f"/v1/orders/{order.id}/cancel", headers=auth(token))  # nothing in flight any more
     clock.advance(minutes=5)
     assert press(client, button).status_code == 404  # the kept secret verifies; the press itself checks status
     with container.uow() as uow:
