@@ -375,7 +375,8 @@ class DeviceLookups:
     Two of them are kept in this process for a short while, as a request's own checks make that safe:
 
     - An active button's secret, for ``ttl`` seconds: a secret never changes, and the press handler checks the
-      button's status again in its own statement, so a button made inactive meanwhile still orders nothing.
+      button's status again in its own statement, so a button made inactive meanwhile still orders nothing
+      (a press answered from its mirrored order in flight, see ``ButtonMirror``, orders nothing either).
     - A live partner's id and webhook secrets, by API key, for ``partner_ttl`` seconds (5). A request whose
       signature matches none of the kept secrets reads them again (``partner_by_key(..., fresh=True)``), so a
       secret just added works at once; revoking a partner, or retiring one of its secrets, takes effect in
