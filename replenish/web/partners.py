@@ -174,9 +174,12 @@ def orders(device_id: str):
 
 
 def _preferences() -> set[str]:
-    """The request's ``Prefer`` preferences (RFC 7240), lower-cased, without parameters."""
-    return {part.split(";")[0].strip().lower().replace(" ", "")
-            for header in request.headers.getlist("Prefer") for part in header.split(",")}
+    """The request's ``Prefer`` preferences (RFC 7240), lower-cased, without parameters (read once a request)."""
+    found = g.get("preferences")
+    if found is None:
+        found = g.preferences = {part.split(";")[0].strip().lower().replace(" ", "")
+                                 for header in request.headers.getlist("Prefer") for part in header.split(",")}
+    return found
 
 
 def _answers_at_once(device_id: str, slot_id: str) -> bool:

@@ -375,3 +375,11 @@ def test_parked_connections_are_reused_and_bounded(client):
     with pytest.raises(Exception, match="boom"):
         scripts.run("return redis.error_reply('boom')", [], [])
     assert len(scripts._idle) == 2  # an error reply leaves the connection usable
+
+
+def test_the_hot_paths_command_packing_is_byte_for_byte_redis_pys():
+    from redis.connection import Connection
+
+    from replenish.adapters.redis_store import _resp_command
+    for parts in [("EVALSHA", "0" * 40, 2, "seen:x", b"rl:k", 1.5, 10 ** 12, "ünï", ""), ("PING",)]:
+        assert _resp_command(*parts) == b"".join(Connection().pack_command(*parts))
