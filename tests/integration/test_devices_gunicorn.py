@@ -134,6 +134,16 @@ def test_hundred_concurrent_presses_of_one_button_make_exactly_one_order(server,
     assert statuses.count("order_placed") == 1 and statuses.count("order_in_progress") == 99
     assert len({r.json()["order_id"] for r in responses}) == 1
     assert orders_for_source(world, f"button:{button['serial']}") == 1
+    # Presses answered from the order mirrored in Redis noted their time there; the flush writes it to the button.
+    before = time.time()
+    again = press(server["base"], button, json.dumps({"click_type": "SINGLE", "nonce": "after"}).encode())
+    assert again.json() == {"status": "order_in_progress", "order_id": responses[0].json()["order_id"]}
+    from replenish.services.device_handlers import flush_button_presses
+    assert flush_button_presses(world["container"].deps) == 1
+    with world["container"].engine.connect() as conn:
+        last = conn.execute(text("SELECT last_press_at FROM buttons WHERE serial = :s"),
+                            {"s": button["serial"]}).scalar_one()
+    assert last.timestamp() >= before - 1
 
 
 def test_the_same_slot_report_delivered_fifty_times_at_once_makes_one_order(server, world):
