@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from replenish.domain.errors import DomainError
@@ -61,6 +62,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TransientError)
     def _unavailable(exc: TransientError):
         return jsonify(error_body("store_unavailable", "The store is not answering; try again shortly.")), 503
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc: OperationalError):
+        log.warning("database unavailable: %s", exc)
+        return jsonify(error_body("database_unavailable", "The database is not answering; try again shortly.")), \
+            503, {"Retry-After": "5"}
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

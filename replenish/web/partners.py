@@ -185,7 +185,7 @@ def _preferences() -> set[str]:
 def _answers_at_once(device_id: str, slot_id: str) -> bool:
     """Whether a slot report is applied before it is answered: asked for with ``Prefer: return=representation``
     (the SDK's default), or when there is no queue (no Redis configured), or for a slot not known to be the
-    partner's and accepting (so that the answer is the exact 404 or 409 of the synchronous path). Otherwise
+    partner's and accepting (so that the answer is the exact 404 or 410 of the synchronous path). Otherwise
     it is answered 202 once queued, as DRS slotStatus answers a bare 200: appliances report and move on."""
     if "return=representation" in _preferences() or container().slot_inbox is None:
         return True

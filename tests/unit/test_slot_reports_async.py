@@ -195,3 +195,17 @@ def test_without_redis_a_report_is_applied_and_answered_at_once(app, partner, de
     monkeypatch.setattr(container, "slot_inbox", None)
     answer = _post(app, partner, device, 12)
     assert answer.status_code == 200 and answer.get_json()["order"]["status"] == "order_placed"
+
+
+def test_a_database_outage_is_a_503_to_retry_not_a_500(app, partner, device, container, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from replenish.adapters.device_repository import DeviceLookups
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+    monkeypatch.setattr(DeviceLookups, "_first", down)  # the partner key and the slot are read first
+    answer = _post(app, partner, device, 12)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.get_json()["error"]["code"] == "database_unavailable"
+    assert container.slot_inbox.waiting() == 0
