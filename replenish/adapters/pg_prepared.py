@@ -16,6 +16,7 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, Numeric, String, event
@@ -36,8 +37,8 @@ def _encoder(type_: TypeEngine, dialect) -> Callable[[Any], str | None]:
         return lambda value: None if value is None else value.isoformat()
     if isinstance(type_, Boolean):
         return lambda value: None if value is None else ("true" if value else "false")
-    if isinstance(type_, (Integer, Float, Numeric)):
-        return lambda value: None if value is None else repr(value)
+    if isinstance(type_, (Integer, Float, Numeric)):  # str of a float is its repr; of a Decimal, its digits
+        return lambda value: None if value is None else str(value)
     if isinstance(type_, JSON):
         return lambda value: json.dumps(value)
     if isinstance(type_, String):
@@ -57,8 +58,8 @@ def _decoder(type_: TypeEngine, dialect) -> Callable[[bytes], Any]:
         return lambda raw: raw == b"t"
     if isinstance(type_, Integer):
         return int
-    if isinstance(type_, (Float, Numeric)):
-        return float
+    if isinstance(type_, (Float, Numeric)):  # (Float is a Numeric before SQLAlchemy 2.1, not after)
+        return (lambda raw: Decimal(raw.decode())) if type_.asdecimal else float
     if isinstance(type_, JSON):
         return json.loads
     if isinstance(type_, String):

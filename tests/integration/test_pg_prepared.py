@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import (JSON, Boolean, Column, Float, Integer, MetaData, String, Table, bindparam, create_engine,
-                        insert, select, text, update)
+from decimal import Decimal
+
+from sqlalchemy import (JSON, Boolean, Column, Float, Integer, MetaData, Numeric, String, Table, bindparam,
+                        create_engine, insert, select, text, update)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from replenish.adapters.device_repository import autocommit_engine
@@ -23,7 +25,8 @@ def table(pg):
     metadata = MetaData()
     things = Table(f"things_{uuid.uuid4().hex[:8]}", metadata,
                    Column("id", String(32), primary_key=True), Column("n", Integer), Column("x", Float),
-                   Column("at", UTCDateTime), Column("doc", JSON), Column("ok", Boolean), Column("note", String(50)))
+                   Column("at", UTCDateTime), Column("doc", JSON), Column("ok", Boolean), Column("note", String(50)),
+                   Column("price", Numeric(10, 2)))
     metadata.create_all(engine)
     fast = autocommit_engine(engine)
     yield engine, fast, things
@@ -35,12 +38,12 @@ def test_values_written_and_read_are_those_sqlalchemy_gives(table):
     engine, fast, things = table
     add = PreparedStatement(insert(things).values(
         id=bindparam("b_id"), n=bindparam("b_n"), x=bindparam("b_x"), at=bindparam("b_at"), doc=bindparam("b_doc"),
-        ok=bindparam("b_ok"), note=bindparam("b_note")).returning(*things.c), fast.dialect)
+        ok=bindparam("b_ok"), note=bindparam("b_note"), price=bindparam("b_price")).returning(*things.c), fast.dialect)
     at = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
     rows = [{"b_id": "a", "b_n": 42, "b_x": 0.1 + 0.2, "b_at": at, "b_doc": [["2026-01-01T00:00:00+00:00", 5.5]],
-             "b_ok": True, "b_note": "50% off; it's \"quoted\" 'ünïcode'"},
+             "b_ok": True, "b_note": "50% off; it's \"quoted\" 'ünïcode'", "b_price": Decimal("12.99")},
             {"b_id": "b", "b_n": None, "b_x": None, "b_at": None, "b_doc": {"k": None}, "b_ok": False,
-             "b_note": None}]
+             "b_note": None, "b_price": None}]
     parked = ParkedConnections(fast)
     with parked.connection() as conn:
         returned = [add.first(conn, row) for row in rows]
@@ -50,7 +53,8 @@ def test_values_written_and_read_are_those_sqlalchemy_gives(table):
     assert returned[0][1:5] == (42, 0.30000000000000004, at.astimezone(timezone.utc),
                                 [["2026-01-01T00:00:00+00:00", 5.5]])
     assert returned[0][4] is not None and returned[0][3].tzinfo == timezone.utc
-    assert returned[1] == ("b", None, None, None, {"k": None}, False, None)
+    assert returned[0][-1] == Decimal("12.99")
+    assert returned[1] == ("b", None, None, None, {"k": None}, False, None, None)
 
 
 def test_a_statement_the_server_forgot_is_prepared_again(table):
