@@ -182,7 +182,10 @@ class ParkedConnections:
                 conn.close()
 
     def close(self) -> None:
-        """Closes the parked connections (detached first: the engine's pool they came from is gone)."""
+        """Closes the parked connections (detached first: the engine's pool they came from is gone); in a forked
+        child, only forgets the parent's."""
+        if self._pid != os.getpid():
+            self._idle, self._pid = [], os.getpid()
         while self._idle:
             try:
                 conn = self._idle.pop()

@@ -329,10 +329,19 @@ end
 return {1}
 """
 
+
+def _guard_then(then: str) -> str:
+    """_GUARD whose last two KEYS are not rate limits, running the Lua ``then`` (which answers) once the request
+    passes: one source for the guard's logic."""
+    script = _GUARD.replace("for i = 2, #KEYS do", "for i = 2, #KEYS - 2 do").replace("return {1}\n", then)
+    assert script.count("#KEYS - 2") == 1 and then in script
+    return script
+
+
 # _GUARD, then (the request passing) an entry added to a stream and a flag raised: KEYS end with the stream and
 # the flag; ARGV after the limits' pairs: the stream's approximate maximum length, the flag's expiry (ms), then
 # the entry's field/value pairs. Answers {1, 1} when the flag was raised by this call, {1, 0} when it was up.
-_GUARD_THEN_ADD = _GUARD.replace("for i = 2, #KEYS do", "for i = 2, #KEYS - 2 do").replace("return {1}\n", """\
+_GUARD_THEN_ADD = _guard_then("""\
 local s = 2 * #KEYS - 4
 local fields = {}
 for j = s + 2, #ARGV do fields[#fields + 1] = ARGV[j] end
@@ -340,20 +349,18 @@ redis.call('XADD', KEYS[#KEYS - 1], 'MAXLEN', '~', ARGV[s], '*', unpack(fields))
 if redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[s + 1]) then return {1, 1} end
 return {1, 0}
 """)
-assert _GUARD_THEN_ADD.count("#KEYS - 2") == 1 and "XADD" in _GUARD_THEN_ADD
 
 # _GUARD for a button press, then (the press passing) the button's mirrored order in flight (see button_mirror):
 # KEYS end with the button's order key and the hash of press times; ARGV after the limits' pairs: the serial and
 # the press time (ISO 8601, UTC). Answers {1, order id} when an order is mirrored, and notes the press time
 # (the later one wins); {1} when none is.
-_GUARD_PRESS = _GUARD.replace("for i = 2, #KEYS do", "for i = 2, #KEYS - 2 do").replace("return {1}\n", """\
+_GUARD_PRESS = _guard_then("""\
 local order = redis.call('GET', KEYS[#KEYS - 1])
 if not order then return {1} end
 local noted = redis.call('HGET', KEYS[#KEYS], ARGV[#ARGV - 1])
 if not noted or noted < ARGV[#ARGV] then redis.call('HSET', KEYS[#KEYS], ARGV[#ARGV - 1], ARGV[#ARGV]) end
 return {1, order}
 """)
-assert _GUARD_PRESS.count("#KEYS - 2") == 1 and "HSET" in _GUARD_PRESS
 
 REPLAYED = "replayed"
 
