@@ -9,8 +9,9 @@ signature replay and rate limit.
   source of truth: a press with no mirrored order goes to it, and only a plain press (a single click with no
   battery reading) is answered from the mirror.
 - ``button-presses``: the time of each button's latest press answered from the mirror, written to the
-  database (``buttons.last_press_at``, the later time wins) by the periodic flush: the last press shown for a
-  button may lag by the flush interval.
+  database (``buttons.last_press_at``, the later time wins) by the periodic flush. The column lags by up to
+  the flush interval; the API and the dashboard show the later of the two. Should Redis lose the hash before a
+  flush, those presses' times are lost (the orders they did not place are not).
 """
 from __future__ import annotations
 
