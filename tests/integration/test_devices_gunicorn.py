@@ -116,6 +116,13 @@ def orders_for_source(world, source_id: str) -> int:
         return conn.execute(text("SELECT count(*) FROM orders WHERE source_id = :s"), {"s": source_id}).scalar_one()
 
 
+def report(path: str, partner: dict, body: bytes, prefer: str, t: int | None = None):
+    """A slot status report, signed by the partner (at unix time ``t``, default now), with a ``Prefer``."""
+    signature = sign(partner["webhook_secret"], body, int(time.time()) if t is None else t)
+    return requests.post(path, data=body, timeout=30, headers={
+        "Authorization": f"Bearer {partner['api_key']}", "Prefer": prefer, "X-Replenish-Signature": signature})
+
+
 def press(base, button, body: bytes, header: str | None = None):
     signature = header or sign(button["secret"], body, int(time.time()))
     return requests.post(f"{base}/v1/buttons/{button['serial']}/press", data=body,
@@ -154,17 +161,16 @@ def test_the_same_slot_report_delivered_fifty_times_at_once_makes_one_order(serv
                        "lastUseDate": "2026-03-10T12:00:00+00:00"}).encode()
     now = int(time.time())
     # 50 deliveries of one report, each a valid signature of its own (retries made over the last minute).
-    headers = [{"Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
-                "X-Replenish-Signature": sign(partner["webhook_secret"], body, now - i)} for i in range(50)]
     with ThreadPoolExecutor(max_workers=25) as pool:
-        responses = list(pool.map(lambda h: requests.post(path, data=body, headers=h, timeout=30), headers))
+        responses = list(pool.map(lambda i: report(path, partner, body, "return=representation", now - i),
+                                  range(50)))
     assert [r.status_code for r in responses] == [200] * 50, [r.text for r in responses if r.status_code != 200][:3]
     orders = [r.json()["order"] for r in responses]
     assert sum(o["status"] == "order_placed" for o in orders) == 1
     assert len({o["order_id"] for o in orders}) == 1
     assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 1
     # The identical signed request itself, delivered again, is a replay.
-    again = requests.post(path, data=body, headers=headers[0], timeout=30)
+    again = report(path, partner, body, "return=representation", now)
     assert again.status_code == 401
 
 
@@ -208,13 +214,8 @@ def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
     path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
     bodies = [json.dumps({"remainingQuantityInUnit": 50, "lastUseDate": f"2026-03-10T10:{m:02d}:00+00:00"}).encode()
               for m in range(20)]
-
-    def post(body):
-        return requests.post(path, data=body, timeout=30, headers={
-            "Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
-            "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))})
     with ThreadPoolExecutor(max_workers=20) as pool:
-        responses = list(pool.map(post, bodies))
+        responses = list(pool.map(lambda body: report(path, partner, body, "return=representation"), bodies))
     assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200][:3]
     assert sum(r.json()["fresh"] for r in responses) == 20
     with world["container"].engine.connect() as conn:
@@ -233,13 +234,8 @@ def test_async_reports_are_accepted_then_applied_by_concurrent_workers_into_one_
     path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
     bodies = [json.dumps({"remainingQuantityInUnit": 60 - m, "lastUseDate": f"2026-03-10T11:{m:02d}:00+00:00"}
                          ).encode() for m in range(50)]  # falls below the threshold (20) at the 41st
-
-    def post(body):
-        return requests.post(path, data=body, timeout=30, headers={
-            "Authorization": f"Bearer {partner['api_key']}", "Prefer": "respond-async",
-            "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))})
     with ThreadPoolExecutor(max_workers=25) as pool:
-        responses = list(pool.map(post, bodies))
+        responses = list(pool.map(lambda body: report(path, partner, body, "respond-async"), bodies))
     assert [r.status_code for r in responses] == [202] * 50, [r.text for r in responses if r.status_code != 202][:3]
     assert all(r.headers["Preference-Applied"] == "respond-async" for r in responses)
     container = world["container"]

@@ -240,11 +240,14 @@ def test_permanent_partner_refusal_is_not_retried(container, sdk, device):
 
 # -- the hot paths: kept partner keys, lock-free reports ---------------------------------------------------
 
-def _status(client, partner, device_id, remaining, secret=None, **extra):
+def _status(client, partner, device_id, remaining, secret=None, prefer="return=representation", **extra):
+    """A signed slot status report; ``prefer``: its Prefer header (None: none)."""
     body = json.dumps({"remainingQuantityInUnit": remaining, **extra}).encode()
-    return client.post(f"/v1/partner/devices/{device_id}/slots/detergent/status", data=body, headers={
-        "Authorization": f"Bearer {partner['api_key']}", "Prefer": "return=representation",
-        "X-Replenish-Signature": sign(secret or partner["webhook_secret"], body, int(time.time()))})
+    headers = {"Authorization": f"Bearer {partner['api_key']}",
+               "X-Replenish-Signature": sign(secret or partner["webhook_secret"], body, int(time.time()))}
+    if prefer:
+        headers["Prefer"] = prefer
+    return client.post(f"/v1/partner/devices/{device_id}/slots/detergent/status", data=body, headers=headers)
 
 
 def test_a_partner_key_is_kept_a_few_seconds_and_revocation_takes_effect_after(app, partner, device, container,

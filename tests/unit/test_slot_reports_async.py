@@ -147,17 +147,8 @@ def test_the_worker_recovers_when_redis_lost_the_stream(sdk, device, container):
 
 
 def _post(app, partner, device, level, prefer=None):
-    import json
-    import time
-
-    from replenish.adapters.http_retailer import sign
-    body = json.dumps({"remainingQuantityInUnit": level}).encode()
-    headers = {"Authorization": f"Bearer {partner['api_key']}", "Content-Type": "application/json",
-               "X-Replenish-Signature": sign(partner["webhook_secret"], body, int(time.time()))}
-    if prefer:
-        headers["Prefer"] = prefer
-    return app.test_client().post(f"/v1/partner/devices/{device['device_id']}/slots/detergent/status",
-                                  data=body, headers=headers)
+    from .test_partner_api import _status
+    return _status(app.test_client(), partner, device["device_id"], level, prefer=prefer)
 
 
 def test_a_report_that_asks_for_nothing_is_answered_202_as_drs_slot_status_is(app, partner, device, container):
