@@ -8,11 +8,11 @@ orders). Needs PostgreSQL and Redis on 127.0.0.1.
 ``--busy N`` keeps N other processes spinning on the CPU while it measures: the figures when the machine is
 shared with other work (the heavier requests lose more of their share than the no-op does).
 
-Slot reports are measured twice: as partners send them (answered 202 once verified, rate limited and queued;
-applied by a worker, whose rate over everything queued is timed at the end), and answered with the slot and
-the policy's decision (``Prefer: return=representation``: applied before the answer).
+Every request is signed (RFC 9421, a new nonce each) and goes the one way into the database: the signature, the
+rate limits (Redis), the signed-request log, then the press or the report in a unit of work. The no-op route is
+mounted by ``bench/devices_wsgi.py``, not by the production app.
 
-The machine may be shared with other work, so the four phases take turns, ``--batch`` requests at a time
+The machine may be shared with other work, so the three phases take turns, ``--batch`` requests at a time
 (``--batch 0``: one whole phase after the other), and are measured ``--rounds`` times: each round's ratios
 compare figures measured side by side, and the medians over the rounds are the result.
 """
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from replenish.adapters.http_retailer import sign  # noqa: E402
+from replenish.sdk.http_signatures import signature_headers  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
@@ -202,7 +202,7 @@ def main() -> None:
         port = 18000 + os.getpid() % 1000
         log = open(tmp / "gunicorn.log", "wb")
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
-                                   f"127.0.0.1:{port}", "replenish.web.wsgi:app"], cwd=ROOT, env=env, stdout=log,
+                                   f"127.0.0.1:{port}", "bench.devices_wsgi:app"], cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -214,95 +214,76 @@ def main() -> None:
         n = args.requests
 
         def noop(i):
-            return lambda: call(base, args.client, "GET", "/v1/buttons/_noop")
+            return lambda: call(base, args.client, "GET", "/_bench/noop")
 
         def press(i, among=None):
             among = among or buttons
             button = among[i % len(among)]
-            body = json.dumps({"click_type": "SINGLE", "nonce": f"{i}-{uuid.uuid4().hex}"}).encode()
+            body = json.dumps({"click_type": "SINGLE"}).encode()
+            path = f"/v1/buttons/{button['serial']}/press"
 
             def go():
-                header = sign(button["secret"], body, int(time.time()))
-                return call(base, args.client, "POST", f"/v1/buttons/{button['serial']}/press", body,
-                            {"X-Replenish-Signature": header})
+                headers = signature_headers("POST", base + path, body, button["key_id"], button["secret"],
+                                            headers={"Content-Type": "application/json"})
+                return call(base, args.client, "POST", path, body, headers)
             return go
 
-        def report(i, answered=False, among=None):
-            """A slot report as partners send it (answered 202, applied by a worker), or ``answered`` with the
-            slot and the decision (``Prefer: return=representation``)."""
+        def report(i, among=None):
+            """A slot report: the level falls two pods a report, each report a minute after the last."""
             among = among or devices
             device = among[i % len(among)]
             step = i // len(among)
-            day = "01" if answered else "02"  # the two kinds never send the same signed body
-            body = json.dumps({"remainingQuantityInUnit": max(0.0, 84 - 2.0 * step), "originalQuantityInUnit": 84,
-                               "lastUseDate": f"2026-01-{day}T{step % 24:02d}:{step % 60:02d}:{i % 60:02d}+00:00"}
+            body = json.dumps({"remainingQuantityInUnit": max(0.0, 84 - 2.0 * (step % 42)),
+                               "lastUseDate": f"2026-01-01T{step // 60 % 24:02d}:{step % 60:02d}:{i % 60:02d}+00:00"}
                               ).encode()
-            headers = {"Authorization": f"Bearer {partner['api_key']}"}
-            if answered:
-                headers["Prefer"] = "return=representation"
+            path = f"/v1/partner/devices/{device}/slots/tank/status"
 
             def go():
-                header = sign(partner["webhook_secret"], body, int(time.time()))
-                return call(base, args.client, "POST", f"/v1/partner/devices/{device}/slots/tank/status", body,
-                            {**headers, "X-Replenish-Signature": header})
+                headers = signature_headers("POST", base + path, body, partner["key_id"], partner["secret"],
+                                            headers={"Content-Type": "application/json"})
+                return call(base, args.client, "POST", path, body, headers)
             return go
 
         # Each worker process's first requests of a kind pay for imports and compiled-statement caches once: a
         # warm-up of every kind on buttons and devices of its own (their first presses and low reports order).
         timed([("warm-up", [noop(i) for i in range(200)] + [press(-1 - i, warm_buttons) for i in range(3 * warm)]
-                + [report(-1 - i, among=warm_devices) for i in range(3 * warm)]
-                + [report(40 * warm + i, True, warm_devices) for i in range(3 * warm)])], args.threads)
+                + [report(-1 - i, among=warm_devices) for i in range(3 * warm)])], args.threads)
         for _ in range(args.busy):  # other work on the machine, ended with the run (see finally)
             busy.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True))
         if args.busy:
             print(f"{args.busy} other process(es) busy on the CPU ({os.cpu_count()} CPUs)")
-        press_ratios, report_ratios, answered_ratios = [], [], []
+        press_ratios, report_ratios = [], []
         totals: dict[str, list[float]] = {}  # phase -> [requests, seconds] over all rounds
         for r in range(args.rounds):
             tag = f" #{r + 1}" if args.rounds > 1 else ""
-            first = r * n  # every round presses with new nonces and reports new levels
+            first = r * n  # every round reports new levels
             measured = timed([
                 ("no-op" + tag, [noop(i) for i in range(first, first + n)]),
                 ("presses" + tag, [press(i) for i in range(first, first + n)]),
-                ("slot reports" + tag, [report(i) for i in range(first, first + n)]),
-                ("answered reports" + tag, [report(i, True) for i in range(first, first + n)])],
+                ("slot reports" + tag, [report(i) for i in range(first, first + n)])],
                 args.threads, args.batch)
-            for kind, (_, count, seconds) in zip(("noop", "press", "report", "answered"), measured):
+            for kind, (_, count, seconds) in zip(("noop", "press", "report"), measured):
                 total = totals.setdefault(kind, [0, 0.0])
                 total[0] += count
                 total[1] += seconds
-            noop_rate, press_rate, report_rate, answered_rate = (rate for rate, _, _ in measured)
+            noop_rate, press_rate, report_rate = (rate for rate, _, _ in measured)
             press_ratios.append(press_rate / noop_rate)
             report_ratios.append(report_rate / noop_rate)
-            answered_ratios.append(answered_rate / noop_rate)
             if args.rounds > 1:
                 print(f"{'':<17} round {r + 1}: presses/s = {press_ratios[-1]:.0%} of no-op, "
-                      f"slot reports/s = {report_ratios[-1]:.0%}, answered with the decision "
-                      f"{answered_ratios[-1]:.0%}")
-        # What the slot reports left for the workers: applied here by one applier, timed (not a web figure).
-        from replenish.services.device_handlers import apply_slot_reports
-        waiting = container.slot_inbox.waiting()
-        start, applied = time.perf_counter(), 0
-        while container.slot_inbox.waiting():
-            applied += apply_slot_reports(container.deps, container.slot_inbox, "bench", max_batches=1000)
-        took = time.perf_counter() - start
-        print(f"{'applying':<17} {waiting:>6} queued reports applied by one worker process in {took:6.2f} s = "
-              f"{applied / max(took, 1e-9):8.1f}/s")
+                      f"slot reports/s = {report_ratios[-1]:.0%}")
         with container.engine.connect() as conn:
             dupes = conn.execute(text(
                 "SELECT count(*) FROM (SELECT source_id FROM orders WHERE status NOT IN ('cancelled', 'failed') "
                 "GROUP BY source_id HAVING count(*) > 1) d")).scalar_one()
             orders = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
         overall = {kind: count / seconds for kind, (count, seconds) in totals.items()}
-        if args.rounds > 1:  # every request of every round, the first round's order placements included
+        if args.rounds > 1:
             print(f"all rounds together: presses/s = {overall['press'] / overall['noop']:.0%} of no-op, slot reports/s "
-                  f"= {overall['report'] / overall['noop']:.0%}, answered with the decision "
-                  f"{overall['answered'] / overall['noop']:.0%}")
+                  f"= {overall['report'] / overall['noop']:.0%}")
         median = "median over the rounds: " if args.rounds > 1 else ""
         print(f"{median}presses/s = {statistics.median(press_ratios):.0%} of no-op, slot reports/s = "
-              f"{statistics.median(report_ratios):.0%} (answered 202, applied by a worker), "
-              f"{statistics.median(answered_ratios):.0%} (Prefer: return=representation) of no-op "
-              f"(target >= 40%); "
+              f"{statistics.median(report_ratios):.0%} of no-op (target >= 40%); "
               f"{orders} orders for {len(buttons)} buttons + {len(devices)} slots, {dupes} duplicate orders")
         container.engine.dispose()
     finally:

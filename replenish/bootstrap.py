@@ -6,14 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from replenish.adapters import orm
-from replenish.adapters.button_mirror import ButtonMirror
 from replenish.adapters.clock import system_clock
-from replenish.adapters.slot_inbox import SlotReportInbox
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.services import event_handlers
 from replenish.services import device_events  # noqa: F401  (subscribes button/device consumers)
-from replenish.services.device_handlers import button_orders_ended
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
@@ -33,7 +30,6 @@ class Container:
     bus: MessageBus
     recommendations: Recommendations
     store: Any = None  # the simulated retailer, when it is the gateway
-    slot_inbox: Any = None  # slot reports accepted for a worker to apply (Prefer: respond-async)
     extras: dict = field(default_factory=dict)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
@@ -115,14 +111,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
-    deps.button_mirror = ButtonMirror(redis_client)
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                            clock=clock, needs_handling=event_handlers.has_subscribers,
-                                            committed=lambda events: button_orders_ended(events, deps))
+                                            clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
     bus = MessageBus(deps)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
     return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                      redis=redis_client, deps=deps, bus=bus,
-                     recommendations=recommendations, store=store, slot_inbox=SlotReportInbox(redis_client))
+                     recommendations=recommendations, store=store)

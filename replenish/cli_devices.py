@@ -42,12 +42,13 @@ def buttons_register(household: str, sku: str | None, category: str | None, quan
         click.echo(json.dumps(result))
     else:
         click.echo(f"button {result['serial']} paired with household {household}\n"
-                   f"orders: {result['quantity']} x {result['sku'] or result['category']}\nsecret: {result['secret']}")
+                   f"orders: {result['quantity']} x {result['sku'] or result['category']}\n"
+                   f"key id: {result['key_id']}\nsecret: {result['secret']}")
 
 
 @click.group()
 def partners() -> None:
-    """Appliance partners: API keys and webhook secrets."""
+    """Appliance partners: signing keys and webhook secrets."""
 
 
 @partners.command("create")
@@ -55,7 +56,7 @@ def partners() -> None:
 @click.option("--webhook-url", default="", help="Where partner webhooks are sent.")
 @click.option("--json", "as_json", is_flag=True)
 def partners_create(name: str, webhook_url: str, as_json: bool) -> None:
-    """Create a partner; prints its API key and webhook secret (shown once)."""
+    """Create a partner; prints its signing key (key id and secret) and webhook secret (shown once)."""
     from replenish.domain.device_commands import CreatePartner
     from replenish.domain.errors import DomainError
     try:
@@ -65,8 +66,57 @@ def partners_create(name: str, webhook_url: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"partner {result['partner_id']} ({name})\nAPI key: {result['api_key']}\n"
-                   f"webhook secret: {result['webhook_secret']}")
+        click.echo(f"partner {result['partner_id']} ({name})\nkey id: {result['key_id']}\n"
+                   f"secret: {result['secret']}\nwebhook secret: {result['webhook_secret']}")
+
+
+def _partner_command(command, as_json: bool, describe) -> None:
+    from replenish.domain.errors import DomainError
+    try:
+        result = _container().bus.handle(command)
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(json.dumps(result) if as_json else describe(result))
+
+
+@partners.command("create-key")
+@click.argument("partner_id")
+@click.option("--json", "as_json", is_flag=True)
+def partners_create_key(partner_id: str, as_json: bool) -> None:
+    """A new signing key for a partner (rotation: sign with it, then revoke the old one)."""
+    from replenish.domain.device_commands import CreatePartnerKey
+    _partner_command(CreatePartnerKey(partner_id), as_json,
+                     lambda r: f"key id: {r['key_id']}\nsecret: {r['secret']}")
+
+
+@partners.command("revoke-key")
+@click.argument("partner_id")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True)
+def partners_revoke_key(partner_id: str, key_id: str, as_json: bool) -> None:
+    """Revoke one of a partner's signing keys: requests signed with it are refused from now on."""
+    from replenish.domain.device_commands import RevokePartnerKey
+    _partner_command(RevokePartnerKey(partner_id, key_id), as_json, lambda r: f"key {r['key_id']} revoked")
+
+
+@partners.command("add-webhook-secret")
+@click.argument("partner_id")
+@click.option("--json", "as_json", is_flag=True)
+def partners_add_webhook_secret(partner_id: str, as_json: bool) -> None:
+    """A new webhook secret; webhooks are signed with every live one until the old one is retired."""
+    from replenish.domain.device_commands import RotateWebhookSecret
+    _partner_command(RotateWebhookSecret(partner_id), as_json, lambda r: f"webhook secret: {r['added']}")
+
+
+@partners.command("retire-webhook-secret")
+@click.argument("partner_id")
+@click.argument("secret")
+@click.option("--json", "as_json", is_flag=True)
+def partners_retire_webhook_secret(partner_id: str, secret: str, as_json: bool) -> None:
+    """Stop signing webhooks with one of a partner's webhook secrets."""
+    from replenish.domain.device_commands import RotateWebhookSecret
+    _partner_command(RotateWebhookSecret(partner_id, retire=secret), as_json,
+                     lambda r: f"{r['active_secrets']} webhook secret(s) left")
 
 
 @click.command()

@@ -42,7 +42,8 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
     sku = next((s for s, p in products.items() if "detergent" in p.category.lower()), next(iter(products)))
     pack = products[sku].pack_size or 1.0
     partner = container.bus.handle(dc.CreatePartner(f"Simulated appliances {tag}", ""))
-    sdk = PartnerClient(url, partner["api_key"], [partner["webhook_secret"]], session=http)
+    sdk = PartnerClient(url, partner["key_id"], partner["secret"], webhook_secrets=[partner["webhook_secret"]],
+                        session=http)
     stats = {"orders_placed": 0, "in_progress_answers": 0, "held_back": 0, "duplicate_orders": 0,
              "runout_days": 0, "runouts_avoided": 0, "notifications": 0, "button_orders": 0,
              "button_in_progress": 0, "errors": 0}

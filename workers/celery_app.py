@@ -10,12 +10,8 @@ def beat_schedule(settings: Settings) -> dict:
     """Periodic jobs, registered in one place (beat in real mode, a scheduler thread in embedded mode)."""
     return {
         "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": settings.relay_interval_seconds},
-        # slot reports whose apply request was lost, or that a dead worker left pending
-        "apply-slot-reports": {"task": "workers.tasks.apply_slot_reports",
-                               "schedule": settings.relay_interval_seconds},
-        # times of button presses answered from Redis, written to the buttons
-        "flush-button-presses": {"task": "workers.tasks.flush_button_presses",
-                                 "schedule": settings.relay_interval_seconds},
+        # signed requests older than the replay window
+        "prune-signed-requests": {"task": "workers.tasks.prune_signed_requests", "schedule": 300.0},
         "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},

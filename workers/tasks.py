@@ -34,17 +34,10 @@ def drain_outbox() -> int:
     return event_handlers.drain_outbox(runtime.container().deps)
 
 
-@app.task(name="workers.tasks.apply_slot_reports", **RETRY)
-def apply_slot_reports() -> int:
-    from replenish.services.device_handlers import apply_slot_reports as apply
-    container = runtime.container()
-    return apply(container.deps, container.slot_inbox, consumer=runtime.consumer_name())
-
-
-@app.task(name="workers.tasks.flush_button_presses", acks_late=True)
-def flush_button_presses() -> int:
-    from replenish.services.device_handlers import flush_button_presses as flush
-    return flush(runtime.container().deps)
+@app.task(name="workers.tasks.prune_signed_requests", acks_late=True)
+def prune_signed_requests() -> int:
+    from replenish.adapters.signed_requests import SignedRequestLog
+    return SignedRequestLog(runtime.container().engine).prune(runtime.container().clock())
 
 
 @app.task(name="workers.tasks.submit_order", **RETRY)

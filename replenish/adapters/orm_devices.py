@@ -1,7 +1,8 @@
 """Tables for buttons, partners, devices, slots and webhook deliveries, and their imperative mapping."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (JSON, Column, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import relationship
 
 from replenish.domain import devices
@@ -13,11 +14,34 @@ partners = Table(
     Column("id", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("webhook_url", Text, nullable=False, default=""),
-    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("api_key_hash", String(64), nullable=True, unique=True),  # unused: partners sign with their keys
     # HMAC needs the secrets themselves; several are valid at once while a partner rotates.
     Column("webhook_secrets", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# A partner's request-signing keys (RFC 9421 ``keyid`` -> HMAC secret); several live at once while it rotates.
+partner_keys = Table(
+    "partner_keys", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("partner_id", String(32), ForeignKey("partners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Every signed request accepted in the signature tolerance window, by (keyid, nonce): a replay is recognised here
+# whatever Redis knows, and an exact replay is answered with the response kept with it.
+signed_requests = Table(
+    "signed_requests", metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Index("ix_signed_requests_created", "created_at"),
 )
 
 buttons = Table(
@@ -57,6 +81,7 @@ devices_table = Table(
     Column("last_seen_at", UTCDateTime, nullable=True),
     Column("deregistered_at", UTCDateTime, nullable=True),
     Column("token_hash", String(64), nullable=True, unique=True),
+    Column("secret", String(128), nullable=True),  # signs the device's own requests (keyid: the device id)
     # "<partner>:<external id>" while registered: one live registration per physical device.
     Column("active_key", String(200), nullable=True, unique=True),
 )
@@ -81,6 +106,8 @@ slots = Table(
     Column("reported_at", UTCDateTime, nullable=True),
     Column("history", JSON, nullable=False, default=list),
     Column("notified_at", UTCDateTime, nullable=True),
+    Column("debounce", Integer, nullable=False, default=2, server_default="2"),
+    Column("low_streak", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("device_id", "slot_id", name="uq_device_slots_device_slot"),
 )
 
@@ -106,7 +133,11 @@ webhook_deliveries = Table(
 
 def start_mappers() -> None:
     """Called once, by ``orm.start_mappers``."""
-    mapper_registry.map_imperatively(devices.Partner, partners)
+    mapper_registry.map_imperatively(devices.PartnerKey, partner_keys)
+    mapper_registry.map_imperatively(devices.Partner, partners, properties={
+        "keys": relationship(devices.PartnerKey, cascade="all, delete-orphan", lazy="selectin",
+                             order_by=partner_keys.c.created_at),
+    })
     mapper_registry.map_imperatively(devices.Button, buttons)
     mapper_registry.map_imperatively(devices.LinkCode, link_codes, exclude_properties=["code"])
     mapper_registry.map_imperatively(devices.Slot, slots, properties={"_id": slots.c.id})

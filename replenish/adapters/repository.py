@@ -64,6 +64,14 @@ class OrderRepository:
         key = model.Order.source_key(household_id, source_id)
         return self._track(self.session.scalars(select(model.Order).where(orm.orders.c.active_key == key)).first())
 
+    def in_flight(self, household_id: str, source_id: str) -> tuple[str, str] | None:
+        """(id, status) of the order in flight for a source, without loading the order: what a press or a slot
+        report needs to know."""
+        key = model.Order.source_key(household_id, source_id)
+        row = self.session.execute(select(orm.orders.c.id, orm.orders.c.status)
+                                   .where(orm.orders.c.active_key == key)).first()
+        return (row[0], row[1]) if row is not None else None
+
     def list(self, household_id: str, *, statuses: Iterable[str] | None = None, limit: int = 50,
              before: datetime | None = None) -> list[model.Order]:
         stmt = select(model.Order).where(orm.orders.c.household_id == household_id)

@@ -19,7 +19,6 @@ class PressButton:
     click_type: str  # SINGLE | DOUBLE | LONG
     battery_mv: int | None = None
     battery_percent: float | None = None
-    in_flight: str | None = None  # the order in flight as mirrored in Redis, read with the press's guard
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,30 @@ class CreatePartner:
 class RotateWebhookSecret:
     partner_id: str
     retire: str | None = None  # a secret to retire instead of adding one
+
+
+@dataclass(frozen=True)
+class CreatePartnerKey:
+    partner_id: str
+
+
+@dataclass(frozen=True)
+class RevokePartnerKey:
+    partner_id: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class SetButtonStatus:
+    household_id: str
+    serial: str
+    status: str  # active | disabled
+
+
+@dataclass(frozen=True)
+class UnpairButton:
+    household_id: str
+    serial: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,7 @@ class SlotSpec:
     target: float | None = None
     mode: str = "auto"
     sku: str | None = None
+    debounce: int = 2
 
 
 @dataclass(frozen=True)
@@ -65,12 +89,13 @@ class ReportSlotStatus:
     partner_id: str
     device_id: str
     slot_id: str
-    remaining: float
+    remaining: float | None
     original: float | None = None
     on_hand: float | None = None
     expected_replenishment: datetime | None = None
     last_use: datetime | None = None
-    received_at: datetime | None = None  # a report applied later (respond-async): when it arrived
+    unit: str | None = None  # the unit of ``remaining`` when not the slot's own
+    consumed: float | None = None  # a usage report: this much was used (``remaining`` is then None)
 
 
 @dataclass(frozen=True)
@@ -104,3 +129,4 @@ class ConfigureSlot:
     sku: str | None = None
     threshold: float | None = None
     target: float | None = None
+    debounce: int | None = None

@@ -6,9 +6,7 @@ has *slots* (a detergent tank, a filter) whose level reports drive the replenish
 """
 from __future__ import annotations
 
-import bisect
 import enum
-import math
 import secrets
 import string
 from dataclasses import dataclass
@@ -18,7 +16,8 @@ from replenish.domain.aggregate import Aggregate
 
 from . import events
 from .errors import DomainError, InvalidCommand
-from .model import as_utc, hash_secret, iso, new_id, utcnow
+from .model import as_utc, hash_secret, new_id, utcnow
+from .slots import DEFAULT_LEAD_TIME, Decision, Reading, Slot, SlotMode  # noqa: F401  (re-exported)
 
 # -- events ---------------------------------------------------------------------------------------------
 
@@ -95,6 +94,31 @@ class SlotRunningLow(events.Event):
     reason: str = ""
 
 
+@events.register
+@dataclass(frozen=True)
+class ButtonPressRefused(events.Event):
+    """A press that ordered nothing because a rule refused the order (a spending limit, stock)."""
+    name = "ButtonPressRefused"
+    serial: str
+    household_id: str
+    reason: str = ""
+    code: str = ""
+
+
+@events.register
+@dataclass(frozen=True)
+class SlotOrderRefused(events.Event):
+    """An order an appliance's slot asked for (its level, or the partner's replenish call) that a rule refused."""
+    name = "SlotOrderRefused"
+    device_id: str
+    partner_id: str
+    household_id: str
+    slot_id: str
+    reason: str = ""
+    code: str = ""
+    tell_household: bool = True
+
+
 # -- values ---------------------------------------------------------------------------------------------
 
 
@@ -102,11 +126,6 @@ class ClickType(str, enum.Enum):
     SINGLE = "SINGLE"
     DOUBLE = "DOUBLE"
     LONG = "LONG"
-
-
-class SlotMode(str, enum.Enum):
-    AUTO = "auto"  # order by itself
-    NOTIFY = "notify"  # tell the household, order nothing
 
 
 class DeviceGone(DomainError):
@@ -124,7 +143,6 @@ LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off
 LINK_CODE_TTL = timedelta(minutes=15)
 LOW_BATTERY_MV = 1300  # below this an AAA-powered button has weeks left
 LOW_BATTERY_PERCENT = 10.0
-DEFAULT_LEAD_TIME = timedelta(days=2)
 
 
 def new_secret(prefix: str) -> str:
@@ -134,9 +152,26 @@ def new_secret(prefix: str) -> str:
 # -- partners -------------------------------------------------------------------------------------------
 
 
+class PartnerKey:
+    """One of a partner's request-signing keys (RFC 9421 ``keyid`` and its HMAC secret). The secret is kept, not
+    hashed: HMAC needs it. Several may be live at once while the partner rotates; a revoked one verifies
+    nothing."""
+
+    def __init__(self, partner_id: str, created_at: datetime):
+        self.id = "pk_" + secrets.token_hex(12)
+        self.partner_id = partner_id
+        self.secret = new_secret("sk_")
+        self.created_at = created_at
+        self.revoked_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.revoked_at is None
+
+
 class Partner:
-    """An appliance maker. Its API key is stored hashed; webhook secrets are kept (HMAC needs them) as a list
-    so a new one can be added before the old one is retired."""
+    """An appliance maker. It signs its requests with its keys (``PartnerKey``) and verifies our webhooks with its
+    webhook secrets; both are lists, so that a new one can be added before the old one is retired."""
 
     def __init__(self, name: str, webhook_url: str = "", id: str | None = None, created_at: datetime | None = None):
         if not name or len(name) > 200:
@@ -144,14 +179,31 @@ class Partner:
         self.id = id or new_id()
         self.name = name
         self.webhook_url = webhook_url
-        self.api_key_hash = ""
+        self.api_key_hash = None
         self.webhook_secrets: list[str] = []
+        self.keys: list[PartnerKey] = []
         self.created_at = created_at or utcnow()
         self.revoked_at: datetime | None = None
 
-    def issue_api_key(self) -> str:
-        key = new_secret("rpk_")
-        self.api_key_hash = hash_secret(key)
+    def issue_key(self, now: datetime) -> PartnerKey:
+        key = PartnerKey(self.id, now)
+        self.keys.append(key)
+        return key
+
+    def live_keys(self) -> list[PartnerKey]:
+        return [key for key in self.keys if key.live]
+
+    def revoke_key(self, key_id: str, now: datetime) -> PartnerKey:
+        """Revokes one of the partner's live keys; the last live one stays (a partner without a key could not
+        even ask for a new one)."""
+        key = next((k for k in self.keys if k.id == key_id), None)
+        if key is None or not key.live:
+            from .errors import NotFound
+            raise NotFound(f"No live key {key_id!r}.", field="key_id")
+        if len(self.live_keys()) == 1:
+            raise InvalidCommand("This is the partner's last live key: create a new one before revoking it.",
+                                 field="key_id")
+        key.revoked_at = now
         return key
 
     def add_webhook_secret(self) -> str:
@@ -160,6 +212,8 @@ class Partner:
         return secret
 
     def retire_webhook_secret(self, secret: str) -> None:
+        if secret not in (self.webhook_secrets or []):
+            raise InvalidCommand("That is not one of the partner's webhook secrets.", field="secret")
         remaining = [s for s in (self.webhook_secrets or []) if s != secret]
         if not remaining:
             raise InvalidCommand("A partner must keep at least one webhook secret.", field="secret")
@@ -220,6 +274,10 @@ class Button(Aggregate):
         elif not low:
             self.battery_low_at = None
 
+    def refused(self, reason: str, code: str) -> None:
+        self.events.append(ButtonPressRefused(serial=self.serial, household_id=self.household_id, reason=reason,
+                                              code=code))
+
     def status_requested(self, order_id: str | None, order_status: str | None) -> None:
         self.events.append(ButtonStatusRequested(serial=self.serial, household_id=self.household_id,
                                                  order_id=order_id, order_status=order_status))
@@ -261,6 +319,7 @@ class Device(Aggregate):
         self.last_seen_at: datetime | None = self.created_at
         self.deregistered_at: datetime | None = None
         self.token_hash: str | None = None
+        self.secret: str | None = None
         self.active_key: str | None = self.partner_key(partner_id, external_id)
         self.slots: list[Slot] = []
         self.events = []
@@ -275,10 +334,10 @@ class Device(Aggregate):
     def active(self) -> bool:
         return self.status == "active"
 
-    def issue_token(self) -> str:
-        token = new_secret("rpd_")
-        self.token_hash = hash_secret(token)
-        return token
+    def issue_secret(self) -> str:
+        """The device's own signing secret (its keyid is its id): it works on this device's routes only."""
+        self.secret = new_secret("dsk_")
+        return self.secret
 
     def slot(self, slot_id: str) -> "Slot":
         for slot in self.slots:
@@ -302,6 +361,7 @@ class Device(Aggregate):
         self.status = "deregistered"
         self.deregistered_at = now
         self.token_hash = None
+        self.secret = None
         self.active_key = None
         self.events.append(DeviceDeregistered(device_id=self.id, partner_id=self.partner_id,
                                               household_id=self.household_id, reason=reason))
@@ -312,188 +372,12 @@ class Device(Aggregate):
                                                household_id=self.household_id, slot_id=slot.slot_id,
                                                mode=slot.mode, sku=slot.sku))
 
+    def order_refused(self, slot: "Slot", reason: str, code: str, tell_household: bool = True) -> None:
+        self.events.append(SlotOrderRefused(device_id=self.id, partner_id=self.partner_id,
+                                            household_id=self.household_id, slot_id=slot.slot_id, reason=reason,
+                                            code=code, tell_household=tell_household))
+
     def slot_low(self, slot: "Slot", reason: str) -> None:
         self.events.append(SlotRunningLow(device_id=self.id, partner_id=self.partner_id,
                                           household_id=self.household_id, slot_id=slot.slot_id,
                                           remaining=float(slot.remaining or 0), unit=slot.unit, reason=reason))
-
-
-@dataclass(frozen=True)
-class Reading:
-    at: datetime
-    level: float
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: str  # "order" | "notify" | "none"
-    reason: str = ""
-    packs: int = 0
-    runout_at: datetime | None = None
-
-
-HISTORY_POINTS = 20
-
-
-class Slot:
-    """One consumable in a device: what it may hold, how much, and when to reorder."""
-
-    def __init__(self, device_id: str, slot_id: str, products: list[str], capacity: float, unit: str = "count",
-                 threshold: float | None = None, target: float | None = None, mode: str = SlotMode.AUTO.value,
-                 sku: str | None = None):
-        if not slot_id or len(slot_id) > 64:
-            raise InvalidCommand("slot_id must be 1 to 64 characters.", field="slot_id")
-        if not products:
-            raise InvalidCommand("A slot needs at least one compatible product.", field="products")
-        if capacity is None or capacity <= 0:
-            raise InvalidCommand("capacity must be more than 0.", field="capacity")
-        self.device_id = device_id
-        self.slot_id = slot_id
-        self.products = list(products)
-        self.sku = sku or self.products[0]
-        if self.sku not in self.products:
-            raise InvalidCommand("The chosen product must be one of the slot's compatible products.", field="sku")
-        self.capacity = float(capacity)
-        self.unit = unit
-        self.threshold = float(threshold if threshold is not None else capacity * 0.2)
-        self.target = float(target if target is not None else capacity)
-        if not 0 <= self.threshold < self.target <= self.capacity * 10:
-            raise InvalidCommand("Need 0 <= threshold < target.", field="threshold")
-        self.mode = SlotMode(mode).value
-        self.remaining: float | None = None
-        self.original: float | None = None
-        self.on_hand: float | None = None
-        self.expected_replenishment: datetime | None = None
-        self.last_use_at: datetime | None = None
-        self.reported_at: datetime | None = None
-        self.history: list = []  # [[iso time, level], ...] newest last, since the last refill
-        self.notified_at: datetime | None = None
-
-    # -- reports ---------------------------------------------------------------------------------------
-    def readings(self) -> list[Reading]:
-        """The levels reported since the last refill, oldest first (a new list each call)."""
-        return list(self._parsed()[0])
-
-    def _parsed(self) -> tuple[list[Reading], list]:
-        """``history`` parsed, with the entries it was parsed from (unreadable ones left out). Parsed once for as
-        long as ``history`` is the same list: a report and the policy's decision read it several times
-        (``history`` is only ever replaced, never changed in place)."""
-        history = self.history or []
-        kept = self.__dict__.get("_parsed_history")
-        if kept is None or kept[0] is not history:
-            readings, entries = [], []
-            for entry in history:
-                try:
-                    at, level = entry
-                    readings.append(Reading(as_utc(datetime.fromisoformat(at)), float(level)))
-                    entries.append(entry)
-                except (TypeError, ValueError):
-                    continue
-            kept = self.__dict__["_parsed_history"] = (history, readings, entries)
-        return kept[1], kept[2]
-
-    def _keep(self, readings: list[Reading], entries: list) -> None:
-        """The newest ``HISTORY_POINTS`` of ``readings`` (in time order) as the history, with their entries as
-        its stored form, kept parsed."""
-        self.history = entries[-HISTORY_POINTS:]
-        self.__dict__["_parsed_history"] = (self.history, readings[-HISTORY_POINTS:], self.history)
-
-    def report(self, now: datetime, remaining: float, original: float | None = None, on_hand: float | None = None,
-               expected_replenishment: datetime | None = None, last_use: datetime | None = None) -> bool:
-        """Records a status report. False when it is a repeat of the last one (a redelivered message)."""
-        if remaining < 0:
-            raise InvalidCommand("remainingQuantityInUnit cannot be negative.", field="remainingQuantityInUnit")
-        at = as_utc(last_use) or now
-        readings, entries = self._parsed()
-        if readings and readings[-1].level == remaining and (readings[-1].at == at or last_use is None
-                                                             and self.remaining == remaining):
-            self.reported_at = now
-            return False
-        reading, entry = Reading(at, float(remaining)), [iso(at), float(remaining)]
-        if readings and at < readings[-1].at:  # a report that arrived late: put in its place (after any of the
-            # same time), for the trend only; the level and the other figures stay those of the newest report
-            self.reported_at = now
-            if reading in readings:
-                return False  # an older report delivered again
-            at_index = bisect.bisect_right([r.at for r in readings], at)
-            self._keep(readings[:at_index] + [reading] + readings[at_index:],
-                       entries[:at_index] + [entry] + entries[at_index:])
-            return True
-        if readings and remaining > readings[-1].level:  # refilled: the trend starts again
-            readings, entries = [reading], [entry]
-            self.notified_at = None
-        else:  # in time order, as almost every report is
-            readings, entries = readings + [reading], entries + [entry]
-        self._keep(readings, entries)
-        self.remaining = float(remaining)
-        self.original = float(original) if original is not None else self.original
-        self.on_hand = float(on_hand) if on_hand is not None else self.on_hand
-        self.expected_replenishment = expected_replenishment or self.expected_replenishment
-        self.last_use_at = as_utc(last_use) or self.last_use_at
-        self.reported_at = now
-        return True
-
-    def configure(self, *, mode: str | None = None, sku: str | None = None, threshold: float | None = None,
-                  target: float | None = None) -> None:
-        if sku is not None and sku not in self.products:
-            raise InvalidCommand("The chosen product must be one of the slot's compatible products.", field="sku")
-        new_threshold = self.threshold if threshold is None else float(threshold)
-        new_target = self.target if target is None else float(target)
-        if not 0 <= new_threshold < new_target:
-            raise InvalidCommand("Need 0 <= threshold < target.", field="threshold")
-        self.mode = SlotMode(mode).value if mode is not None else self.mode
-        self.sku = sku or self.sku
-        self.threshold, self.target = new_threshold, new_target
-
-    # -- policy ----------------------------------------------------------------------------------------
-    def usage_per_day(self) -> float | None:
-        """Least-squares slope of level over time since the last refill, as consumption per day."""
-        points = self._parsed()[0]
-        if len(points) < 2:
-            return None
-        t0 = points[0].at
-        xs = [(p.at - t0).total_seconds() / 86400 for p in points]
-        ys = [p.level for p in points]
-        n = len(xs)
-        mx, my = sum(xs) / n, sum(ys) / n
-        var = sum((x - mx) ** 2 for x in xs)
-        if var <= 0:
-            return None
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
-        return -slope if slope < 0 else None
-
-    def predicted_runout(self, now: datetime) -> datetime | None:
-        rate = self.usage_per_day()
-        if rate is None or self.remaining is None:
-            return None
-        last = self._parsed()[0][-1].at
-        return last + timedelta(days=self.remaining / rate)
-
-    def packs_needed(self, pack_size: float) -> int:
-        remaining = self.remaining or 0.0
-        if remaining >= self.target:
-            return 1
-        if pack_size <= 0:
-            return 1
-        return max(1, math.ceil((self.target - remaining) / pack_size - 1e-9))
-
-    def decide(self, now: datetime, pack_size: float, lead_time: timedelta = DEFAULT_LEAD_TIME,
-               expected_purchase_at: datetime | None = None) -> Decision:
-        """Order (or notify) when the level crosses the threshold, or when the predicted run-out falls inside
-        the delivery lead time. ``expected_purchase_at`` (the recommender's repurchase timing) stands in for
-        the level trend when there is no trend yet."""
-        if self.remaining is None:
-            return Decision("none", "no level reported yet")
-        runout = self.predicted_runout(now)
-        reason = None
-        if self.remaining <= self.threshold:
-            reason = "threshold"
-        elif runout is not None and runout <= now + lead_time:
-            reason = "predicted_runout"
-        elif runout is None and expected_purchase_at is not None and expected_purchase_at <= now + lead_time:
-            reason = "repurchase_timing"
-        if reason is None:
-            return Decision("none", "level fine", runout_at=runout)
-        if self.mode == SlotMode.NOTIFY.value:
-            return Decision("notify", reason, runout_at=runout)
-        return Decision("order", reason, packs=min(99, self.packs_needed(pack_size)), runout_at=runout)

@@ -1,4 +1,5 @@
-"""Small Python clients for partners (appliance clouds) and button firmware/bridges."""
-from .partner import ButtonClient, PartnerClient, PartnerError, sign_body, verify_signature
+"""The partner SDK (see ``partner``) and the request signatures it makes (``http_signatures``)."""
+from .http_signatures import signature_headers
+from .partner import ButtonClient, PartnerClient, PartnerError, verify_signature
 
-__all__ = ["ButtonClient", "PartnerClient", "PartnerError", "sign_body", "verify_signature"]
+__all__ = ["ButtonClient", "PartnerClient", "PartnerError", "signature_headers", "verify_signature"]

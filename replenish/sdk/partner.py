@@ -1,8 +1,8 @@
-"""The partner SDK: signs requests, registers devices, reports slot status, heartbeats, replenishes,
-deregisters, and verifies our webhooks. Standalone (requests and the standard library only) so partners
-can vendor it.
+"""The partner SDK: signs requests (RFC 9421, see ``http_signatures``), registers devices, reports slot status,
+heartbeats, replenishes, deregisters, rotates its keys and verifies our webhooks. Depends only on requests and
+http-message-signatures, so partners can vendor it.
 
-    client = PartnerClient("https://replenish.example", api_key, [webhook_secret])
+    client = PartnerClient("https://replenish.example", key_id, secret, webhook_secrets=[webhook_secret])
     device = client.register_device(link_code, "WM-0001", model="washer", slots=[{...}])
     client.report_slot_status(device["device_id"], "detergent", remaining=12, original=84)
 """
@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable
 
 import requests
 
-from .signing import SIGNATURE_HEADER, TOLERANCE, sign as sign_body, verify
+from .http_signatures import signature_headers
+from .signing import SIGNATURE_HEADER, TOLERANCE, verify
 
 
 def verify_signature(secrets: Iterable[str], header: str | None, body: bytes, now: float | None = None,
@@ -37,22 +38,23 @@ def _iso(value: datetime | str | None) -> str | None:
 
 
 class _Signed:
-    def __init__(self, base_url: str, timeout: float, session: requests.Session | None,
+    def __init__(self, base_url: str, key_id: str, secret: str, timeout: float, session: requests.Session | None,
                  clock: Callable[[], float]):
         self.base_url = base_url.rstrip("/")
+        self.key_id, self.secret = key_id, secret
         self.timeout = timeout
         self.session = session or requests.Session()
         self.clock = clock
 
-    def _send(self, method: str, path: str, secret: str | None, payload: Any = None, *,
-              headers: dict | None = None, idempotency_key: str | None = None, raw: bool = False):
+    def _send(self, method: str, path: str, payload: Any = None, *, headers: dict | None = None,
+              idempotency_key: str | None = None, raw: bool = False):
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        url = self.base_url + path
         sent = {"Content-Type": "application/json", **(headers or {})}
-        if secret is not None:
-            sent[SIGNATURE_HEADER] = sign_body(secret, body, int(self.clock()))
         if idempotency_key:
             sent["Idempotency-Key"] = idempotency_key
-        response = self.session.request(method, self.base_url + path, data=body, headers=sent, timeout=self.timeout)
+        sent = signature_headers(method, url, body, self.key_id, self.secret, headers=sent, created=self.clock())
+        response = self.session.request(method, url, data=body, headers=sent, timeout=self.timeout)
         if raw:
             return response
         try:
@@ -65,19 +67,18 @@ class _Signed:
 
 
 class PartnerClient(_Signed):
-    def __init__(self, base_url: str, api_key: str, webhook_secrets: Iterable[str], *, timeout: float = 10.0,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.time):
-        super().__init__(base_url, timeout, session, clock)
-        self.api_key = api_key
+    """A partner's client, signing with one of its keys (``key_id``, ``secret``: from ``replenish partners create
+    --json`` or ``create_key``), or a device's own client (``key_id`` the device id and its ``secret``, from
+    ``register_device``), which works on that device's routes only."""
+
+    def __init__(self, base_url: str, key_id: str, secret: str, *, webhook_secrets: Iterable[str] = (),
+                 timeout: float = 10.0, session: requests.Session | None = None,
+                 clock: Callable[[], float] = time.time):
+        super().__init__(base_url, key_id, secret, timeout, session, clock)
         self.webhook_secrets = list(webhook_secrets)
 
-    @property
-    def _secret(self) -> str:
-        return self.webhook_secrets[-1]  # the newest: during a rotation both verify
-
-    def _call(self, method: str, path: str, payload: Any = None, signed: bool = True, extra_headers=None, **kw):
-        headers = {"Authorization": f"Bearer {self.api_key}", **(extra_headers or {})}
-        return self._send(method, path, self._secret if signed else None, payload, headers=headers, **kw)
+    def _call(self, method: str, path: str, payload: Any = None, extra_headers=None, **kw):
+        return self._send(method, path, payload, headers=extra_headers, **kw)
 
     # -- devices -----------------------------------------------------------------------------------
     def register_device(self, link_code: str, device_id: str, *, slots: list[dict], model: str = "",
@@ -87,35 +88,33 @@ class PartnerClient(_Signed):
                           idempotency_key=idempotency_key or str(uuid.uuid4()))
 
     def device(self, device_id: str) -> dict:
-        return self._call("GET", f"/v1/partner/devices/{device_id}", signed=False)
+        return self._call("GET", f"/v1/partner/devices/{device_id}")
 
-    def report_slot_status(self, device_id: str, slot_id: str, remaining: float, *, original: float | None = None,
+    def report_slot_status(self, device_id: str, slot_id: str, remaining: float | None = None, *,
+                           consumed: float | None = None, unit: str | None = None, original: float | None = None,
                            on_hand: float | None = None, expected_replenishment: datetime | str | None = None,
-                           last_use: datetime | str | None = None, idempotency_key: str | None = None,
-                           wait: bool = True) -> dict:
-        """The slot and the policy's decision (with the order placed or in flight): asks for them with
-        ``Prefer: return=representation``. With ``wait=False`` the report is only accepted
-        (``{"status": "accepted"}``, HTTP 202) and applied by a worker moments later, as DRS slotStatus does
-        (and as the API does when asked for neither): orders placed then reach you as webhooks."""
-        payload = {"remainingQuantityInUnit": remaining}
-        for name, value in (("originalQuantityInUnit", original), ("totalQuantityOnHand", on_hand),
+                           last_use: datetime | str | None = None, idempotency_key: str | None = None) -> dict:
+        """A level (``remaining``) or usage (``consumed``) report, in the slot's unit or ``unit``; answered with
+        the slot and the policy's decision (with the order placed or in flight)."""
+        payload: dict[str, Any] = {}
+        for name, value in (("remainingQuantityInUnit", remaining), ("consumed", consumed), ("unit", unit),
+                            ("originalQuantityInUnit", original), ("totalQuantityOnHand", on_hand),
                             ("expectedReplenishmentDate", _iso(expected_replenishment)),
                             ("lastUseDate", _iso(last_use))):
             if value is not None:
                 payload[name] = value
         return self._call("POST", f"/v1/partner/devices/{device_id}/slots/{slot_id}/status", payload,
-                          idempotency_key=idempotency_key,
-                          extra_headers={"Prefer": "return=representation" if wait else "respond-async"})
+                          idempotency_key=idempotency_key)
 
     def heartbeat(self, device_id: str, most_recently_active: datetime | str | None = None) -> dict:
         payload = {"mostRecentlyActiveDate": _iso(most_recently_active)} if most_recently_active else {}
         return self._call("POST", f"/v1/partner/devices/{device_id}/heartbeat", payload)
 
     def subscription_info(self, device_id: str) -> dict:
-        return self._call("GET", f"/v1/partner/devices/{device_id}/subscription", signed=False)
+        return self._call("GET", f"/v1/partner/devices/{device_id}/subscription")
 
     def order_info(self, device_id: str) -> dict:
-        return self._call("GET", f"/v1/partner/devices/{device_id}/orders", signed=False)
+        return self._call("GET", f"/v1/partner/devices/{device_id}/orders")
 
     def replenish(self, device_id: str, slot_id: str, idempotency_key: str | None = None) -> dict:
         """``{"detailCode": "ORDER_PLACED" | "ORDER_IN_PROGRESS", "order_id": ...}``."""
@@ -126,7 +125,28 @@ class PartnerClient(_Signed):
         return self._call("DELETE", f"/v1/partner/devices/{device_id}")
 
     def webhook_log(self) -> list[dict]:
-        return self._call("GET", "/v1/partner/webhooks", signed=False)["deliveries"]
+        return self._call("GET", "/v1/partner/webhooks")["deliveries"]
+
+    # -- keys and webhook secrets ------------------------------------------------------------------
+    def keys(self) -> list[dict]:
+        return self._call("GET", "/v1/partner/keys")["keys"]
+
+    def create_key(self) -> dict:
+        """``{"key_id", "secret", ...}``: sign with it from now on, then ``revoke_key`` the old one."""
+        return self._call("POST", "/v1/partner/keys", {})
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self._call("DELETE", f"/v1/partner/keys/{key_id}")
+
+    def add_webhook_secret(self) -> str:
+        added = self._call("POST", "/v1/partner/webhook-secrets", {})["added"]
+        self.webhook_secrets.append(added)
+        return added
+
+    def retire_webhook_secret(self, secret: str) -> dict:
+        result = self._call("POST", "/v1/partner/webhook-secrets/retire", {"secret": secret})
+        self.webhook_secrets = [s for s in self.webhook_secrets if s != secret]
+        return result
 
     # -- webhooks ----------------------------------------------------------------------------------
     def verify_webhook(self, headers, body: bytes, now: float | None = None) -> dict:
@@ -141,15 +161,15 @@ class PartnerClient(_Signed):
 
 
 class ButtonClient(_Signed):
-    """What a button bridge (or the simulator) uses to send presses."""
+    """What a button bridge (or the simulator) uses to send presses, signed with the button's secret."""
 
     def __init__(self, base_url: str, serial: str, secret: str, *, timeout: float = 10.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time):
-        super().__init__(base_url, timeout, session, clock)
-        self.serial, self.secret = serial, secret
+        super().__init__(base_url, serial, secret, timeout, session, clock)
+        self.serial = serial
 
     def press(self, click_type: str = "SINGLE", battery_mv: int | None = None, *, raw: bool = False):
-        payload: dict[str, Any] = {"click_type": click_type, "nonce": uuid.uuid4().hex}
+        payload: dict[str, Any] = {"click_type": click_type}
         if battery_mv is not None:
             payload["battery_mv"] = battery_mv
-        return self._send("POST", f"/v1/buttons/{self.serial}/press", self.secret, payload, raw=raw)
+        return self._send("POST", f"/v1/buttons/{self.serial}/press", payload, raw=raw)

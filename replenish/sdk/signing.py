@@ -1,4 +1,5 @@
-"""The request-signing scheme shared by buttons, partners, webhooks and the HTTP retailer.
+"""The signing scheme of outbound partner webhooks and of the HTTP retailer protocol. (Inbound button and partner
+requests are signed with RFC 9421 instead: see ``http_signatures``.)
 
 ``X-Replenish-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>[,v1=...]``. A sender
 rotating secrets signs with each (several v1 values); one match is enough. Standard library only, so the

@@ -21,7 +21,8 @@ MAX_ATTEMPTS = 10
 WEBHOOK_TYPES = {
     "OrderPlaced": "order.placed", "OrderCancelled": "order.cancelled", "OrderShipped": "order.shipped",
     "OrderDelivered": "order.delivered", "SubscriptionChanged": "subscription.changed",
-    "DeviceDeregistered": "device.deregistered",
+    "DeviceDeregistered": "device.deregistered", "DeviceRegistered": "device.registered",
+    "SlotRunningLow": "slot.low", "SlotOrderRefused": "order.refused",
 }
 
 
@@ -61,6 +62,42 @@ def slot_low(event: devices.SlotRunningLow, uow, deps) -> None:
             if not event.reason.startswith("could not order") else
             f"Your {model_name} is running low on slot {event.slot_id}, but we {event.reason}.")
     _notify(uow, deps, event.household_id, event.name, text)
+
+
+def press_refused(event: devices.ButtonPressRefused, uow, deps) -> None:
+    button = uow.devices.button(event.serial)
+    what = _button_product(uow, button) if button is not None else "its product"
+    _notify(uow, deps, event.household_id, event.name,
+            f"Your button for {what} was pressed, but nothing was ordered: {event.reason}")
+
+
+def _button_product(uow, button) -> str:
+    if button.sku:
+        product = uow.products.get(button.sku)
+        return product.title if product is not None else button.sku
+    return button.category or "its product"
+
+
+def slot_order_refused(event: devices.SlotOrderRefused, uow, deps) -> None:
+    device = uow.devices.device(event.device_id)
+    if event.tell_household:
+        model_name = (device.model if device else "") or "appliance"
+        _notify(uow, deps, event.household_id, event.name,
+                f"Your {model_name} asked to reorder {_slot_product(uow, device, event.slot_id)}, but nothing was "
+                f"ordered: {event.reason}")
+    data = {"device_id": event.device_id, "external_id": device.external_id if device else None,
+            "slot_id": event.slot_id, "code": event.code, "reason": event.reason}
+    queue_webhook(uow, deps, uow.devices.partner(event.partner_id), WEBHOOK_TYPES[event.name],
+                  f"{event.name}:{event.device_id}:{event.slot_id}:{new_id()}", data)
+
+
+def _slot_product(uow, device, slot_id: str) -> str:
+    try:
+        sku = device.slot(slot_id).sku
+    except Exception:
+        return "a consumable"
+    product = uow.products.get(sku)
+    return product.title if product is not None else sku
 
 
 # -- partner webhooks --------------------------------------------------------------------------------------
@@ -114,7 +151,13 @@ def order_webhook(event: events.OrderEvent, uow, deps) -> None:
 def device_webhook(event, uow, deps) -> None:
     device = uow.devices.device(event.device_id)
     data = {"device_id": event.device_id, "external_id": device.external_id if device else None}
-    if isinstance(event, devices.SubscriptionChanged):
+    if isinstance(event, devices.SlotRunningLow):
+        data.update(slot_id=event.slot_id, remaining=event.remaining, unit=event.unit, reason=event.reason)
+        key = f"{event.name}:{event.device_id}:{event.slot_id}:{new_id()}"
+    elif isinstance(event, devices.DeviceRegistered):
+        data.update(household_id=event.household_id)
+        key = f"{event.name}:{event.device_id}"
+    elif isinstance(event, devices.SubscriptionChanged):
         data.update(slot_id=event.slot_id, mode=event.mode, sku=event.sku,
                     subscribed=event.mode == devices.SlotMode.AUTO.value)
         key = f"{event.name}:{event.device_id}:{event.slot_id}:{new_id()}"  # the outbox already runs it once
@@ -182,9 +225,11 @@ def _subscribe() -> None:
     event_handlers.subscribe("ButtonBatteryLow", battery_low)
     event_handlers.subscribe("ButtonStatusRequested", button_status)
     event_handlers.subscribe("SlotRunningLow", slot_low)
+    event_handlers.subscribe("ButtonPressRefused", press_refused)
+    event_handlers.subscribe("SlotOrderRefused", slot_order_refused)
     for name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
         event_handlers.subscribe(name, order_webhook)
-    for name in ("SubscriptionChanged", "DeviceDeregistered"):
+    for name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered", "SlotRunningLow"):
         event_handlers.subscribe(name, device_webhook)
 
 

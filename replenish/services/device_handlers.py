@@ -3,16 +3,14 @@ one-order-in-flight rule (``source_id`` + ``exclusive_source``, backed by a uniq
 button or a slot to a single order however many presses or reports arrive at once."""
 from __future__ import annotations
 
-import json
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from replenish.adapters.device_repository import DeviceStatements
 from replenish.domain import commands, device_commands as dc, devices
 from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
-from replenish.domain.model import Channel, as_utc, iso
+from replenish.domain.model import Channel, iso
 
 from . import handlers
 from .device_views import button_view, device_view, slot_view, subscription_view
@@ -24,6 +22,12 @@ class LinkCodeInvalid(DomainError):
     code = "invalid_link_code"
     status = 400
     field = "link_code"
+
+
+class SlotFull(DomainError):
+    code = "slot_full"
+    status = 409
+    field = "slot_id"
 
 
 class NotifyOnly(DomainError):
@@ -53,16 +57,6 @@ def slot_source(device_id: str, slot_id: str) -> str:
     return f"slot:{device_id}:{slot_id}"
 
 
-def _statements(deps) -> DeviceStatements:
-    """The channel's single-statement units of work (presses, slot reports), on the database of ``deps.uow``:
-    made on first use and kept on ``deps``."""
-    found = deps.device_statements
-    if found is None:
-        with deps.uow() as uow:
-            found = deps.device_statements = DeviceStatements.for_engine(uow.session.get_bind())
-    return found
-
-
 # -- buttons -----------------------------------------------------------------------------------------------
 
 def register_button(cmd: dc.RegisterButton, deps) -> dict:
@@ -76,7 +70,7 @@ def register_button(cmd: dc.RegisterButton, deps) -> dict:
         uow.devices.add_button(button)
         uow.track(button)
         uow.commit()
-        return {**button_view(button), "secret": button.secret}
+        return {**button_view(button), "key_id": button.serial, "secret": button.secret}
 
 
 def resolve_category(deps, household_id: str, phrase: str) -> str:
@@ -98,41 +92,23 @@ def resolve_category(deps, household_id: str, phrase: str) -> str:
     return min(matches, key=lambda p: (p.price_cents, p.sku)).sku
 
 
-def plain_press(cmd: dc.PressButton) -> bool:
-    """A single click with no battery reading: what a press answered from the mirrored order in flight is."""
-    return cmd.click_type == devices.ClickType.SINGLE.value and cmd.battery_mv is None and \
-        cmd.battery_percent is None
-
-
 def press_button(cmd: dc.PressButton, deps) -> dict:
+    """A press: noted on the button (locked, so presses of one button are answered one after the other), then,
+    by click: SINGLE orders unless an order is in flight, DOUBLE tells the household the order's status, LONG
+    cancels the order in flight. A press the rules refuse (a spending limit) is told to the household."""
     click = devices.ClickType(cmd.click_type)
-    if cmd.in_flight is not None and plain_press(cmd):
-        # an order is in flight (mirrored in Redis, read with the guard, which noted the press's time)
-        return {"status": "order_in_progress", "order_id": cmd.in_flight}
     now = deps.clock()
-    source_id = f"button:{cmd.serial}"  # Button.source_id
-    if click is not devices.ClickType.DOUBLE and cmd.battery_mv is None and cmd.battery_percent is None:
-        # Most presses: nothing for the outbox (Button.pressed with no battery reading only notes the time), so
-        # noting the press and reading the order in flight is one statement, a unit of work by itself.
-        press = _statements(deps).note_press(cmd.serial, now, source_id)
-        if press is None:
+    with deps.uow() as uow:
+        button = uow.devices.button(cmd.serial, for_update=True)
+        if button is None or button.status != "active":
             raise NotFound(f"No button {cmd.serial!r}.", field="serial")
-        household_id, sku, category, quantity, order_id, order_status = press
-    else:
-        with deps.uow() as uow:
-            found = uow.devices.button_for_press(cmd.serial, source_id)  # locked, with the order in flight
-            if found is None or found[0].status != "active":
-                raise NotFound(f"No button {cmd.serial!r}.", field="serial")
-            button, in_flight = found
-            household_id, sku, category, quantity = button.household_id, button.sku, button.category, \
-                button.quantity
-            order_id, order_status = in_flight or (None, None)
-            button.pressed(now, cmd.battery_mv, cmd.battery_percent)
-            if click is devices.ClickType.DOUBLE:
-                button.status_requested(order_id, order_status)
-            uow.devices.save_press(button)
-            uow.track(button)
-            uow.commit()
+        order_id, order_status = uow.orders.in_flight(button.household_id, button.source_id) or (None, None)
+        household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
+        button.pressed(now, cmd.battery_mv, cmd.battery_percent)
+        if click is devices.ClickType.DOUBLE:
+            button.status_requested(order_id, order_status)
+        uow.track(button)
+        uow.commit()
     if click is devices.ClickType.DOUBLE:
         return {"status": "status_requested", "order_id": order_id, "order_status": order_status}
     if click is devices.ClickType.LONG:
@@ -145,48 +121,56 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
             return {"status": "cannot_cancel", "order_id": order_id, "reason": exc.message}
         return {"status": "order_cancelled", "order_id": order["id"]}
     if order_id is not None:  # as Dash did: a press while an order is in flight orders nothing
-        _mirror(deps, cmd.serial, order_id)
         return {"status": "order_in_progress", "order_id": order_id}
     if sku is None:
         sku = resolve_category(deps, household_id, category)
-    result = handlers.place_order(commands.PlaceOrder(household_id, Channel.BUTTON.value,
-                                                      (commands.LineRequest(sku, quantity),), source_id=source_id,
-                                                      exclusive_source=True), deps)
-    _mirror(deps, cmd.serial, result.order_id)
+    try:
+        result = handlers.place_order(commands.PlaceOrder(household_id, Channel.BUTTON.value,
+                                                          (commands.LineRequest(sku, quantity),),
+                                                          source_id=f"button:{cmd.serial}", exclusive_source=True),
+                                      deps)
+    except DomainError as exc:
+        _press_refused(deps, cmd.serial, exc)
+        raise
     return {"status": result.status, "order_id": result.order_id}
 
 
-def _mirror(deps, serial: str, order_id: str) -> None:
-    if deps.button_mirror is not None:
-        deps.button_mirror.remember(serial, order_id)
-
-
-ORDER_ENDED = frozenset({"OrderCancelled", "OrderDelivered", "OrderFailed"})
-
-
-def button_orders_ended(committed_events, deps) -> None:
-    """After a commit: buttons whose order it ended have no order in flight any more (the mirror forgets)."""
-    if deps.button_mirror is None:
-        return
-    serials = [event.source_id.split(":", 1)[1] for event in committed_events
-               if event.name in ORDER_ENDED and (getattr(event, "source_id", None) or "").startswith("button:")]
-    if serials:
-        deps.button_mirror.forget(serials)
-
-
-def flush_button_presses(deps) -> int:
-    """Writes the press times noted in Redis (presses answered from the mirror) to the buttons; returns how
-    many buttons. What the database does not take goes back for the next flush."""
-    mirror = deps.button_mirror
-    if mirror is None:
-        return 0
-    presses = mirror.take_presses()
+def _press_refused(deps, serial: str, exc: DomainError) -> None:
+    """Tells the household that a press ordered nothing, and why (the button only shows a failure light)."""
     try:
-        _statements(deps).note_presses(presses)
-    except Exception:
-        mirror.put_back(presses)
-        raise
-    return len(presses)
+        with deps.uow() as uow:
+            button = uow.devices.button(serial)
+            if button is not None:
+                button.refused(exc.message, exc.code)
+                uow.track(button)
+                uow.commit()
+    except Exception:  # telling is a courtesy: the press is refused either way
+        log.exception("could not tell the household that a press of %s was refused", serial)
+
+
+def set_button_status(cmd: dc.SetButtonStatus, deps) -> dict:
+    """A household disables a button (its presses are refused at once) or enables it again."""
+    if cmd.status not in ("active", "disabled"):
+        raise InvalidCommand("status is 'active' or 'disabled'.", field="status")
+    with deps.uow() as uow:
+        button = uow.devices.button(cmd.serial, for_update=True)
+        if button is None or button.household_id != cmd.household_id or button.status == "unpaired":
+            raise NotFound(f"No button {cmd.serial!r}.", field="serial")
+        button.status = cmd.status
+        uow.commit()
+        return button_view(button)
+
+
+def unpair_button(cmd: dc.UnpairButton, deps) -> dict:
+    """The household unpairs a button: its secret stops verifying and it orders nothing ever again."""
+    with deps.uow() as uow:
+        button = uow.devices.button(cmd.serial, for_update=True)
+        if button is None or button.household_id != cmd.household_id or button.status == "unpaired":
+            raise NotFound(f"No button {cmd.serial!r}.", field="serial")
+        button.status = "unpaired"
+        button.secret = devices.new_secret("btn_")  # the old one is gone for good
+        uow.commit()
+        return button_view(button)
 
 
 # -- partners and devices ----------------------------------------------------------------------------------
@@ -194,12 +178,42 @@ def flush_button_presses(deps) -> int:
 def create_partner(cmd: dc.CreatePartner, deps) -> dict:
     with deps.uow() as uow:
         partner = devices.Partner(cmd.name, cmd.webhook_url, created_at=deps.clock())
-        api_key = partner.issue_api_key()
+        key = partner.issue_key(deps.clock())
         secret = partner.add_webhook_secret()
         uow.devices.add_partner(partner)
         uow.commit()
-        return {"partner_id": partner.id, "name": partner.name, "api_key": api_key, "webhook_secret": secret,
-                "webhook_url": partner.webhook_url}
+        return {"partner_id": partner.id, "name": partner.name, "key_id": key.id, "secret": key.secret,
+                "webhook_secret": secret, "webhook_url": partner.webhook_url}
+
+
+def _partner(uow, partner_id: str) -> devices.Partner:
+    partner = uow.devices.partner(partner_id)
+    if partner is None or partner.revoked_at is not None:
+        raise NotFound("No such partner.", field="partner_id")
+    return partner
+
+
+def _key_view(key: devices.PartnerKey) -> dict:
+    return {"key_id": key.id, "created_at": iso(key.created_at), "revoked_at": iso(key.revoked_at)}
+
+
+def partner_keys(partner_id: str, deps) -> dict:
+    with deps.uow() as uow:
+        return {"keys": [_key_view(k) for k in _partner(uow, partner_id).keys]}
+
+
+def create_partner_key(cmd: dc.CreatePartnerKey, deps) -> dict:
+    with deps.uow() as uow:
+        key = _partner(uow, cmd.partner_id).issue_key(deps.clock())
+        uow.commit()
+        return {**_key_view(key), "secret": key.secret}
+
+
+def revoke_partner_key(cmd: dc.RevokePartnerKey, deps) -> dict:
+    with deps.uow() as uow:
+        key = _partner(uow, cmd.partner_id).revoke_key(cmd.key_id, deps.clock())
+        uow.commit()
+        return _key_view(key)
 
 
 def rotate_webhook_secret(cmd: dc.RotateWebhookSecret, deps) -> dict:
@@ -248,8 +262,9 @@ def register_device(cmd: dc.RegisterDevice, deps) -> dict:
         device = devices.Device(cmd.partner_id, link.household_id, cmd.external_id, cmd.model, created_at=now)
         for spec in cmd.slots:
             device.slots.append(devices.Slot(device.id, spec.slot_id, list(spec.products), spec.capacity, spec.unit,
-                                             spec.threshold, spec.target, spec.mode, spec.sku))
-        token = device.issue_token()
+                                             spec.threshold, spec.target, spec.mode, spec.sku,
+                                             debounce=spec.debounce))
+        device_secret = device.issue_secret()
         link.used_at, link.device_id = now, device.id
         uow.devices.add_device(device)
         uow.track(device)
@@ -257,7 +272,7 @@ def register_device(cmd: dc.RegisterDevice, deps) -> dict:
             uow.commit()
         except IntegrityError:
             raise LinkCodeInvalid("That link code or device was just registered by another request.")
-        return {**device_view(device), "device_token": token}
+        return {**device_view(device), "key_id": device.id, "secret": device_secret}
 
 
 def _partner_device(uow, partner_id: str | None, device_id: str, *, for_update: bool = False,
@@ -302,30 +317,11 @@ def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
         return {"device_id": device.id, "last_seen_at": iso(device.last_seen_at)}
 
 
-TIMING_TTL = 60.0  # seconds of the clock a (household, product) repurchase timing is reused by slot reports
-
-
 def _expected_purchase(deps, household_id: str, sku: str):
-    """The recommender's expected repurchase time, which a slot with no level trend yet goes by. Kept per
-    (household, product) for ``TIMING_TTL`` seconds: reports (several a minute per appliance) do not each ask
-    the recommender (and the database, for the household's history); a purchase recorded meanwhile shows in
-    the timing at most that much later."""
+    """The recommender's expected repurchase time: what a slot that reports no level goes by."""
     try:
-        service = recommendations(deps)
-        cache = deps.timings
-        now, key = deps.clock(), (household_id, sku)
-        hit = cache.get(key)
-        if hit is not None and hit[2] is service and 0 <= (now - hit[0]).total_seconds() < TIMING_TTL:
-            return hit[1]
-        expected = None
-        history = getattr(service, "history", None)
-        if not callable(history) or history(household_id):  # nothing bought yet: no timing, no model to load
-            timing = service.next_purchase(household_id, sku)
-            expected = timing.expected_at if timing else None
-        if len(cache) >= 4096:
-            cache.clear()
-        cache[key] = (now, expected, service)
-        return expected
+        timing = recommendations(deps).next_purchase(household_id, sku)
+        return timing.expected_at if timing else None
     except ImportError:
         return None
     except Exception:
@@ -339,155 +335,67 @@ def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: 
         source_id=slot_source(device_id, slot_id), exclusive_source=True), deps)
 
 
-REPORT_ATTEMPTS = 3  # lock-free tries of a slot report before it waits for the slot's lock instead
-
-
 def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
-    """Reports of a slot are serialised: each applies to the slot's latest state. Most are applied without a
-    transaction: the slot is read (one statement), the policy decides, and the result is written only if the
-    slot is still as read (one statement); another report in between makes it try again. A report that makes an
-    event for the outbox, or that keeps meeting others, is applied in a unit of work holding the slot's row.
-    A report applied after it arrived (see ``apply_slot_reports``) is applied as of its arrival."""
-    now = cmd.received_at or deps.clock()
-    source_id = slot_source(cmd.device_id, cmd.slot_id)
-    statements = _statements(deps)
-    saved = None
-    with statements.connection() as held:  # the read and the write on one pooled connection
-        for _ in range(REPORT_ATTEMPTS):
-            found = statements.slot_for_report(cmd.device_id, cmd.slot_id, source_id, held)
-            if found is None or found.device.partner_id != cmd.partner_id:
-                break  # which 404 it is: the locked path tells
-            fresh, decision = _apply_report(cmd, deps, found, now)
-            if found.device.events:
-                break  # an event: written to the outbox with the slot, in a unit of work
-            if statements.save_report_if_unchanged(found, held):
-                saved = found, fresh, decision
-                break
-    if saved is not None:  # answered with the connection back in the pool (an order takes one of its own)
-        return _report_answer(cmd, deps, *saved)
+    """A level (or usage) report, applied in a unit of work holding the slot's row: reports of one slot are
+    applied one after the other, each to its latest state; the policy decides on it, and an order it asks for is
+    placed through the core (one order in flight per slot)."""
+    now = deps.clock()
     with deps.uow() as uow:
-        found = uow.devices.slot_for_report(cmd.device_id, cmd.slot_id, source_id)  # the slot's row locked
-        if found is None or found.device.partner_id != cmd.partner_id:
+        found = uow.devices.device_with_slot(cmd.device_id, cmd.slot_id)
+        if found is None or found[0].partner_id != cmd.partner_id:
             device = _partner_device(uow, cmd.partner_id, cmd.device_id)  # which 404 (or 410) it is
             device.ensure_active()
             device.slot(cmd.slot_id)
             raise NotFound(f"Device has no slot {cmd.slot_id!r}.", field="slot_id")
-        fresh, decision = _apply_report(cmd, deps, found, now)
-        uow.devices.save_report(found)
-        uow.track(found.device)
+        device, slot = found
+        device.ensure_active()
+        if cmd.consumed is not None:
+            fresh = slot.consume(now, cmd.consumed, cmd.unit, cmd.last_use)
+        else:
+            fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment,
+                                cmd.last_use, cmd.unit)
+        device.last_seen_at = now
+        product = uow.products.get(slot.sku)
+        pack_size = product.pack_size if product is not None and product.pack_size else 1.0
+        expected = _expected_purchase(deps, device.household_id, slot.sku) if slot.remaining is None else None
+        decision = slot.decide(now, pack_size, lead_time(deps), expected)
+        if decision.action == "notify" and slot.notified_at is None:
+            slot.notified_at = now
+            device.slot_low(slot, decision.reason)
+        order_id = (uow.orders.in_flight(device.household_id, slot_source(device.id, slot.slot_id)) or (None,))[0]
+        household_id, sku, body = device.household_id, slot.sku, {"slot": slot_view(slot), "fresh": fresh}
+        uow.track(device)
         uow.commit()
-    return _report_answer(cmd, deps, found, fresh, decision)
-
-
-def apply_slot_reports(deps, inbox, consumer: str, batch: int = 100, max_batches: int = 50) -> int:
-    """Applies reports queued by the web tier (``SlotReportInbox``), oldest first, each as
-    ``report_slot_status`` would have at once; returns how many. A report the rules refuse (a slot or device
-    that is gone, a nonsensical level) is dropped, logged, and told to the partner in a
-    ``slot_report.rejected`` webhook: it was not waiting for the answer. One the database cannot take right
-    now stays pending, and is taken again later (by this or another worker)."""
-    inbox.apply_started()
-    applied = 0
-    for _ in range(max_batches):
-        entries = inbox.take(consumer, batch)
-        if not entries:
-            break
-        finished = []  # acknowledged whatever happens: a database outage leaves only the rest pending
-        try:
-            for entry_id, entry in entries:
-                try:
-                    body = json.loads(entry["body"])
-                    when = {k: as_utc(datetime.fromisoformat(body[k])) if body.get(k) else None
-                            for k in ("expectedReplenishmentDate", "lastUseDate")}
-                    report_slot_status(dc.ReportSlotStatus(
-                        entry["partner"], entry["device"], entry["slot"], float(body["remainingQuantityInUnit"]),
-                        body.get("originalQuantityInUnit"), body.get("totalQuantityOnHand"),
-                        when["expectedReplenishmentDate"], when["lastUseDate"],
-                        received_at=as_utc(datetime.fromisoformat(entry["received_at"]))), deps)
-                    applied += 1
-                except DomainError as exc:
-                    log.warning("slot report %s for %s/%s dropped: %s", entry_id, entry.get("device"),
-                                entry.get("slot"), exc.message)
-                    _report_rejected(deps, entry_id, entry, exc)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("slot report %s dropped: unreadable (%s)", entry_id, exc)
-                except OperationalError:
-                    raise
-                except Exception:  # a fault of ours: logged, and not retried for ever
-                    log.exception("slot report %s dropped: applying it failed", entry_id)
-                finished.append(entry_id)
-        finally:
-            inbox.done(finished)
-        if len(entries) < batch:
-            break
-    return applied
-
-
-def _report_rejected(deps, entry_id: str, entry: dict, exc: DomainError) -> None:
-    """Tells the partner that a report it sent without waiting was refused when applied (webhook
-    ``slot_report.rejected``, in its delivery log), with the reason and the report as received."""
-    from .device_events import queue_webhook
-    try:
-        with deps.uow() as uow:
-            data = {"device_id": entry["device"], "slot_id": entry["slot"], "received_at": entry["received_at"],
-                    "report": json.loads(entry["body"]), "code": exc.code, "reason": exc.message}
-            if queue_webhook(uow, deps, uow.devices.partner(entry["partner"]), "slot_report.rejected",
-                             f"SlotReportRejected:{entry['device']}:{entry_id}", data):
-                uow.commit()
-    except OperationalError:
-        raise
-    except Exception:  # telling the partner is a courtesy: the report is dropped either way
-        log.exception("could not tell the partner that slot report %s was rejected", entry_id)
-
-
-def _apply_report(cmd: dc.ReportSlotStatus, deps, found, now):
-    """The report and the policy's decision, on the slot and device as read: (fresh, decision)."""
-    device, slot = found.device, found.slot
-    device.ensure_active()
-    fresh = slot.report(now, cmd.remaining, cmd.original, cmd.on_hand, cmd.expected_replenishment, cmd.last_use)
-    device.last_seen_at = now
-    pack_size, lead = (found.pack_size if found.pack_size is not None else 1.0), lead_time(deps)
-    decision = slot.decide(now, pack_size, lead)
-    if decision.action == "none" and decision.runout_at is None and slot.remaining is not None:
-        # above the threshold with no level trend yet (no predicted run-out): the recommender's repurchase
-        # timing stands in for the trend
-        expected = _expected_purchase(deps, device.household_id, slot.sku)
-        if expected is not None:
-            decision = slot.decide(now, pack_size, lead, expected)
-    if decision.action == "notify" and slot.notified_at is None:
-        slot.notified_at = now
-        device.slot_low(slot, decision.reason)
-    return fresh, decision
-
-
-def _report_answer(cmd: dc.ReportSlotStatus, deps, found, fresh: bool, decision) -> dict:
-    """The answer to a report once it is stored, with the order it placed (or the one in flight)."""
-    device, slot = found.device, found.slot
-    body = {"slot": slot_view(slot), "fresh": fresh,
-            "decision": {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
-                         "predicted_runout": iso(decision.runout_at)}, "order": None}
+    body["decision"] = {"action": decision.action, "reason": decision.reason, "packs": decision.packs,
+                        "predicted_runout": iso(decision.runout_at)}
+    body["order"] = None
     if decision.action != "order":
         return body
-    if found.order_id is not None:  # most reports below the threshold: what place_order would answer
-        body["order"] = {"status": "order_in_progress", "order_id": found.order_id}
+    if order_id is not None:
+        body["order"] = {"status": "order_in_progress", "order_id": order_id}
         return body
     try:
-        result = _place_for_slot(deps, device.household_id, device.id, cmd.slot_id, slot.sku, decision.packs)
+        result = _place_for_slot(deps, household_id, cmd.device_id, cmd.slot_id, sku, decision.packs)
         body["order"] = {"status": result.status, "order_id": result.order_id}
-    except DomainError as exc:  # a spend limit or stock: tell the household, answer the partner calmly
+    except DomainError as exc:  # a spend limit or stock: the household and the partner are told
         body["order"] = {"status": "not_placed", "reason": exc.message, "code": exc.code}
-        _notify_refused(deps, device.id, cmd.slot_id, exc.message)
+        _order_refused(deps, cmd.device_id, cmd.slot_id, exc)
     return body
 
 
-def _notify_refused(deps, device_id: str, slot_id: str, message: str) -> None:
-    with deps.uow() as uow:
-        device = uow.devices.device(device_id)
-        slot = device.slot(slot_id)
-        if slot.notified_at is None:
-            slot.notified_at = deps.clock()
-            device.slot_low(slot, f"could not order: {message}")
+def _order_refused(deps, device_id: str, slot_id: str, exc: DomainError) -> None:
+    """An order the slot asked for and the rules refused: the household is told (once until the slot is
+    refilled) and the partner gets an ``order.refused`` webhook with the reason."""
+    try:
+        with deps.uow() as uow:
+            device = uow.devices.device(device_id)
+            slot = device.slot(slot_id)
+            device.order_refused(slot, exc.message, exc.code, tell_household=slot.notified_at is None)
+            slot.notified_at = slot.notified_at or deps.clock()
             uow.track(device)
-        uow.commit()
+            uow.commit()
+    except Exception:  # telling is a courtesy: nothing was ordered either way
+        log.exception("could not tell about the refused order of %s/%s", device_id, slot_id)
 
 
 def replenish(cmd: dc.Replenish, deps) -> dict:
@@ -505,7 +413,14 @@ def replenish(cmd: dc.Replenish, deps) -> dict:
         product = uow.products.get(slot.sku)
         packs = slot.packs_needed(product.pack_size if product else 1.0) if slot.remaining is not None else 1
         household_id, device_id, sku = device.household_id, device.id, slot.sku
-    result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, packs)
+        if packs < 1:
+            raise SlotFull(f"The slot is at or above its target ({slot.remaining:g} of {slot.target:g} "
+                           f"{slot.unit}); nothing to order.")
+    try:
+        result = _place_for_slot(deps, household_id, device_id, cmd.slot_id, sku, packs)
+    except DomainError as exc:
+        _order_refused(deps, device_id, cmd.slot_id, exc)
+        raise
     code = "ORDER_PLACED" if result.status == "order_placed" else "ORDER_IN_PROGRESS"
     return {"detailCode": code, "eventInstanceId": result.order_id, "order_id": result.order_id,
             "status": result.status}
@@ -534,7 +449,7 @@ def configure_slot(cmd: dc.ConfigureSlot, deps) -> dict:
         device = _partner_device(uow, None, cmd.device_id, household_id=cmd.household_id)
         device.ensure_active()
         slot = device.slot(cmd.slot_id)
-        slot.configure(mode=cmd.mode, sku=cmd.sku, threshold=cmd.threshold, target=cmd.target)
+        slot.configure(mode=cmd.mode, sku=cmd.sku, threshold=cmd.threshold, target=cmd.target, debounce=cmd.debounce)
         device.slot_changed(slot)
         uow.track(device)
         uow.commit()
@@ -546,6 +461,10 @@ DEVICE_COMMAND_HANDLERS = {
     dc.PressButton: press_button,
     dc.CreatePartner: create_partner,
     dc.RotateWebhookSecret: rotate_webhook_secret,
+    dc.CreatePartnerKey: create_partner_key,
+    dc.RevokePartnerKey: revoke_partner_key,
+    dc.SetButtonStatus: set_button_status,
+    dc.UnpairButton: unpair_button,
     dc.CreateLinkCode: create_link_code,
     dc.RegisterDevice: register_device,
     dc.ReportSlotStatus: report_slot_status,
@@ -554,3 +473,4 @@ DEVICE_COMMAND_HANDLERS = {
     dc.DeregisterDevice: deregister_device,
     dc.ConfigureSlot: configure_slot,
 }
+

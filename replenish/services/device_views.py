@@ -5,27 +5,18 @@ from replenish.domain import devices
 from replenish.domain.model import iso
 
 
-def button_view(button: devices.Button, noted_press=None) -> dict:
-    """``noted_press``: a later press time noted in Redis and not yet written to the button (``ButtonMirror``)."""
-    last = button.last_press_at
-    if noted_press is not None and (last is None or noted_press > last):
-        last = noted_press
+def button_view(button: devices.Button) -> dict:
     return {"serial": button.serial, "household_id": button.household_id, "sku": button.sku,
             "category": button.category, "quantity": button.quantity, "status": button.status,
             "battery": button.battery, "battery_low": button.battery_low_at is not None,
-            "last_press_at": iso(last), "created_at": iso(button.created_at)}
-
-
-def noted_presses(deps, buttons) -> dict:
-    """Press times noted in Redis for these buttons and not yet written to them (empty without Redis)."""
-    mirror = getattr(deps, "button_mirror", None)
-    return mirror.noted([b.serial for b in buttons]) if mirror is not None and buttons else {}
+            "last_press_at": iso(button.last_press_at), "created_at": iso(button.created_at)}
 
 
 def slot_view(slot: devices.Slot) -> dict:
     return {
         "slot_id": slot.slot_id, "products": list(slot.products), "sku": slot.sku, "capacity": slot.capacity,
         "unit": slot.unit, "threshold": slot.threshold, "target": slot.target, "mode": slot.mode,
+        "debounce": slot.debounce,
         "status": {
             "remainingQuantityInUnit": slot.remaining, "originalQuantityInUnit": slot.original,
             "totalQuantityOnHand": slot.on_hand, "expectedReplenishmentDate": iso(slot.expected_replenishment),

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -33,11 +33,6 @@ class Deps:
     locks: Any
     settings: Any
     recommendations: Any = None
-    # what the device channel keeps per container (see device_handlers): its single-statement units of work,
-    # made on first use, and recent repurchase timings
-    device_statements: Any = None
-    timings: dict = field(default_factory=dict)
-    button_mirror: Any = None  # adapters.button_mirror.ButtonMirror, when there is a Redis
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from replenish.adapters.button_mirror import PRESSES
 from replenish.domain import device_commands as dc
-from replenish.services.device_handlers import plain_press
 
 from . import device_common as common
 from .auth import container, json_body, require_household
@@ -116,47 +113,60 @@ def register_button():
 @bp.get("/v1/buttons")
 @require_household
 def list_buttons():
-    from replenish.services.device_views import button_view, noted_presses
+    from replenish.services.device_views import button_view
     with container().uow() as uow:
-        buttons = uow.devices.buttons_for(g.household_id)
-        noted = noted_presses(container().deps, buttons)
-        return jsonify({"buttons": [button_view(b, noted.get(b.serial)) for b in buttons]})
+        return jsonify({"buttons": [button_view(b) for b in uow.devices.buttons_for(g.household_id)]})
+
+
+class ButtonStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["active", "disabled"]
+
+
+@bp.patch("/v1/buttons/<serial>")
+@require_household
+def set_button_status(serial: str):
+    """Disable a button (its presses order nothing) or enable it again."""
+    body = ButtonStatusIn.model_validate(json_body())
+    result = container().bus.handle(dc.SetButtonStatus(g.household_id, serial, body.status))
+    common.lookups().forget()
+    return jsonify(result)
+
+
+@bp.delete("/v1/buttons/<serial>")
+@require_household
+def unpair_button(serial: str):
+    """Unpair a button for good: its secret stops verifying."""
+    result = container().bus.handle(dc.UnpairButton(g.household_id, serial))
+    common.lookups().forget()
+    return jsonify(result)
+
+
+def _button_key(serial: str):
+    """keyid -> (secret, serial) for the button of the URL only: a button's key signs its own presses."""
+    def resolve(key_id: str):
+        if key_id != serial:
+            return None
+        found = common.lookups().button_key(serial)
+        return (found[0], serial) if found is not None else None
+    return resolve
 
 
 @bp.post("/v1/buttons/<serial>/press")
 def press(serial: str):
-    if len(serial) > 64:
-        raise ApiError(404, "not_found", "No such button.", field="serial")
-    found = common.lookups().button_secret(serial)
-    if found is None or found[1] != "active":
+    """A press, signed (RFC 9421) with the button's secret, keyid its serial."""
+    if len(serial) > 64 or common.lookups().button_key(serial) is None:
         raise ApiError(404, "not_found", "No such button.", field="serial")
     scope = f"button:{serial}"
 
-    def run(guard: common.Guard):
+    def run():
         data = request.get_json(silent=True, force=True) if request.get_data(cache=True) else {}
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_json", "The body must be a JSON object.", field="body")
-        command = parse_press(serial, data)
-        deps = container().deps
-        if deps.button_mirror is not None and plain_press(command):
-            # the guard and the button's mirrored order in flight, in one round trip (see button_mirror)
-            decision, in_flight = common.rates().guard_press(
-                *guard, order_key=deps.button_mirror.order_key(serial), presses_key=PRESSES, serial=serial,
-                pressed_at=deps.clock().isoformat(timespec="microseconds"))
-            common.enforce(decision)
-            command = replace(command, in_flight=in_flight)
-        else:
-            common.check(guard)
-        return jsonify(container().bus.handle(command)), 200
+        return jsonify(container().bus.handle(parse_press(serial, data))), 200
 
-    return common.signed(scope, [found[0]], run, limits=[(scope, "REPLENISH_BUTTON_RATE", "600/60")],
-                         guards_itself=True)
-
-
-@bp.get("/v1/buttons/_noop")
-def noop():
-    """For benchmarks: the cost of the stack with no work behind it."""
-    return jsonify({"status": "ok"})
+    return common.signed(_button_key(serial), run,
+                         limits_of=lambda verified: [(scope, "REPLENISH_BUTTON_RATE", "600/60")])
 
 
 @bp.get("/openapi.json")

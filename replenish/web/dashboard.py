@@ -12,8 +12,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, flash, g, jsonify, redirect, render_template, request, url_for)
 from werkzeug.exceptions import HTTPException
 
 from replenish.domain import commands, model

@@ -52,15 +52,14 @@ def _catalog(uow) -> dict:
 
 def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | None = None,
                   form: dict | None = None):
-    from replenish.services.device_views import button_view, noted_presses
+    from replenish.services.device_views import button_view
     with container().uow() as uow:
         buttons = uow.devices.buttons_for(g.household_id)
-        noted = noted_presses(container().deps, buttons)
         skus = [b.sku for b in buttons if b.sku]
         titles = {sku: p.title for sku, p in uow.products.get_many(skus).items()}
         shown = []
         for button in buttons:
-            view = button_view(button, noted.get(button.serial))
+            view = button_view(button)
             view["orders"] = titles.get(button.sku, button.sku) if button.sku else f"your usual {button.category}"
             in_flight = uow.orders.active_for_source(g.household_id, button.source_id)
             view["in_flight"] = in_flight.status if in_flight else None

@@ -1,20 +1,21 @@
-"""What the button and partner blueprints share: request signatures with replay refusal, Idempotency-Key
-handling, and rate limits. Redis backs all three and, as elsewhere, is an accelerator: when it is down the
-database's unique indexes still stop double orders."""
+"""What the button and partner blueprints share: RFC 9421 signatures (``signatures``), replay refusal by
+``(keyid, nonce)`` in the database, ``Idempotency-Key`` handling, and rate limits.
+
+The order of checks for a signed request: the signature (401), who the key belongs to and what it may do (401 /
+404), rate limits (429), then the signed-request log: the first request with a nonce is answered and its answer
+kept; a byte-identical repeat gets that answer again; another request with the nonce is a 401. A guard that
+cannot run refuses (503): only the rate limits, which protect capacity and not money, allow when Redis is down.
+"""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import time
 from functools import wraps
-from typing import NamedTuple
+from typing import Callable
 
 from flask import Response, current_app, g, request
 
-from replenish.sdk.signing import SIGNATURE_HEADER, TOLERANCE
-from replenish.sdk.signing import verify as verify_signature
-
+from . import signatures
 from .auth import container
 from .errors import ApiError
 
@@ -22,41 +23,26 @@ log = logging.getLogger(__name__)
 
 
 def _tools() -> dict:
-    """Per-app Redis helpers, made on first use."""
+    """Per-app helpers, made on first use."""
     tools = current_app.extensions.get("replenish_devices")
     if tools is None:
         from replenish.adapters.device_repository import DeviceLookups
         from replenish.adapters.redis_store import IdempotencyStore, RateLimiter
+        from replenish.adapters.signed_requests import SignedRequestLog
         c = container()
-        client = c.redis
-        tools = {"idempotency": IdempotencyStore(client), "rates": RateLimiter(client), "redis": client,
-                 "lookups": DeviceLookups(c.engine)}
+        tools = {"idempotency": IdempotencyStore(c.redis), "rates": RateLimiter(c.redis),
+                 "lookups": DeviceLookups(c.engine), "signed": SignedRequestLog(c.engine)}
         current_app.extensions["replenish_devices"] = tools
     return tools
 
 
 def lookups():
-    """Reads that authenticate a request (button secrets, partner keys) before any unit of work starts."""
+    """Reads that authenticate a request (signing keys) before any unit of work starts."""
     return _tools()["lookups"]
 
 
-def unauthorized(message: str, field: str = SIGNATURE_HEADER) -> ApiError:
-    return ApiError(401, "unauthorized", message, field=field)
-
-
-def verify(secrets: list[str], fresh_secrets=None) -> str:
-    """401 unless the raw body is signed by one of ``secrets`` within the tolerance. Returns the header.
-    ``fresh_secrets``, when given, reads the secrets again for a signature the (kept) ``secrets`` refuse."""
-    header = request.headers.get(SIGNATURE_HEADER)
-    if not header:
-        raise unauthorized(f"Sign the request: {SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256>.")
-    body = request.get_data(cache=True)
-    now = time.time()
-    if not verify_signature([secret for secret in secrets if secret], header, body, now, TOLERANCE) and (
-            fresh_secrets is None or
-            not verify_signature([secret for secret in fresh_secrets() if secret], header, body, now, TOLERANCE)):
-        raise unauthorized("The signature does not match, or is older than 300 seconds.")
-    return header
+def signed_log():
+    return _tools()["signed"]
 
 
 def _limit(env_name: str, default: str) -> tuple[int, float]:
@@ -71,63 +57,72 @@ def _rate_limited(decision) -> ApiError:
                     headers={"Retry-After": str(retry)})
 
 
-def rate_limit(key: str, env_name: str, default: str) -> None:
-    limit, per = _limit(env_name, default)
-    decision = _tools()["rates"].hit(key, limit, per)
+def rate_limit(limits) -> None:
+    """Counts ``limits`` ((key, env name, default), in order) in one Redis round trip; 429 over one."""
+    decision = _tools()["rates"].check([(key, *_limit(env_name, default)) for key, env_name, default in limits])
     if not decision.allowed:
         raise _rate_limited(decision)
 
 
-class Guard(NamedTuple):
-    """What ``guard`` checks for a request, for a call that checks it in a round trip of its own
-    (``RateLimiter.guard_then_add``): the limits (key, limit, seconds), the replay key and how long it is kept."""
-    limits: list
-    seen_key: str | None
-    seen_ttl: float
-
-
-def guard_for(limits, scope: str | None = None, header: str | None = None) -> Guard:
-    seen = f"sigseen:{scope}:{hashlib.sha256(header.encode()).hexdigest()}" if header else None
-    return Guard([(key, *_limit(env_name, default)) for key, env_name, default in limits], seen, TOLERANCE + 60)
-
-
-def enforce(decision) -> None:
-    """401 for a replayed signed request, 429 over a rate limit."""
-    from replenish.adapters.redis_store import REPLAYED
-    if decision == REPLAYED:
-        raise unauthorized("This signed request was already received (replay).")
-    if not decision.allowed:
-        raise _rate_limited(decision)
-
-
-def guard(limits, scope: str | None = None, header: str | None = None) -> None:
-    """Rate limits ``limits`` ((key, env name, default), in order) and then, given the ``scope`` and ``header``
-    of a signed request, its replay refusal: one Redis round trip for all of them."""
-    check(guard_for(limits, scope, header))
-
-
-def check(checked: Guard) -> None:
-    """``guard``, for a ``Guard`` already made."""
+def _guarded(check: Callable[[], object]):
+    """Runs a guard: its own refusals pass through; anything else it raises is a 503, never a pass."""
     try:
-        decision = _tools()["rates"].guard(*checked)
-    except Exception as exc:  # Redis down: the one-in-flight rule still guards orders
-        log.warning("Redis unreachable, replay check and rate limits skipped: %s", exc)
-        return
-    enforce(decision)
+        return check()
+    except ApiError:
+        raise
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+        if isinstance(exc, OperationalError):
+            raise
+        log.exception("request guard failed; refusing the request")
+        raise ApiError(503, "guard_unavailable", "The request could not be checked just now; try again shortly.",
+                       headers={"Retry-After": "1"}) from exc
 
 
-def rates():
-    return _tools()["rates"]
+def _response_of(call) -> Response:
+    """``call()`` as a response, with the app's error handlers turning a refusal into its 4xx answer."""
+    try:
+        return current_app.make_response(call())
+    except Exception as exc:  # noqa: BLE001 - rendered exactly as the app would render it, then kept
+        return current_app.make_response(current_app.handle_user_exception(exc))
 
 
-def run_idempotent(scope: str, call, before=None):
+def signed(resolve, call, limits_of=lambda verified: ()):
+    """A request signed by a key that ``resolve`` knows (keyid -> (secret, principal) or None), rate limited by
+    ``limits_of(verified)`` (which may also refuse: a key used out of its scope), answered once per nonce."""
+    verified = _guarded(lambda: signatures.verify(resolve))
+    g.signed = verified
+    limits = limits_of(verified)
+    _guarded(lambda: rate_limit(limits))
+    from replenish.adapters.signed_requests import ANSWERED, CONFLICT, NEW
+    log_ = signed_log()
+    seen = _guarded(lambda: log_.begin(verified.key_id, verified.nonce, verified.fingerprint, container().clock()))
+    if seen.outcome == CONFLICT:
+        raise signatures.unauthorized("This nonce was already used by another request (replay).", field="nonce")
+    if seen.outcome == ANSWERED:
+        response = Response(seen.body, status=seen.status_code, mimetype="application/json")
+        response.headers["Signature-Replayed"] = "true"
+        return response
+    if seen.outcome != NEW:
+        raise ApiError(409, "in_progress", "This signed request is still being answered; retry shortly.",
+                       field="nonce", headers={"Retry-After": "1"})
+    try:
+        response = _response_of(lambda: run_idempotent(f"key:{verified.key_id}", call))
+    except BaseException:
+        log_.forget(verified.key_id, verified.nonce)
+        raise
+    if response.status_code < 500:
+        log_.finish(verified.key_id, verified.nonce, response.status_code, response.get_data())
+    else:
+        log_.forget(verified.key_id, verified.nonce)
+    return response
+
+
+def run_idempotent(scope: str, call):
     """Stores the first response to a creating request under its Idempotency-Key for 24 h and replays it;
-    the same key with another body is a 422. ``before`` runs only for a request not seen before (the replay
-    refusal of signed requests: a retried request with its key gets its first answer, not a 401)."""
+    the same key with another body is a 422."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        if before:
-            before()
         return call()
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise ApiError(400, "invalid", "Idempotency-Key must be 1 to 200 printable characters.",
@@ -147,8 +142,6 @@ def run_idempotent(scope: str, call, before=None):
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
-        if before:
-            before()
         response = current_app.make_response(call())
     except Exception:
         store.release(scope, key)
@@ -158,16 +151,6 @@ def run_idempotent(scope: str, call, before=None):
     else:
         store.release(scope, key)
     return response
-
-
-def signed(scope: str, secrets: list[str], call, limits=(), fresh_secrets=None, guards_itself: bool = False):
-    """A signed, replay-refusing, idempotent call. ``limits`` (see ``guard``) are counted for a correctly
-    signed request, in the same Redis round trip as its replay check. ``fresh_secrets``: see ``verify``.
-    ``guards_itself``: ``call`` is given the ``Guard`` and checks it itself, together with its own Redis work."""
-    header = verify(secrets, fresh_secrets)
-    if guards_itself:
-        return run_idempotent(scope, lambda: call(guard_for(limits, scope, header)))
-    return run_idempotent(scope, call, before=lambda: guard(limits, scope, header))
 
 
 def idempotent(scope_of):

@@ -34,28 +34,30 @@ def _path_param(name: str, pattern: str | None = None) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-SIGNATURE = {"name": "X-Replenish-Signature", "in": "header", "required": True,
-             "description": "t=<unix>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>; 300 s tolerance; "
-                            "a signature is accepted once.",
+SIGNED = "RFC 9421 HTTP Message Signature, HMAC-SHA256, covering \"@method\" \"@target-uri\" \"content-digest\" " \
+         "with created (300 s tolerance), keyid and nonce. A nonce is used once: the byte-identical request again " \
+         "gets the first answer (Signature-Replayed: true); another request with the nonce is a 401."
+SIGNATURE = {"name": "Signature-Input", "in": "header", "required": True, "description": SIGNED,
              "schema": {"type": "string"}}
+SIGNATURE_VALUE = {"name": "Signature", "in": "header", "required": True, "schema": {"type": "string"}}
+DIGEST = {"name": "Content-Digest", "in": "header", "required": True,
+          "description": "RFC 9530: sha-256 of the exact body (of the empty body for a GET).",
+          "schema": {"type": "string"}}
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The first response is stored for 24 h; the same key with another body is a 422.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
-PREFER = {"name": "Prefer", "in": "header", "required": False,
-          "description": "RFC 7240. return=representation: apply the report, then answer 200 with the slot and "
-                         "the policy's decision (and the order placed or in flight). Otherwise (respond-async, "
-                         "or no preference) the report is answered 202 at once and applied moments later, as "
-                         "DRS slotStatus does; orders then reach the partner as webhooks.",
-          "schema": {"type": "string"}}
 DEVICE = _path_param("device_id", r"^[A-Za-z0-9]+$")
 SLOT = _path_param("slot_id", r"^[A-Za-z0-9._-]+$")
 SERIAL = _path_param("serial", r"^[A-Za-z0-9]+$")
 HOUSEHOLD = [{"household": []}]
-PARTNER = [{"partner": []}]
+PARTNER = [{"signature": []}]
 
 
 def _op(summary: str, security, responses: dict, *, params=(), body: dict | None = None, codes=()) -> dict:
-    op = {"summary": summary, "security": security, "parameters": list(params),
+    params = list(params)
+    if SIGNATURE in params:
+        params[params.index(SIGNATURE) + 1:params.index(SIGNATURE) + 1] = [SIGNATURE_VALUE, DIGEST]
+    op = {"summary": summary, "security": security, "parameters": params,
           "responses": {**responses, **{c: ERRORS[c] for c in codes}}}
     if body is not None:
         op["requestBody"] = body
@@ -88,7 +90,11 @@ def document() -> dict:
             _ok(description="order_placed | order_in_progress | status_requested | order_cancelled | ..."),
             params=[SERIAL, SIGNATURE, IDEMPOTENCY], body=_body("Press"),
             codes=("400", "401", "404", "409", "422", "429"))},
-        "/v1/buttons/_noop": {"get": _op("Benchmark baseline", [], _ok())},
+        "/v1/buttons/{serial}": {
+            "patch": _op("Disable a button, or enable it again", HOUSEHOLD, _ok(), params=[SERIAL],
+                         codes=("400", "401", "404")),
+            "delete": _op("Unpair a button for good", HOUSEHOLD, _ok(), params=[SERIAL], codes=("401", "404")),
+        },
         "/v1/devices/link-codes": {"post": _op("A short code a partner's device joins the household with",
                                                HOUSEHOLD, _ok("201", "Created"), params=[IDEMPOTENCY],
                                                body=empty, codes=("400", "401", "422"))},
@@ -103,7 +109,7 @@ def document() -> dict:
                                             body=_body("RegisterDeviceIn"),
                                             codes=("400", "401", "404", "409", "422", "429"))},
         "/v1/partner/devices/{device_id}": {
-            "get": _op("A device and its slots", PARTNER, _ok(), params=[DEVICE], codes=("401", "404", "429")),
+            "get": _op("A device and its slots", PARTNER, _ok(), params=[DEVICE, SIGNATURE], codes=("401", "404", "429")),
             "delete": _op("Deregister: stops ordering, revokes the device's credentials", PARTNER, _ok(),
                           params=[DEVICE, SIGNATURE], codes=("401", "404", "422", "429")),
         },
@@ -111,22 +117,33 @@ def document() -> dict:
             "Device status (DRS deviceStatus)", PARTNER, _ok(), params=[DEVICE, SIGNATURE, IDEMPOTENCY],
             body=_body("HeartbeatIn", required=False), codes=("400", "401", "404", "410", "422", "429"))},
         "/v1/partner/devices/{device_id}/subscription": {"get": _op(
-            "Subscription info (DRS subscriptionInfo)", PARTNER, _ok(), params=[DEVICE],
+            "Subscription info (DRS subscriptionInfo)", PARTNER, _ok(), params=[DEVICE, SIGNATURE],
             codes=("401", "404", "410", "429"))},
         "/v1/partner/devices/{device_id}/orders": {"get": _op(
-            "Orders for the device's slots (DRS orderInfo)", PARTNER, _ok(), params=[DEVICE],
+            "Orders for the device's slots (DRS orderInfo)", PARTNER, _ok(), params=[DEVICE, SIGNATURE],
             codes=("401", "404", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/status": {"post": _op(
-            "Slot status (DRS slotStatus); may place or announce an order", PARTNER,
-            {**_ok("200", "Applied: the slot and the decision (Prefer: return=representation, or no Redis)"),
-             **_ok("202", "Accepted, to be applied moments later (the default)")},
-            params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY, PREFER], body=_body("SlotStatusIn"),
+            "Slot status (DRS slotStatus) or usage; may place or announce an order", PARTNER,
+            _ok("200", "Applied: the slot and the policy's decision (and the order placed or in flight)"),
+            params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY], body=_body("SlotStatusIn"),
             codes=("400", "401", "404", "410", "422", "429"))},
         "/v1/partner/devices/{device_id}/slots/{slot_id}/replenish": {"post": _op(
             "Replenish now: ORDER_PLACED or ORDER_IN_PROGRESS", PARTNER, _ok(),
             params=[DEVICE, SLOT, SIGNATURE, IDEMPOTENCY], body=empty,
             codes=("400", "401", "404", "409", "410", "422", "429"))},
-        "/v1/partner/webhooks": {"get": _op("The webhook delivery log", PARTNER, _ok(), codes=("401", "429"))},
+        "/v1/partner/webhooks": {"get": _op("The webhook delivery log", PARTNER, _ok(), params=[SIGNATURE],
+                                            codes=("401", "429"))},
+        "/v1/partner/keys": {
+            "get": _op("The partner's signing keys", PARTNER, _ok(), params=[SIGNATURE], codes=("401", "429")),
+            "post": _op("A new signing key (its secret shown once)", PARTNER, _ok("201", "Created"),
+                        params=[SIGNATURE, IDEMPOTENCY], body=empty, codes=("400", "401", "422", "429")),
+        },
+        "/v1/partner/keys/{key_id}": {"delete": _op(
+            "Revoke a signing key", PARTNER, _ok(), params=[_path_param("key_id"), SIGNATURE],
+            codes=("401", "404", "422", "429"))},
+        "/v1/partner/webhook-secrets/retire": {"post": _op(
+            "Retire a webhook secret", PARTNER, _ok(), params=[SIGNATURE, IDEMPOTENCY],
+            codes=("400", "401", "422", "429"))},
         "/v1/partner/webhook-secrets": {"post": _op("Add a webhook secret (rotation)", PARTNER,
                                                     _ok("201", "Added"), params=[SIGNATURE, IDEMPOTENCY],
                                                     body=empty, codes=("400", "401", "422", "429"))},
@@ -135,11 +152,12 @@ def document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Replenish buttons and partner appliances", "version": "1.0.0",
                  "description": "Dash-style buttons and a partner API shaped like the Dash Replenishment API. "
-                                "Webhooks to partners are signed with the same X-Replenish-Signature scheme "
-                                "(one v1 per active webhook secret)."},
+                                "Every partner and button request is signed (RFC 9421). Webhooks to partners carry "
+                                "X-Replenish-Signature (one v1 per active webhook secret)."},
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "household": {"type": "http", "scheme": "bearer", "description": "A household API token"},
-            "partner": {"type": "http", "scheme": "bearer",
-                        "description": "A partner API key, or a registered device's own token"}}},
+            "signature": {"type": "apiKey", "in": "header", "name": "Signature",
+                          "description": SIGNED + " keyid: a partner key (pk_...), a device's id (its own "
+                                                  "routes only) or a button's serial."}}},
     }

@@ -1,23 +1,23 @@
 """The partner (appliance maker) API, shaped like Amazon's Dash Replenishment API, and the household's side
 of device linking.
 
-Partners authenticate with ``Authorization: Bearer <partner api key>`` (or a device's own token) and sign
-mutating calls with one of their webhook secrets (``X-Replenish-Signature``)."""
+Every partner request is signed (RFC 9421, see ``signatures``) with one of the partner's keys (keyid ``pk_...``)
+or, on a device's own routes, with that device's key (keyid: the device id)."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from flask import Blueprint, g, jsonify, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from flask import Blueprint, g, jsonify
+from http_message_signatures import InvalidSignature
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from replenish.domain import device_commands as dc
 from replenish.services import device_handlers
 
 from . import device_common as common
-from .auth import bearer_token, container, json_body, require_household
-from .errors import ApiError
+from .auth import container, json_body, require_household
 
 bp = Blueprint("partners", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class SlotIn(BaseModel):
     target: Quantity | None = None
     mode: Literal["auto", "notify"] = "auto"
     sku: Id | None = None
+    debounce: int = Field(default=2, ge=1, le=10, strict=True)
 
 
 class RegisterDeviceIn(BaseModel):
@@ -48,13 +49,23 @@ class RegisterDeviceIn(BaseModel):
 
 
 class SlotStatusIn(BaseModel):
-    """The fields of DRS slotStatus."""
+    """The fields of DRS slotStatus, or a usage report (``consumed``, as Alexa.InventoryUsageSensor reports), and
+    the unit they are in when it is not the slot's."""
     model_config = ConfigDict(extra="forbid")
-    remainingQuantityInUnit: Quantity
+    remainingQuantityInUnit: Quantity | None = None
+    consumed: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = None
     originalQuantityInUnit: Quantity | None = None
     totalQuantityOnHand: Quantity | None = None
     expectedReplenishmentDate: AwareDatetime | None = None
     lastUseDate: AwareDatetime | None = None
+
+
+    @model_validator(mode="after")
+    def level_or_usage(self):
+        if (self.remainingQuantityInUnit is None) == (self.consumed is None):
+            raise ValueError("give either 'remainingQuantityInUnit' (the level) or 'consumed' (what was used)")
+        return self
 
 
 class HeartbeatIn(BaseModel):
@@ -68,57 +79,39 @@ class ConfigureSlotIn(BaseModel):
     sku: Id | None = None
     threshold: Quantity | None = None
     target: Quantity | None = None
+    debounce: int | None = Field(default=None, ge=1, le=10, strict=True)
 
 
 # -- partner authentication --------------------------------------------------------------------------------
 
-def _authenticate() -> None:
-    token = bearer_token()
-    if token and len(token) <= 200:
+def _resolver(device_id: str | None):
+    """keyid -> (secret, (partner id, device scope)). A partner key (``pk_...``) works on every partner route;
+    a device's own key (keyid: the device id) only on that device's routes (``device_id``)."""
+    def resolve(key_id: str):
         lookups = common.lookups()
-        found = lookups.partner_by_key(token)  # the usual caller: kept a few seconds (see DeviceLookups)
-        if found is not None:
-            g.partner_id, g.partner_secrets, g.device_scope, g.partner_key = found[0], found[1], None, token
-            return
-        device = lookups.device_by_token(token)  # a device's own token: one statement, read every time
-        if device is not None:
-            g.device_scope, g.partner_id, g.partner_secrets, g.partner_key = *device, None
-            return
-    raise ApiError(401, "unauthorized", "A partner API key is required (Authorization: Bearer <key>).",
-                   field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="replenish-partners"'})
+        if key_id.startswith("pk_"):
+            found = lookups.partner_key(key_id)
+            return (found[0], (found[1], None)) if found is not None else None
+        found = lookups.device_key(key_id)
+        if found is None:
+            return None
+        if key_id != device_id:
+            raise InvalidSignature(f"keyid {key_id!r} is a device's key: it signs requests for that device only; "
+                                   "use a partner key (pk_...) here.")
+        return found[0], (found[1], key_id)
+    return resolve
 
 
-def _fresh_secrets() -> list[str]:
-    """The partner's webhook secrets read now: for a signature that none of the kept ones verifies (a secret
-    added a moment ago)."""
-    if g.partner_key is None:
-        return []
-    found = common.lookups().partner_by_key(g.partner_key, fresh=True)
-    return found[1] if found is not None and found[0] == g.partner_id else []
-
-
-def _device_allowed(device_id: str) -> None:
-    if g.device_scope is not None and g.device_scope != device_id:
-        raise ApiError(404, "not_found", f"No device {device_id!r}.", field="device_id")
-
-
-def _partner_call(call, device_id: str | None = None, mutating: bool = True, guards_itself=False):
-    """``call`` for an authenticated partner, rate limited, and for a mutating call signed (replay refused,
-    ``Idempotency-Key`` honoured). ``guards_itself`` (or a callable asked once the partner is known): see
-    ``device_common.signed``."""
-    _authenticate()
-    limits = [(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")]
-    if device_id is not None:
-        _device_allowed(device_id)
-        limits.append((f"device:{device_id}", "REPLENISH_DEVICE_RATE", "600/60"))
-    if not mutating:
-        common.guard(limits)  # the partner's limit, then the device's: one round trip
-        return call()
-    # signed calls: limits and replay refusal together, once the signature is known good
-    if callable(guards_itself):
-        guards_itself = guards_itself()
-    return common.signed(f"partner:{g.partner_id}", g.partner_secrets, call, limits=limits,
-                         fresh_secrets=_fresh_secrets, guards_itself=guards_itself)
+def _partner_call(call, device_id: str | None = None):
+    """``call`` for a partner (or, on ``device_id``'s routes, that device) whose signature verifies: rate limited,
+    answered once per nonce, ``Idempotency-Key`` honoured."""
+    def limits_of(verified):
+        g.partner_id, g.device_scope = verified.principal
+        limits = [(f"partner:{g.partner_id}", "REPLENISH_PARTNER_RATE", "12000/60")]
+        if device_id is not None:
+            limits.append((f"device:{device_id}", "REPLENISH_DEVICE_RATE", "600/60"))
+        return limits
+    return common.signed(_resolver(device_id), call, limits_of)
 
 
 def _when(value: datetime | None) -> datetime | None:
@@ -134,7 +127,7 @@ def register_device():
         result = container().bus.handle(dc.RegisterDevice(
             g.partner_id, body.link_code, body.device_id, body.model,
             tuple(dc.SlotSpec(s.slot_id, tuple(s.products), s.capacity, s.unit, s.threshold, s.target, s.mode,
-                              s.sku) for s in body.slots)))
+                              s.sku, s.debounce) for s in body.slots)))
         return jsonify(result), 201
     return _partner_call(run)
 
@@ -142,7 +135,7 @@ def register_device():
 @bp.get("/partner/devices/<device_id>")
 def get_device(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.get_device(g.partner_id, device_id, container().deps)),
-                         device_id, mutating=False)
+                         device_id)
 
 
 @bp.delete("/partner/devices/<device_id>")
@@ -164,75 +157,25 @@ def heartbeat(device_id: str):
 def subscription(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.subscription_info(g.partner_id, device_id,
                                                                            container().deps)),
-                         device_id, mutating=False)
+                         device_id)
 
 
 @bp.get("/partner/devices/<device_id>/orders")
 def orders(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.order_info(g.partner_id, device_id, container().deps)),
-                         device_id, mutating=False)
-
-
-def _preferences() -> set[str]:
-    """The request's ``Prefer`` preferences (RFC 7240), lower-cased, without parameters (read once a request)."""
-    found = g.get("preferences")
-    if found is None:
-        found = g.preferences = {part.split(";")[0].strip().lower().replace(" ", "")
-                                 for header in request.headers.getlist("Prefer") for part in header.split(",")}
-    return found
-
-
-def _answers_at_once(device_id: str, slot_id: str) -> bool:
-    """Whether a slot report is applied before it is answered: asked for with ``Prefer: return=representation``
-    (the SDK's default), or when there is no queue (no Redis configured), or for a slot not known to be the
-    partner's and accepting (so that the answer is the exact 404 or 410 of the synchronous path). Otherwise
-    it is answered 202 once queued, as DRS slotStatus answers a bare 200: appliances report and move on."""
-    if "return=representation" in _preferences() or container().slot_inbox is None:
-        return True
-    return not common.lookups().slot_accepting(g.partner_id, device_id, slot_id)
-
-
-def _accept_report(device_id: str, slot_id: str, body: "SlotStatusIn", guard: common.Guard):
-    """Checks the request's guard and queues the report for a worker to apply, in one Redis round trip, and
-    answers 202. None when the queue (Redis) does not answer: the report is then applied at once (the guard
-    could not be checked either, as for any request while Redis is down)."""
-    c = container()
-    try:
-        decision, raised = c.slot_inbox.add_guarded(common.rates(), guard, g.partner_id, device_id, slot_id,
-                                                    body.model_dump(mode="json", exclude_none=True), c.clock())
-    except Exception as exc:
-        log.warning("slot report queue unavailable, applying the report at once: %s", exc)
-        return None
-    common.enforce(decision)
-    if raised:
-        try:
-            c.deps.queue.send("workers.tasks.apply_slot_reports")
-        except Exception as exc:  # the broker: beat's periodic apply takes the report a little later
-            log.warning("could not ask for slot reports to be applied: %s", exc)
-    response = jsonify({"status": "accepted", "device_id": device_id, "slot_id": slot_id})
-    response.status_code = 202
-    if "respond-async" in _preferences():
-        response.headers["Preference-Applied"] = "respond-async"
-    return response
+                         device_id)
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
 def slot_status(device_id: str, slot_id: str):
-    """A slot status report: queued and answered 202 (see ``_answers_at_once``), or applied and answered with
-    the slot and the policy's decision."""
-    def run(guard: common.Guard | None = None):
+    """A slot status report, applied at once and answered with the slot and the policy's decision."""
+    def run():
         body = SlotStatusIn.model_validate(json_body())
-        if guard is not None:  # queued: the guard is checked as the report is queued
-            accepted = _accept_report(device_id, slot_id, body, guard)
-            if accepted is not None:
-                return accepted
-        response = jsonify(container().bus.handle(dc.ReportSlotStatus(
+        return jsonify(container().bus.handle(dc.ReportSlotStatus(
             g.partner_id, device_id, slot_id, body.remainingQuantityInUnit, body.originalQuantityInUnit,
-            body.totalQuantityOnHand, _when(body.expectedReplenishmentDate), _when(body.lastUseDate))))
-        if "return=representation" in _preferences():
-            response.headers["Preference-Applied"] = "return=representation"
-        return response
-    return _partner_call(run, device_id, guards_itself=lambda: not _answers_at_once(device_id, slot_id))
+            body.totalQuantityOnHand, _when(body.expectedReplenishmentDate), _when(body.lastUseDate),
+            unit=body.unit, consumed=body.consumed)))
+    return _partner_call(run, device_id)
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/replenish")
@@ -254,14 +197,51 @@ def webhook_log():
                                         "created_at": r.created_at.isoformat() if r.created_at else None,
                                         "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None}
                                        for r in rows]})
-    return _partner_call(run, mutating=False)
+    return _partner_call(run)
+
+
+class RetireSecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secret: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 @bp.post("/partner/webhook-secrets")
 def add_webhook_secret():
+    """A new webhook secret: our webhooks are signed with every live one until the old one is retired."""
     def run():
         json_body()
         return jsonify(container().bus.handle(dc.RotateWebhookSecret(g.partner_id))), 201
+    return _partner_call(run)
+
+
+@bp.post("/partner/webhook-secrets/retire")
+def retire_webhook_secret():
+    def run():
+        body = RetireSecretIn.model_validate(json_body())
+        return jsonify(container().bus.handle(dc.RotateWebhookSecret(g.partner_id, retire=body.secret)))
+    return _partner_call(run)
+
+
+@bp.get("/partner/keys")
+def list_keys():
+    return _partner_call(lambda: jsonify(device_handlers.partner_keys(g.partner_id, container().deps)))
+
+
+@bp.post("/partner/keys")
+def create_key():
+    """A new signing key (its secret is shown once): sign with it, then revoke the old one."""
+    def run():
+        json_body()
+        return jsonify(container().bus.handle(dc.CreatePartnerKey(g.partner_id))), 201
+    return _partner_call(run)
+
+
+@bp.delete("/partner/keys/<key_id>")
+def revoke_key(key_id: str):
+    def run():
+        result = container().bus.handle(dc.RevokePartnerKey(g.partner_id, key_id))
+        common.lookups().forget()
+        return jsonify(result)
     return _partner_call(run)
 
 
@@ -288,7 +268,7 @@ def list_devices():
 def configure_slot(device_id: str, slot_id: str):
     body = ConfigureSlotIn.model_validate(json_body())
     return jsonify(container().bus.handle(dc.ConfigureSlot(g.household_id, device_id, slot_id, body.mode, body.sku,
-                                                           body.threshold, body.target)))
+                                                           body.threshold, body.target, body.debounce)))
 
 
 @bp.delete("/devices/<device_id>")

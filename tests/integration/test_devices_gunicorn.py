@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from replenish.adapters.http_retailer import sign
+from replenish.sdk.http_signatures import signature_headers
 
 from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, free_port, require,
                        wait_for)
@@ -45,18 +45,13 @@ def database():
         admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def server(database, tmp_path_factory):
-    require("Redis", REDIS_HOST, REDIS_PORT)
-    import redis
-    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
-    redis.Redis.from_url(redis_url).flushdb()
+def start_gunicorn(database, tmp_path_factory, redis_url: str, workers: int = 3):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BROKER_URL")}
     env.update(DATABASE_URL=database, REDIS_URL=redis_url, REPLENISH_EMBEDDED_WORKER="0", BROKER_URL="memory://",
                REPLENISH_VAR_DIR=str(tmp_path_factory.mktemp("var")), PYTHONUNBUFFERED="1")
     port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "gunicorn.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "3", "-b", f"127.0.0.1:{port}",
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                                 "--timeout", "60", "replenish.web.wsgi:app"], env=env, cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -66,16 +61,33 @@ def server(database, tmp_path_factory):
             return requests.get(base + "/healthz", timeout=1).status_code == 200
         except requests.RequestException:
             return False
-    try:
-        wait_for(up, 60, what="gunicorn to answer /healthz")
-        yield {"base": base, "env": env}
-    finally:
+
+    def stop():
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    try:
+        wait_for(up, 60, what="gunicorn to answer /healthz")
+    except BaseException:
+        stop()
+        raise
+    return {"base": base, "env": env}, stop
+
+
+@pytest.fixture(scope="module")
+def server(database, tmp_path_factory):
+    require("Redis", REDIS_HOST, REDIS_PORT)
+    import redis
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+    redis.Redis.from_url(redis_url).flushdb()
+    running, stop = start_gunicorn(database, tmp_path_factory, redis_url)
+    try:
+        yield running
+    finally:
+        stop()
         redis.Redis.from_url(redis_url).flushdb()
 
 
@@ -116,106 +128,134 @@ def orders_for_source(world, source_id: str) -> int:
         return conn.execute(text("SELECT count(*) FROM orders WHERE source_id = :s"), {"s": source_id}).scalar_one()
 
 
-def report(path: str, partner: dict, body: bytes, prefer: str, t: int | None = None):
-    """A slot status report, signed by the partner (at unix time ``t``, default now), with a ``Prefer``."""
-    signature = sign(partner["webhook_secret"], body, int(time.time()) if t is None else t)
-    return requests.post(path, data=body, timeout=30, headers={
-        "Authorization": f"Bearer {partner['api_key']}", "Prefer": prefer, "X-Replenish-Signature": signature})
+def signed(method: str, url: str, body: bytes, key_id: str, secret: str, **kw):
+    headers = signature_headers(method, url, body, key_id, secret, headers={"Content-Type": "application/json"},
+                                **kw)
+    return requests.request(method, url, data=body, headers=headers, timeout=30), headers
 
 
-def press(base, button, body: bytes, header: str | None = None):
-    signature = header or sign(button["secret"], body, int(time.time()))
-    return requests.post(f"{base}/v1/buttons/{button['serial']}/press", data=body,
-                         headers={"X-Replenish-Signature": signature, "Content-Type": "application/json"},
-                         timeout=30)
+def send(method: str, url: str, body: bytes, headers: dict):
+    return requests.request(method, url, data=body, headers=headers, timeout=30)
+
+
+def report(path: str, partner: dict, body: bytes):
+    return signed("POST", path, body, partner["key_id"], partner["secret"])[0]
+
+
+def press(base, button, body: bytes):
+    return signed("POST", f"{base}/v1/buttons/{button['serial']}/press", body, button["key_id"],
+                  button["secret"])[0]
 
 
 def test_hundred_concurrent_presses_of_one_button_make_exactly_one_order(server, world):
     button = new_button(world)
-    bodies = [json.dumps({"click_type": "SINGLE", "nonce": f"n{i}"}).encode() for i in range(100)]
+    body = json.dumps({"click_type": "SINGLE"}).encode()  # the same body: only the nonces differ
     with ThreadPoolExecutor(max_workers=24) as pool:
-        responses = list(pool.map(lambda b: press(server["base"], button, b), bodies))
+        responses = list(pool.map(lambda _: press(server["base"], button, body), range(100)))
     codes = [r.status_code for r in responses]
     assert codes == [200] * 100, [r.text for r in responses if r.status_code != 200][:3]
     statuses = [r.json()["status"] for r in responses]
     assert statuses.count("order_placed") == 1 and statuses.count("order_in_progress") == 99
     assert len({r.json()["order_id"] for r in responses}) == 1
     assert orders_for_source(world, f"button:{button['serial']}") == 1
-    # Presses answered from the order mirrored in Redis noted their time there; the flush writes it to the button.
-    before = time.time()
-    again = press(server["base"], button, json.dumps({"click_type": "SINGLE", "nonce": "after"}).encode())
-    assert again.json() == {"status": "order_in_progress", "order_id": responses[0].json()["order_id"]}
-    from replenish.services.device_handlers import flush_button_presses
-    assert flush_button_presses(world["container"].deps) == 1
-    with world["container"].engine.connect() as conn:
-        last = conn.execute(text("SELECT last_press_at FROM buttons WHERE serial = :s"),
-                            {"s": button["serial"]}).scalar_one()
-    assert last.timestamp() >= before - 1
 
 
-def test_the_same_slot_report_delivered_fifty_times_at_once_makes_one_order(server, world):
+def test_the_same_signed_request_fifty_times_at_once_makes_one_order_and_fifty_identical_answers(server, world):
     device = new_device(world, "WM-50")
     partner = world["partner"]
     path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
-    body = json.dumps({"remainingQuantityInUnit": 6, "originalQuantityInUnit": 84,
-                       "lastUseDate": "2026-03-10T12:00:00+00:00"}).encode()
-    now = int(time.time())
-    # 50 deliveries of one report, each a valid signature of its own (retries made over the last minute).
+    body = json.dumps({"remainingQuantityInUnit": 0, "lastUseDate": "2026-03-10T12:00:00+00:00"}).encode()
+    headers = signature_headers("POST", path, body, partner["key_id"], partner["secret"],
+                                headers={"Content-Type": "application/json"})
     with ThreadPoolExecutor(max_workers=25) as pool:
-        responses = list(pool.map(lambda i: report(path, partner, body, "return=representation", now - i),
-                                  range(50)))
+        responses = list(pool.map(lambda _: send("POST", path, body, headers), range(50)))
     assert [r.status_code for r in responses] == [200] * 50, [r.text for r in responses if r.status_code != 200][:3]
-    orders = [r.json()["order"] for r in responses]
-    assert sum(o["status"] == "order_placed" for o in orders) == 1
-    assert len({o["order_id"] for o in orders}) == 1
+    assert len({r.content for r in responses}) == 1  # byte for byte the first answer
+    assert responses[0].json()["order"]["status"] == "order_placed"
+    assert sum(r.headers.get("Signature-Replayed") == "true" for r in responses) == 49
     assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 1
-    # The identical signed request itself, delivered again, is a replay.
-    again = report(path, partner, body, "return=representation", now)
-    assert again.status_code == 401
 
 
-def test_tampered_stale_and_replayed_signatures_are_401_and_store_nothing(server, world):
+def test_a_captured_heartbeat_signature_orders_nothing_and_adds_no_secret(server, world):
+    base, partner = server["base"], world["partner"]
+    device = new_device(world, "WM-CAPTURED")
+    heartbeat = f"{base}/v1/partner/devices/{device['device_id']}/heartbeat"
+    first, headers = signed("POST", heartbeat, b"{}", partner["key_id"], partner["secret"])
+    assert first.status_code == 200
+    with world["container"].uow() as uow:
+        secrets_before = list(uow.devices.partner(partner["partner_id"]).webhook_secrets)
+    for target in (f"{base}/v1/partner/devices/{device['device_id']}/slots/detergent/replenish",
+                   f"{base}/v1/partner/webhook-secrets"):
+        replayed = send("POST", target, b"{}", headers)
+        assert replayed.status_code == 401, replayed.text
+        assert replayed.json()["error"]["code"] == "unauthorized"
+    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 0
+    with world["container"].uow() as uow:
+        assert uow.devices.partner(partner["partner_id"]).webhook_secrets == secrets_before
+
+
+def _variants(headers: dict) -> list[dict]:
+    """The same signed request with its signature headers reworded."""
+    sig_input, sig = headers["Signature-Input"], headers["Signature"]
+    created = sig_input.split("created=")[1].split(";")[0]
+    return [
+        {**headers, "Signature-Input": sig_input + ', sig2=("@method");created=1;keyid="x";nonce="abcdefgh"',
+         "Signature": sig + ", sig2=:AAAA:"},
+        {**headers, "Signature-Input": sig_input.replace(f"created={created}", f"created=0{created}")},
+        {**headers, "Signature-Input": sig_input.replace(f"created={created}", f"created=+{created}")},
+        {**headers, "Signature-Input": sig_input.replace(f"created={created}", f"created={created[:2]}_{created[2:]}")},
+        {**headers, "Signature-Input": sig_input.replace('alg="hmac-sha256"', 'alg="rsa-pss-sha512"')},
+        {**headers, "Signature-Input": sig_input.replace("sig1=", "sig1 = ")},
+        {**headers, "Content-Digest": "sha-256=:" + "A" * 43 + "=:"},
+        {k: v for k, v in headers.items() if k != "Content-Digest"},
+        {k: v for k, v in headers.items() if k != "Signature-Input"},
+    ]
+
+
+def test_reworded_signature_headers_are_refused_and_a_cancelled_press_is_not_placed_again(server, world):
     base = server["base"]
     button = new_button(world)
-    body = json.dumps({"click_type": "SINGLE", "nonce": "x"}).encode()
-    good = sign(button["secret"], body, int(time.time()))
-    assert press(base, button, body.replace(b'"x"', b'"y"'), good).status_code == 401  # tampered body
-    assert press(base, button, body, sign("btn_wrong", body, int(time.time()))).status_code == 401
-    assert press(base, button, body, sign(button["secret"], body, int(time.time()) - 301)).status_code == 401
+    url = f"{base}/v1/buttons/{button['serial']}/press"
+    body = json.dumps({"click_type": "SINGLE"}).encode()
+    first, headers = signed("POST", url, body, button["key_id"], button["secret"])
+    assert first.json()["status"] == "order_placed"
+    order_id = first.json()["order_id"]
+    from replenish.domain import commands
+    world["container"].bus.handle(commands.CancelOrder("hi1", order_id, "changed my mind"))
+    for variant in _variants(headers):
+        refused = send("POST", url, body, variant)
+        assert refused.status_code == 401, (variant, refused.text)
+    again = send("POST", url, body, headers)  # the original, byte for byte: its first answer, nothing new
+    assert again.status_code == 200 and again.json() == first.json()
+    assert orders_for_source(world, f"button:{button['serial']}") == 1
+
+
+def test_stale_wrong_key_and_tampered_requests_are_401_and_store_nothing(server, world):
+    base = server["base"]
+    button = new_button(world)
+    url = f"{base}/v1/buttons/{button['serial']}/press"
+    body = json.dumps({"click_type": "SINGLE"}).encode()
+    assert signed("POST", url, body, button["key_id"], "btn_wrong")[0].status_code == 401
+    assert signed("POST", url, body, button["key_id"], button["secret"],
+                  created=time.time() - 301)[0].status_code == 401
+    headers = signature_headers("POST", url, b'{"click_type": "LONG"}', button["key_id"], button["secret"])
+    assert send("POST", url, body, headers).status_code == 401  # the body is not the one signed
     assert orders_for_source(world, f"button:{button['serial']}") == 0
     with world["container"].engine.connect() as conn:
         assert conn.execute(text("SELECT last_press_at FROM buttons WHERE serial = :s"),
                             {"s": button["serial"]}).scalar_one() is None
-    assert press(base, button, body, good).status_code == 200
-    replays = [press(base, button, body, good).status_code for _ in range(3)]
-    assert replays == [401, 401, 401]
-    assert orders_for_source(world, f"button:{button['serial']}") == 1
-
-    device = new_device(world, "WM-SIG")
-    partner = world["partner"]
-    path = f"{base}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
-    report = json.dumps({"remainingQuantityInUnit": 3}).encode()
-    auth = {"Authorization": f"Bearer {partner['api_key']}"}
-    for header in (sign(partner["webhook_secret"], report.replace(b"3", b"4"), int(time.time())),
-                   sign(partner["webhook_secret"], report, int(time.time()) - 400), "t=1,v1=deadbeef"):
-        assert requests.post(path, data=report, headers={**auth, "X-Replenish-Signature": header},
-                             timeout=30).status_code == 401
-    with world["container"].engine.connect() as conn:
-        assert conn.execute(text("SELECT remaining FROM device_slots WHERE device_id = :d"),
-                            {"d": device["device_id"]}).scalar_one() is None
-    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 0
 
 
 def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
-    """Reports are applied to the slot's latest state without holding a lock (a report whose slot changed
-    after it was read is tried again): twenty readings delivered at once all end up in the slot's history."""
+    """Reports of a slot are applied one after the other (the slot's row is locked): twenty readings delivered
+    at once all end up in the slot's history."""
     device = new_device(world, "WM-RACE")
     partner = world["partner"]
     path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
     bodies = [json.dumps({"remainingQuantityInUnit": 50, "lastUseDate": f"2026-03-10T10:{m:02d}:00+00:00"}).encode()
               for m in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        responses = list(pool.map(lambda body: report(path, partner, body, "return=representation"), bodies))
+        responses = list(pool.map(lambda body: report(path, partner, body), bodies))
     assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200][:3]
     assert sum(r.json()["fresh"] for r in responses) == 20
     with world["container"].engine.connect() as conn:
@@ -224,29 +264,63 @@ def test_concurrent_reports_of_one_slot_are_all_applied(server, world):
     assert sorted(at for at, _ in history) == [f"2026-03-10T10:{m:02d}:00+00:00" for m in range(20)]
 
 
-def test_async_reports_are_accepted_then_applied_by_concurrent_workers_into_one_order(server, world):
-    """``Prefer: respond-async``: gunicorn answers 202 and queues each report in Redis; two appliers (as two
-    worker processes would) read disjoint parts of the stream, and the slot's readings are all applied, with
-    one order for the slot."""
-    from replenish.services.device_handlers import apply_slot_reports
-    device = new_device(world, "WM-ASYNC")
+def test_with_redis_down_replays_are_still_refused_from_the_database(database, world, tmp_path_factory):
+    """A server whose Redis does not answer: rate limits allow, but the signed-request log in PostgreSQL still
+    answers an exact replay with its first answer and refuses a reused nonce."""
+    running, stop = start_gunicorn(database, tmp_path_factory, f"redis://127.0.0.1:{free_port()}/0", workers=2)
+    try:
+        button = new_button(world)
+        url = f"{running['base']}/v1/buttons/{button['serial']}/press"
+        body = json.dumps({"click_type": "SINGLE"}).encode()
+        first, headers = signed("POST", url, body, button["key_id"], button["secret"], nonce="redis-is-down-1")
+        assert first.status_code == 200 and first.json()["status"] == "order_placed", first.text
+        world["container"].bus.handle(__import__("replenish.domain.commands", fromlist=["x"]).CancelOrder(
+            "hi1", first.json()["order_id"], "testing replays"))
+        replay = send("POST", url, body, headers)
+        assert replay.status_code == 200 and replay.json() == first.json()
+        other, _ = signed("POST", url, json.dumps({"click_type": "DOUBLE"}).encode(), button["key_id"],
+                          button["secret"], nonce="redis-is-down-1")
+        assert other.status_code == 401 and other.json()["error"]["field"] == "nonce"
+        assert orders_for_source(world, f"button:{button['serial']}") == 1
+    finally:
+        stop()
+
+
+def test_a_partner_written_with_only_http_message_signatures_registers_and_reports(server, world):
+    """No SDK of ours: requests and http-message-signatures, as a partner in any language would do with an
+    RFC 9421 library."""
+    import datetime
+
+    from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
+
     partner = world["partner"]
-    path = f"{server['base']}/v1/partner/devices/{device['device_id']}/slots/detergent/status"
-    bodies = [json.dumps({"remainingQuantityInUnit": 60 - m, "lastUseDate": f"2026-03-10T11:{m:02d}:00+00:00"}
-                         ).encode() for m in range(50)]  # falls below the threshold (20) at the 41st
-    with ThreadPoolExecutor(max_workers=25) as pool:
-        responses = list(pool.map(lambda body: report(path, partner, body, "respond-async"), bodies))
-    assert [r.status_code for r in responses] == [202] * 50, [r.text for r in responses if r.status_code != 202][:3]
-    assert all(r.headers["Preference-Applied"] == "respond-async" for r in responses)
-    container = world["container"]
-    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 0  # accepted, not yet applied
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        applied = list(pool.map(lambda name: apply_slot_reports(container.deps, container.slot_inbox, name,
-                                                                batch=10), ["applier-1", "applier-2"]))
-    assert sum(applied) == 50 and container.slot_inbox.waiting() == 0
-    assert orders_for_source(world, f"slot:{device['device_id']}:detergent") == 1
-    with container.engine.connect() as conn:
-        history, remaining = conn.execute(text("SELECT history, remaining FROM device_slots WHERE device_id = :d"),
-                                          {"d": device["device_id"]}).one()
-    # whatever order the two appliers took them in: the newest reading is the level, the last 20 the trend
-    assert remaining == 11 and [level for _, level in history] == [float(level) for level in range(30, 10, -1)]
+
+    class Keys(HTTPSignatureKeyResolver):
+        def resolve_private_key(self, key_id):
+            return partner["secret"].encode()
+
+    signer = HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=Keys())
+
+    def call(method, path, payload):
+        body = json.dumps(payload).encode()
+        prepared = requests.Request(method, server["base"] + path, data=body,
+                                    headers={"Content-Type": "application/json"}).prepare()
+        signer.sign(prepared, key_id=partner["key_id"], nonce=uuid.uuid4().hex, body=body,
+                    created=datetime.datetime.now(datetime.timezone.utc),
+                    covered_component_ids=("@method", "@target-uri", "content-digest"))
+        return requests.Session().send(prepared, timeout=30)
+
+    from replenish.domain import device_commands as dc
+    code = world["container"].bus.handle(dc.CreateLinkCode("hi1"))["code"]
+    registered = call("POST", "/v1/partner/devices", {"link_code": code, "device_id": "WM-PLAIN", "slots": [
+        {"slot_id": "detergent", "products": ["TIDE-PODS-42"], "capacity": 84, "threshold": 20, "target": 84}]})
+    assert registered.status_code == 201, registered.text
+    device_id = registered.json()["device_id"]
+    answers = [call("POST", f"/v1/partner/devices/{device_id}/slots/detergent/status",
+                    {"remainingQuantityInUnit": level, "lastUseDate": f"2026-03-1{day}T08:00:00+00:00"})
+               for day, level in enumerate((30, 12, 10))]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[0].json()["decision"]["action"] == "none"
+    placed = [a.json()["order"]["status"] for a in answers if a.json()["order"]]
+    assert placed[0] == "order_placed" and set(placed[1:]) <= {"order_in_progress"}
+    assert orders_for_source(world, f"slot:{device_id}:detergent") == 1

@@ -25,7 +25,9 @@ class FlaskSession:
     def request(self, method, url, data=None, headers=None, timeout=None, **_):
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        return FlaskResponse(self.client.open(path, method=method, data=data, headers=headers or {}))
+        base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "http://localhost"
+        return FlaskResponse(self.client.open(path, method=method, data=data, headers=headers or {},
+                                              base_url=base))
 
     def post(self, url, data=None, headers=None, timeout=None, **kw):
         return self.request("POST", url, data=data, headers=headers, timeout=timeout)

@@ -1,12 +1,14 @@
-"""The partner API over HTTP (through the SDK on the Flask test client), webhooks and their delivery log."""
+"""The partner API over HTTP (through the SDK on the Flask test client): RFC 9421 signed requests with partner and
+device keys, replays, key and webhook-secret rotation, slot readings and the policy, webhooks and their log."""
 import json
 import time
 
 import pytest
 
-from replenish.adapters.http_retailer import sign
-from replenish.domain import commands, device_commands as dc
+from replenish.domain import commands
+from replenish.domain import device_commands as dc
 from replenish.sdk import PartnerClient, PartnerError
+from replenish.sdk.http_signatures import signature_headers
 from replenish.services import device_events
 from replenish.web import create_app
 
@@ -14,6 +16,7 @@ from .device_fakes import FlaskSession, RecordingSender
 
 SLOTS = [{"slot_id": "detergent", "products": ["TIDE-PODS-42", "TIDE-PODS-81"], "capacity": 84, "unit": "count",
           "threshold": 20, "target": 84}]
+BASE = "http://test"
 
 
 @pytest.fixture
@@ -26,13 +29,21 @@ def partner(container):
     return container.bus.handle(dc.CreatePartner("Acme", "https://acme.example/hooks"))
 
 
+def client_for(app, key_id, secret, webhook_secrets=()):
+    return PartnerClient(BASE, key_id, secret, webhook_secrets=webhook_secrets, session=FlaskSession(app))
+
+
 @pytest.fixture
 def sdk(app, partner):
-    return PartnerClient("http://test", partner["api_key"], [partner["webhook_secret"]], session=FlaskSession(app))
+    return client_for(app, partner["key_id"], partner["secret"], [partner["webhook_secret"]])
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
 
 
 def link_code(app, token):
-    response = app.test_client().post("/v1/devices/link-codes", headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post("/v1/devices/link-codes", headers=auth(token))
     assert response.status_code == 201
     return response.get_json()["code"]
 
@@ -42,140 +53,383 @@ def device(app, token, sdk):
     return sdk.register_device(link_code(app, token), "WM-0001", model="washer", slots=SLOTS)
 
 
+def signed(app, method, path, body, key_id, secret, **kw):
+    """A raw request signed with ``key_id``; ``kw`` go to ``signature_headers`` (nonce, created)."""
+    headers = signature_headers(method, BASE + path, body, key_id, secret, **kw)
+    return send(app, method, path, body, headers)
+
+
+def send(app, method, path, body, headers):
+    return app.test_client().open(path, method=method, data=body, headers=headers, base_url=BASE)
+
+
 def drain(container):
     queue = container.deps.queue
     while queue.events:
         container.bus.handle_event(queue.events.pop(0))
 
 
+def deliveries(container, event_type):
+    """The ids of the queued webhook deliveries of ``event_type``, in the order they were queued."""
+    ids = [args[0] for name, args in container.deps.queue.sent if name == device_events.WEBHOOK_TASK]
+    with container.uow() as uow:
+        return [i for i in ids if uow.webhooks.get(i).event_type == event_type]
+
+
+def orders(container):
+    """The household's orders as (id, [(sku, quantity)]), newest first."""
+    with container.uow() as uow:
+        return [(o.id, [(line.sku, line.quantity) for line in o.lines]) for o in uow.orders.list("h1")]
+
+
+def notifications(container, kind):
+    with container.uow() as uow:
+        return [n.message for n in uow.notifications.for_household("h1") if n.kind == kind]
+
+
+def level(sdk, device_id):
+    return sdk.device(device_id)["slots"][0]["status"]["remainingQuantityInUnit"]
+
+
+def error_of(call):
+    with pytest.raises(PartnerError) as refused:
+        call()
+    return refused.value
+
+
+# -- devices and slots -------------------------------------------------------------------------------------
+
 def test_link_code_registers_a_device_once(app, token, sdk, device):
-    assert device["household_id"] == "h1" and device["status"] == "active" and device["device_token"]
-    assert [s["slot_id"] for s in device["slots"]] == ["detergent"]
+    assert device["household_id"] == "h1" and device["status"] == "active"
+    assert device["key_id"] == device["device_id"] and device["secret"] and "device_token" not in device
+    assert [s["slot_id"] for s in device["slots"]] == ["detergent"] and device["slots"][0]["debounce"] == 2
     code = link_code(app, token)
     sdk.register_device(code, "WM-0002", slots=SLOTS)
-    with pytest.raises(PartnerError) as used:
-        sdk.register_device(code, "WM-0003", slots=SLOTS)
-    assert used.value.status == 400 and used.value.code == "invalid_link_code"
-    with pytest.raises(PartnerError) as unknown:
-        sdk.register_device("ZZZZZZZZ", "WM-0004", slots=SLOTS)
-    assert unknown.value.status == 400
-    listed = app.test_client().get("/v1/devices", headers={"Authorization": f"Bearer {token}"}).get_json()
+    used = error_of(lambda: sdk.register_device(code, "WM-0003", slots=SLOTS))
+    assert used.status == 400 and used.code == "invalid_link_code"
+    assert error_of(lambda: sdk.register_device("ZZZZZZZZ", "WM-0004", slots=SLOTS)).status == 400
+    listed = app.test_client().get("/v1/devices", headers=auth(token)).get_json()
     assert {d["external_id"] for d in listed["devices"]} == {"WM-0001", "WM-0002"}
 
 
 def test_link_code_expires(app, token, sdk, clock):
     code = link_code(app, token)
     clock.advance(minutes=16)
-    with pytest.raises(PartnerError) as expired:
-        sdk.register_device(code, "WM-0009", slots=SLOTS)
-    assert expired.value.code == "invalid_link_code"
+    assert error_of(lambda: sdk.register_device(code, "WM-0009", slots=SLOTS)).code == "invalid_link_code"
 
 
-def test_slot_status_orders_once_and_replenish_reports_in_progress(sdk, device, container):
+def test_slot_status_orders_on_the_second_low_reading_then_replenish_reports_in_progress(sdk, device):
     device_id = device["device_id"]
-    quiet = sdk.report_slot_status(device_id, "detergent", 70, original=84, on_hand=0,
-                                   last_use="2026-03-10T14:00:00+00:00")
+    quiet = sdk.report_slot_status(device_id, "detergent", 70, original=84, on_hand=0)
     assert quiet["order"] is None and quiet["slot"]["status"]["remainingQuantityInUnit"] == 70
-    low = sdk.report_slot_status(device_id, "detergent", 12, original=84)
-    assert low["order"]["status"] == "order_placed"
+    first_low = sdk.report_slot_status(device_id, "detergent", 12, original=84)
+    assert first_low["decision"]["action"] == "none" and first_low["order"] is None  # could be noise
+    low = sdk.report_slot_status(device_id, "detergent", 11, original=84)
+    assert low["decision"]["action"] == "order" and low["order"]["status"] == "order_placed"
     answer = sdk.replenish(device_id, "detergent")
     assert answer["detailCode"] == "ORDER_IN_PROGRESS" and answer["order_id"] == low["order"]["order_id"]
-    orders = sdk.order_info(device_id)["orders"]
-    assert [o["order_id"] for o in orders] == [low["order"]["order_id"]]
+    assert [o["order_id"] for o in sdk.order_info(device_id)["orders"]] == [low["order"]["order_id"]]
     assert sdk.subscription_info(device_id)["slotsSubscriptionStatus"] == {"detergent": True}
     assert sdk.heartbeat(device_id, "2026-03-10T14:59:00+00:00")["device_id"] == device_id
 
 
+def test_an_empty_slot_orders_on_its_first_report(sdk, device, container):
+    answer = sdk.report_slot_status(device["device_id"], "detergent", 0)
+    assert answer["decision"]["reason"] == "empty" and answer["order"]["status"] == "order_placed"
+    assert orders(container) == [(answer["order"]["order_id"], [("TIDE-PODS-42", 2)])]  # 84 to go: 2 x 42
+
+
 def test_replenish_places_when_nothing_is_in_flight(sdk, device):
-    answer = sdk.replenish(device["device_id"], "detergent")
-    assert answer["detailCode"] == "ORDER_PLACED"
+    assert sdk.replenish(device["device_id"], "detergent")["detailCode"] == "ORDER_PLACED"
 
 
-def test_partner_auth_and_signatures(app, partner, device, container):
-    client = app.test_client()
+def test_replenish_on_a_full_slot_is_refused_and_orders_nothing(sdk, device, container):
+    sdk.report_slot_status(device["device_id"], "detergent", 84)
+    full = error_of(lambda: sdk.replenish(device["device_id"], "detergent"))
+    assert full.status == 409 and full.code == "slot_full"
+    assert orders(container) == []
+
+
+def test_debounce_is_set_at_registration_and_by_the_household(app, token, sdk):
+    eager = sdk.register_device(link_code(app, token), "WM-1", slots=[{**SLOTS[0], "debounce": 1}])
+    assert eager["slots"][0]["debounce"] == 1
+    assert sdk.report_slot_status(eager["device_id"], "detergent", 10)["order"]["status"] == "order_placed"
+    patient = sdk.register_device(link_code(app, token), "WM-2", slots=SLOTS)
+    patched = app.test_client().patch(f"/v1/devices/{patient['device_id']}/slots/detergent", json={"debounce": 3},
+                                      headers=auth(token))
+    assert patched.status_code == 200 and patched.get_json()["debounce"] == 3
+    actions = [sdk.report_slot_status(patient["device_id"], "detergent", lvl)["decision"]["action"]
+               for lvl in (10, 9, 8)]
+    assert actions == ["none", "none", "order"]
+    bad = app.test_client().patch(f"/v1/devices/{patient['device_id']}/slots/detergent", json={"debounce": 0},
+                                  headers=auth(token))
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "debounce"
+    too_many = error_of(lambda: sdk.register_device(link_code(app, token), "WM-3",
+                                                    slots=[{**SLOTS[0], "debounce": 11}]))
+    assert too_many.status == 400 and "debounce" in too_many.body["error"]["field"]
+
+
+# -- readings ----------------------------------------------------------------------------------------------
+
+def test_a_level_above_the_capacity_is_refused_naming_the_field_and_keeps_the_level(sdk, device, container):
+    sdk.report_slot_status(device["device_id"], "detergent", 40)
+    refused = error_of(lambda: sdk.report_slot_status(device["device_id"], "detergent", 5000))
+    assert refused.status == 400 and refused.body["error"]["field"] == "remainingQuantityInUnit"
+    assert level(sdk, device["device_id"]) == 40
+    assert orders(container) == []
+
+
+def test_a_unit_the_slot_cannot_convert_is_refused_naming_unit(sdk, device):
+    sdk.report_slot_status(device["device_id"], "detergent", 40)
+    for unit in ("ml", "furlongs"):  # pods cannot be measured in millilitres; furlongs are no unit we know
+        refused = error_of(lambda unit=unit: sdk.report_slot_status(device["device_id"], "detergent", 10,
+                                                                    unit=unit))
+        assert refused.status == 400 and refused.body["error"]["field"] == "unit"
+    assert level(sdk, device["device_id"]) == 40
+
+
+def test_a_usage_report_lowers_the_level(sdk, device):
+    sdk.report_slot_status(device["device_id"], "detergent", 40)
+    answer = sdk.report_slot_status(device["device_id"], "detergent", consumed=3)
+    assert answer["slot"]["status"]["remainingQuantityInUnit"] == 37
+    assert level(sdk, device["device_id"]) == 37
+
+
+def test_a_percentage_reading_is_converted_to_the_slots_unit(sdk, device):
+    answer = sdk.report_slot_status(device["device_id"], "detergent", 50, unit="percent")
+    assert answer["slot"]["status"]["remainingQuantityInUnit"] == pytest.approx(42)
+    assert answer["slot"]["unit"] == "count"
+
+
+def test_a_report_needs_exactly_one_of_level_and_usage(app, partner, device):
     path = f"/v1/partner/devices/{device['device_id']}/slots/detergent/status"
-    body = json.dumps({"remainingQuantityInUnit": 5}).encode()
-    good = sign(partner["webhook_secret"], body, int(time.time()))
-    key = {"Authorization": f"Bearer {partner['api_key']}"}
-    assert client.post(path, data=body, headers={"X-Replenish-Signature": good}).status_code == 401
-    assert client.post(path, data=body, headers={**key, "Authorization": "Bearer nope",
-                                                 "X-Replenish-Signature": good}).status_code == 401
-    assert client.post(path, data=body, headers=key).status_code == 401
-    stale = sign(partner["webhook_secret"], body, int(time.time()) - 400)
-    assert client.post(path, data=body, headers={**key, "X-Replenish-Signature": stale}).status_code == 401
-    assert client.post(path, data=body.replace(b"5", b"6"),
-                       headers={**key, "X-Replenish-Signature": good}).status_code == 401
-    with container.uow() as uow:
-        assert uow.orders.list("h1") == []
-    assert client.post(path, data=body, headers={**key, "X-Replenish-Signature": good}).status_code == 202
-    replay = client.post(path, data=body, headers={**key, "X-Replenish-Signature": good})
-    assert replay.status_code == 401
-    other = container.bus.handle(dc.CreatePartner("Other"))
-    body2 = json.dumps({"remainingQuantityInUnit": 4}).encode()
-    foreign = client.post(path, data=body2, headers={"Authorization": f"Bearer {other['api_key']}",
-                                                     "X-Replenish-Signature": sign(other["webhook_secret"], body2,
-                                                                                   int(time.time()))})
-    assert foreign.status_code == 404
+    for payload in ({}, {"remainingQuantityInUnit": 10, "consumed": 1}):
+        answer = signed(app, "POST", path, json.dumps(payload).encode(), partner["key_id"], partner["secret"])
+        assert answer.status_code == 400, payload
 
 
-def test_rotated_secrets_both_verify(app, partner, sdk, device, container):
-    added = container.bus.handle(dc.RotateWebhookSecret(partner["partner_id"]))["added"]
-    old_sdk = PartnerClient("http://test", partner["api_key"], [partner["webhook_secret"]],
-                            session=FlaskSession(app))
-    new_sdk = PartnerClient("http://test", partner["api_key"], [added], session=FlaskSession(app))
-    assert old_sdk.heartbeat(device["device_id"])["device_id"] == new_sdk.heartbeat(device["device_id"])["device_id"]
+def test_a_nearly_full_tank_does_not_order_when_history_says_a_purchase_is_due(app, token, sdk, container,
+                                                                              monkeypatch):
+    due = type("Timing", (), {"expected_at": container.clock()})()
+    monkeypatch.setattr(container.deps.recommendations, "next_purchase", lambda household_id, sku: due)
+    tank = sdk.register_device(link_code(app, token), "WM-81", model="washer", slots=[
+        {"slot_id": "detergent", "products": ["TIDE-PODS-81"], "capacity": 81, "unit": "count"}])
+    answer = sdk.report_slot_status(tank["device_id"], "detergent", 70)
+    assert answer["decision"]["action"] == "none" and answer["order"] is None
+    assert orders(container) == []
 
 
-def test_device_token_acts_only_for_its_device_and_dies_with_deregistration(app, partner, sdk, device, token):
-    own = PartnerClient("http://test", device["device_token"], [partner["webhook_secret"]],
-                        session=FlaskSession(app))
-    assert own.heartbeat(device["device_id"])["device_id"] == device["device_id"]
-    second = sdk.register_device(link_code(app, token), "WM-0002", slots=SLOTS)
-    with pytest.raises(PartnerError) as other:
-        own.heartbeat(second["device_id"])
-    assert other.value.status == 404
-    result = sdk.deregister(device["device_id"])
-    assert result["status"] == "deregistered"
-    with pytest.raises(PartnerError) as revoked:
-        own.heartbeat(device["device_id"])
-    assert revoked.value.status == 401
-    with pytest.raises(PartnerError) as gone:
-        sdk.report_slot_status(device["device_id"], "detergent", 1)
-    assert gone.value.status == 410
-
-
-def test_deregistration_cancels_pending_slot_orders_and_stops_ordering(sdk, device, container):
-    order_id = sdk.report_slot_status(device["device_id"], "detergent", 3)["order"]["order_id"]
-    assert sdk.deregister(device["device_id"])["cancelled_orders"] == [order_id]
-    with container.uow() as uow:
-        assert uow.orders.get(order_id).status == "cancelled"
+def test_validation_errors_are_400s(sdk, device):
+    for bad in ({"slot_id": "x", "products": [], "capacity": 1}, {"slot_id": "x", "products": ["A"], "capacity": -1}):
+        assert error_of(lambda bad=bad: sdk.register_device("ABCDEFGH", "WM-9", slots=[bad])).status == 400
+    assert error_of(lambda: sdk.report_slot_status(device["device_id"], "detergent", -5)).status == 400
+    assert error_of(lambda: sdk.report_slot_status(device["device_id"], "no-such-slot", 5)).status == 404
 
 
 def test_idempotency_key_on_slot_status_and_registration(app, token, sdk, device):
     first = sdk.report_slot_status(device["device_id"], "detergent", 10, idempotency_key="r-1")
-    again = sdk.report_slot_status(device["device_id"], "detergent", 10, idempotency_key="r-1")
-    assert again == first
-    with pytest.raises(PartnerError) as reused:
-        sdk.report_slot_status(device["device_id"], "detergent", 11, idempotency_key="r-1")
-    assert reused.value.status == 422
+    assert sdk.report_slot_status(device["device_id"], "detergent", 10, idempotency_key="r-1") == first
+    reused = error_of(lambda: sdk.report_slot_status(device["device_id"], "detergent", 11, idempotency_key="r-1"))
+    assert reused.status == 422
     code = link_code(app, token)
     a = sdk.register_device(code, "WM-7", slots=SLOTS, idempotency_key="dev-7")
     b = sdk.register_device(code, "WM-7", slots=SLOTS, idempotency_key="dev-7")
     assert a == b
 
 
-def test_validation_errors_are_400s(sdk, device):
-    for bad in ({"slot_id": "x", "products": [], "capacity": 1}, {"slot_id": "x", "products": ["A"], "capacity": -1}):
-        with pytest.raises(PartnerError) as error:
-            sdk.register_device("ABCDEFGH", "WM-9", slots=[bad])
-        assert error.value.status == 400
-    with pytest.raises(PartnerError) as negative:
-        sdk.report_slot_status(device["device_id"], "detergent", -5)
-    assert negative.value.status == 400
-    with pytest.raises(PartnerError) as missing:
-        sdk.report_slot_status(device["device_id"], "no-such-slot", 5)
-    assert missing.value.status == 404
+def test_deregistration_cancels_pending_slot_orders_and_stops_ordering(sdk, device, container):
+    sdk.report_slot_status(device["device_id"], "detergent", 4)
+    order_id = sdk.report_slot_status(device["device_id"], "detergent", 3)["order"]["order_id"]
+    assert sdk.deregister(device["device_id"])["cancelled_orders"] == [order_id]
+    with container.uow() as uow:
+        assert uow.orders.get(order_id).status == "cancelled"
+    assert error_of(lambda: sdk.report_slot_status(device["device_id"], "detergent", 1)).status == 410
 
+
+# -- signatures --------------------------------------------------------------------------------------------
+
+def test_unsigned_forged_stale_and_tampered_requests_are_401_and_change_nothing(app, partner, device, container,
+                                                                               sdk):
+    path = f"/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+    body = json.dumps({"remainingQuantityInUnit": 0}).encode()  # empty: it would order at once
+    key_id, secret = partner["key_id"], partner["secret"]
+    refused = {
+        "unsigned": send(app, "POST", path, body, {}),
+        "old bearer key": send(app, "POST", path, body, {"Authorization": f"Bearer {secret}"}),
+        "wrong secret": signed(app, "POST", path, body, key_id, "sk_wrong"),
+        "unknown keyid": signed(app, "POST", path, body, "pk_unknown", secret),
+        "stale": signed(app, "POST", path, body, key_id, secret, created=time.time() - 400),
+        "another URL": send(app, "POST", path, body,
+                            signature_headers("POST", BASE + path.replace("status", "replenish"), body, key_id,
+                                              secret)),
+        "webhook secret": signed(app, "POST", path, body, key_id, partner["webhook_secret"]),
+    }
+    for name, answer in refused.items():
+        assert answer.status_code == 401, name
+        assert answer.get_json()["error"]["code"] == "unauthorized", name
+    tampered = send(app, "POST", path, body.replace(b"0", b"9"),
+                    signature_headers("POST", BASE + path, body, key_id, secret))
+    assert tampered.status_code == 401 and tampered.get_json()["error"]["field"] == "Content-Digest"
+    assert level(sdk, device["device_id"]) is None and orders(container) == []
+    assert signed(app, "POST", path, body, key_id, secret).status_code == 200
+    assert len(orders(container)) == 1
+
+
+def test_an_exact_replay_gets_the_first_answer_and_a_reused_nonce_is_refused(app, partner, device, container):
+    path = f"/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+    body = json.dumps({"remainingQuantityInUnit": 0}).encode()
+    headers = signature_headers("POST", BASE + path, body, partner["key_id"], partner["secret"], nonce="nonce-0001")
+    first = send(app, "POST", path, body, headers)
+    assert first.status_code == 200 and "Signature-Replayed" not in first.headers
+    again = send(app, "POST", path, body, headers)
+    assert again.status_code == 200 and again.headers["Signature-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
+    assert len(orders(container)) == 1
+    other = json.dumps({"remainingQuantityInUnit": 1}).encode()
+    reused = signed(app, "POST", path, other, partner["key_id"], partner["secret"], nonce="nonce-0001")
+    assert reused.status_code == 401 and reused.get_json()["error"]["field"] == "nonce"
+
+
+def test_another_partners_key_cannot_reach_the_device(app, container, device):
+    other = container.bus.handle(dc.CreatePartner("Other"))
+    path = f"/v1/partner/devices/{device['device_id']}/slots/detergent/status"
+    body = json.dumps({"remainingQuantityInUnit": 0}).encode()
+    assert signed(app, "POST", path, body, other["key_id"], other["secret"]).status_code == 404
+    assert signed(app, "GET", f"/v1/partner/devices/{device['device_id']}", b"", other["key_id"],
+                  other["secret"]).status_code == 404
+    assert orders(container) == []
+
+
+def test_two_devices_sending_identical_heartbeats_in_the_same_second_both_succeed(app, token, partner, sdk,
+                                                                                   device):
+    second = sdk.register_device(link_code(app, token), "WM-0002", slots=SLOTS)
+    body = json.dumps({"mostRecentlyActiveDate": "2026-03-10T14:59:00+00:00"}).encode()
+    now = int(time.time())
+    for key_of in (lambda d: (partner["key_id"], partner["secret"]), lambda d: (d["key_id"], d["secret"])):
+        for d in (device, second):  # the same body, signed the same second (device keys: even the same nonce)
+            key_id, secret = key_of(d)
+            answer = signed(app, "POST", f"/v1/partner/devices/{d['device_id']}/heartbeat", body, key_id, secret,
+                            created=now, nonce=None if key_id.startswith("pk_") else "same-nonce-1")
+            assert answer.status_code == 200 and "Signature-Replayed" not in answer.headers
+            assert answer.get_json()["device_id"] == d["device_id"]
+
+
+def test_a_captured_heartbeat_does_not_authorise_other_routes(app, partner, device, container):
+    heartbeat = f"/v1/partner/devices/{device['device_id']}/heartbeat"
+    body = b"{}"
+    for key_id, secret in ((partner["key_id"], partner["secret"]), (device["key_id"], device["secret"])):
+        captured = signature_headers("POST", BASE + heartbeat, body, key_id, secret)
+        assert send(app, "POST", heartbeat, body, captured).status_code == 200
+        for path in (f"/v1/partner/devices/{device['device_id']}/slots/detergent/replenish",
+                     "/v1/partner/webhook-secrets"):
+            assert send(app, "POST", path, body, captured).status_code == 401, (key_id, path)
+    assert orders(container) == []
+    with container.uow() as uow:
+        assert uow.devices.partner(partner["partner_id"]).webhook_secrets == [partner["webhook_secret"]]
+
+
+def test_a_device_key_works_on_its_own_routes_only(app, token, sdk, device):
+    own = client_for(app, device["key_id"], device["secret"])
+    device_id = device["device_id"]
+    assert own.heartbeat(device_id)["device_id"] == device_id
+    assert own.device(device_id)["device_id"] == device_id
+    assert own.report_slot_status(device_id, "detergent", 30)["slot"]["status"]["remainingQuantityInUnit"] == 30
+    assert own.subscription_info(device_id)["slotsSubscriptionStatus"] == {"detergent": True}
+    assert own.order_info(device_id)["orders"] == []
+    second = sdk.register_device(link_code(app, token), "WM-0002", slots=SLOTS)
+    code = link_code(app, token)
+    refused = {
+        "another device": lambda: own.heartbeat(second["device_id"]),
+        "another device's slot": lambda: own.report_slot_status(second["device_id"], "detergent", 0),
+        "register a device": lambda: own.register_device(code, "WM-0003", slots=SLOTS),
+        "webhook log": own.webhook_log,
+        "add a webhook secret": own.add_webhook_secret,
+        "retire a webhook secret": lambda: own.retire_webhook_secret(sdk.webhook_secrets[0]),
+        "list keys": own.keys,
+        "create a key": own.create_key,
+        "revoke a key": lambda: own.revoke_key(sdk.key_id),
+    }
+    for name, call in refused.items():
+        error = error_of(call)
+        assert error.status == 401, name
+        assert "device's key" in error.body["error"]["message"], name
+    assert level(sdk, second["device_id"]) is None
+    assert len(sdk.keys()) == 1 and sdk.register_device(code, "WM-0003", slots=SLOTS)["status"] == "active"
+
+
+def test_a_device_key_stops_working_when_the_device_is_deregistered(app, sdk, device):
+    own = client_for(app, device["key_id"], device["secret"])
+    assert own.heartbeat(device["device_id"])["device_id"] == device["device_id"]
+    assert sdk.deregister(device["device_id"])["status"] == "deregistered"
+    refused = error_of(lambda: own.report_slot_status(device["device_id"], "detergent", 0))
+    assert refused.status in (401, 410)  # 410 while this process still holds the key (a few seconds), then 401
+    app.extensions["replenish_devices"]["lookups"].forget()
+    assert error_of(lambda: own.heartbeat(device["device_id"])).status == 401
+
+
+# -- keys and webhook secrets ------------------------------------------------------------------------------
+
+def test_key_rotation_new_key_works_old_key_is_revoked_the_last_key_stays(app, partner, sdk, device):
+    created = sdk.create_key()
+    assert created["key_id"].startswith("pk_") and created["key_id"] != partner["key_id"] and created["secret"]
+    new = client_for(app, created["key_id"], created["secret"])
+    assert new.heartbeat(device["device_id"])["device_id"] == device["device_id"]
+    assert sdk.heartbeat(device["device_id"])["device_id"] == device["device_id"]  # both live while rotating
+    assert new.revoke_key(partner["key_id"])["revoked_at"] is not None
+    assert error_of(lambda: sdk.heartbeat(device["device_id"])).status == 401
+    assert new.heartbeat(device["device_id"])["device_id"] == device["device_id"]
+    keys = new.keys()
+    listed = {k["key_id"]: k["revoked_at"] for k in keys}
+    assert set(listed) == {partner["key_id"], created["key_id"]} and listed[created["key_id"]] is None
+    last = error_of(lambda: new.revoke_key(created["key_id"]))
+    assert last.status == 400 and last.body["error"]["field"] == "key_id"
+    assert new.heartbeat(device["device_id"])["device_id"] == device["device_id"]
+
+
+def test_a_revoked_partner_stops_verifying_once_its_cached_key_expires(app, partner, sdk, device, container):
+    from cachetools import TTLCache
+    from sqlalchemy import update
+
+    from replenish.adapters.orm_devices import partners
+    sdk.heartbeat(device["device_id"])
+    lookups = app.extensions["replenish_devices"]["lookups"]
+    now = [0.0]
+    lookups._kept = TTLCache(maxsize=100, ttl=5.0, timer=lambda: now[0])
+    sdk.heartbeat(device["device_id"])  # the key is kept from here
+    with container.uow() as uow:
+        uow.session.execute(update(partners).values(revoked_at=container.clock()))
+        uow.session.commit()
+    now[0] += 5.0
+    assert error_of(lambda: sdk.heartbeat(device["device_id"])).status == 401
+
+
+def test_webhook_secrets_are_added_and_retired_through_the_sdk(app, token, container, partner, sdk, device, clock):
+    container.deps.webhook_sender = sender = RecordingSender(200)
+    old = partner["webhook_secret"]
+    added = sdk.add_webhook_secret()
+    assert added and added != old and sdk.webhook_secrets == [old, added]
+    drain(container)
+    [registered] = deliveries(container, "device.registered")
+    assert device_events.deliver_webhook(registered, container.deps) == "delivered"
+    _, body, headers = sender.sent[-1]
+    for secrets in ([old], [added]):  # signed with both while the partner rotates
+        assert client_for(app, "pk_x", "x", secrets).verify_webhook(headers, body, now=clock().timestamp())
+    assert sdk.retire_webhook_secret(old)["active_secrets"] == 1 and sdk.webhook_secrets == [added]
+    patched = app.test_client().patch(f"/v1/devices/{device['device_id']}/slots/detergent", json={"mode": "notify"},
+                                      headers=auth(token))
+    assert patched.status_code == 200
+    drain(container)
+    [changed] = deliveries(container, "subscription.changed")
+    assert device_events.deliver_webhook(changed, container.deps) == "delivered"
+    _, body, headers = sender.sent[-1]
+    assert sdk.verify_webhook(headers, body, now=clock().timestamp())["type"] == "subscription.changed"
+    with pytest.raises(PartnerError):
+        client_for(app, "pk_x", "x", [old]).verify_webhook(headers, body, now=clock().timestamp())
+    last = error_of(lambda: sdk.retire_webhook_secret(added))
+    assert last.status == 400 and last.body["error"]["field"] == "secret"
+
+
+# -- rate limits, webhooks ---------------------------------------------------------------------------------
 
 def test_partner_rate_limit(container, sdk, device):
     container.settings.extra["REPLENISH_DEVICE_RATE"] = "3/60"
@@ -186,17 +440,21 @@ def test_partner_rate_limit(container, sdk, device):
             codes.append(200)
         except PartnerError as exc:
             codes.append(exc.status)
-    assert codes[-1] == 429
+    assert codes == [200, 200, 200, 429]
+
+
+def low_twice(sdk, device):
+    """Two low readings in a row: the slot orders (debounce 2)."""
+    sdk.report_slot_status(device["device_id"], "detergent", 4)
+    return sdk.report_slot_status(device["device_id"], "detergent", 3)["order"]["order_id"]
 
 
 def test_order_events_become_signed_webhooks_with_a_delivery_log(container, sdk, device, partner, clock):
     sender = RecordingSender(503, 200)
     container.deps.webhook_sender = sender
-    order_id = sdk.report_slot_status(device["device_id"], "detergent", 3)["order"]["order_id"]
+    order_id = low_twice(sdk, device)
     drain(container)
-    sent = [args for name, args in container.deps.queue.sent if name == device_events.WEBHOOK_TASK]
-    assert len(sent) == 1
-    delivery_id = sent[0][0]
+    [delivery_id] = deliveries(container, "order.placed")
     with pytest.raises(device_events.TransientError):
         device_events.deliver_webhook(delivery_id, container.deps)
     assert device_events.deliver_webhook(delivery_id, container.deps) == "delivered"
@@ -209,157 +467,67 @@ def test_order_events_become_signed_webhooks_with_a_delivery_log(container, sdk,
     assert payload["data"]["slot_id"] == "detergent" and payload["data"]["external_id"] == "WM-0001"
     with pytest.raises(PartnerError):
         sdk.verify_webhook(headers, body.replace(b"order", b"ORDER"), now=clock().timestamp())
-    log = sdk.webhook_log()
-    assert log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["type"] == "order.placed"
+    placed = [d for d in sdk.webhook_log() if d["type"] == "order.placed"]
+    assert len(placed) == 1 and placed[0]["status"] == "delivered" and placed[0]["attempts"] == 2
 
 
-def test_cancel_ship_deliver_subscription_and_deregistration_webhooks(app, container, sdk, device, token, clock):
+def test_cancel_subscription_registration_and_deregistration_webhooks(app, container, sdk, device, token):
     container.deps.webhook_sender = RecordingSender(200)
-    order_id = sdk.report_slot_status(device["device_id"], "detergent", 3)["order"]["order_id"]
+    order_id = low_twice(sdk, device)
     container.bus.handle(commands.CancelOrder("h1", order_id))
     response = app.test_client().patch(f"/v1/devices/{device['device_id']}/slots/detergent",
-                                       json={"mode": "notify"}, headers={"Authorization": f"Bearer {token}"})
+                                       json={"mode": "notify"}, headers=auth(token))
     assert response.status_code == 200 and response.get_json()["mode"] == "notify"
     assert sdk.subscription_info(device["device_id"])["slotsSubscriptionStatus"] == {"detergent": False}
     sdk.deregister(device["device_id"])
     drain(container)
     for name, args in list(container.deps.queue.sent):
-        device_events.deliver_webhook(args[0], container.deps)
+        if name == device_events.WEBHOOK_TASK:
+            device_events.deliver_webhook(args[0], container.deps)
     types = sorted(json.loads(body)["type"] for _, body, _ in container.deps.webhook_sender.sent)
-    assert types == ["device.deregistered", "order.cancelled", "order.placed", "subscription.changed"]
+    assert types == ["device.deregistered", "device.registered", "order.cancelled", "order.placed",
+                     "subscription.changed"]
 
 
 def test_permanent_partner_refusal_is_not_retried(container, sdk, device):
     container.deps.webhook_sender = RecordingSender(410)
-    sdk.report_slot_status(device["device_id"], "detergent", 3)
+    low_twice(sdk, device)
     drain(container)
-    delivery_id = container.deps.queue.sent[0][1][0]
+    [delivery_id] = deliveries(container, "order.placed")
     assert device_events.deliver_webhook(delivery_id, container.deps) == "failed"
     assert len(container.deps.webhook_sender.sent) == 1
 
 
-# -- the hot paths: kept partner keys, lock-free reports ---------------------------------------------------
-
-def _status(client, partner, device_id, remaining, secret=None, prefer="return=representation", **extra):
-    """A signed slot status report; ``prefer``: its Prefer header (None: none)."""
-    body = json.dumps({"remainingQuantityInUnit": remaining, **extra}).encode()
-    headers = {"Authorization": f"Bearer {partner['api_key']}",
-               "X-Replenish-Signature": sign(secret or partner["webhook_secret"], body, int(time.time()))}
-    if prefer:
-        headers["Prefer"] = prefer
-    return client.post(f"/v1/partner/devices/{device_id}/slots/detergent/status", data=body, headers=headers)
-
-
-def test_a_partner_key_is_kept_a_few_seconds_and_revocation_takes_effect_after(app, partner, device, container,
-                                                                                 monkeypatch):
-    from replenish.adapters import device_repository
-    from replenish.adapters.orm_devices import partners
-    from sqlalchemy import update
-    client = app.test_client()
-    assert _status(client, partner, device["device_id"], 70).status_code == 200
-    now = [device_repository.time.monotonic()]
-    monkeypatch.setattr(device_repository.time, "monotonic", lambda: now[0])
-    with container.uow() as uow:
-        uow.session.execute(update(partners).values(revoked_at=container.clock()))
-        uow.session.commit()
-    assert _status(client, partner, device["device_id"], 69).status_code == 200  # kept: at most a few seconds
-    now[0] += app.extensions["replenish_devices"]["lookups"].partner_ttl
-    assert _status(client, partner, device["device_id"], 68).status_code == 401
-
-
-def test_a_new_webhook_secret_works_at_once_and_a_retired_one_stops_within_seconds(app, partner, device, container,
-                                                                                    monkeypatch):
-    from replenish.adapters import device_repository
-    client = app.test_client()
-    assert _status(client, partner, device["device_id"], 70).status_code == 200  # the secrets are kept now
-    now = [device_repository.time.monotonic()]
-    monkeypatch.setattr(device_repository.time, "monotonic", lambda: now[0])
-    added = container.bus.handle(dc.RotateWebhookSecret(partner["partner_id"]))["added"]
-    assert _status(client, partner, device["device_id"], 69, secret=added).status_code == 200
-    container.bus.handle(dc.RotateWebhookSecret(partner["partner_id"], retire=partner["webhook_secret"]))
-    now[0] += app.extensions["replenish_devices"]["lookups"].partner_ttl
-    assert _status(client, partner, device["device_id"], 68).status_code == 401
-    assert _status(client, partner, device["device_id"], 67, secret=added).status_code == 200
-
-
-def test_a_report_that_meets_another_one_applies_to_the_latest_state(app, partner, device, container, monkeypatch):
-    """Reports are applied without a lock: one whose slot changed after it was read is tried again, so
-    neither reading is lost."""
-    from datetime import datetime
-
-    from replenish.services import device_handlers
-    client = app.test_client()
+def test_a_notify_slot_running_low_is_told_once_through_the_outbox(app, token, sdk, device, container):
     device_id = device["device_id"]
-    apply_report, sneaked = device_handlers._apply_report, []
-
-    def with_another_report_in_between(cmd, deps, found, now):
-        if not sneaked:  # the first read of the outer report: another one is stored before it writes
-            sneaked.append(cmd)
-            container.bus.handle(dc.ReportSlotStatus(partner["partner_id"], device_id, "detergent", 60.0,
-                                                     last_use=datetime.fromisoformat("2026-03-10T12:00:00+00:00")))
-        return apply_report(cmd, deps, found, now)
-
-    monkeypatch.setattr(device_handlers, "_apply_report", with_another_report_in_between)
-    answer = _status(client, partner, device_id, 50, lastUseDate="2026-03-10T13:00:00+00:00")
-    assert answer.status_code == 200 and answer.get_json()["fresh"] is True
-    with container.uow() as uow:
-        slot = uow.devices.device(device_id).slot("detergent")
-        assert [level for _, level in slot.history] == [60.0, 50.0] and slot.remaining == 50.0
-
-
-def test_a_stale_read_is_not_written(container, partner, device):
-    from replenish.adapters.device_repository import DeviceStatements
-    statements = DeviceStatements.for_engine(container.engine)
-    source = f"slot:{device['device_id']}:detergent"
-    first = statements.slot_for_report(device["device_id"], "detergent", source)
-    second = statements.slot_for_report(device["device_id"], "detergent", source)
-    first.slot.report(container.clock(), 40.0)
-    assert statements.save_report_if_unchanged(first) is True
-    second.slot.report(container.clock(), 30.0)
-    assert statements.save_report_if_unchanged(second) is False
-    again = statements.slot_for_report(device["device_id"], "detergent", source)
-    assert again.slot.remaining == 40.0
-
-
-def test_a_notify_slot_running_low_is_told_once_through_the_outbox(app, token, partner, device, container):
-    client = app.test_client()
-    device_id = device["device_id"]
-    patched = client.patch(f"/v1/devices/{device_id}/slots/detergent", json={"mode": "notify"},
-                           headers={"Authorization": f"Bearer {token}"})
+    patched = app.test_client().patch(f"/v1/devices/{device_id}/slots/detergent", json={"mode": "notify"},
+                                      headers=auth(token))
     assert patched.status_code == 200
-    first = _status(client, partner, device_id, 10).get_json()
-    second = _status(client, partner, device_id, 9).get_json()
-    assert first["decision"]["action"] == second["decision"]["action"] == "notify"
-    assert first["order"] is None and second["order"] is None
+    answers = [sdk.report_slot_status(device_id, "detergent", lvl) for lvl in (10, 9, 8)]
+    assert [a["decision"]["action"] for a in answers] == ["none", "notify", "notify"]
+    assert all(a["order"] is None for a in answers)
     drain(container)
-    with container.uow() as uow:
-        told = [n for n in uow.notifications.for_household("h1") if n.kind == "SlotRunningLow"]
-        assert len(told) == 1 and "running low" in told[0].message
-        assert uow.orders.list("h1") == []
+    told = notifications(container, "SlotRunningLow")
+    assert len(told) == 1 and "running low" in told[0]
+    assert orders(container) == []
+    assert [d["type"] for d in sdk.webhook_log()].count("slot.low") == 1
 
 
-def test_repurchase_timing_is_asked_once_per_household_and_product(app, partner, device, container, monkeypatch):
-    from replenish.services import device_handlers
-
-    class Timing:
-        expected_at = None
-
-    class Service:
-        calls = 0
-
-        def history(self, household_id):
-            return ["something bought"]
-
-        def next_purchase(self, household_id, sku):
-            Service.calls += 1
-            return Timing()
-
-    monkeypatch.setattr(container.deps, "recommendations", Service(), raising=False)
-    client = app.test_client()
-    for level in (70, 60):  # readings at the same moment: no trend, so the timing stands in for it
-        answer = _status(client, partner, device["device_id"], level).get_json()
-        assert answer["decision"]["action"] == "none"
-    assert Service.calls == 1
-    container.clock.advance(seconds=device_handlers.TIMING_TTL)
-    assert _status(client, partner, device["device_id"], 80).get_json()["decision"]["predicted_runout"] is None
-    assert Service.calls == 2  # (refilled: no trend again)
+def test_a_refused_slot_order_is_told_to_the_household_and_the_partner(container, sdk, device, clock):
+    container.bus.handle(commands.UpdateLimits("h1", per_order_cap_cents=100))
+    container.deps.webhook_sender = sender = RecordingSender(200)
+    sdk.report_slot_status(device["device_id"], "detergent", 5)
+    answer = sdk.report_slot_status(device["device_id"], "detergent", 4)
+    assert answer["decision"]["action"] == "order"
+    assert answer["order"]["status"] == "not_placed" and answer["order"]["code"] == "limit_exceeded"
+    assert orders(container) == []
+    drain(container)
+    told = notifications(container, "SlotOrderRefused")
+    assert told and all("washer" in text and "Tide PODS Laundry Detergent, 42 Count" in text for text in told)
+    assert [d["type"] for d in sdk.webhook_log()].count("order.refused") == 1
+    [refused] = deliveries(container, "order.refused")
+    assert device_events.deliver_webhook(refused, container.deps) == "delivered"
+    _, body, headers = sender.sent[-1]
+    payload = sdk.verify_webhook(headers, body, now=clock().timestamp())
+    assert payload["type"] == "order.refused" and payload["data"]["code"] == "limit_exceeded"
+    assert payload["data"]["reason"] and payload["data"]["slot_id"] == "detergent"

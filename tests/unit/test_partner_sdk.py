@@ -1,49 +1,169 @@
-"""The partner SDK on its own: signing, webhook verification across a secret rotation, the button client."""
+"""The partner SDK on its own: the RFC 9421 headers it signs requests with (and that the server verifies), webhook
+verification across a secret rotation (still the X-Replenish-Signature scheme), and the button and partner
+clients over the API."""
 import json
+import time
 
 import pytest
 
-from replenish.adapters.http_retailer import verify_signature as server_verify
 from replenish.adapters.webhook_sender import sign_all
-from replenish.sdk import ButtonClient, PartnerClient, PartnerError, sign_body, verify_signature
-from replenish.web import create_app
+from replenish.domain import device_commands as dc
+from replenish.sdk import ButtonClient, PartnerClient, PartnerError, signature_headers, verify_signature
+from replenish.web import create_app, signatures
+from replenish.web.errors import ApiError
 
 from .device_fakes import FlaskSession
 
+BASE = "http://test"
+PATH = "/v1/partner/devices/WM1/heartbeat?x=1"
+BODY = b'{"mostRecentlyActiveDate":null}'
 
-def test_sdk_signatures_are_what_the_server_verifies():
-    body = b'{"remainingQuantityInUnit":3}'
-    header = sign_body("whsec_a", body, 1_700_000_000)
-    assert server_verify("whsec_a", header, body, 1_700_000_100)
-    assert not server_verify("whsec_b", header, body, 1_700_000_100)
-    assert not server_verify("whsec_a", header, body, 1_700_000_400)
+
+@pytest.fixture
+def app(container):
+    return create_app(container)
+
+
+def verify(app, headers, *, method="POST", path=PATH, body=BODY, base_url=BASE, keys=None):
+    """What the server makes of a request with these headers: its ``Verified``, or the ``ApiError`` it refuses."""
+    keys = {"pk_1": "sk_one"} if keys is None else keys
+    with app.test_request_context(path, method=method, data=body, headers=headers, base_url=base_url):
+        try:
+            return signatures.verify(lambda key_id: (keys[key_id], f"owner of {key_id}") if key_id in keys else None)
+        except ApiError as exc:
+            return exc
+
+
+def test_signature_headers_cover_method_target_and_digest_with_created_keyid_and_nonce():
+    headers = signature_headers("POST", BASE + PATH, BODY, "pk_1", "sk_one", headers={"X-Other": "kept"},
+                                nonce="nonce-0001", created=1_700_000_000)
+    assert headers["X-Other"] == "kept" and headers["Content-Digest"].startswith("sha-256=:")
+    assert set(headers) >= {"Content-Digest", "Signature-Input", "Signature"}
+    sig_input = headers["Signature-Input"]
+    assert sig_input.startswith('sig1=("@method" "@target-uri" "content-digest");')
+    for param in ('created=1700000000', 'keyid="pk_1"', 'alg="hmac-sha256"', 'nonce="nonce-0001"'):
+        assert param in sig_input
+    assert headers["Signature"].startswith("sig1=:")
+    again = signature_headers("POST", BASE + PATH, BODY, "pk_1", "sk_one", nonce="nonce-0001",
+                              created=1_700_000_000)
+    assert again["Signature"] == headers["Signature"]  # deterministic for the same inputs
+    fresh = signature_headers("POST", BASE + PATH, BODY, "pk_1", "sk_one", created=1_700_000_000)
+    assert fresh["Signature-Input"] != sig_input  # a new nonce by default
+
+
+def test_sdk_signatures_are_what_the_server_verifies(app):
+    headers = signature_headers("POST", BASE + PATH, BODY, "pk_1", "sk_one", nonce="nonce-0001")
+    verified = verify(app, headers)
+    assert isinstance(verified, signatures.Verified), verified.message
+    assert (verified.key_id, verified.nonce, verified.principal) == ("pk_1", "nonce-0001", "owner of pk_1")
+    assert verify(app, headers).fingerprint == verified.fingerprint  # byte-identical: the same request
+    other = verify(app, signature_headers("POST", BASE + PATH, BODY, "pk_1", "sk_one", nonce="nonce-0002"))
+    assert other.fingerprint != verified.fingerprint
+    # Anything the signature covers, changed, and the key it names, are checked.
+    refusals = {
+        "wrong secret": verify(app, headers, keys={"pk_1": "sk_other"}),
+        "unknown keyid": verify(app, headers, keys={}),
+        "other method": verify(app, headers, method="PUT"),
+        "other path": verify(app, headers, path=PATH.replace("WM1", "WM2")),
+        "other query": verify(app, headers, path=PATH.replace("x=1", "x=2")),
+        "other host": verify(app, headers, base_url="http://elsewhere"),
+        "other body": verify(app, headers, body=BODY.replace(b"null", b'"2026-03-10T15:00:00Z"')),
+    }
+    for what, refused in refusals.items():
+        assert isinstance(refused, ApiError) and refused.status == 401, what
+    assert refusals["other body"].field == "Content-Digest"
+    assert "keyid" in refusals["unknown keyid"].message
+
+
+def test_a_get_is_signed_over_the_empty_body(app):
+    headers = signature_headers("GET", BASE + "/v1/partner/keys", b"", "pk_1", "sk_one")
+    assert isinstance(verify(app, headers, method="GET", path="/v1/partner/keys", body=b""), signatures.Verified)
+    refused = verify(app, headers, method="GET", path="/v1/partner/keys", body=b"{}")
+    assert isinstance(refused, ApiError) and refused.status == 401
+
+
+def test_behind_a_proxy_the_public_url_is_what_is_verified(app, container, monkeypatch):
+    """Signed for https://replenish.example, received as http://internal:8000 behind the proxy."""
+    headers = signature_headers("POST", "https://replenish.example" + PATH, BODY, "pk_1", "sk_one")
+    internal = "http://internal:8000"
+    assert isinstance(verify(app, headers, base_url=internal), ApiError)
+    monkeypatch.setattr(container.settings, "public_url", "https://replenish.example/")
+    assert isinstance(verify(app, headers, base_url=internal), signatures.Verified)
+
+
+@pytest.mark.parametrize("path", ["/v1/partner/devices/WM1/slots/a%3Ab/status",
+                                  "/v1/partner/devices/WM%C3%A9/heartbeat"])
+def test_a_url_as_the_client_percent_encoded_it_verifies(app, path):
+    headers = signature_headers("POST", BASE + path, BODY, "pk_1", "sk_one")
+    verified = verify(app, headers, path=path)
+    assert isinstance(verified, signatures.Verified), verified.message
 
 
 def test_verify_webhook_accepts_either_secret_during_rotation_and_rejects_tampering():
     body = json.dumps({"id": "evt_1", "type": "order.placed"}).encode()
     header = sign_all(["old", "new"], body, 1_000)
     for secrets in (["old"], ["new"], ["other", "new"]):
-        client = PartnerClient("http://x", "key", secrets, clock=lambda: 1_010)
+        client = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=secrets, clock=lambda: 1_010)
         assert client.verify_webhook({"x-replenish-signature": header}, body)["id"] == "evt_1"
-    client = PartnerClient("http://x", "key", ["other"], clock=lambda: 1_010)
-    with pytest.raises(PartnerError):
+    client = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=["other"], clock=lambda: 1_010)
+    with pytest.raises(PartnerError) as refused:
         client.verify_webhook({"X-Replenish-Signature": header}, body)
+    assert refused.value.status == 401
+    stale = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=["new"], clock=lambda: 1_000 + 301)
+    with pytest.raises(PartnerError):
+        stale.verify_webhook({"X-Replenish-Signature": header}, body)
     assert not verify_signature(["new"], header, body + b" ", now=1_010)
     assert not verify_signature(["new"], header, body, now=1_000 + 301)
     assert not verify_signature(["new"], "t=abc,v1=00", body, now=1_000)
     assert not verify_signature(["new"], None, body, now=1_000)
 
 
-def test_button_client_presses_through_the_api(container, token):
-    app = create_app(container)
+def test_button_client_presses_through_the_api(app, container, token):
     registered = app.test_client().post("/v1/buttons", json={"sku": "CHARMIN-12"},
                                         headers={"Authorization": f"Bearer {token}"}).get_json()
-    button = ButtonClient("http://test", registered["serial"], registered["secret"], session=FlaskSession(app))
-    first = button.press()
+    assert registered["key_id"] == registered["serial"]
+    button = ButtonClient(BASE, registered["key_id"], registered["secret"], session=FlaskSession(app))
+    first = button.press(battery_mv=1500)
     assert first["status"] == "order_placed"
     assert button.press() == {"status": "order_in_progress", "order_id": first["order_id"]}
     assert button.press("LONG")["status"] == "order_cancelled"
-    wrong = ButtonClient("http://test", registered["serial"], "btn_wrong", session=FlaskSession(app))
+    with container.uow() as uow:
+        assert uow.devices.button(registered["serial"]).battery == "1500mV"
+    raw = button.press("DOUBLE", raw=True)
+    assert raw.status_code == 200 and raw.json()["status"] == "status_requested"
+    wrong = ButtonClient(BASE, registered["serial"], "btn_wrong", session=FlaskSession(app))
     with pytest.raises(PartnerError) as refused:
         wrong.press()
-    assert refused.value.status == 401
+    assert refused.value.status == 401 and refused.value.code == "unauthorized"
+    late = ButtonClient(BASE, registered["serial"], registered["secret"], session=FlaskSession(app),
+                        clock=lambda: time.time() - 301)
+    with pytest.raises(PartnerError) as stale:
+        late.press()
+    assert stale.value.status == 401
+
+
+def test_partner_client_signs_every_call_including_gets(app, container, token):
+    partner = container.bus.handle(dc.CreatePartner("Acme", ""))
+    assert partner["key_id"].startswith("pk_") and "api_key" not in partner
+    sdk = PartnerClient(BASE, partner["key_id"], partner["secret"], webhook_secrets=[partner["webhook_secret"]],
+                        session=FlaskSession(app))
+    listed = sdk.keys()  # a signed GET
+    assert [k["key_id"] for k in listed] == [partner["key_id"]]
+    code = container.bus.handle(dc.CreateLinkCode("h1"))["code"]
+    slots = [{"slot_id": "tank", "products": ["TIDE-PODS-42"], "capacity": 84, "threshold": 20, "target": 84}]
+    device = sdk.register_device(code, "WM-0001", model="washer", slots=slots, idempotency_key="reg-1")
+    assert "device_token" not in device and device["key_id"] == device["device_id"] and device["secret"]
+    assert sdk.register_device(code, "WM-0001", model="washer", slots=slots, idempotency_key="reg-1") == device
+    assert sdk.device(device["device_id"])["device_id"] == device["device_id"]
+    # The device's own key works on its own routes.
+    own = PartnerClient(BASE, device["key_id"], device["secret"], session=FlaskSession(app))
+    assert own.heartbeat(device["device_id"])["device_id"] == device["device_id"]
+    with pytest.raises(PartnerError) as out_of_scope:
+        own.keys()
+    assert out_of_scope.value.status == 401
+    for impostor in (PartnerClient(BASE, partner["key_id"], "sk_wrong", session=FlaskSession(app)),
+                     PartnerClient(BASE, partner["key_id"], partner["secret"], session=FlaskSession(app),
+                                   clock=lambda: time.time() + 360)):
+        with pytest.raises(PartnerError) as refused:
+            impostor.keys()
+        assert refused.value.status == 401

@@ -350,36 +350,35 @@ def test_invalid_limits_are_rejected(client):
         RateLimiter(client).hit("x", limit=1, per_seconds=0)
 
 
-# --- parked connections for the hot path's scripts ------------------------------------------
+# --- several limits in one round trip ---------------------------------------------------------
 
 
-def test_guard_works_on_after_redis_forgets_its_scripts(client):
+def test_check_counts_limits_in_order_and_stops_at_the_first_refusal(client):
     limiter = RateLimiter(client)
-    assert limiter.guard([("k", 10, 60)], "seen:1", 60).allowed
+    assert limiter.check([("partner", 10, 60), ("device", 1, 60)]).allowed
+    refused = limiter.check([("partner", 10, 60), ("device", 1, 60)])
+    assert not refused.allowed and refused.retry_after > 0
+    # the partner's budget was counted twice (the refusal by the device's limit came after it), no more
+    for _ in range(8):
+        assert limiter.check([("partner", 10, 60)]).allowed
+    assert not limiter.check([("partner", 10, 60)]).allowed
+
+
+def test_check_works_on_after_redis_forgets_its_scripts(client):
+    limiter = RateLimiter(client)
+    assert limiter.check([("k", 2, 60)]).allowed
     client.script_flush()
-    assert limiter.guard([("k", 10, 60)], "seen:2", 60).allowed
-    assert limiter.guard([("k", 10, 60)], "seen:2", 60) == "replayed"
+    assert limiter.check([("k", 2, 60)]).allowed
+    assert not limiter.check([("k", 2, 60)]).allowed
 
 
-def test_parked_connections_are_reused_and_bounded(client):
-    from replenish.adapters.redis_store import ParkedScripts
-    scripts = ParkedScripts(client, keep=2)
-    assert scripts.run("return 1", [], []) == 1
-    first = scripts._idle[-1][0]
-    assert scripts.run("return ARGV[1] .. KEYS[1]", ["k"], [2.5]) == b"2.5k"
-    assert scripts._idle[-1][0] is first  # the same connection, not a pool checkout
-    taken = [scripts._take()[0] for _ in range(3)]  # three at once: the parked one and two from the pool
-    for conn in taken:
-        scripts._give_back(conn, healthy=True)
-    assert len(scripts._idle) == 2  # the third went back to the pool
-    with pytest.raises(Exception, match="boom"):
-        scripts.run("return redis.error_reply('boom')", [], [])
-    assert len(scripts._idle) == 2  # an error reply leaves the connection usable
-
-
-def test_the_hot_paths_command_packing_is_byte_for_byte_redis_pys():
-    from redis.connection import Connection
-
-    from replenish.adapters.redis_store import _resp_command
-    for parts in [("EVALSHA", "0" * 40, 2, "seen:x", b"rl:k", 1.5, 10 ** 12, "ünï", ""), ("PING",)]:
-        assert _resp_command(*parts) == b"".join(Connection().pack_command(*parts))
+def test_rate_limits_allow_with_redis_down_and_say_so_once_a_minute(server, client, caplog):
+    now = [1000.0]
+    limiter = RateLimiter(client, clock=lambda: now[0])
+    server.connected = False
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            assert limiter.check([("k", 1, 60)]).allowed
+        now[0] += 61
+        assert limiter.check([("k", 1, 60)]).allowed
+    assert caplog.text.count("not enforced") == 2

@@ -16,14 +16,16 @@ def make_slot(**kw):
     return Slot("d1", "tank", **kw)
 
 
-def test_orders_when_the_level_crosses_the_threshold_with_whole_packs_to_the_target():
+def test_orders_when_the_level_stays_below_the_threshold_with_whole_packs_to_the_target():
     slot = make_slot()
     slot.report(T0, 60)
     assert slot.decide(T0, pack_size=42).action == "none"
-    slot.report(T0 + timedelta(days=30), 19)
-    decision = slot.decide(T0 + timedelta(days=30), pack_size=42)
+    slot.report(T0 + timedelta(days=30), 19)  # one low reading could be noise (debounce 2)
+    assert slot.decide(T0 + timedelta(days=30), pack_size=42).action == "none"
+    slot.report(T0 + timedelta(days=31), 18)
+    decision = slot.decide(T0 + timedelta(days=31), pack_size=42)
     assert decision.action == "order" and decision.reason == "threshold"
-    assert decision.packs == 2  # 90 - 19 = 71 units -> two packs of 42
+    assert decision.packs == 2  # 90 - 18 = 72 units -> two packs of 42
 
 
 def test_orders_early_when_the_trend_runs_out_inside_the_lead_time():
@@ -38,12 +40,13 @@ def test_orders_early_when_the_trend_runs_out_inside_the_lead_time():
     assert decision.runout_at == T0 + timedelta(days=8)
 
 
-def test_recommender_timing_is_used_only_without_a_trend():
+def test_recommender_timing_is_used_only_without_a_level():
     slot = make_slot()
-    slot.report(T0, 50)
     soon = T0 + timedelta(days=1)
     assert slot.decide(T0, 42, timedelta(days=2), expected_purchase_at=soon).reason == "repurchase_timing"
     assert slot.decide(T0, 42, timedelta(days=2), expected_purchase_at=T0 + timedelta(days=9)).action == "none"
+    slot.report(T0, 50)  # a live level above the threshold: history timing no longer orders
+    assert slot.decide(T0, 42, timedelta(days=2), expected_purchase_at=soon).action == "none"
 
 
 def test_refill_restarts_the_trend_and_repeats_are_recognised():
@@ -95,7 +98,8 @@ def test_unreadable_history_entries_are_skipped_and_not_kept():
 def test_notify_only_mode_notifies_instead_of_ordering():
     slot = make_slot(mode="notify")
     slot.report(T0, 5)
-    assert slot.decide(T0, 42).action == "notify"
+    slot.report(T0 + timedelta(hours=1), 4)
+    assert slot.decide(T0 + timedelta(hours=1), 42).action == "notify"
 
 
 def test_slot_rejects_nonsense():
@@ -109,12 +113,19 @@ def test_slot_rejects_nonsense():
 
 # -- through the bus ---------------------------------------------------------------------------------------
 
-def setup_device(container, mode="auto"):
+def setup_device(container, mode="auto", debounce=2):
     partner = container.bus.handle(dc.CreatePartner("Acme Appliances", "https://partner.example/hooks"))
     code = container.bus.handle(dc.CreateLinkCode("h1"))["code"]
     device = container.bus.handle(dc.RegisterDevice(partner["partner_id"], code, "WM-0001", "washer", (
-        dc.SlotSpec("detergent", ("TIDE-PODS-42", "TIDE-PODS-81"), 84, "count", 20, 84, mode),)))
+        dc.SlotSpec("detergent", ("TIDE-PODS-42", "TIDE-PODS-81"), 84, "count", 20, 84, mode,
+                    debounce=debounce),)))
     return partner, device
+
+
+def drain(container):
+    queue = container.deps.queue
+    while queue.events:
+        container.bus.handle_event(queue.events.pop(0))
 
 
 def report(container, partner, device, level, **kw):
@@ -125,6 +136,8 @@ def report(container, partner, device, level, **kw):
 def test_slot_report_below_threshold_places_one_order_then_reports_in_progress(container, clock):
     partner, device = setup_device(container)
     assert report(container, partner, device, 60)["order"] is None
+    noise = report(container, partner, device, 11)  # one low reading could be noise (debounce 2)
+    assert noise["decision"]["action"] == "none" and noise["order"] is None
     first = report(container, partner, device, 10)
     assert first["order"]["status"] == "order_placed"
     again = report(container, partner, device, 10)
@@ -150,13 +163,11 @@ def test_the_delivery_lead_time_setting_decides_how_early_a_falling_level_is_reo
 
 
 def test_notify_only_slot_tells_the_household_once(container, clock):
-    partner, device = setup_device(container, mode="notify")
+    partner, device = setup_device(container, mode="notify", debounce=1)
     assert report(container, partner, device, 10)["decision"]["action"] == "notify"
     clock.advance(hours=1)
-    report(container, partner, device, 8)
-    queue = container.deps.queue
-    while queue.events:
-        container.bus.handle_event(queue.events.pop(0))
+    assert report(container, partner, device, 8)["decision"]["action"] == "notify"
+    drain(container)
     with container.uow() as uow:
         kinds = [n.kind for n in uow.notifications.for_household("h1")]
         assert uow.orders.list("h1") == []
@@ -166,6 +177,11 @@ def test_notify_only_slot_tells_the_household_once(container, clock):
 def test_spend_limit_on_an_automatic_order_is_answered_calmly_and_notified(container, clock):
     container.bus.handle(__import__("replenish.domain.commands", fromlist=["x"]).UpdateLimits(
         "h1", per_order_cap_cents=100))
-    partner, device = setup_device(container)
+    partner, device = setup_device(container, debounce=1)
     body = report(container, partner, device, 5)
     assert body["order"]["status"] == "not_placed" and body["order"]["code"] == "limit_exceeded"
+    drain(container)
+    with container.uow() as uow:
+        assert uow.orders.list("h1") == []
+        told = [n.message for n in uow.notifications.for_household("h1") if n.kind == "SlotOrderRefused"]
+    assert told and all("washer" in text and "Tide PODS Laundry Detergent, 42 Count" in text for text in told)
