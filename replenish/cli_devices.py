@@ -120,15 +120,27 @@ def partners_retire_webhook_secret(partner_id: str, secret: str, as_json: bool) 
 
 
 @click.command()
-@click.option("--appliances", default=3, type=click.IntRange(0, 500), show_default=True)
-@click.option("--buttons", "button_count", default=2, type=click.IntRange(0, 500), show_default=True)
+@click.option("--appliances", default=3, type=click.IntRange(0, 100_000), show_default=True)
+@click.option("--buttons", "button_count", default=2, type=click.IntRange(0, 100_000), show_default=True)
 @click.option("--days", default=30, type=click.IntRange(1, 3650), show_default=True)
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True)
 @click.option("--seed", default=7, type=int, show_default=True)
+@click.option("--concurrency", default=16, type=click.IntRange(1, 256), show_default=True,
+              help="Requests in flight at once.")
 @click.option("--json", "as_json", is_flag=True)
-def simulate(appliances: int, button_count: int, days: int, url: str, seed: int, as_json: bool) -> None:
-    """Drive simulated households, appliances and buttons against a running server through the SDK."""
+def simulate(appliances: int, button_count: int, days: int, url: str, seed: int, concurrency: int,
+             as_json: bool) -> None:
+    """Drive simulated households, appliances and buttons against a running server through the SDK (the
+    server's retailer must deliver within a simulated day: see replenish/simulate.py)."""
     from replenish.simulate import run
-    report = run(_container(), url, appliances=appliances, buttons=button_count, days=days, seed=seed,
-                 echo=None if as_json else click.echo)
+    try:
+        report = run(_container(), url, appliances=appliances, buttons=button_count, days=days, seed=seed,
+                     echo=None if as_json else click.echo, concurrency=concurrency)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc))
+    except Exception as exc:  # the server is not there, or answered nonsense: say so, no traceback
+        import requests
+        if isinstance(exc, requests.RequestException):
+            raise click.ClickException(f"could not reach the server at {url}: {exc}")
+        raise
     click.echo(json.dumps(report, indent=2) if as_json else report["summary"])

@@ -1,11 +1,31 @@
-"""Outbound partner webhooks over HTTP, signed like the inbound requests."""
+"""Outbound partner webhooks over HTTP, signed per Standard Webhooks (https://www.standardwebhooks.com/) with the
+``standardwebhooks`` package."""
 from __future__ import annotations
 
+import math
+from datetime import datetime, timezone
+from typing import Iterable
+
 import requests
+from standardwebhooks.webhooks import Webhook
 
 from replenish.services.ports import PermanentError, TransientError
 
-from replenish.sdk.signing import SIGNATURE_HEADER, sign_all
+from replenish.sdk.signing import webhook_key
+
+
+def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datetime) -> dict:
+    """``webhook-id`` (``msg_id``: the same on every attempt, so the partner can drop a retry it already has),
+    ``webhook-timestamp`` (``now``, the attempt's time, in unix seconds) and ``webhook-signature``: one
+    ``v1,<base64 HMAC-SHA256>`` per secret, space-separated, so that a partner rotating its secrets verifies
+    with either. No ``webhook-signature`` without a secret."""
+    t = math.floor(now.timestamp())
+    at = datetime.fromtimestamp(t, timezone.utc)  # the header's second is exactly what is signed
+    signatures = " ".join(Webhook(webhook_key(secret)).sign(msg_id, at, body) for secret in secrets)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(t)}
+    if signatures:
+        headers["webhook-signature"] = signatures
+    return headers
 
 
 class HttpWebhookSender:

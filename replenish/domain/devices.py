@@ -207,7 +207,11 @@ class Partner:
         return key
 
     def add_webhook_secret(self) -> str:
-        secret = new_secret("whsec_")
+        """A new webhook secret, as Standard Webhooks makes them: ``whsec_`` + standard base64 of 32 random bytes
+        (the HMAC key), which any Standard Webhooks library accepts. (Older ones, ``whsec_`` + a urlsafe token,
+        still sign: see ``replenish.sdk.signing.webhook_key``.)"""
+        from base64 import b64encode
+        secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode("ascii")
         self.webhook_secrets = list(self.webhook_secrets or []) + [secret]
         return secret
 

@@ -112,7 +112,7 @@ NOTIFY_CHANNELS = ("email", "sms", "alexa")
 NOTIFY_TOPICS = ("placed", "shipped", "delivered", "problems", "running_low")
 TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
                   "OrderCancelled": "problems", "OrderFailed": "problems", "SlotRunningLow": "running_low",
-                  "ButtonBatteryLow": "problems"}
+                  "ButtonBatteryLow": "problems", "ButtonPressRefused": "problems", "SlotOrderRefused": "problems"}
 
 
 def default_notification_prefs() -> dict:

@@ -29,9 +29,13 @@ WEBHOOK_TYPES = {
 # -- household notifications -------------------------------------------------------------------------------
 
 def _notify(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
+    """The feed always; the household's other channels only for the kinds of news it asked for there."""
     uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
     message = Message(household_id, kind, text, order_id)
+    household = uow.households.get(household_id)
     for notifier in deps.notifiers:
+        if household is not None and not household.limits.wants(kind, notifier.channel):
+            continue
         status = "sent"
         try:
             notifier.send(message)
@@ -174,7 +178,7 @@ def webhook_body(payload: dict) -> bytes:
 def deliver_webhook(delivery_id: str, deps, sender=None, now: datetime | None = None) -> str:
     """One attempt. "delivered" or "failed" are final; a transient failure is logged, then raised so the
     task retries with backoff (until MAX_ATTEMPTS, when the delivery is marked failed)."""
-    from replenish.adapters.webhook_sender import SIGNATURE_HEADER, HttpWebhookSender, sign_all
+    from replenish.adapters.webhook_sender import HttpWebhookSender, webhook_headers
     sender = sender or getattr(deps, "webhook_sender", None) or HttpWebhookSender()
     now = now or deps.clock()
     with deps.uow() as uow:
@@ -185,10 +189,16 @@ def deliver_webhook(delivery_id: str, deps, sender=None, now: datetime | None = 
             return row.status
         partner = uow.devices.partner(row.partner_id)
         secrets = list(partner.webhook_secrets or []) if partner else []
+        if not secrets or partner.revoked_at is not None:  # nothing it could verify: never sent unsigned
+            uow.webhooks.record_attempt(delivery_id, now, status="failed", status_code=None,
+                                        error="the partner has no webhook secret (or was revoked)")
+            uow.commit()
+            return "failed"
         body = webhook_body(row.payload)
+        # Standard Webhooks: webhook-id is the delivery's (the same on every retry), webhook-timestamp this
+        # attempt's time, one signature per live secret of the partner.
         headers = {"Content-Type": "application/json", "User-Agent": "Replenish-Webhooks/1",
-                   SIGNATURE_HEADER: sign_all(secrets, body, int(now.timestamp())),
-                   "X-Replenish-Event": row.event_type, "X-Replenish-Delivery": row.id}
+                   **webhook_headers(secrets, f"msg_{row.id}", body, now), "X-Replenish-Event": row.event_type}
         error, code = None, None
         try:
             code = sender.post(row.url, body, headers)

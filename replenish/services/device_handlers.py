@@ -358,7 +358,11 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
         product = uow.products.get(slot.sku)
         pack_size = product.pack_size if product is not None and product.pack_size else 1.0
         expected = _expected_purchase(deps, device.household_id, slot.sku) if slot.remaining is None else None
-        decision = slot.decide(now, pack_size, lead_time(deps), expected)
+        # as of the newest reading: the level and its trend describe that moment (a device's own clock and a
+        # report that took a while to arrive give the same decision as one that came at once)
+        readings = slot.readings()
+        as_of = min(now, readings[-1].at) if readings else now
+        decision = slot.decide(as_of, pack_size, lead_time(deps), expected)
         if decision.action == "notify" and slot.notified_at is None:
             slot.notified_at = now
             device.slot_low(slot, decision.reason)

@@ -1,8 +1,9 @@
 """Dashboard pages for buttons and appliances, when those modules are part of this build.
 
-Buttons: pair one (a product or a category, and a quantity), see its battery and last press. Appliances: make a
-link code to type into the appliance, see each slot's level over time, switch a slot between ordering by itself
-and only telling the household, and unlink. Without the device modules the pages say so instead.
+Buttons: pair one (a product or a category, and a quantity), see its battery and last press, disable it (its
+presses order nothing), enable it again, or unpair it for good. Appliances: make a link code to type into the
+appliance, see each slot's level over time, switch a slot between ordering by itself and only telling the
+household, and unlink. Without the device modules the pages say so instead.
 """
 from __future__ import annotations
 
@@ -50,17 +51,45 @@ def _catalog(uow) -> dict:
     return {"products": products, "categories": categories, "big_catalog": count > PRODUCT_SELECT_MAX}
 
 
+BUTTON_STATES = {"active": "Active", "disabled": "Disabled"}  # what a household can switch a paired button to
+SERIAL_MAX = 64
+
+
+def _what_it_orders(titles: dict, sku: str | None, category: str | None) -> str:
+    """How people know a button: by the product it orders, or "your usual …" for a category button."""
+    return titles.get(sku, sku) if sku else f"your usual {category}"
+
+
+def _button_action(cmd) -> str | None:
+    """Runs a command on one of the household's buttons; what the button orders, or None (and an error flashed)."""
+    from . import device_common as common
+    if not 1 <= len(cmd.serial) <= SERIAL_MAX:
+        flash("No such button.", "error")
+        return None
+    try:
+        result = container().bus.handle(cmd)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return None
+    common.lookups().forget()  # this process stops accepting the button's key at once
+    with container().uow() as uow:
+        titles = {sku: p.title for sku, p in uow.products.get_many([result["sku"]] if result["sku"] else []).items()}
+    return _what_it_orders(titles, result["sku"], result["category"])
+
+
 def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | None = None,
                   form: dict | None = None):
     from replenish.services.device_views import button_view
     with container().uow() as uow:
-        buttons = uow.devices.buttons_for(g.household_id)
+        # An unpaired button is gone for good (its secret was replaced): it is not listed.
+        buttons = [b for b in uow.devices.buttons_for(g.household_id) if b.status != "unpaired"]
         skus = [b.sku for b in buttons if b.sku]
         titles = {sku: p.title for sku, p in uow.products.get_many(skus).items()}
         shown = []
         for button in buttons:
             view = button_view(button)
-            view["orders"] = titles.get(button.sku, button.sku) if button.sku else f"your usual {button.category}"
+            view["orders"] = _what_it_orders(titles, button.sku, button.category)
+            view["state"] = BUTTON_STATES.get(button.status, button.status.capitalize())
             in_flight = uow.orders.active_for_source(g.household_id, button.source_id)
             view["in_flight"] = in_flight.status if in_flight else None
             shown.append(view)
@@ -140,6 +169,32 @@ def init(bp) -> None:
             return _buttons_page(400, errors={exc.field or "sku": exc.message}, form=form)
         return _buttons_page(201, paired=paired)
 
+    @bp.post("/buttons/<serial>/status")
+    @security.login_required
+    @_needs("buttons", "Buttons")
+    def button_status(serial: str):
+        from replenish.domain.device_commands import SetButtonStatus
+        status = request.form.get("status")
+        if status not in BUTTON_STATES:
+            flash("Choose “Disable” or “Enable”.", "error")
+            return redirect(url_for("dashboard.buttons"))
+        what = _button_action(SetButtonStatus(g.household_id, serial, status))
+        if what is None:
+            return redirect(url_for("dashboard.buttons"))
+        flash(f"The button for {what} is disabled; pressing it orders nothing." if status == "disabled" else
+              f"The button for {what} is active again; pressing it places an order.", "ok")
+        return redirect(url_for("dashboard.buttons") + f"#button-{serial}")
+
+    @bp.post("/buttons/<serial>/unpair")
+    @security.login_required
+    @_needs("buttons", "Buttons")
+    def unpair_button(serial: str):
+        from replenish.domain.device_commands import UnpairButton
+        what = _button_action(UnpairButton(g.household_id, serial))
+        if what is not None:
+            flash(f"The button for {what} is unpaired; it will never order anything again.", "ok")
+        return redirect(url_for("dashboard.buttons"))
+
     # -- appliances -------------------------------------------------------------------------------------
     @bp.get("/appliances")
     @security.login_required
@@ -182,8 +237,9 @@ def init(bp) -> None:
             result = container().bus.handle(DeregisterDevice(None, device_id, household_id=g.household_id,
                                                              reason="removed on the dashboard"))
             cancelled = len(result.get("cancelled_orders") or [])
-            flash("The appliance was unlinked" + (f" and {cancelled} waiting order(s) cancelled." if cancelled
-                                                   else "."), "ok")
+            waiting = "1 waiting order" if cancelled == 1 else f"{cancelled} waiting orders"
+            flash(f"The appliance was unlinked and {waiting} cancelled." if cancelled else
+                  "The appliance was unlinked.", "ok")
         except DomainError as exc:
             flash(exc.message, "error")
         return redirect(url_for("dashboard.appliances"))

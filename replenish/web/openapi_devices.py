@@ -152,8 +152,9 @@ def document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Replenish buttons and partner appliances", "version": "1.0.0",
                  "description": "Dash-style buttons and a partner API shaped like the Dash Replenishment API. "
-                                "Every partner and button request is signed (RFC 9421). Webhooks to partners carry "
-                                "X-Replenish-Signature (one v1 per active webhook secret)."},
+                                "Every partner and button request is signed (RFC 9421). Webhooks to partners follow "
+                                "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature with one v1 "
+                                "per live webhook secret)."},
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "household": {"type": "http", "scheme": "bearer", "description": "A household API token"},

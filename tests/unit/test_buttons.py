@@ -538,3 +538,36 @@ def test_cli_registers_a_button(tmp_path, monkeypatch):
     partner = json.loads(result.output.strip().splitlines()[-1])
     assert partner["key_id"].startswith("pk_") and partner["secret"].startswith("sk_")
     assert partner["webhook_secret"].startswith("whsec_") and "api_key" not in partner
+
+
+class _RecordingNotifier:
+    channel = "sns"
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message):
+        self.sent.append(message)
+
+
+def test_device_notices_respect_the_households_choices_on_its_channels(client, token, container):
+    """A household that switched problem notices off by email and text still sees a low battery in its feed,
+    and gets no email or text about it; with them on, it does."""
+    from replenish.domain import commands as c
+    sns = _RecordingNotifier()
+    container.deps.notifiers.append(sns)
+    container.bus.handle(c.SetNotificationPrefs("h1", {"email": True, "sms": False, "alexa": False},
+                                                {"problems": False}, email="home@example.com"))
+    quiet = register(client, token)
+    assert press(client, quiet, {"click_type": "DOUBLE", "battery_mv": 1100}).status_code == 200
+    drain(container)
+    assert [m.kind for m in sns.sent if m.kind == "ButtonBatteryLow"] == []
+    with container.uow() as uow:
+        assert [n.kind for n in uow.notifications.for_household("h1") if n.channel == "feed"].count(
+            "ButtonBatteryLow") == 1
+    container.bus.handle(c.SetNotificationPrefs("h1", {"email": True, "sms": False, "alexa": False},
+                                                {"problems": True}, email="home@example.com"))
+    loud = register(client, token)
+    assert press(client, loud, {"click_type": "DOUBLE", "battery_mv": 1100}).status_code == 200
+    drain(container)
+    assert [m.kind for m in sns.sent if m.kind == "ButtonBatteryLow"] == ["ButtonBatteryLow"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 
@@ -418,6 +419,170 @@ def test_refreshing_the_pairing_result_does_not_pair_a_second_button(signed_in, 
     assert again.status_code == 409 and "already paired" in again.get_data(as_text=True)
     with container.uow() as uow:
         assert len(uow.devices.buttons_for("h1")) == 1
+
+
+TIDE_TITLE = "Tide PODS Laundry Detergent, 42 Count"
+
+
+def pair(client, csrf, **form) -> dict:
+    """Pairs a button on the dashboard; its serial and secret as the pairing result shows them."""
+    response = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "sku", "sku": "TIDE-PODS-42",
+                                                       "quantity": "1", **form})
+    assert response.status_code == 201
+    html = response.get_data(as_text=True)
+    return {"serial": re.search(r'id="paired-serial">([A-Z0-9]+)<', html).group(1),
+            "secret": re.search(r'id="paired-secret"[^>]* value="([^"]+)"', html).group(1)}
+
+
+def press(client, button):
+    """A signed press through the API, as the button sends it."""
+    from replenish.sdk.http_signatures import signature_headers
+    path, body = f"/v1/buttons/{button['serial']}/press", b'{"click_type": "SINGLE"}'
+    headers = signature_headers("POST", "http://test" + path, body, button["serial"], button["secret"],
+                                headers={"Content-Type": "application/json"})
+    return client.post(path, data=body, headers=headers, base_url="http://test")
+
+
+def button_card(client, serial) -> str | None:
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    if f'id="button-{serial}"' not in html:
+        return None
+    card = html[html.index(f'id="button-{serial}"'):]
+    return card[:card.index("</article>")]
+
+
+def key_accepted(app, serial) -> bool:
+    """Whether this process still accepts the button's signing key (its short-lived key cache included)."""
+    from replenish.web import device_common
+    with app.app_context():
+        return device_common.lookups().button_key(serial) is not None
+
+
+def flashes(html) -> list[str]:
+    return [unescape(m) for m in re.findall(r'<p class="flash flash-\w+"[^>]*>([^<]*)</p>', html)]
+
+
+@devices_present
+def test_disable_and_enable_a_button(signed_in, app, container):
+    client, csrf = signed_in
+    button = pair(client, csrf, quantity="2")
+    card = button_card(client, button["serial"])
+    assert ">Active<" in card and ">Disable<" in card and ">Unpair<" in card and ">Enable<" not in card
+    assert press(client, button).get_json()["status"] == "order_placed"  # this process now keeps its key
+    assert key_accepted(app, button["serial"])
+    with container.uow() as uow:
+        first = uow.orders.list("h1")[0].id
+    container.bus.handle(commands.CancelOrder("h1", first))  # nothing in flight: the next press would order
+
+    url = f"/dashboard/buttons/{button['serial']}/status"
+    response = client.post(url, data={"csrf_token": csrf, "status": "disabled"})
+    assert response.status_code == 302 and response.location.endswith(f"/dashboard/buttons#button-{button['serial']}")
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    assert flashes(html) == [f"The button for {TIDE_TITLE} is disabled; pressing it orders nothing."]
+    card = button_card(client, button["serial"])
+    assert ">Disabled<" in card and ">Enable<" in card and ">Disable<" not in card
+    assert "pressing it orders nothing until you enable it" in card
+    assert not key_accepted(app, button["serial"])  # at once, not when the key cache expires
+    assert press(client, button).status_code == 404
+    with container.uow() as uow:
+        assert [o.id for o in uow.orders.list("h1")] == [first]
+        assert uow.devices.button(button["serial"]).status == "disabled"
+
+    assert client.post(url, data={"csrf_token": csrf, "status": "active"}).status_code == 302
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    assert flashes(html) == [f"The button for {TIDE_TITLE} is active again; pressing it places an order."]
+    assert ">Active<" in button_card(client, button["serial"])
+    assert press(client, button).get_json()["status"] == "order_placed"
+    with container.uow() as uow:
+        assert len(uow.orders.list("h1")) == 2
+
+
+@devices_present
+def test_a_category_button_is_named_by_its_category(signed_in):
+    client, csrf = signed_in
+    button = pair(client, csrf, kind="category", category="detergent", sku="")
+    client.post(f"/dashboard/buttons/{button['serial']}/status", data={"csrf_token": csrf, "status": "disabled"})
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    assert flashes(html) == ["The button for your usual detergent is disabled; pressing it orders nothing."]
+
+
+@devices_present
+def test_unpair_a_button_for_good(signed_in, app, container):
+    client, csrf = signed_in
+    button = pair(client, csrf)
+    kept = pair(client, csrf, sku="CHARMIN-12")
+    assert press(client, button).get_json()["status"] == "order_placed"
+    assert key_accepted(app, button["serial"])
+    card = button_card(client, button["serial"])
+    # Unpairing asks first: the form that unpairs is inside a <details> opened by the "Unpair" summary.
+    details = card[card.index('<details class="unpair">'):card.index("</details>")]
+    assert "<summary" in details and f'action="/dashboard/buttons/{button["serial"]}/unpair"' in details
+    assert "Yes, unpair it" in details and "never order again" in details
+
+    response = client.post(f"/dashboard/buttons/{button['serial']}/unpair", data={"csrf_token": csrf})
+    assert response.status_code == 302
+    html = client.get("/dashboard/buttons").get_data(as_text=True)
+    assert flashes(html) == [f"The button for {TIDE_TITLE} is unpaired; it will never order anything again."]
+    assert button_card(client, button["serial"]) is None  # unpaired buttons are not listed
+    assert button_card(client, kept["serial"]) is not None
+    assert not key_accepted(app, button["serial"])
+    assert press(client, button).status_code == 404
+    with container.uow() as uow:
+        assert uow.devices.button(button["serial"]).status == "unpaired"
+        assert len(uow.orders.list("h1")) == 1
+
+    # It cannot be enabled or unpaired again.
+    client.post(f"/dashboard/buttons/{button['serial']}/status", data={"csrf_token": csrf, "status": "active"})
+    assert flashes(client.get("/dashboard/buttons").get_data(as_text=True)) == [f"No button '{button['serial']}'."]
+    assert press(client, button).status_code == 404
+
+
+@devices_present
+def test_button_actions_without_the_csrf_token_change_nothing(signed_in, container):
+    client, csrf = signed_in
+    button = pair(client, csrf)
+    for data in ({"status": "disabled"}, {"status": "disabled", "csrf_token": "forged"}):
+        response = client.post(f"/dashboard/buttons/{button['serial']}/status", data=data)
+        assert response.status_code == 400 and "did not come from this site" in response.get_data(as_text=True)
+        assert client.post(f"/dashboard/buttons/{button['serial']}/unpair", data=data).status_code == 400
+    with container.uow() as uow:
+        assert uow.devices.button(button["serial"]).status == "active"
+    assert press(client, button).get_json()["status"] == "order_placed"
+
+
+@devices_present
+def test_bad_button_actions_show_a_message_and_change_nothing(signed_in, container):
+    client, csrf = signed_in
+    button = pair(client, csrf)
+    for status in ("unpaired", "", "off"):
+        assert client.post(f"/dashboard/buttons/{button['serial']}/status",
+                           data={"csrf_token": csrf, "status": status}).status_code == 302
+        assert flashes(client.get("/dashboard/buttons").get_data(as_text=True)) == ["Choose “Disable” or “Enable”."]
+    for serial in ("NOPE", "X" * 500):
+        for action, data in (("status", {"status": "disabled"}), ("unpair", {})):
+            response = client.post(f"/dashboard/buttons/{serial}/{action}", data={"csrf_token": csrf, **data})
+            assert response.status_code == 302
+            assert flashes(client.get("/dashboard/buttons").get_data(as_text=True))[0].startswith("No ")
+    with container.uow() as uow:
+        assert uow.devices.button(button["serial"]).status == "active"
+
+
+@devices_present
+def test_another_household_cannot_disable_or_unpair_my_button(app, container, token):
+    owner = app.test_client()
+    button = pair(owner, sign_in(owner, token))
+    container.bus.handle(commands.CreateHousehold("h2", "Other", "2 Main St"))
+    stranger = app.test_client()
+    csrf = sign_in(stranger, container.bus.handle(commands.IssueToken("h2")))
+    assert button["serial"] not in stranger.get("/dashboard/buttons").get_data(as_text=True)
+    stranger.post(f"/dashboard/buttons/{button['serial']}/status", data={"csrf_token": csrf, "status": "disabled"})
+    html = stranger.get("/dashboard/buttons").get_data(as_text=True)
+    assert flashes(html) == [f"No button '{button['serial']}'."] and TIDE_TITLE not in flashes(html)[0]
+    stranger.post(f"/dashboard/buttons/{button['serial']}/unpair", data={"csrf_token": csrf})
+    with container.uow() as uow:
+        assert uow.devices.button(button["serial"]).status == "active"
+    assert press(owner, button).get_json()["status"] == "order_placed"
+    assert ">Active<" in button_card(owner, button["serial"])
 
 
 @devices_present

@@ -412,6 +412,7 @@ def test_webhook_secrets_are_added_and_retired_through_the_sdk(app, token, conta
     [registered] = deliveries(container, "device.registered")
     assert device_events.deliver_webhook(registered, container.deps) == "delivered"
     _, body, headers = sender.sent[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2  # Standard Webhooks: one v1 per live secret
     for secrets in ([old], [added]):  # signed with both while the partner rotates
         assert client_for(app, "pk_x", "x", secrets).verify_webhook(headers, body, now=clock().timestamp())
     assert sdk.retire_webhook_secret(old)["active_secrets"] == 1 and sdk.webhook_secrets == [added]
@@ -422,6 +423,7 @@ def test_webhook_secrets_are_added_and_retired_through_the_sdk(app, token, conta
     [changed] = deliveries(container, "subscription.changed")
     assert device_events.deliver_webhook(changed, container.deps) == "delivered"
     _, body, headers = sender.sent[-1]
+    assert headers["webhook-signature"].startswith("v1,") and " " not in headers["webhook-signature"]
     assert sdk.verify_webhook(headers, body, now=clock().timestamp())["type"] == "subscription.changed"
     with pytest.raises(PartnerError):
         client_for(app, "pk_x", "x", [old]).verify_webhook(headers, body, now=clock().timestamp())
@@ -462,6 +464,8 @@ def test_order_events_become_signed_webhooks_with_a_delivery_log(container, sdk,
     assert len(sender.sent) == 2
     url, body, headers = sender.sent[-1]
     assert url == "https://acme.example/hooks"
+    assert headers["webhook-id"] == f"msg_{delivery_id}" and headers["X-Replenish-Event"] == "order.placed"
+    assert "X-Replenish-Signature" not in headers and "X-Replenish-Delivery" not in headers
     payload = sdk.verify_webhook(headers, body, now=clock().timestamp())
     assert payload["type"] == "order.placed" and payload["data"]["order_id"] == order_id
     assert payload["data"]["slot_id"] == "detergent" and payload["data"]["external_id"] == "WM-0001"

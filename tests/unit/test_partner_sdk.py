@@ -1,14 +1,14 @@
 """The partner SDK on its own: the RFC 9421 headers it signs requests with (and that the server verifies), webhook
-verification across a secret rotation (still the X-Replenish-Signature scheme), and the button and partner
-clients over the API."""
+verification (Standard Webhooks) across a secret rotation, and the button and partner clients over the API."""
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 
-from replenish.adapters.webhook_sender import sign_all
+from replenish.adapters.webhook_sender import webhook_headers
 from replenish.domain import device_commands as dc
-from replenish.sdk import ButtonClient, PartnerClient, PartnerError, signature_headers, verify_signature
+from replenish.sdk import ButtonClient, PartnerClient, PartnerError, signature_headers
 from replenish.web import create_app, signatures
 from replenish.web.errors import ApiError
 
@@ -99,23 +99,40 @@ def test_a_url_as_the_client_percent_encoded_it_verifies(app, path):
     assert isinstance(verified, signatures.Verified), verified.message
 
 
+OLD_SECRET = "whsec_" + "b2xkLXNlY3JldC1rZXktMjQtYnl0ZXMh"  # base64 of 24 bytes
+NEW_SECRET = "whsec_" + "c2VjcmV0LWtleS1vZi0zMi1ieXRlcy1mb3ItdGVzdHM="  # base64 of 32 bytes
+OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LWtleS0yNC1ieXRl"
+
+
 def test_verify_webhook_accepts_either_secret_during_rotation_and_rejects_tampering():
     body = json.dumps({"id": "evt_1", "type": "order.placed"}).encode()
-    header = sign_all(["old", "new"], body, 1_000)
-    for secrets in (["old"], ["new"], ["other", "new"]):
-        client = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=secrets, clock=lambda: 1_010)
-        assert client.verify_webhook({"x-replenish-signature": header}, body)["id"] == "evt_1"
-    client = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=["other"], clock=lambda: 1_010)
-    with pytest.raises(PartnerError) as refused:
-        client.verify_webhook({"X-Replenish-Signature": header}, body)
-    assert refused.value.status == 401
-    stale = PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=["new"], clock=lambda: 1_000 + 301)
-    with pytest.raises(PartnerError):
-        stale.verify_webhook({"X-Replenish-Signature": header}, body)
-    assert not verify_signature(["new"], header, body + b" ", now=1_010)
-    assert not verify_signature(["new"], header, body, now=1_000 + 301)
-    assert not verify_signature(["new"], "t=abc,v1=00", body, now=1_000)
-    assert not verify_signature(["new"], None, body, now=1_000)
+    headers = webhook_headers([OLD_SECRET, NEW_SECRET], "msg_1", body, datetime.fromtimestamp(1_000, timezone.utc))
+    assert headers["webhook-timestamp"] == "1000" and len(headers["webhook-signature"].split(" ")) == 2
+
+    def client(secrets, now=1_010):
+        return PartnerClient("http://x", "pk_x", "sk_x", webhook_secrets=secrets, clock=lambda: now)
+
+    for secrets in ([OLD_SECRET], [NEW_SECRET], [OTHER_SECRET, NEW_SECRET]):
+        assert client(secrets).verify_webhook(headers, body)["id"] == "evt_1"
+    upper = {name.upper(): value for name, value in headers.items()}  # header names are case-insensitive
+    assert client([NEW_SECRET]).verify_webhook(upper, body)["id"] == "evt_1"
+    assert client([NEW_SECRET]).verify_webhook(headers, body, now=1_000 - 300)["id"] == "evt_1"
+    refusals = {
+        "other secret": (client([OTHER_SECRET]), headers, body),
+        "no secret": (client([]), headers, body),
+        "tampered body": (client([NEW_SECRET]), headers, body + b" "),
+        "other id": (client([NEW_SECRET]), {**headers, "webhook-id": "msg_2"}, body),
+        "other timestamp": (client([NEW_SECRET], now=1_001), {**headers, "webhook-timestamp": "1001"}, body),
+        "too old": (client([NEW_SECRET], now=1_000 + 301), headers, body),
+        "too new": (client([NEW_SECRET], now=1_000 - 301), headers, body),
+        "bad timestamp": (client([NEW_SECRET]), {**headers, "webhook-timestamp": "abc"}, body),
+        "no signature": (client([NEW_SECRET]), {k: v for k, v in headers.items() if k != "webhook-signature"}, body),
+        "old scheme": (client([NEW_SECRET]), {"X-Replenish-Signature": "t=1000,v1=00"}, body),
+    }
+    for what, (verifier, sent, received) in refusals.items():
+        with pytest.raises(PartnerError) as refused:
+            verifier.verify_webhook(sent, received)
+        assert refused.value.status == 401, what
 
 
 def test_button_client_presses_through_the_api(app, container, token):
