@@ -43,7 +43,8 @@ from replenish.sdk.http_signatures import signature_headers  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
-from replenish.domain import commands, device_commands as dc  # noqa: E402
+from replenish.domain import commands
+from replenish.devices.domain import commands as dc# noqa: E402
 from workers.queue import RecordingQueue  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog.model import Product  # noqa: E402
-from replenish.adapters import orm  # noqa: E402
+from replenish.adapters import orm# noqa: E402
 from replenish.adapters.clock import system_clock  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import make_engine  # noqa: E402
-from replenish.domain import commands  # noqa: E402
+from replenish.domain import commands# noqa: E402
 
 HOUSEHOLD = "bench-household"
 PHRASES = ["detergent", "toilet paper", "paper towels", "coffee", "dish soap", "trash bags", "milk"]

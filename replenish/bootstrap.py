@@ -9,8 +9,8 @@ from replenish.adapters import orm
 from replenish.adapters.clock import system_clock
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
+from replenish.devices import wiring as devices
 from replenish.services import event_handlers
-from replenish.services import device_events  # noqa: F401  (subscribes button/device consumers)
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
@@ -78,7 +78,12 @@ def make_alexa_notifier(settings: Settings, redis_client, env=None):
     import os
 
     from skills.linking import alexa_user_for
-    from skills.proactive import DEVELOPMENT_EVENTS_URL, TOKEN_URL, AlexaNotifier, ProactiveEventsClient
+    from skills.proactive import (
+        DEVELOPMENT_EVENTS_URL,
+        TOKEN_URL,
+        AlexaNotifier,
+        ProactiveEventsClient,
+    )
     env = os.environ if env is None else env
     client_id, client_secret = env.get("ALEXA_CLIENT_ID", ""), env.get("ALEXA_CLIENT_SECRET", "")
     if not client_id or not client_secret or redis_client is None:
@@ -98,6 +103,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
               queue=None, locks=None, redis_client=None, engine=None) -> Container:
     settings = settings or Settings.from_env()
     orm.start_mappers()
+    devices.start_mappers()
+    devices.subscribe()
     clock = clock or system_clock
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -112,10 +119,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
+                                            repositories=devices.REPOSITORIES,
                                             clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
-    bus = MessageBus(deps)
+    bus = MessageBus(deps, devices.COMMAND_HANDLERS)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
     return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                      redis=redis_client, deps=deps, bus=bus,

@@ -183,9 +183,10 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
 
 def _register_feature_commands() -> None:
     """Command groups that live beside the feature they drive (recommender, buttons and devices)."""
-    from replenish import cli_devices, cli_recommend
+    from replenish import cli_recommend
+    from replenish.devices import wiring as devices
     cli_recommend.register(main)
-    cli_devices.register(main)
+    devices.register_commands(main, _container)
 
 
 _register_feature_commands()

@@ -11,11 +11,11 @@ def beat_schedule(settings: Settings) -> dict:
     return {
         "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": settings.relay_interval_seconds},
         # signed requests older than the replay window
-        "prune-signed-requests": {"task": "workers.tasks.prune_signed_requests", "schedule": 300.0},
+        "prune-signed-requests": {"task": "replenish.devices.tasks.prune_signed_requests", "schedule": 300.0},
         "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},
-        "resend-webhooks": {"task": "workers.webhook_tasks.resend_pending_webhooks", "schedule": 60.0},
+        "resend-webhooks": {"task": "replenish.devices.tasks.resend_pending_webhooks", "schedule": 60.0},
     }
 
 
@@ -47,7 +47,7 @@ def configure(app: Celery, settings: Settings) -> Celery:
 
 
 def make_celery(settings: Settings) -> Celery:
-    return configure(Celery("replenish", include=["workers.tasks", "workers.webhook_tasks"]), settings)
+    return configure(Celery("replenish", include=["workers.tasks", "replenish.devices.tasks"]), settings)
 
 
 app = make_celery(Settings.from_env())

@@ -34,12 +34,6 @@ def drain_outbox() -> int:
     return event_handlers.drain_outbox(runtime.container().deps)
 
 
-@app.task(name="workers.tasks.prune_signed_requests", acks_late=True)
-def prune_signed_requests() -> int:
-    from replenish.adapters.signed_requests import SignedRequestLog
-    return SignedRequestLog(runtime.container().engine).prune(runtime.container().clock())
-
-
 @app.task(name="workers.tasks.submit_order", **RETRY)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))

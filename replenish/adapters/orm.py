@@ -202,11 +202,8 @@ def start_mappers() -> None:
                               order_by=order_lines.c.id),
     })
     mapper_registry.map_imperatively(model.Notification, notifications)
-    orm_devices.start_mappers()
 
 
-# At the end, because it builds its tables on this module's ``metadata`` (so Alembic and create_all see them).
-from . import orm_devices  # noqa: E402
 
 
 @event.listens_for(Engine, "connect")

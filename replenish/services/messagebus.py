@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from . import event_handlers
-from .device_handlers import DEVICE_COMMAND_HANDLERS
 from .handlers import COMMAND_HANDLERS, Deps
 
 
@@ -12,8 +11,7 @@ class MessageBus:
     def __init__(self, deps: Deps, command_handlers: dict | None = None):
         self.deps = deps
         self.command_handlers = dict(COMMAND_HANDLERS)
-        self.command_handlers.update(DEVICE_COMMAND_HANDLERS)
-        self.command_handlers.update(command_handlers or {})
+        self.command_handlers.update(command_handlers or {})  # other features' handlers, given by bootstrap
 
     def handle(self, command) -> Any:
         handler = self.command_handlers.get(type(command))

@@ -6,7 +6,8 @@ from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from replenish.adapters import device_repository, repository
+from replenish.adapters import repository
+
 from replenish.domain.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -15,10 +16,12 @@ log = logging.getLogger(__name__)
 class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: sessionmaker, after_commit: Callable[[list[int]], None] | None = None,
                  clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True,
-                 committed: Callable[[list], None] | None = None):
+                 committed: Callable[[list], None] | None = None,
+                 repositories: dict[str, Callable[[Session], object]] | None = None):
         self.session_factory = session_factory
         self.after_commit = after_commit
         self.committed = committed  # given every event a commit made, once it is committed (caches to update)
+        self.repositories = repositories or {}  # other features' repositories by name (bootstrap gives them)
         self.clock = clock
         self.needs_handling = needs_handling
         self._on_commit: list[Callable[[], None]] = []
@@ -32,8 +35,8 @@ class SqlAlchemyUnitOfWork:
         self.purchases = repository.PurchaseRepository(self.session)
         self.outbox = repository.OutboxRepository(self.session)
         self.notifications = repository.NotificationRepository(self.session)
-        self.devices = device_repository.DeviceRepository(self.session)
-        self.webhooks = device_repository.WebhookLog(self.session)
+        for name, make in self.repositories.items():
+            setattr(self, name, make(self.session))
         self.extra_seen: set = set()  # other aggregates that record events (devices, buttons)
         self.context: dict = {}  # scratch space for consumers sharing this transaction (batched follow-ups)
         return self

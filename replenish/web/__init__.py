@@ -23,9 +23,13 @@ def create_app(container=None) -> Flask:
     app.extensions["replenish"] = container
     register_error_handlers(app)
 
-    from . import alexa, api, buttons, dashboard, health, partners
-    for module in (health, api, alexa, buttons, partners, dashboard):
-        app.register_blueprint(module.bp)
+    from replenish.devices import wiring as devices
+
+    from . import alexa, api, dashboard, health
+    devices.attach_dashboard(dashboard.bp)
+    app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
+    for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), dashboard.bp):
+        app.register_blueprint(blueprint)
     return app
 
 

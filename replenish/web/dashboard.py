@@ -20,7 +20,7 @@ from replenish.domain.errors import DomainError
 from replenish.services.ports import PermanentError, TransientError
 from replenish.services.views import limits_view, order_view
 
-from . import dashboard_devices, dashboard_forecast, dashboard_forms, dashboard_security as security
+from . import dashboard_forecast, dashboard_forms, dashboard_security as security
 from .auth import container, household_for_token
 from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, money, timeline
 
@@ -313,7 +313,10 @@ def notifications():
 
 # -- buttons and appliances (present when their modules are in this build) ----------------------------------
 def _device_modules() -> dict:
-    return dashboard_devices.available()
+    """The device pages a feature attached (see ``replenish.devices.wiring``), and whether they are available."""
+    from flask import current_app
+    pages = current_app.extensions.get("replenish_dashboard_pages", {})
+    available = pages.get("available")
+    return available() if callable(available) else {"buttons": False, "appliances": False}
 
 
-dashboard_devices.init(bp)

@@ -219,10 +219,10 @@ def test_one_time_link_signs_in_a_second_phone(browser, server, household):
 
 
 def test_pair_a_button_and_see_appliances(browser, server, household, container):
-    from replenish.web.dashboard_devices import available
+    from replenish.devices.web.dashboard import available
     if not available()["buttons"]:
         pytest.skip("the buttons module is not in this build")
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     context = browser.new_context(**PHONE)
     page = context.new_page()
     try:

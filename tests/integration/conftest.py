@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from replenish.adapters import orm
+from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
 from replenish.config import Settings
 from replenish.db import migrate
 

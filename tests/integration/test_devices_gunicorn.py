@@ -17,8 +17,18 @@ from sqlalchemy import create_engine, text
 
 from replenish.sdk.http_signatures import signature_headers
 
-from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, free_port, require,
-                       wait_for)
+from .services import (
+    PG_ADMIN_DB,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    ROOT,
+    free_port,
+    require,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 11
@@ -96,7 +106,8 @@ def world(server):
     """A household with a button, a partner with a registered washer; made through the bus in this process."""
     from replenish.bootstrap import bootstrap
     from replenish.config import Settings
-    from replenish.domain import commands, device_commands as dc
+    from replenish.devices.domain import commands as dc
+    from replenish.domain import commands
     from tests.conftest import PRODUCTS
     from workers.queue import RecordingQueue
     container = bootstrap(Settings.from_env(server["env"]), queue=RecordingQueue())
@@ -111,12 +122,12 @@ def world(server):
 
 
 def new_button(world) -> dict:
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     return world["container"].bus.handle(dc.RegisterButton("hi1", "TIDE-PODS-42"))
 
 
 def new_device(world, external_id: str) -> dict:
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     bus = world["container"].bus
     code = bus.handle(dc.CreateLinkCode("hi1"))["code"]
     return bus.handle(dc.RegisterDevice(world["partner"]["partner_id"], code, external_id, "washer", (
@@ -291,7 +302,11 @@ def test_a_partner_written_with_only_http_message_signatures_registers_and_repor
     RFC 9421 library."""
     import datetime
 
-    from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
+    from http_message_signatures import (
+        HTTPMessageSigner,
+        HTTPSignatureKeyResolver,
+        algorithms,
+    )
 
     partner = world["partner"]
 
@@ -310,7 +325,7 @@ def test_a_partner_written_with_only_http_message_signatures_registers_and_repor
                     covered_component_ids=("@method", "@target-uri", "content-digest"))
         return requests.Session().send(prepared, timeout=30)
 
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     code = world["container"].bus.handle(dc.CreateLinkCode("hi1"))["code"]
     registered = call("POST", "/v1/partner/devices", {"link_code": code, "device_id": "WM-PLAIN", "slots": [
         {"slot_id": "detergent", "products": ["TIDE-PODS-42"], "capacity": 84, "threshold": 20, "target": 84}]})

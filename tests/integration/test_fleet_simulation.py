@@ -11,7 +11,7 @@ import requests
 
 from replenish.bootstrap import bootstrap
 from replenish.config import Settings
-from replenish.simulate import run
+from replenish.devices.simulate import run
 from tests.conftest import PRODUCTS
 from workers.queue import RecordingQueue
 

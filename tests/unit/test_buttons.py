@@ -214,7 +214,7 @@ def test_category_button_lets_the_recommender_choose(client, token, container):
 
 
 def test_category_button_falls_back_to_the_catalog_without_a_recommender(client, token, container, monkeypatch):
-    from replenish.services import device_handlers
+    from replenish.devices.services import handlers as device_handlers
 
     class Broken:
         def resolve(self, *a, **k):
@@ -489,7 +489,7 @@ def test_a_plain_press_notes_its_time_and_an_inactive_button_orders_nothing(clie
     made inactive behind the API's back (another process, the database) orders nothing."""
     from sqlalchemy import update
 
-    from replenish.adapters.orm_devices import buttons
+    from replenish.devices.adapters.orm import buttons
     button = register(client, token)
     assert press(client, button).get_json()["status"] == "order_placed"
     clock.advance(minutes=5)

@@ -379,13 +379,13 @@ def test_link_needs_a_signed_in_household_and_expires(client, container):
 
 # -- devices ------------------------------------------------------------------------------------------------
 devices_present = pytest.mark.skipif(
-    not __import__("replenish.web.dashboard_devices", fromlist=["available"]).available()["buttons"],
+    not __import__("replenish.devices.web.dashboard", fromlist=["available"]).available()["buttons"],
     reason="the buttons/appliances modules are not in this build")
 
 
 @devices_present
 def test_pair_a_button_and_see_its_battery_and_last_press(signed_in, container, clock):
-    from replenish.domain.device_commands import PressButton
+    from replenish.devices.domain.commands import PressButton
     client, csrf = signed_in
     page = client.get("/dashboard/buttons")
     assert page.status_code == 200 and "Pair a button" in page.get_data(as_text=True)
@@ -453,7 +453,7 @@ def button_card(client, serial) -> str | None:
 
 def key_accepted(app, serial) -> bool:
     """Whether this process still accepts the button's signing key (its short-lived key cache included)."""
-    from replenish.web import device_common
+    from replenish.devices.web import common as device_common
     with app.app_context():
         return device_common.lookups().button_key(serial) is not None
 
@@ -587,7 +587,7 @@ def test_another_household_cannot_disable_or_unpair_my_button(app, container, to
 
 @devices_present
 def test_appliance_link_code_levels_mode_and_unlink(signed_in, container, clock):
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     client, csrf = signed_in
     page = client.post("/dashboard/appliances/code", data={"csrf_token": csrf})
     code = re.search(r'id="link-code-value">([A-Z0-9]+)<', page.get_data(as_text=True)).group(1)
@@ -622,7 +622,7 @@ def test_appliance_link_code_levels_mode_and_unlink(signed_in, container, clock)
 
 @devices_present
 def test_another_household_cannot_touch_my_appliance(client, container, token):
-    from replenish.domain import device_commands as dc
+    from replenish.devices.domain import commands as dc
     container.bus.handle(commands.CreateHousehold("h2", "Other", "2 Main St"))
     code = container.bus.handle(dc.CreateLinkCode("h2"))["code"]
     partner = container.bus.handle(dc.CreatePartner("Acme"))["partner_id"]
@@ -636,7 +636,7 @@ def test_another_household_cannot_touch_my_appliance(client, container, token):
 
 
 def test_device_pages_say_when_the_modules_are_missing(signed_in, monkeypatch):
-    from replenish.web import dashboard_devices
+    from replenish.devices.web import dashboard as dashboard_devices
     client, csrf = signed_in
     monkeypatch.setattr(dashboard_devices, "available", lambda: {"buttons": False, "appliances": False})
     for path in ("/dashboard/buttons", "/dashboard/appliances"):

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
+from replenish.devices.domain import commands as dc
+from replenish.devices.services import events as device_events
 from replenish.domain import commands
-from replenish.domain import device_commands as dc
 from replenish.sdk import PartnerClient, PartnerError
 from replenish.sdk.http_signatures import signature_headers
-from replenish.services import device_events
 from replenish.web import create_app
 
 from .device_fakes import FlaskSession, RecordingSender
@@ -390,7 +390,7 @@ def test_a_revoked_partner_stops_verifying_once_its_cached_key_expires(app, part
     from cachetools import TTLCache
     from sqlalchemy import update
 
-    from replenish.adapters.orm_devices import partners
+    from replenish.devices.adapters.orm import partners
     sdk.heartbeat(device["device_id"])
     lookups = app.extensions["replenish_devices"]["lookups"]
     now = [0.0]

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from replenish.adapters.webhook_sender import webhook_headers
-from replenish.domain import device_commands as dc
+from replenish.devices.adapters.webhook_sender import webhook_headers
+from replenish.devices.domain import commands as dc
+from replenish.devices.web import signatures
 from replenish.sdk import ButtonClient, PartnerClient, PartnerError, signature_headers
-from replenish.web import create_app, signatures
+from replenish.web import create_app
 from replenish.web.errors import ApiError
 
 from .device_fakes import FlaskSession

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from replenish.config import Settings
-from replenish.domain import device_commands as dc
-from replenish.domain.devices import Slot
+from replenish.devices.domain import commands as dc
+from replenish.devices.domain.model import Slot
 from replenish.domain.errors import InvalidCommand
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)

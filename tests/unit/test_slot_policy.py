@@ -4,8 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from replenish.devices.domain.slots import (
+    DEFAULT_DEBOUNCE,
+    Slot,
+    canonical_unit,
+    convert,
+)
 from replenish.domain.errors import InvalidCommand
-from replenish.domain.slots import DEFAULT_DEBOUNCE, Slot, canonical_unit, convert
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)

@@ -13,9 +13,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from replenish.domain import device_commands as dc
+from replenish.devices.domain import commands as dc
+from replenish.devices.services import events as device_events
 from replenish.sdk import PartnerClient, PartnerError
-from replenish.services import device_events
 from replenish.web import create_app
 
 from .device_fakes import FlaskSession, RecordingSender

@@ -9,10 +9,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from replenish.domain import devices
+from replenish.devices.adapters import orm as t
+from replenish.devices.domain import model as devices
 from replenish.domain.model import hash_secret, new_id
 
-from . import orm_devices as t
 
 class DeviceRepository:
     """Buttons, partners, devices (with their slots) and link codes: one repository for the channel."""

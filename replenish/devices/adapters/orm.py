@@ -1,13 +1,23 @@
 """Tables for buttons, partners, devices, slots and webhook deliveries, and their imperative mapping."""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import relationship
 
-from replenish.domain import devices
-
-from .orm import UTCDateTime, mapper_registry, metadata
+from replenish.adapters.orm import UTCDateTime, mapper_registry, metadata
+from replenish.devices.domain import model as devices
 
 partners = Table(
     "partners", metadata,
@@ -131,8 +141,15 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_status_created", "status", "created_at"),
 )
 
+_mapped = False
+
+
 def start_mappers() -> None:
-    """Called once, by ``orm.start_mappers``."""
+    """The feature's classes mapped onto its tables, once per process (bootstrap calls it)."""
+    global _mapped
+    if _mapped:
+        return
+    _mapped = True
     mapper_registry.map_imperatively(devices.PartnerKey, partner_keys)
     mapper_registry.map_imperatively(devices.Partner, partners, properties={
         "keys": relationship(devices.PartnerKey, cascade="all, delete-orphan", lazy="selectin",

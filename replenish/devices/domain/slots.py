@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .errors import InvalidCommand
-from .model import as_utc, iso
+from replenish.domain.errors import InvalidCommand
+from replenish.domain.model import as_utc, iso
 
 
 class SlotMode(str, enum.Enum):

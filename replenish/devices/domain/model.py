@@ -12,12 +12,17 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from replenish.devices.domain.slots import (  # noqa: F401  (re-exported)
+    DEFAULT_LEAD_TIME,
+    Decision,
+    Reading,
+    Slot,
+    SlotMode,
+)
+from replenish.domain import events
 from replenish.domain.aggregate import Aggregate
-
-from . import events
-from .errors import DomainError, InvalidCommand
-from .model import as_utc, hash_secret, new_id, utcnow
-from .slots import DEFAULT_LEAD_TIME, Decision, Reading, Slot, SlotMode  # noqa: F401  (re-exported)
+from replenish.domain.errors import DomainError, InvalidCommand
+from replenish.domain.model import as_utc, hash_secret, new_id, utcnow
 
 # -- events ---------------------------------------------------------------------------------------------
 
@@ -198,7 +203,7 @@ class Partner:
         even ask for a new one)."""
         key = next((k for k in self.keys if k.id == key_id), None)
         if key is None or not key.live:
-            from .errors import NotFound
+            from replenish.domain.errors import NotFound
             raise NotFound(f"No live key {key_id!r}.", field="key_id")
         if len(self.live_keys()) == 1:
             raise InvalidCommand("This is the partner's last live key: create a new one before revoking it.",
@@ -347,7 +352,7 @@ class Device(Aggregate):
         for slot in self.slots:
             if slot.slot_id == slot_id:
                 return slot
-        from .errors import NotFound
+        from replenish.domain.errors import NotFound
         raise NotFound(f"Device has no slot {slot_id!r}.", field="slot_id")
 
     def ensure_active(self) -> None:

@@ -15,9 +15,9 @@ from typing import Callable
 
 from flask import Response, current_app, g, request
 
-from . import signatures
-from .auth import container
-from .errors import ApiError
+from replenish.devices.web import signatures
+from replenish.web.auth import container
+from replenish.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ def _tools() -> dict:
     """Per-app helpers, made on first use."""
     tools = current_app.extensions.get("replenish_devices")
     if tools is None:
-        from replenish.adapters.device_repository import DeviceLookups
         from replenish.adapters.redis_store import IdempotencyStore, RateLimiter
-        from replenish.adapters.signed_requests import SignedRequestLog
+        from replenish.devices.adapters.repository import DeviceLookups
+        from replenish.devices.adapters.signed_requests import SignedRequestLog
         c = container()
         tools = {"idempotency": IdempotencyStore(c.redis), "rates": RateLimiter(c.redis),
                  "lookups": DeviceLookups(c.engine), "signed": SignedRequestLog(c.engine)}
@@ -94,7 +94,7 @@ def signed(resolve, call, limits_of=lambda verified: ()):
     g.signed = verified
     limits = limits_of(verified)
     _guarded(lambda: rate_limit(limits))
-    from replenish.adapters.signed_requests import ANSWERED, CONFLICT, NEW
+    from replenish.devices.adapters.signed_requests import ANSWERED, CONFLICT, NEW
     log_ = signed_log()
     seen = _guarded(lambda: log_.begin(verified.key_id, verified.nonce, verified.fingerprint, container().clock()))
     if seen.outcome == CONFLICT:

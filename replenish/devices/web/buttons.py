@@ -5,13 +5,19 @@ import re
 from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from replenish.domain import device_commands as dc
-
-from . import device_common as common
-from .auth import container, json_body, require_household
-from .errors import ApiError
+from replenish.devices.domain import commands as dc
+from replenish.devices.web import common
+from replenish.web.auth import container, json_body, require_household
+from replenish.web.errors import ApiError
 
 bp = Blueprint("buttons", __name__)
 
@@ -113,7 +119,7 @@ def register_button():
 @bp.get("/v1/buttons")
 @require_household
 def list_buttons():
-    from replenish.services.device_views import button_view
+    from replenish.devices.services.views import button_view
     with container().uow() as uow:
         return jsonify({"buttons": [button_view(b) for b in uow.devices.buttons_for(g.household_id)]})
 
@@ -171,7 +177,7 @@ def press(serial: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi_devices import document
+    from replenish.devices.web.openapi import document
     return jsonify(document())
 
 

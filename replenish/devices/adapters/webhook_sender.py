@@ -9,9 +9,8 @@ from typing import Iterable
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from replenish.services.ports import PermanentError, TransientError
-
 from replenish.sdk.signing import webhook_key
+from replenish.services.ports import PermanentError, TransientError
 
 
 def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datetime) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from .orm_devices import signed_requests as t
+from replenish.devices.adapters.orm import signed_requests as t
 
 NEW, ANSWERED, PENDING, CONFLICT = "new", "answered", "pending", "conflict"
 

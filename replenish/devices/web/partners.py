@@ -11,13 +11,19 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify
 from http_message_signatures import InvalidSignature
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from replenish.domain import device_commands as dc
-from replenish.services import device_handlers
-
-from . import device_common as common
-from .auth import container, json_body, require_household
+from replenish.devices.domain import commands as dc
+from replenish.devices.services import handlers as device_handlers
+from replenish.devices.web import common
+from replenish.web.auth import container, json_body, require_household
 
 bp = Blueprint("partners", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -258,7 +264,7 @@ def create_link_code():
 @bp.get("/devices")
 @require_household
 def list_devices():
-    from replenish.services.device_views import device_view
+    from replenish.devices.services.views import device_view
     with container().uow() as uow:
         return jsonify({"devices": [device_view(d) for d in uow.devices.devices_for(g.household_id)]})
 

@@ -66,8 +66,18 @@ def _op(summary: str, security, responses: dict, *, params=(), body: dict | None
 
 @lru_cache(maxsize=1)
 def document() -> dict:
-    from .buttons import IotButtonPress, OneClickPress, OurPress, RegisterButtonIn
-    from .partners import ConfigureSlotIn, HeartbeatIn, RegisterDeviceIn, SlotStatusIn
+    from replenish.devices.web.buttons import (
+        IotButtonPress,
+        OneClickPress,
+        OurPress,
+        RegisterButtonIn,
+    )
+    from replenish.devices.web.partners import (
+        ConfigureSlotIn,
+        HeartbeatIn,
+        RegisterDeviceIn,
+        SlotStatusIn,
+    )
     models = [RegisterButtonIn, OurPress, IotButtonPress, OneClickPress, RegisterDeviceIn, SlotStatusIn,
               HeartbeatIn, ConfigureSlotIn]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)

@@ -8,15 +8,15 @@ from datetime import datetime
 
 from sqlalchemy import event as sa_event
 
-from replenish.domain import devices, events, model
+from replenish.devices.domain import model as devices
+from replenish.domain import events, model
 from replenish.domain.model import iso, new_id
-
-from . import event_handlers
-from .ports import Message, PermanentError, TransientError
+from replenish.services import event_handlers
+from replenish.services.ports import Message, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_TASK = "workers.webhook_tasks.deliver_webhook"
+WEBHOOK_TASK = "replenish.devices.tasks.deliver_webhook"
 MAX_ATTEMPTS = 10
 WEBHOOK_TYPES = {
     "OrderPlaced": "order.placed", "OrderCancelled": "order.cancelled", "OrderShipped": "order.shipped",
@@ -178,7 +178,10 @@ def webhook_body(payload: dict) -> bytes:
 def deliver_webhook(delivery_id: str, deps, sender=None, now: datetime | None = None) -> str:
     """One attempt. "delivered" or "failed" are final; a transient failure is logged, then raised so the
     task retries with backoff (until MAX_ATTEMPTS, when the delivery is marked failed)."""
-    from replenish.adapters.webhook_sender import HttpWebhookSender, webhook_headers
+    from replenish.devices.adapters.webhook_sender import (
+        HttpWebhookSender,
+        webhook_headers,
+    )
     sender = sender or getattr(deps, "webhook_sender", None) or HttpWebhookSender()
     now = now or deps.clock()
     with deps.uow() as uow:
@@ -231,7 +234,8 @@ def resend_pending(deps) -> int:
     return len(ids)
 
 
-def _subscribe() -> None:
+def subscribe() -> None:
+    """Registers this feature's consumers (``subscribe`` keeps each once, so calling it again is harmless)."""
     event_handlers.subscribe("ButtonBatteryLow", battery_low)
     event_handlers.subscribe("ButtonStatusRequested", button_status)
     event_handlers.subscribe("SlotRunningLow", slot_low)
@@ -241,6 +245,3 @@ def _subscribe() -> None:
         event_handlers.subscribe(name, order_webhook)
     for name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered", "SlotRunningLow"):
         event_handlers.subscribe(name, device_webhook)
-
-
-_subscribe()

@@ -20,8 +20,7 @@ from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algor
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
 
 from replenish.sdk.http_signatures import TOLERANCE
-
-from .errors import ApiError
+from replenish.web.errors import ApiError
 
 REQUIRED_PARAMETERS = ("created", "keyid", "nonce")
 MAX_NONCE = 128

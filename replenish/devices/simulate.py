@@ -27,7 +27,8 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from replenish.domain import commands, device_commands as dc
+from replenish.devices.domain import commands as dc
+from replenish.domain import commands
 from replenish.sdk import ButtonClient, PartnerClient, PartnerError
 
 LEAD_DAYS = 2

@@ -5,13 +5,18 @@ import json
 
 import click
 
+_make_container = None
+
 
 def _container():
-    from replenish.cli import _container as make
-    return make()
+    return _make_container()
 
 
-def register(main: click.Group) -> None:
+def register(main: click.Group, make_container) -> None:
+    """Adds the groups to the ``replenish`` command; ``make_container`` is how that command builds its
+    container (it migrates an embedded database first)."""
+    global _make_container
+    _make_container = make_container
     main.add_command(buttons)
     main.add_command(partners)
     main.add_command(simulate)
@@ -30,7 +35,7 @@ def buttons() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def buttons_register(household: str, sku: str | None, category: str | None, quantity: int, as_json: bool) -> None:
     """Pair a button; prints its serial and its secret (shown once)."""
-    from replenish.domain.device_commands import RegisterButton
+    from replenish.devices.domain.commands import RegisterButton
     from replenish.domain.errors import DomainError
     if bool(sku) == bool(category):
         raise click.UsageError("give exactly one of --product or --category")
@@ -57,7 +62,7 @@ def partners() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_create(name: str, webhook_url: str, as_json: bool) -> None:
     """Create a partner; prints its signing key (key id and secret) and webhook secret (shown once)."""
-    from replenish.domain.device_commands import CreatePartner
+    from replenish.devices.domain.commands import CreatePartner
     from replenish.domain.errors import DomainError
     try:
         result = _container().bus.handle(CreatePartner(name, webhook_url))
@@ -84,7 +89,7 @@ def _partner_command(command, as_json: bool, describe) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_create_key(partner_id: str, as_json: bool) -> None:
     """A new signing key for a partner (rotation: sign with it, then revoke the old one)."""
-    from replenish.domain.device_commands import CreatePartnerKey
+    from replenish.devices.domain.commands import CreatePartnerKey
     _partner_command(CreatePartnerKey(partner_id), as_json,
                      lambda r: f"key id: {r['key_id']}\nsecret: {r['secret']}")
 
@@ -95,7 +100,7 @@ def partners_create_key(partner_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_revoke_key(partner_id: str, key_id: str, as_json: bool) -> None:
     """Revoke one of a partner's signing keys: requests signed with it are refused from now on."""
-    from replenish.domain.device_commands import RevokePartnerKey
+    from replenish.devices.domain.commands import RevokePartnerKey
     _partner_command(RevokePartnerKey(partner_id, key_id), as_json, lambda r: f"key {r['key_id']} revoked")
 
 
@@ -104,7 +109,7 @@ def partners_revoke_key(partner_id: str, key_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_add_webhook_secret(partner_id: str, as_json: bool) -> None:
     """A new webhook secret; webhooks are signed with every live one until the old one is retired."""
-    from replenish.domain.device_commands import RotateWebhookSecret
+    from replenish.devices.domain.commands import RotateWebhookSecret
     _partner_command(RotateWebhookSecret(partner_id), as_json, lambda r: f"webhook secret: {r['added']}")
 
 
@@ -114,7 +119,7 @@ def partners_add_webhook_secret(partner_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def partners_retire_webhook_secret(partner_id: str, secret: str, as_json: bool) -> None:
     """Stop signing webhooks with one of a partner's webhook secrets."""
-    from replenish.domain.device_commands import RotateWebhookSecret
+    from replenish.devices.domain.commands import RotateWebhookSecret
     _partner_command(RotateWebhookSecret(partner_id, retire=secret), as_json,
                      lambda r: f"{r['active_secrets']} webhook secret(s) left")
 
@@ -131,8 +136,8 @@ def partners_retire_webhook_secret(partner_id: str, secret: str, as_json: bool) 
 def simulate(appliances: int, button_count: int, days: int, url: str, seed: int, concurrency: int,
              as_json: bool) -> None:
     """Drive simulated households, appliances and buttons against a running server through the SDK (the
-    server's retailer must deliver within a simulated day: see replenish/simulate.py)."""
-    from replenish.simulate import run
+    server's retailer must deliver within a simulated day: see replenish/devices/simulate.py)."""
+    from replenish.devices.simulate import run
     try:
         report = run(_container(), url, appliances=appliances, buttons=button_count, days=days, seed=seed,
                      echo=None if as_json else click.echo, concurrency=concurrency)

@@ -8,12 +8,23 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from replenish.domain import commands, device_commands as dc, devices
-from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
+from replenish.devices.domain import commands as dc
+from replenish.devices.domain import model as devices
+from replenish.devices.services.views import (
+    button_view,
+    device_view,
+    slot_view,
+    subscription_view,
+)
+from replenish.domain import commands
+from replenish.domain.errors import (
+    DomainError,
+    InvalidCommand,
+    NotFound,
+    UnknownProduct,
+)
 from replenish.domain.model import Channel, iso
-
-from . import handlers
-from .device_views import button_view, device_view, slot_view, subscription_view
+from replenish.services import handlers
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +309,7 @@ def subscription_info(partner_id: str, device_id: str, deps) -> dict:
 
 def order_info(partner_id: str, device_id: str, deps) -> dict:
     """Orders placed for the device's slots, newest first (the DRS orderInfo idea)."""
-    from .views import order_view
+    from replenish.services.views import order_view
     with deps.uow() as uow:
         device = _partner_device(uow, partner_id, device_id)
         sources = {slot_source(device.id, s.slot_id): s.slot_id for s in device.slots}

@@ -1,7 +1,7 @@
 """Read-side shapes of buttons, devices and slots (plain dicts; the slot status uses DRS field names)."""
 from __future__ import annotations
 
-from replenish.domain import devices
+from replenish.devices.domain import model as devices
 from replenish.domain.model import iso
 
 

@@ -7,24 +7,22 @@ household, and unlink. Without the device modules the pages say so instead.
 """
 from __future__ import annotations
 
-import secrets
-
 import importlib
 import logging
+import secrets
 from functools import wraps
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
 from replenish.domain.errors import DomainError
 from replenish.domain.model import as_utc
-
-from . import dashboard_security as security
-from .auth import container
+from replenish.web import dashboard_security as security
+from replenish.web.auth import container
 
 log = logging.getLogger(__name__)
 
-MODULES = ("replenish.domain.devices", "replenish.domain.device_commands", "replenish.services.device_handlers",
-           "replenish.services.device_views", "replenish.adapters.device_repository")
+MODULES = ("replenish.devices.domain.model", "replenish.devices.domain.commands", "replenish.devices.services.handlers",
+           "replenish.devices.services.views", "replenish.devices.adapters.repository")
 PRODUCT_SELECT_MAX = 300  # a bigger catalog gets a SKU field with suggestions instead of a list
 SPARK_W, SPARK_H = 240, 48
 
@@ -62,7 +60,7 @@ def _what_it_orders(titles: dict, sku: str | None, category: str | None) -> str:
 
 def _button_action(cmd) -> str | None:
     """Runs a command on one of the household's buttons; what the button orders, or None (and an error flashed)."""
-    from . import device_common as common
+    from replenish.devices.web import common
     if not 1 <= len(cmd.serial) <= SERIAL_MAX:
         flash("No such button.", "error")
         return None
@@ -79,7 +77,7 @@ def _button_action(cmd) -> str | None:
 
 def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | None = None,
                   form: dict | None = None):
-    from replenish.services.device_views import button_view
+    from replenish.devices.services.views import button_view
     with container().uow() as uow:
         # An unpaired button is gone for good (its secret was replaced): it is not listed.
         buttons = [b for b in uow.devices.buttons_for(g.household_id) if b.status != "unpaired"]
@@ -111,7 +109,7 @@ def _first_use_of(nonce: str) -> bool:
 
 
 def _pair_command(form):
-    from replenish.domain.device_commands import RegisterButton
+    from replenish.devices.domain.commands import RegisterButton
     kind = form.get("kind", "sku")
     sku, category = (form.get("sku") or "").strip(), (form.get("category") or "").strip()
     errors = {}
@@ -173,7 +171,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("buttons", "Buttons")
     def button_status(serial: str):
-        from replenish.domain.device_commands import SetButtonStatus
+        from replenish.devices.domain.commands import SetButtonStatus
         status = request.form.get("status")
         if status not in BUTTON_STATES:
             flash("Choose “Disable” or “Enable”.", "error")
@@ -189,7 +187,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("buttons", "Buttons")
     def unpair_button(serial: str):
-        from replenish.domain.device_commands import UnpairButton
+        from replenish.devices.domain.commands import UnpairButton
         what = _button_action(UnpairButton(g.household_id, serial))
         if what is not None:
             flash(f"The button for {what} is unpaired; it will never order anything again.", "ok")
@@ -207,7 +205,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("appliances", "Appliances")
     def link_code():
-        from replenish.domain.device_commands import CreateLinkCode
+        from replenish.devices.domain.commands import CreateLinkCode
         code = container().bus.handle(CreateLinkCode(g.household_id))
         return _appliances_page(code=code)
 
@@ -215,7 +213,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("appliances", "Appliances")
     def slot_mode(device_id: str, slot_id: str):
-        from replenish.domain.device_commands import ConfigureSlot
+        from replenish.devices.domain.commands import ConfigureSlot
         mode = request.form.get("mode")
         if mode not in ("auto", "notify"):
             flash("Choose “order by itself” or “only tell me”.", "error")
@@ -232,7 +230,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("appliances", "Appliances")
     def unlink(device_id: str):
-        from replenish.domain.device_commands import DeregisterDevice
+        from replenish.devices.domain.commands import DeregisterDevice
         try:
             result = container().bus.handle(DeregisterDevice(None, device_id, household_id=g.household_id,
                                                              reason="removed on the dashboard"))

@@ -1,0 +1,52 @@
+"""What the composition roots (``replenish.bootstrap``, the web app factory, the CLI, the Celery app) plug into
+the core for the devices feature: its mappers and tables, its repositories on the unit of work, its command
+handlers on the bus, its event consumers, its blueprints, dashboard pages and commands. The core imports none of
+this package; this package calls the core (``place_order``, ``cancel_order``, the outbox)."""
+from __future__ import annotations
+
+from .adapters import orm as _orm
+from .adapters.repository import DeviceRepository, WebhookLog
+from .services import events as _events
+from .services.handlers import DEVICE_COMMAND_HANDLERS
+
+REPOSITORIES = {"devices": DeviceRepository, "webhooks": WebhookLog}
+COMMAND_HANDLERS = DEVICE_COMMAND_HANDLERS
+CELERY_MODULES = ("replenish.devices.tasks",)
+metadata_tables = _orm  # importing it puts the feature's tables on the core's metadata (Alembic, create_all)
+
+
+def start_mappers() -> None:
+    _orm.start_mappers()
+
+
+def subscribe() -> None:
+    """The feature's event consumers (household notices, partner webhooks), once per process."""
+    _events.subscribe()
+
+
+def blueprints() -> list:
+    from .web import buttons, partners
+    return [buttons.bp, partners.bp]
+
+
+_attached: set = set()
+
+
+def attach_dashboard(bp) -> None:
+    """The buttons and appliances pages, on the dashboard's blueprint: once per blueprint, before the app factory
+    first registers it (Flask takes no new routes on a blueprint after that)."""
+    if id(bp) in _attached:
+        return
+    from .web import dashboard
+    dashboard.init(bp)
+    _attached.add(id(bp))
+
+
+def dashboard_pages_available() -> dict[str, bool]:
+    from .web import dashboard
+    return dashboard.available()
+
+
+def register_commands(main, make_container) -> None:
+    from . import cli
+    cli.register(main, make_container)
