@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, event, text)
+                        Table, Text, UniqueConstraint, event, false, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -124,6 +124,7 @@ orders = Table(
     # Set only while an exclusive source's order is in flight: the unique index is the one-in-flight rule.
     Column("active_key", String(200), nullable=True, unique=True),
     Column("version", Integer, nullable=False),
+    Column("test", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("household_id", "idempotency_key", name="uq_orders_household_idempotency"),
     Index("ix_orders_status_submit_after", "status", "submit_after"),
     Index("ix_orders_household_created", "household_id", "created_at"),

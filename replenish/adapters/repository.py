@@ -87,13 +87,13 @@ class OrderRepository:
         lines, orders = orm.order_lines, orm.orders
         stmt = (select(func.coalesce(func.sum(lines.c.quantity * lines.c.unit_price_cents), 0))
                 .select_from(lines.join(orders, lines.c.order_id == orders.c.id))
-                .where(orders.c.household_id == household_id, orders.c.created_at >= since,
+                .where(orders.c.household_id == household_id, orders.c.created_at >= since, orders.c.test.is_(False),
                        orders.c.status.not_in([model.OrderStatus.CANCELLED.value, model.OrderStatus.FAILED.value])))
         return int(self.session.execute(stmt).scalar_one())
 
     def due_for_submission(self, now: datetime, limit: int = 500) -> list[str]:
         stmt = (select(orm.orders.c.id).where(orm.orders.c.status == model.OrderStatus.PENDING.value,
-                                              orm.orders.c.submit_after <= now)
+                                              orm.orders.c.submit_after <= now, orm.orders.c.test.is_(False))
                 .order_by(orm.orders.c.submit_after).limit(limit))
         return list(self.session.scalars(stmt))
 

@@ -59,13 +59,15 @@ def partners() -> None:
 @partners.command("create")
 @click.argument("name")
 @click.option("--webhook-url", default="", help="Where partner webhooks are sent.")
+@click.option("--test-mode", is_flag=True, help="Every order its devices ask for is a test order, never sent to "
+              "the store (for integrating).")
 @click.option("--json", "as_json", is_flag=True)
-def partners_create(name: str, webhook_url: str, as_json: bool) -> None:
+def partners_create(name: str, webhook_url: str, test_mode: bool, as_json: bool) -> None:
     """Create a partner; prints its signing key (key id and secret) and webhook secret (shown once)."""
     from replenish.devices.domain.commands import CreatePartner
     from replenish.domain.errors import DomainError
     try:
-        result = _container().bus.handle(CreatePartner(name, webhook_url))
+        result = _container().bus.handle(CreatePartner(name, webhook_url, test_mode))
     except DomainError as exc:
         raise click.ClickException(exc.message)
     if as_json:

@@ -18,6 +18,7 @@ class PlaceOrder:
     source_id: str | None = None
     exclusive_source: bool = True
     idempotency_key: str | None = None
+    test: bool = False  # a partner's test order (DRS TEST_ORDER_PLACED): never sent to the store
 
 
 @dataclass(frozen=True)

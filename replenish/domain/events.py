@@ -31,6 +31,7 @@ class OrderPlaced(OrderEvent):
     name: ClassVar[str] = "OrderPlaced"
     total_cents: int = 0
     submit_after: str = ""  # ISO 8601: when the cancel window closes
+    test: bool = False  # a test order: never submitted
 
 
 @dataclass(frozen=True)

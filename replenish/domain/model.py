@@ -244,7 +244,8 @@ class Order(Aggregate):
 
     def __init__(self, household_id: str, channel: Channel | str, lines: list[OrderLine], *,
                  source_id: str | None = None, exclusive_source: bool = True, idempotency_key: str | None = None,
-                 now: datetime | None = None, cancel_window: timedelta = timedelta(0), id: str | None = None):
+                 now: datetime | None = None, cancel_window: timedelta = timedelta(0), id: str | None = None,
+                 test: bool = False):
         if not lines:
             raise InvalidCommand("An order needs at least one line.", field="lines")
         now = now or utcnow()
@@ -271,8 +272,10 @@ class Order(Aggregate):
         self.delivery_photo_url = None
         self.expected_delivery = None
         self.active_key = self.source_key(household_id, source_id) if (source_id and exclusive_source) else None
+        self.test = bool(test)  # a test order (a partner integrating): never sent to the store, never charged
         self.events = []
-        self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after))
+        self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
+                     test=self.test)
 
 
     @staticmethod

@@ -78,9 +78,10 @@ class PartnerClient(_Signed):
 
     # -- devices -----------------------------------------------------------------------------------
     def register_device(self, link_code: str, device_id: str, *, slots: list[dict], model: str = "",
-                        idempotency_key: str | None = None) -> dict:
+                        idempotency_key: str | None = None, test: bool = False) -> dict:
+        """``test``: the device's orders are test orders (DRS TEST_ORDER_PLACED), never sent to the store."""
         return self._call("POST", "/v1/partner/devices", {"link_code": link_code, "device_id": device_id,
-                                                          "model": model, "slots": slots},
+                                                          "model": model, "slots": slots, "test": test},
                           idempotency_key=idempotency_key or str(uuid.uuid4()))
 
     def device(self, device_id: str) -> dict:
@@ -111,6 +112,17 @@ class PartnerClient(_Signed):
 
     def order_info(self, device_id: str) -> dict:
         return self._call("GET", f"/v1/partner/devices/{device_id}/orders")
+
+    def order(self, order_id: str) -> dict:
+        """One order placed for one of your devices (DRS getOrderInfo): status, ``detailCode``, lines, delivery."""
+        return self._call("GET", f"/v1/partner/orders/{order_id}")
+
+    def test_orders(self) -> list[dict]:
+        """Your test orders in flight (never sent to the store)."""
+        return self._call("GET", "/v1/partner/test-orders")["orders"]
+
+    def cancel_test_order(self, order_id: str) -> dict:
+        return self._call("POST", f"/v1/partner/orders/{order_id}/cancel", {})
 
     def replenish(self, device_id: str, slot_id: str, idempotency_key: str | None = None) -> dict:
         """``{"detailCode": "ORDER_PLACED" | "ORDER_IN_PROGRESS", "order_id": ...}``."""

@@ -36,6 +36,8 @@ def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
     """An order with no cancel window is submitted as soon as this event is handled (with any others handled
     in the same transaction, in one exchange with the store); one with a window is left to the due-orders
     sweep, which submits it when the window closes."""
+    if event.test:
+        return  # a test order is never sent to the store
     eta = datetime.fromisoformat(event.submit_after) if event.submit_after else None
     if eta is None or eta <= deps.clock():
         due = uow.context.setdefault("submit_now", [])
@@ -59,7 +61,7 @@ def submit_now(order_ids: list[str], deps) -> None:
 
 def notify_household(event: events.OrderEvent, uow, deps) -> None:
     order = uow.orders.get(event.order_id)
-    if order is None:
+    if order is None or order.test:  # a partner's test orders are the partner's business, not the household's
         return
     text = messages.order_message(event.name, order_view(order), event.payload())
     kind = event.name

@@ -28,6 +28,7 @@ def order_view(order: model.Order) -> dict:
         "delivery_photo_url": order.delivery_photo_url,
         "expected_delivery": model.iso(order.expected_delivery),
         "can_cancel": order.can_cancel,
+        "test": bool(getattr(order, "test", False)),
     }
 
 

@@ -535,3 +535,71 @@ def test_a_refused_slot_order_is_told_to_the_household_and_the_partner(container
     payload = sdk.verify_webhook(headers, body, now=clock().timestamp())
     assert payload["type"] == "order.refused" and payload["data"]["code"] == "limit_exceeded"
     assert payload["data"]["reason"] and payload["data"]["slot_id"] == "detergent"
+
+
+def test_a_partner_looks_up_one_of_its_orders_and_nobody_else_can(app, container, sdk, device):
+    placed = sdk.replenish(device["device_id"], "detergent")
+    order = sdk.order(placed["order_id"])
+    assert order["device_id"] == device["device_id"] and order["slot_id"] == "detergent"
+    assert order["status"] == "pending" and order["detailCode"] == "ORDER_PLACED"
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [("TIDE-PODS-42", 1)]
+    assert order["lines"][0]["title"] == "Tide PODS Laundry Detergent, 42 Count"
+    other = container.bus.handle(dc.CreatePartner("Other", ""))
+    stranger = client_for(app, other["key_id"], other["secret"])
+    for who, order_id in ((stranger, placed["order_id"]), (sdk, "no-such-order")):
+        with pytest.raises(PartnerError) as refused:
+            who.order(order_id)
+        assert refused.value.status == 404 and refused.value.body["error"]["field"] == "order_id"
+    own = client_for(app, device["key_id"], device["secret"])  # a device asks at its own orders route
+    with pytest.raises(PartnerError) as device_key:
+        own.order(placed["order_id"])
+    assert device_key.value.status == 401
+    assert [o["order_id"] for o in own.order_info(device["device_id"])["orders"]] == [placed["order_id"]]
+    from replenish.domain import commands
+    container.bus.handle(commands.CancelOrder("h1", placed["order_id"], "changed my mind"))
+    assert sdk.order(placed["order_id"])["detailCode"] == "ORDER_CANCELLED"
+
+
+def test_a_test_device_gets_test_orders_that_never_reach_the_store_and_the_partner_cancels_them(
+        app, token, container, sdk, partner):
+    test_device = sdk.register_device(link_code(app, token), "WM-TEST", slots=SLOTS, test=True)
+    assert test_device["test"] is True
+    placed = sdk.replenish(test_device["device_id"], "detergent")
+    assert placed["detailCode"] == "TEST_ORDER_PLACED" and placed["test"] is True
+    again = sdk.replenish(test_device["device_id"], "detergent")
+    assert again["detailCode"] == "TEST_ORDER_IN_PROGRESS" and again["order_id"] == placed["order_id"]
+    drain(container)
+    from replenish.services import event_handlers
+    event_handlers.submit_due(container.deps)
+    with container.uow() as uow:
+        order = uow.orders.get(placed["order_id"])
+        assert order.test and order.status == "pending" and order.retailer_order_id is None  # never sent
+        household_saw = [n.kind for n in uow.notifications.for_household("h1")]
+    assert "OrderPlaced" not in household_saw  # the household is not told about a partner's test
+    listed = sdk.test_orders()
+    assert [o["order_id"] for o in listed] == [placed["order_id"]] and listed[0]["detailCode"] == "TEST_ORDER_PLACED"
+    cancelled = sdk.cancel_test_order(placed["order_id"])
+    assert cancelled["status"] == "cancelled" and sdk.test_orders() == []
+    assert sdk.replenish(test_device["device_id"], "detergent")["detailCode"] == "TEST_ORDER_PLACED"
+
+
+def test_a_partner_cannot_cancel_a_households_real_order(app, token, sdk, device):
+    real = sdk.replenish(device["device_id"], "detergent")
+    assert real["detailCode"] == "ORDER_PLACED" and real["test"] is False
+    with pytest.raises(PartnerError) as refused:
+        sdk.cancel_test_order(real["order_id"])
+    assert refused.value.status == 409 and refused.value.code == "not_a_test_order"
+    assert sdk.order(real["order_id"])["status"] == "pending"
+
+
+def test_a_partner_in_test_mode_places_only_test_orders_and_they_spend_nothing(app, token, container):
+    from replenish.domain import commands
+    container.bus.handle(commands.UpdateLimits("h1", per_month_cap_cents=100))  # less than one pack
+    trial = container.bus.handle(dc.CreatePartner("Trial", "", test_mode=True))
+    client = client_for(app, trial["key_id"], trial["secret"])
+    device = client.register_device(link_code(app, token), "WM-TRIAL", slots=SLOTS)
+    answer = client.report_slot_status(device["device_id"], "detergent", 0)
+    assert answer["order"]["status"] == "order_placed" and answer["order"]["test"] is True
+    with container.uow() as uow:
+        from datetime import datetime, timezone
+        assert uow.orders.spent_since("h1", datetime(2000, 1, 1, tzinfo=timezone.utc)) == 0

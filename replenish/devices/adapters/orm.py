@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import relationship
 
@@ -29,6 +31,7 @@ partners = Table(
     Column("webhook_secrets", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    Column("test_mode", Boolean, nullable=False, default=False, server_default=false()),  # every order a test
 )
 
 # A partner's request-signing keys (RFC 9421 ``keyid`` -> HMAC secret); several live at once while it rotates.
@@ -92,6 +95,7 @@ devices_table = Table(
     Column("deregistered_at", UTCDateTime, nullable=True),
     Column("token_hash", String(64), nullable=True, unique=True),
     Column("secret", String(128), nullable=True),  # signs the device's own requests (keyid: the device id)
+    Column("test", Boolean, nullable=False, default=False, server_default=false()),  # its orders are tests
     # "<partner>:<external id>" while registered: one live registration per physical device.
     Column("active_key", String(200), nullable=True, unique=True),
 )

@@ -5,7 +5,7 @@ import threading
 from datetime import datetime
 
 from cachetools import TTLCache
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,15 @@ class DeviceRepository:
             return None
         device = self.session.get(devices.Device, device_id)
         return device, locked
+
+    def test_orders(self, partner_id: str, limit: int = 100) -> list[str]:
+        """Ids of the test orders in flight for the partner's devices, newest first."""
+        from replenish.adapters import orm as core
+        o, d = core.orders, t.devices_table
+        stmt = (select(o.c.id).join(d, o.c.source_id.like(literal("slot:") + d.c.id + literal(":%")))
+                .where(d.c.partner_id == partner_id, o.c.test.is_(True), o.c.active_key.is_not(None))
+                .order_by(o.c.created_at.desc()).limit(limit))
+        return list(self.session.scalars(stmt))
 
     def active_device(self, partner_id: str, external_id: str) -> devices.Device | None:
         key = devices.Device.partner_key(partner_id, external_id)

@@ -25,12 +25,19 @@ class PressButton:
 class CreatePartner:
     name: str
     webhook_url: str = ""
+    test_mode: bool = False
 
 
 @dataclass(frozen=True)
 class RotateWebhookSecret:
     partner_id: str
     retire: str | None = None  # a secret to retire instead of adding one
+
+
+@dataclass(frozen=True)
+class CancelTestOrder:
+    partner_id: str
+    order_id: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class RegisterDevice:
     external_id: str
     model: str = ""
     slots: tuple[SlotSpec, ...] = ()
+    test: bool = False
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,7 @@ class Partner:
         self.keys: list[PartnerKey] = []
         self.created_at = created_at or utcnow()
         self.revoked_at: datetime | None = None
+        self.test_mode = False  # integrating: every order its devices ask for is a test order
 
     def issue_key(self, now: datetime) -> PartnerKey:
         key = PartnerKey(self.id, now)
@@ -329,6 +330,7 @@ class Device(Aggregate):
         self.deregistered_at: datetime | None = None
         self.token_hash: str | None = None
         self.secret: str | None = None
+        self.test = False  # a test device: its orders are test orders
         self.active_key: str | None = self.partner_key(partner_id, external_id)
         self.slots: list[Slot] = []
         self.events = []

@@ -41,6 +41,12 @@ class SlotFull(DomainError):
     field = "slot_id"
 
 
+class NotATestOrder(DomainError):
+    code = "not_a_test_order"
+    status = 409
+    field = "order_id"
+
+
 class NotifyOnly(DomainError):
     code = "notify_only"
     status = 409
@@ -189,12 +195,13 @@ def unpair_button(cmd: dc.UnpairButton, deps) -> dict:
 def create_partner(cmd: dc.CreatePartner, deps) -> dict:
     with deps.uow() as uow:
         partner = devices.Partner(cmd.name, cmd.webhook_url, created_at=deps.clock())
+        partner.test_mode = cmd.test_mode
         key = partner.issue_key(deps.clock())
         secret = partner.add_webhook_secret()
         uow.devices.add_partner(partner)
         uow.commit()
         return {"partner_id": partner.id, "name": partner.name, "key_id": key.id, "secret": key.secret,
-                "webhook_secret": secret, "webhook_url": partner.webhook_url}
+                "webhook_secret": secret, "webhook_url": partner.webhook_url, "test_mode": partner.test_mode}
 
 
 def _partner(uow, partner_id: str) -> devices.Partner:
@@ -271,6 +278,7 @@ def register_device(cmd: dc.RegisterDevice, deps) -> dict:
             uow.track(previous)
             uow.session.flush()
         device = devices.Device(cmd.partner_id, link.household_id, cmd.external_id, cmd.model, created_at=now)
+        device.test = cmd.test
         for spec in cmd.slots:
             device.slots.append(devices.Slot(device.id, spec.slot_id, list(spec.products), spec.capacity, spec.unit,
                                              spec.threshold, spec.target, spec.mode, spec.sku,
@@ -319,6 +327,56 @@ def order_info(partner_id: str, device_id: str, deps) -> dict:
                             "expected_delivery": iso(o.expected_delivery)} for o in orders[:50]]}
 
 
+def partner_order(partner_id: str, order_id: str, deps) -> dict:
+    """One order placed for one of the partner's devices (DRS getOrderInfo): its status, lines and delivery.
+    Any other order, another partner's included, is a 404 that tells nothing about it."""
+    from replenish.services.views import order_view
+    with deps.uow() as uow:
+        order = uow.orders.get(order_id)
+        source = (order.source_id or "") if order is not None else ""
+        device = None
+        if source.startswith("slot:"):
+            _, device_id, slot_id = source.split(":", 2)
+            device = uow.devices.device(device_id)
+        if device is None or device.partner_id != partner_id:
+            raise NotFound(f"No order {order_id!r} for your devices.", field="order_id")
+        view = order_view(order)
+        return {"order_id": order.id, "device_id": device.id, "external_id": device.external_id,
+                "slot_id": slot_id, "status": order.status, "test": order.test,
+                "detailCode": ("TEST_" if order.test else "") + _drs_code(order.status),
+                "lines": [{"sku": line["sku"], "title": line["title"], "quantity": line["quantity"]}
+                          for line in view["lines"]],
+                **{key: view[key] for key in ("created_at", "submitted_at", "shipped_at", "delivered_at",
+                                              "cancelled_at", "failure_reason", "tracking_url",
+                                              "expected_delivery", "can_cancel")}}
+
+
+def partner_test_orders(partner_id: str, deps) -> dict:
+    """The partner's test orders still in flight, newest first (cancel them to try again)."""
+    with deps.uow() as uow:
+        found = uow.devices.test_orders(partner_id)
+    return {"orders": [partner_order(partner_id, order_id, deps) for order_id in found]}
+
+
+def cancel_test_order(cmd: dc.CancelTestOrder, deps) -> dict:
+    """A partner cancels one of its test orders (a real order is the household's to cancel)."""
+    found = partner_order(cmd.partner_id, cmd.order_id, deps)
+    if not found["test"]:
+        raise NotATestOrder("Only test orders can be cancelled by a partner; this one is the household's.")
+    with deps.uow() as uow:
+        household_id = uow.orders.get(cmd.order_id).household_id
+    handlers.cancel_order(commands.CancelOrder(household_id, cmd.order_id, "test order cancelled by the partner"),
+                          deps)
+    return partner_order(cmd.partner_id, cmd.order_id, deps)
+
+
+def _drs_code(status: str) -> str:
+    """The order's state in DRS getOrderInfo's words."""
+    return {"pending": "ORDER_PLACED", "submitted": "ORDER_PLACED", "confirmed": "ORDER_PLACED",
+            "shipped": "ORDER_SHIPPED", "delivered": "ORDER_DELIVERED", "cancelled": "ORDER_CANCELLED",
+            "failed": "ORDER_FAILED"}.get(status, status.upper())
+
+
 def heartbeat(cmd: dc.Heartbeat, deps) -> dict:
     now = deps.clock()
     with deps.uow() as uow:
@@ -340,10 +398,18 @@ def _expected_purchase(deps, household_id: str, sku: str):
         return None
 
 
+def _testing(deps, device_id: str) -> bool:
+    """Whether the device's orders are test orders: the device is flagged test or its partner is in test mode."""
+    with deps.uow() as uow:
+        device = uow.devices.device(device_id)
+        partner = uow.devices.partner(device.partner_id) if device is not None else None
+        return bool(device is not None and (device.test or (partner is not None and partner.test_mode)))
+
+
 def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: str, packs: int):
     return handlers.place_order(commands.PlaceOrder(
         household_id, Channel.APPLIANCE.value, (commands.LineRequest(sku, max(1, min(99, packs))),),
-        source_id=slot_source(device_id, slot_id), exclusive_source=True), deps)
+        source_id=slot_source(device_id, slot_id), exclusive_source=True, test=_testing(deps, device_id)), deps)
 
 
 def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
@@ -391,7 +457,7 @@ def report_slot_status(cmd: dc.ReportSlotStatus, deps) -> dict:
         return body
     try:
         result = _place_for_slot(deps, household_id, cmd.device_id, cmd.slot_id, sku, decision.packs)
-        body["order"] = {"status": result.status, "order_id": result.order_id}
+        body["order"] = {"status": result.status, "order_id": result.order_id, "test": result.order["test"]}
     except DomainError as exc:  # a spend limit or stock: the household and the partner are told
         body["order"] = {"status": "not_placed", "reason": exc.message, "code": exc.code}
         _order_refused(deps, cmd.device_id, cmd.slot_id, exc)
@@ -437,8 +503,10 @@ def replenish(cmd: dc.Replenish, deps) -> dict:
         _order_refused(deps, device_id, cmd.slot_id, exc)
         raise
     code = "ORDER_PLACED" if result.status == "order_placed" else "ORDER_IN_PROGRESS"
+    if result.order["test"]:
+        code = "TEST_" + code
     return {"detailCode": code, "eventInstanceId": result.order_id, "order_id": result.order_id,
-            "status": result.status}
+            "status": result.status, "test": result.order["test"]}
 
 
 def deregister_device(cmd: dc.DeregisterDevice, deps) -> dict:
@@ -477,6 +545,7 @@ DEVICE_COMMAND_HANDLERS = {
     dc.CreatePartner: create_partner,
     dc.RotateWebhookSecret: rotate_webhook_secret,
     dc.CreatePartnerKey: create_partner_key,
+    dc.CancelTestOrder: cancel_test_order,
     dc.RevokePartnerKey: revoke_partner_key,
     dc.SetButtonStatus: set_button_status,
     dc.UnpairButton: unpair_button,

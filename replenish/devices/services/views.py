@@ -29,7 +29,8 @@ def device_view(device: devices.Device) -> dict:
     return {"device_id": device.id, "external_id": device.external_id, "partner_id": device.partner_id,
             "household_id": device.household_id, "model": device.model, "status": device.status,
             "created_at": iso(device.created_at), "last_seen_at": iso(device.last_seen_at),
-            "deregistered_at": iso(device.deregistered_at), "slots": [slot_view(s) for s in device.slots]}
+            "deregistered_at": iso(device.deregistered_at), "test": bool(device.test),
+            "slots": [slot_view(s) for s in device.slots]}
 
 
 def subscription_view(device: devices.Device) -> dict:

@@ -143,6 +143,15 @@ def document() -> dict:
             codes=("400", "401", "404", "409", "410", "422", "429"))},
         "/v1/partner/webhooks": {"get": _op("The webhook delivery log", PARTNER, _ok(), params=[SIGNATURE],
                                             codes=("401", "429"))},
+        "/v1/partner/orders/{order_id}": {"get": _op(
+            "One order for one of the partner's devices (DRS getOrderInfo)", PARTNER, _ok(),
+            params=[_path_param("order_id"), SIGNATURE], codes=("401", "404", "429"))},
+        "/v1/partner/test-orders": {"get": _op(
+            "The partner's test orders in flight (never sent to the store)", PARTNER, _ok(), params=[SIGNATURE],
+            codes=("401", "429"))},
+        "/v1/partner/orders/{order_id}/cancel": {"post": _op(
+            "Cancel a test order", PARTNER, _ok(), params=[_path_param("order_id"), SIGNATURE, IDEMPOTENCY],
+            body=empty, codes=("400", "401", "404", "409", "429"))},
         "/v1/partner/keys": {
             "get": _op("The partner's signing keys", PARTNER, _ok(), params=[SIGNATURE], codes=("401", "429")),
             "post": _op("A new signing key (its secret shown once)", PARTNER, _ok("201", "Created"),

@@ -24,6 +24,7 @@ from replenish.devices.domain import commands as dc
 from replenish.devices.services import handlers as device_handlers
 from replenish.devices.web import common
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.errors import ApiError
 
 bp = Blueprint("partners", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class RegisterDeviceIn(BaseModel):
     device_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
     model: Annotated[str, StringConstraints(max_length=128)] = ""
     slots: list[SlotIn] = Field(min_length=1, max_length=16)
+    test: bool = False  # a test device: its orders are test orders, never sent to the store
 
 
 class SlotStatusIn(BaseModel):
@@ -133,7 +135,7 @@ def register_device():
         result = container().bus.handle(dc.RegisterDevice(
             g.partner_id, body.link_code, body.device_id, body.model,
             tuple(dc.SlotSpec(s.slot_id, tuple(s.products), s.capacity, s.unit, s.threshold, s.target, s.mode,
-                              s.sku, s.debounce) for s in body.slots)))
+                              s.sku, s.debounce) for s in body.slots), test=body.test))
         return jsonify(result), 201
     return _partner_call(run)
 
@@ -170,6 +172,34 @@ def subscription(device_id: str):
 def orders(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.order_info(g.partner_id, device_id, container().deps)),
                          device_id)
+
+
+@bp.get("/partner/orders/<order_id>")
+def partner_order(order_id: str):
+    """One order placed for one of the partner's devices (DRS getOrderInfo). A partner key only: a device asks
+    for its own orders at ``/partner/devices/<id>/orders``."""
+    if len(order_id) > 64:
+        raise ApiError(404, "not_found", "No such order.", field="order_id")
+    return _partner_call(lambda: jsonify(device_handlers.partner_order(g.partner_id, order_id, container().deps)))
+
+
+@bp.get("/partner/test-orders")
+def test_orders():
+    """The partner's test orders in flight (DRS TEST_ORDER_PLACED): never sent to the store; cancel them to try
+    again."""
+    return _partner_call(lambda: jsonify(device_handlers.partner_test_orders(g.partner_id, container().deps)))
+
+
+@bp.post("/partner/orders/<order_id>/cancel")
+def cancel_test_order(order_id: str):
+    """Cancels one of the partner's test orders (409 for a real order: that is the household's to cancel)."""
+    if len(order_id) > 64:
+        raise ApiError(404, "not_found", "No such order.", field="order_id")
+
+    def run():
+        json_body()
+        return jsonify(container().bus.handle(dc.CancelTestOrder(g.partner_id, order_id)))
+    return _partner_call(run)
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
