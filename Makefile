@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-unit test-integration bench install clean
 
-$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml partner-sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e partner-sdk
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) scripts/install_browser.py
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(PY) bench/orders.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info partner-sdk/build partner-sdk/src/*.egg-info

@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from replenish_partner import signature_headers  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from replenish.sdk.http_signatures import signature_headers  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402

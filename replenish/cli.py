@@ -103,6 +103,11 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     from replenish.web import create_app
     from workers import runtime
 
+    from replenish.config import ConfigError, check_secret_key
+    try:
+        check_secret_key(Settings.from_env().secret_key)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc))
     container = _container()
     settings = container.settings
     host, port = host or settings.host, port or settings.port

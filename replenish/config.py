@@ -17,6 +17,30 @@ def _float(env, name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+class ConfigError(ValueError):
+    """A setting the product refuses to run with; the message says which and what to do."""
+
+
+# Values shipped in examples and tutorials: with one of these anyone can sign a session cookie for any household.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "dev", "development", "replace-me",
+                                 "your-secret-key", "please-change-me", "insecure"})
+MIN_SECRET_BYTES = 32
+
+
+def check_secret_key(value: str) -> None:
+    """Refuses a ``REPLENISH_SECRET_KEY`` that is set but guessable: shorter than 32 bytes or a known placeholder.
+    (Unset is fine: a random key is made and kept under var/.)"""
+    if not value:
+        return
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ConfigError("REPLENISH_SECRET_KEY is a placeholder from an example; set it to a long random value "
+                          "(python3 -c 'import secrets; print(secrets.token_hex(32))') or leave it empty.")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"REPLENISH_SECRET_KEY is {len(value.encode())} bytes; it must be at least "
+                          f"{MIN_SECRET_BYTES} (python3 -c 'import secrets; print(secrets.token_hex(32))'), "
+                          "or leave it empty.")
+
+
 @dataclass
 class Settings:
     var_dir: Path = Path("var")

@@ -13,6 +13,8 @@ from ask_sdk_core.serialize import DefaultSerializer
 from ask_sdk_core.skill_builder import SkillBuilder
 from ask_sdk_model import RequestEnvelope
 
+from replenish import jsonsafe
+
 from .handlers import EXCEPTION_HANDLERS, REQUEST_HANDLERS
 from .turn import TurnInterceptor
 
@@ -42,6 +44,10 @@ class VoiceSkill:
             body = json.dumps(body)
         elif isinstance(body, bytes):
             body = body.decode("utf-8")
+        try:
+            jsonsafe.loads(body)  # a bound on nesting before the SDK's own (recursive) reading
+        except ValueError as exc:
+            raise EnvelopeError(f"not an Alexa request envelope: {exc}") from None
         try:
             envelope = self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
         except Exception as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import posixpath
 import threading
 import warnings
@@ -26,6 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import verification as x509v
+
+from replenish import jsonsafe
 
 CERT_URL_HEADER = "SignatureCertChainUrl"
 SIGNATURE_HEADER = "Signature-256"
@@ -262,8 +263,8 @@ class RequestVerifier:
     @staticmethod
     def _parse(body: bytes) -> dict:
         try:
-            envelope = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            envelope = jsonsafe.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
             raise VerificationError("request body is not valid JSON") from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("request"), dict):
             raise VerificationError("request body is not an Alexa request envelope")

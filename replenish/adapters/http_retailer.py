@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import requests
 
-from replenish.sdk import signing
-from replenish.sdk.signing import sign
+from replenish.adapters import retailer_signing
+from replenish.adapters.retailer_signing import SIGNATURE_HEADER, sign
 from replenish.services.ports import (
     PermanentError,
     RetailerStatus,
@@ -28,18 +28,17 @@ from replenish.services.ports import (
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Replenish-Signature"
 KEY_ID_HEADER = "X-Replenish-Key-Id"
 STATUSES = frozenset({"submitted", "confirmed", "shipped", "delivered", "cancelled"})
 
 
-# --- signatures: the shared scheme (replenish.sdk.signing) ---------------------------------
+# --- signatures: the retailer protocol's scheme (retailer_signing) --------------------------
 
 
 def verify_signature(secret: str | bytes, header: str | None, body: bytes | str, now: float | datetime,
                      tolerance: float = 300) -> bool:
     """True when ``header`` holds a v1 signature of ``body`` by ``secret`` made within ``tolerance`` s."""
-    return signing.verify([secret], header, body, now, tolerance)
+    return retailer_signing.verify([secret], header, body, now, tolerance)
 
 
 # --- the gateway ----------------------------------------------------------------------------

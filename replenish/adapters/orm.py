@@ -58,6 +58,7 @@ household_limits = Table(
     Column("voice_pin_hash", String(200), nullable=True),
     Column("pin_failures", Integer, nullable=False, default=0),
     Column("pin_locked_until", UTCDateTime, nullable=True),
+    Column("pin_lockouts", Integer, nullable=False, default=0, server_default="0"),
     Column("notification_prefs", JSON, nullable=True),
 )
 

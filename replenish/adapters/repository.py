@@ -122,6 +122,13 @@ class HouseholdRepository:
             return {}
         return {h.id: h for h in self.session.scalars(select(model.Household).where(orm.households.c.id.in_(ids)))}
 
+    def lock_limits(self, household_id: str) -> None:
+        """Holds the household's limits row until the unit of work ends (a write to it: a row lock on
+        PostgreSQL, the write lock on SQLite), so that checks and records against its caps and its PIN are made one
+        after the other, each on what the one before committed. Call it before reading the limits."""
+        self.session.execute(update(orm.household_limits).where(orm.household_limits.c.household_id == str(
+            household_id)).values(household_id=orm.household_limits.c.household_id))
+
     def by_token(self, secret: str) -> model.Household | None:
         stmt = (select(model.Household).join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
                 .where(orm.api_tokens.c.token_hash == model.hash_secret(secret), orm.api_tokens.c.revoked_at.is_(None)))

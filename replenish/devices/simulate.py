@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import requests
+from replenish_partner import ButtonClient, PartnerClient, PartnerError
 
 from replenish.devices.domain import commands as dc
 from replenish.domain import commands
-from replenish.sdk import ButtonClient, PartnerClient, PartnerError
 
 LEAD_DAYS = 2
 DELIVERY_WAIT = 30.0  # seconds a simulated day waits for yesterday's orders to be delivered

@@ -49,3 +49,9 @@ class InvalidCommand(DomainError):
 class PinLocked(DomainError):
     code = "pin_locked"
     status = 423
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key with a different request: neither order is placed twice nor silently mixed up."""
+    code = "idempotency_key_reused"
+    status = 422

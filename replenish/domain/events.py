@@ -85,3 +85,13 @@ def register(cls: type[Event]) -> type[Event]:
 
 def load(name: str, payload: dict) -> Event:
     return EVENT_TYPES[name].from_payload(payload)
+
+
+@register
+@dataclass(frozen=True)
+class VoicePinLocked(Event):
+    """Three wrong voice PINs in a row: voice purchasing is locked ``minutes`` minutes, until ``until``."""
+    name: ClassVar[str] = "VoicePinLocked"
+    household_id: str
+    until: str = ""
+    minutes: int = 15

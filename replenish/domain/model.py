@@ -112,7 +112,8 @@ NOTIFY_CHANNELS = ("email", "sms", "alexa")
 NOTIFY_TOPICS = ("placed", "shipped", "delivered", "problems", "running_low")
 TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
                   "OrderCancelled": "problems", "OrderFailed": "problems", "SlotRunningLow": "running_low",
-                  "ButtonBatteryLow": "problems", "ButtonPressRefused": "problems", "SlotOrderRefused": "problems"}
+                  "ButtonBatteryLow": "problems", "ButtonPressRefused": "problems", "SlotOrderRefused": "problems",
+                  "VoicePinLocked": "problems"}
 
 
 def default_notification_prefs() -> dict:
@@ -120,13 +121,16 @@ def default_notification_prefs() -> dict:
             "email": "", "phone": ""}
 
 
+MAX_QUANTITY = 99  # of one product in one order
 PIN_MAX_FAILURES = 3
 PIN_LOCKOUT = timedelta(minutes=15)
+# Each lockout in a row (no right code in between) lasts longer: 15 minutes, then an hour, then a day.
+PIN_LOCKOUTS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=24))
 DEFAULT_CANCEL_WINDOWS = {Channel.VOICE.value: 1800, Channel.BUTTON.value: 900,
                           Channel.APPLIANCE.value: 900, Channel.WEB.value: 600}
 
 
-class Limits:
+class Limits(Aggregate):
     """A household's guard rails: spend caps, cancel window per channel, and the voice PIN."""
 
     def __init__(self, household_id: str, per_order_cap_cents: int | None = 20000,
@@ -138,6 +142,7 @@ class Limits:
         self.voice_pin_hash: str | None = None
         self.pin_failures = 0
         self.pin_locked_until: datetime | None = None
+        self.pin_lockouts = 0  # lockouts in a row, for the escalation
         self.notification_prefs = default_notification_prefs()
 
     # -- notifications -----------------------------------------------------------------------------------
@@ -193,6 +198,7 @@ class Limits:
             self.voice_pin_hash = f"{salt}${_pin_digest(salt, pin)}"
         self.pin_failures = 0
         self.pin_locked_until = None
+        self.pin_lockouts = 0
 
     def pin_locked(self, now: datetime) -> bool:
         locked_until = as_utc(self.pin_locked_until)
@@ -208,12 +214,34 @@ class Limits:
         if hmac.compare_digest(_pin_digest(salt, str(pin)), digest):
             self.pin_failures = 0
             self.pin_locked_until = None
+            self.pin_lockouts = 0
             return True
         self.pin_failures = (self.pin_failures or 0) + 1
         if self.pin_failures >= PIN_MAX_FAILURES:
-            self.pin_locked_until = now + PIN_LOCKOUT
+            lockout = PIN_LOCKOUTS[min(self.pin_lockouts or 0, len(PIN_LOCKOUTS) - 1)]
+            self.pin_locked_until = now + lockout
+            self.pin_lockouts = (self.pin_lockouts or 0) + 1
             self.pin_failures = 0
+            self.events.append(events.VoicePinLocked(household_id=self.household_id,
+                                                     until=iso(self.pin_locked_until),
+                                                     minutes=int(lockout.total_seconds() // 60)))
         return False
+
+    def lockout_words(self) -> str:
+        """How long the current lockout lasts, in words ("15 minutes", "an hour", "a day")."""
+        minutes = int(PIN_LOCKOUTS[min(max((self.pin_lockouts or 1) - 1, 0), len(PIN_LOCKOUTS) - 1)]
+                      .total_seconds() // 60)
+        return lockout_duration_words(minutes)
+
+
+def lockout_duration_words(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return "a day" if days == 1 else f"{days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "an hour" if hours == 1 else f"{hours} hours"
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _pin_digest(salt: str, pin: str) -> str:

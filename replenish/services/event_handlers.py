@@ -82,7 +82,32 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
                                                  created_at=deps.clock(), status=status))
 
 
+def notify_household_of(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
+    """A notice in the household's feed, and on each of its channels that it wants this kind of news on."""
+    uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
+    message = Message(household_id, kind, text, order_id)
+    household = uow.households.get(household_id)
+    for notifier in deps.notifiers:
+        if household is not None and not household.limits.wants(kind, notifier.channel):
+            continue
+        status = "sent"
+        try:
+            notifier.send(message)
+        except Exception as exc:  # one channel failing must not stop the others or the feed
+            log.warning("notifier %s failed: %s", notifier.channel, exc)
+            status = "failed"
+        uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
+                                                 created_at=deps.clock(), status=status))
+
+
+def notify_pin_locked(event: events.VoicePinLocked, uow, deps) -> None:
+    text = (f"Someone said a wrong voice PIN three times in a row, so ordering by voice is locked for "
+            f"{model.lockout_duration_words(event.minutes)}. If that was not you, change the PIN in Settings.")
+    notify_household_of(uow, deps, event.household_id, event.name, text)
+
+
 subscribe("OrderPlaced", schedule_submission)
+subscribe("VoicePinLocked", notify_pin_locked)
 for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed"):
     subscribe(_name, notify_household)
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from replenish.domain import commands, model
-from replenish.domain.errors import (InvalidCommand, LimitExceeded, NotFound, PinLocked, ProductUnavailable,
-                                     UnknownProduct)
+from replenish.domain.errors import (IdempotencyKeyReused, InvalidCommand, LimitExceeded, NotFound, PinLocked,
+                                     ProductUnavailable, UnknownProduct)
 from replenish.domain.history import Purchase
 
 from . import messages
@@ -80,6 +80,11 @@ def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
     if cmd.idempotency_key:
         order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
         if order is not None:
+            asked = sorted(merged_lines(cmd.lines))
+            if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
+                    or (order.source_id or None) != (cmd.source_id or None)):
+                raise IdempotencyKeyReused("This Idempotency-Key was used for a different order.",
+                                           field="Idempotency-Key")
             return PlaceResult("order_placed", order_view(order), replayed=True)
     if cmd.source_id and cmd.exclusive_source:
         order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
@@ -110,24 +115,47 @@ def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
             return found
 
 
+MAX_LINES = 25  # different products in one order
+
+
+def merged_lines(requests) -> list[tuple[str, int]]:
+    """The order's lines with each product once (repeated lines of a SKU added up), in first-seen order; the
+    quantity rule (1 to ``MAX_QUANTITY`` of a product) applies to each product's total."""
+    totals: dict[str, int] = {}
+    for request in requests:
+        if not isinstance(request.quantity, int) or isinstance(request.quantity, bool) or \
+                not 1 <= request.quantity <= model.MAX_QUANTITY:
+            raise InvalidCommand(f"Quantity must be a whole number from 1 to {model.MAX_QUANTITY}.",
+                                 field="quantity")
+        sku = str(request.sku)
+        totals[sku] = totals.get(sku, 0) + request.quantity
+    if len(totals) > MAX_LINES:
+        raise InvalidCommand(f"An order holds at most {MAX_LINES} different products.", field="lines")
+    for sku, quantity in totals.items():
+        if quantity > model.MAX_QUANTITY:
+            raise InvalidCommand(f"At most {model.MAX_QUANTITY} of one product in an order; these lines add up to "
+                                 f"{quantity}.", field="quantity")
+    return list(totals.items())
+
+
 def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
     now = deps.clock()
+    wanted = merged_lines(cmd.lines)
     with deps.uow() as uow:
         found = _existing(uow, cmd)
         if found is not None:
             return found
+        uow.households.lock_limits(cmd.household_id)  # caps checked and this order recorded as one step
         household = _household(uow, cmd.household_id)
-        products = uow.products.get_many(line.sku for line in cmd.lines)
+        products = uow.products.get_many(sku for sku, _ in wanted)
         lines = []
-        for request in cmd.lines:
-            product = products.get(str(request.sku))
+        for sku, quantity in wanted:
+            product = products.get(sku)
             if product is None:
-                raise UnknownProduct(f"There is no product with SKU {request.sku!r}.", field="sku")
+                raise UnknownProduct(f"There is no product with SKU {sku!r}.", field="sku")
             if not product.available:
                 raise ProductUnavailable(f"{product.title} is out of stock right now.", field="sku")
-            if not isinstance(request.quantity, int) or not 1 <= request.quantity <= 99:
-                raise InvalidCommand("Quantity must be a whole number from 1 to 99.", field="quantity")
-            lines.append(model.OrderLine(product.sku, request.quantity, product.price_cents, product.title))
+            lines.append(model.OrderLine(product.sku, quantity, product.price_cents, product.title))
         total = sum(line.total_cents for line in lines)
         if not cmd.test:  # a test order spends nothing
             _check_limits(uow, household, total, now)
@@ -320,13 +348,17 @@ def check_voice_pin(cmd: commands.CheckVoicePin, deps: Deps) -> bool:
     """True when right. Raises PinLocked while locked (including by this very attempt)."""
     now = deps.clock()
     with deps.uow() as uow:
+        uow.households.lock_limits(cmd.household_id)  # attempts counted one after the other, never in parallel
         limits = _household(uow, cmd.household_id).limits
         if limits.pin_locked(now):
-            raise PinLocked("Voice purchasing is locked for a few minutes after three wrong codes.")
+            raise PinLocked(f"Voice purchasing is locked for up to {limits.lockout_words()} after three wrong "
+                            "codes.")
         ok = limits.check_pin(cmd.pin, now)
+        uow.track(limits)
         uow.commit()
         if not ok and limits.pin_locked(now):
-            raise PinLocked("That code was wrong three times, so voice purchasing is locked for 15 minutes.")
+            raise PinLocked(f"That code was wrong three times, so voice purchasing is locked for "
+                            f"{limits.lockout_words()}.")
         return ok
 
 

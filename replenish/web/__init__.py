@@ -7,6 +7,7 @@ import secrets
 import time
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from .errors import register_error_handlers
 
@@ -18,6 +19,9 @@ def create_app(container=None) -> Flask:
         from replenish.bootstrap import bootstrap
         container = bootstrap()
     app = Flask(__name__)
+    app.json = _SafeJSON(app)
+    from replenish.config import check_secret_key
+    check_secret_key(container.settings.secret_key)  # before anything is signed with it
     app.config["SECRET_KEY"] = container.settings.secret_key or _local_secret_key(container.settings.var_dir)
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.extensions["replenish"] = container
@@ -31,6 +35,14 @@ def create_app(container=None) -> Flask:
     for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+class _SafeJSON(DefaultJSONProvider):
+    """Request bodies parsed with a bound on nesting (``replenish.jsonsafe``): too deep is bad JSON, a 400."""
+
+    def loads(self, s, **kwargs):
+        from replenish.jsonsafe import loads
+        return loads(s)
 
 
 def _local_secret_key(var_dir) -> str:

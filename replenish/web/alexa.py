@@ -61,10 +61,7 @@ def _make_verifier(c) -> RequestVerifier:
     if extras.get("alexa_verifier") is not None:
         return extras["alexa_verifier"]
     skill_ids = tuple(c.settings.alexa_skill_ids or ())
-    if not skill_ids:
-        _warn_once("skill_ids", "ALEXA_SKILL_IDS is not set: /alexa accepts signed requests for ANY skill id. "
-                                "Set it to this skill's id in production.")
-    kwargs = {"skill_ids": skill_ids or None, "clock": extras.get("alexa_clock") or system_clock}
+    kwargs = {"skill_ids": skill_ids, "clock": extras.get("alexa_clock") or system_clock}
     if extras.get("alexa_cert_store") is not None:
         kwargs["store"] = extras["alexa_cert_store"]
     if extras.get("alexa_fetch_cert") is not None:
@@ -73,7 +70,8 @@ def _make_verifier(c) -> RequestVerifier:
 
 
 def _reject(reason: str, code: str = "invalid_request"):
-    log.warning("alexa request rejected: %s", reason)
+    # the reason may quote the body (a parser's message): a line in the log, never the request itself
+    log.warning("alexa request rejected: %s", reason if len(reason) <= 200 else reason[:200] + "...")
     return jsonify(error_body(code, "The request could not be verified as coming from Alexa.")), 400
 
 
@@ -82,6 +80,11 @@ def alexa():
     body = request.get_data(cache=False)
     c = container()
     if c.settings.alexa_verify:
+        if not (c.extras or {}).get("alexa_verifier") and not c.settings.alexa_skill_ids:
+            # fail closed: without our skill's id, a request signed by Alexa for anybody's skill would pass
+            _warn_once("skill_ids", "ALEXA_SKILL_IDS is not set: /alexa refuses every request until it is (or set "
+                                    "REPLENISH_ALEXA_VERIFY=0 for local testing only).")
+            return _reject("ALEXA_SKILL_IDS is not set", "verification_failed")
         try:
             _verifier().verify(request.headers, body)
         except VerificationError as exc:

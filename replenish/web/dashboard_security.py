@@ -30,7 +30,7 @@ def configure_app(app) -> None:
     public_url = getattr(getattr(container, "settings", None), "public_url", "") or ""
     if public_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME  # Flask's own default (31 days) is already set
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------------

@@ -226,6 +226,7 @@ def test_unlinked_account_gets_a_link_account_card(post, container):
 def test_real_recommender_from_history(container, pki, token, clock):
     """The same conversation on the project's recommender (catalog baselines), with purchase history."""
     container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.settings.alexa_skill_ids = (SKILL_ID,)
     HISTORIES.clear()
     with container.uow() as uow:
         uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 3, 18, tzinfo=timezone.utc), 1,
@@ -361,3 +362,27 @@ def test_verification_off_warns_loudly_once(container, token, caplog):
 
 def test_get_is_not_allowed(client):
     assert client.get("/alexa").status_code == 405
+
+
+def test_an_absurdly_nested_body_is_a_400_signed_or_not(container, client, pki):
+    nested = b"[" * 1000 + b"]" * 1000
+    signed = client.post("/alexa", data=nested, headers=pki.headers(nested))
+    assert signed.status_code == 400
+    container.settings.alexa_verify = False
+    assert create_app(container).test_client().post("/alexa", data=nested).status_code == 400
+
+
+def test_without_a_configured_skill_id_every_request_is_refused(container, token, pki):
+    container.settings.alexa_skill_ids = ()
+    client = create_app(container).test_client()
+    body = envelope_bytes(launch_request(access_token=token))
+    refused = client.post("/alexa", data=body, headers=pki.headers(body))
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "verification_failed"
+
+
+def test_a_rejection_that_quotes_the_body_is_logged_in_one_short_line(container, caplog):
+    from replenish.web import alexa as alexa_module
+    app = create_app(container)
+    with app.app_context(), caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
+        alexa_module._reject("not an Alexa request envelope: " + "x" * 200_000)
+    assert len(caplog.records) == 1 and len(caplog.records[0].getMessage()) < 300

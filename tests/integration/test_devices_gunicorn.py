@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from replenish.sdk.http_signatures import signature_headers
+from replenish_partner import signature_headers
 
 from .services import (
     PG_ADMIN_DB,

@@ -13,9 +13,9 @@ import requests
 from click.testing import CliRunner
 from http_message_signatures import HTTPMessageSigner, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+from replenish_partner import signature_headers
 
 from replenish.domain import commands
-from replenish.sdk import signature_headers
 from replenish.web import create_app
 
 BASE = "http://test"

@@ -436,7 +436,7 @@ def pair(client, csrf, **form) -> dict:
 
 def press(client, button):
     """A signed press through the API, as the button sends it."""
-    from replenish.sdk.http_signatures import signature_headers
+    from replenish_partner import signature_headers
     path, body = f"/v1/buttons/{button['serial']}/press", b'{"click_type": "SINGLE"}'
     headers = signature_headers("POST", "http://test" + path, body, button["serial"], button["secret"],
                                 headers={"Content-Type": "application/json"})
@@ -643,3 +643,27 @@ def test_device_pages_say_when_the_modules_are_missing(signed_in, monkeypatch):
         response = client.get(path)
         assert response.status_code == 200 and "not available in this build" in response.get_data(as_text=True)
     assert client.post("/dashboard/buttons", data={"csrf_token": csrf}).status_code == 404
+
+
+@pytest.mark.parametrize("key", ["change-me", "CHANGE-ME", "secret", "short-but-not-a-placeholder"])
+def test_a_guessable_secret_key_is_refused_before_anything_is_signed(container, key):
+    from replenish.config import ConfigError
+    container.settings.secret_key = key
+    with pytest.raises(ConfigError, match="REPLENISH_SECRET_KEY"):
+        create_app(container)
+
+
+def test_a_long_random_secret_key_is_used_and_a_session_lasts_fourteen_days(container):
+    container.settings.secret_key = "k" * 16 + "0123456789abcdef0123456789"
+    app = create_app(container)
+    assert app.config["SECRET_KEY"] == container.settings.secret_key
+    assert app.config["PERMANENT_SESSION_LIFETIME"].days == 14
+
+
+def test_serve_refuses_a_placeholder_key_with_a_message_and_no_traceback(monkeypatch):
+    from click.testing import CliRunner
+
+    from replenish.cli import main
+    monkeypatch.setenv("REPLENISH_SECRET_KEY", "change-me")
+    result = CliRunner().invoke(main, ["serve", "--no-seed"])
+    assert result.exit_code != 0 and "placeholder" in result.output and "Traceback" not in result.output

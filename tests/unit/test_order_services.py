@@ -239,3 +239,60 @@ def test_notification_choices_decide_the_outside_channels_but_the_feed_gets_ever
     with container.uow() as uow:
         feed = {n.kind for n in uow.notifications.for_household("h1") if n.channel == "feed"}
     assert feed == {"OrderPlaced", "OrderCancelled"}
+
+
+def _three_wrong(container):
+    for pin in ("0000", "0001"):
+        assert not container.bus.handle(commands.CheckVoicePin("h1", pin))
+    with pytest.raises(PinLocked) as locked:
+        container.bus.handle(commands.CheckVoicePin("h1", "0002"))
+    return locked.value.message
+
+
+def test_voice_pin_lockouts_escalate_and_the_household_is_told_each_time(container, clock):
+    container.bus.handle(commands.SetVoicePin("h1", "1234"))
+    assert "15 minutes" in _three_wrong(container)
+    clock.advance(minutes=16)
+    assert "an hour" in _three_wrong(container)
+    clock.advance(minutes=59)
+    with pytest.raises(PinLocked):  # still inside the hour
+        container.bus.handle(commands.CheckVoicePin("h1", "1234"))
+    clock.advance(minutes=2)
+    assert "a day" in _three_wrong(container)
+    clock.advance(hours=24, minutes=1)
+    assert "a day" in _three_wrong(container)  # a day stays the longest
+    clock.advance(hours=24, minutes=1)
+    assert container.bus.handle(commands.CheckVoicePin("h1", "1234"))  # the right code starts over
+    assert "15 minutes" in _three_wrong(container)
+    queue = container.deps.queue
+    while queue.events:
+        container.bus.handle_event(queue.events.pop(0))
+    with container.uow() as uow:
+        notices = [n.message for n in uow.notifications.for_household("h1")
+                   if n.kind == "VoicePinLocked" and n.channel == "feed"]
+    assert len(notices) == 5
+    assert sum("15 minutes" in n for n in notices) == 2 and sum("an hour" in n for n in notices) == 1
+    assert all("change the PIN in Settings" in n for n in notices)
+
+
+def test_lines_of_one_product_are_added_up_and_the_quantity_rule_applies_to_the_total(container):
+    with pytest.raises(InvalidCommand) as too_many:
+        container.bus.handle(commands.PlaceOrder("h1", "web", (LineRequest("TIDE-PODS-42", 60),
+                                                               LineRequest("TIDE-PODS-42", 60))))
+    assert too_many.value.field == "quantity" and "120" in too_many.value.message
+    placed = container.bus.handle(commands.PlaceOrder("h1", "web", (LineRequest("TIDE-PODS-42", 1),
+                                                                    LineRequest("TIDE-PODS-42", 2))))
+    assert [(line["sku"], line["quantity"]) for line in placed.order["lines"]] == [("TIDE-PODS-42", 3)]
+    with container.uow() as uow:
+        assert uow.orders.list("h1")[0].lines[0].quantity == 3
+
+
+def test_an_order_holds_at_most_twenty_five_products(container):
+    from tests.conftest import PRODUCTS
+    skus = [p.sku for p in PRODUCTS]
+    lines = tuple(LineRequest(skus[i % len(skus)] + ("" if i < len(skus) else f"-{i}"), 1) for i in range(26))
+    with pytest.raises(InvalidCommand) as refused:
+        container.bus.handle(commands.PlaceOrder("h1", "web", lines))
+    assert refused.value.field == "lines"
+    with container.uow() as uow:
+        assert uow.orders.list("h1") == []

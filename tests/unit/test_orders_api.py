@@ -48,6 +48,19 @@ def test_idempotency_key_header(client, token):
     assert first.get_json()["order_id"] == second.get_json()["order_id"]
 
 
+def test_an_idempotency_key_reused_with_another_order_is_a_422_and_places_nothing(client, token):
+    headers = {**auth(token), "Idempotency-Key": "k-2"}
+    first = client.post("/v1/orders", json={"sku": "TIDE-PODS-42", "quantity": 1}, headers=headers)
+    assert first.status_code == 201
+    for other in ({"sku": "TIDE-PODS-42", "quantity": 2}, {"sku": "CHARMIN-12"}):
+        reused = client.post("/v1/orders", json=other, headers=headers)
+        assert reused.status_code == 422
+        assert reused.get_json()["error"] == {"code": "idempotency_key_reused", "field": "Idempotency-Key",
+                                              "message": "This Idempotency-Key was used for a different order."}
+    assert [o["id"] for o in client.get("/v1/orders", headers=auth(token)).get_json()["orders"]] == [
+        first.get_json()["order_id"]]
+
+
 @pytest.mark.parametrize("body, field", [
     ({"sku": "TIDE-PODS-42", "quantity": 0}, "quantity"),
     ({"sku": "TIDE-PODS-42", "quantity": "2"}, "quantity"),
@@ -110,3 +123,24 @@ def test_recommendations_api(client, token, container, clock):
     assert [t["sku"] for t in low] == ["TIDE-PODS-81"] and 20 <= low[0]["days_after_last"] <= 40
     assert client.get("/v1/recommendations/resolve", headers=auth(token)).get_json()["error"]["field"] == "q"
     assert client.get("/v1/recommendations/buy-again?k=0", headers=auth(token)).status_code == 400
+
+
+NESTED = b"[" * 1000 + b"]" * 1000  # 2 KB
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/orders"), ("PATCH", "/v1/household/limits")])
+def test_json_nested_absurdly_deep_is_a_400_naming_the_body_and_changes_nothing(client, token, method, path):
+    response = client.open(path, method=method, data=NESTED, headers={**auth(token), "Content-Type":
+                                                                      "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "body"
+    assert client.get("/v1/orders", headers=auth(token)).get_json()["orders"] == []
+
+
+def test_json_within_the_nesting_bound_still_reads(client, token):
+    from replenish.jsonsafe import MAX_DEPTH, loads
+    assert loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    with pytest.raises(ValueError):
+        loads(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    with pytest.raises(ValueError):
+        loads(b"[" * 100_000 + b"]" * 100_000)

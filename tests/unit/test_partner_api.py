@@ -4,12 +4,11 @@ import json
 import time
 
 import pytest
+from replenish_partner import PartnerClient, PartnerError, signature_headers
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
 from replenish.domain import commands
-from replenish.sdk import PartnerClient, PartnerError
-from replenish.sdk.http_signatures import signature_headers
 from replenish.web import create_app
 
 from .device_fakes import FlaskSession, RecordingSender

@@ -10,12 +10,12 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from replenish_partner import PartnerClient, PartnerError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
-from replenish.sdk import PartnerClient, PartnerError
 from replenish.web import create_app
 
 from .device_fakes import FlaskSession, RecordingSender

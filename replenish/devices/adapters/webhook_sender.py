@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 import requests
+from replenish_partner.webhooks import webhook_key
 from standardwebhooks.webhooks import Webhook
 
-from replenish.sdk.signing import webhook_key
 from replenish.services.ports import PermanentError, TransientError
 
 

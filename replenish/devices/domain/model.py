@@ -215,7 +215,7 @@ class Partner:
     def add_webhook_secret(self) -> str:
         """A new webhook secret, as Standard Webhooks makes them: ``whsec_`` + standard base64 of 32 random bytes
         (the HMAC key), which any Standard Webhooks library accepts. (Older ones, ``whsec_`` + a urlsafe token,
-        still sign: see ``replenish.sdk.signing.webhook_key``.)"""
+        still sign: see ``replenish_partner.webhooks.webhook_key``.)"""
         from base64 import b64encode
         secret = "whsec_" + b64encode(secrets.token_bytes(32)).decode("ascii")
         self.webhook_secrets = list(self.webhook_secrets or []) + [secret]

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import event as sa_event
 
 from replenish.devices.domain import model as devices
-from replenish.domain import events, model
+from replenish.domain import events
 from replenish.domain.model import iso, new_id
 from replenish.services import event_handlers
-from replenish.services.ports import Message, PermanentError, TransientError
+from replenish.services.ports import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +29,7 @@ WEBHOOK_TYPES = {
 # -- household notifications -------------------------------------------------------------------------------
 
 def _notify(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
-    """The feed always; the household's other channels only for the kinds of news it asked for there."""
-    uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
-    message = Message(household_id, kind, text, order_id)
-    household = uow.households.get(household_id)
-    for notifier in deps.notifiers:
-        if household is not None and not household.limits.wants(kind, notifier.channel):
-            continue
-        status = "sent"
-        try:
-            notifier.send(message)
-        except Exception as exc:
-            log.warning("notifier %s failed: %s", notifier.channel, exc)
-            status = "failed"
-        uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
-                                                 created_at=deps.clock(), status=status))
+    event_handlers.notify_household_of(uow, deps, household_id, kind, text, order_id)
 
 
 def battery_low(event: devices.ButtonBatteryLow, uow, deps) -> None:

@@ -18,8 +18,8 @@ from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from flask import current_app, request
 from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+from replenish_partner.signatures import TOLERANCE
 
-from replenish.sdk.http_signatures import TOLERANCE
 from replenish.web.errors import ApiError
 
 REQUIRED_PARAMETERS = ("created", "keyid", "nonce")

@@ -1,40 +1,22 @@
-"""The signing scheme of the HTTP retailer protocol, and the keys of partner webhook secrets. (Inbound button and
-partner requests are signed with RFC 9421 instead: see ``http_signatures``; outbound partner webhooks follow
-Standard Webhooks, signed and verified with the ``standardwebhooks`` package from the key ``webhook_key`` gives.)
+"""The signing scheme of the HTTP retailer protocol (``http_retailer``): every request we send a retailer carries
 
-``X-Replenish-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>[,v1=...]``. A sender
-rotating secrets signs with each (several v1 values); one match is enough. Standard library only.
+``X-Replenish-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>[,v1=...]``.
+
+A sender rotating secrets signs with each (several v1 values); one match is enough for ``verify`` (what a
+retailer checks). Standard library only.
+(Buttons and partners sign with RFC 9421 and partner webhooks follow Standard Webhooks: see the partner SDK,
+``replenish_partner``.)
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import time
 from datetime import datetime
 from typing import Iterable
 
+SIGNATURE_HEADER = "X-Replenish-Signature"
 TOLERANCE = 300
-WEBHOOK_SECRET_PREFIX = "whsec_"
-WEBHOOK_TOLERANCE = 300  # the standardwebhooks package's (it hard-codes 5 minutes)
-
-
-def webhook_key(secret: str) -> bytes:
-    """The HMAC key of a partner webhook secret, the same on our side (signing) and in the SDK (verifying).
-
-    Secrets made now are ``whsec_`` + standard base64 of 32 random bytes: the key is those bytes, as in every
-    Standard Webhooks library. Secrets made before are ``whsec_`` + a urlsafe token (43 characters, unpadded),
-    never valid standard base64 (checked strictly: alphabet and padding), and there may be some in databases.
-    Rather than the lenient decoding of the ``standardwebhooks`` package (it drops ``-`` and ``_``, and fails or
-    not on the padding that is left), their key is the UTF-8 bytes of the part after ``whsec_``: a partner still
-    on such a secret verifies with our SDK (which does the same) or ``Webhook(secret[6:].encode())`` of any
-    Standard Webhooks library, or rotates to a new secret."""
-    text = secret[len(WEBHOOK_SECRET_PREFIX):] if secret.startswith(WEBHOOK_SECRET_PREFIX) else secret
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return text.encode()
 
 
 def _digest(secret: str | bytes, body: bytes, t: int) -> str:

@@ -1,6 +1,6 @@
-"""The partner SDK: signs requests (RFC 9421, see ``http_signatures``), registers devices, reports slot status,
-heartbeats, replenishes, deregisters, rotates its keys and verifies our webhooks (Standard Webhooks). Depends
-only on requests, http-message-signatures and standardwebhooks, so partners can vendor it.
+"""The partner client: signs every request (RFC 9421, see ``signatures``), registers devices, reports slot
+status, heartbeats, replenishes, looks orders up, deregisters, rotates its keys and verifies webhooks (Standard
+Webhooks, see ``webhooks``); and the button client a button bridge presses with.
 
     client = PartnerClient("https://replenish.example", key_id, secret, webhook_secrets=[webhook_secret])
     device = client.register_device(link_code, "WM-0001", model="washer", slots=[{...}])
@@ -8,25 +8,19 @@ only on requests, http-message-signatures and standardwebhooks, so partners can 
 """
 from __future__ import annotations
 
-import hmac
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 import requests
-from standardwebhooks.webhooks import Webhook
 
-from .http_signatures import signature_headers
-from .signing import WEBHOOK_TOLERANCE, webhook_key
+from .errors import PartnerError
+from .signatures import signature_headers
+from .webhooks import verify_webhook
 
-
-class PartnerError(Exception):
-    def __init__(self, status: int, body: Any):
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
-        self.status, self.body, self.code = status, body, error.get("code")
+__all__ = ["ButtonClient", "PartnerClient", "PartnerError"]
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -157,41 +151,12 @@ class PartnerClient(_Signed):
         return result
 
     # -- webhooks ----------------------------------------------------------------------------------
-    def verify_webhook(self, headers, body: bytes, now: float | datetime | None = None) -> dict:
+    def verify_webhook(self, headers, body: bytes, now: float | datetime | None = None) -> Any:
         """The webhook's JSON when it is signed per Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
         ``webhook-signature``) with one of ``webhook_secrets``, at most 5 minutes from ``now`` (unix seconds;
         the client's clock by default); raises ``PartnerError(401)`` otherwise. Pass the body exactly as
-        received.
-
-        ``standardwebhooks.Webhook.verify`` checks the timestamp against the wall clock only, so the timestamp
-        is checked here against ``now`` (with the package's tolerance), and each signature sent is compared
-        with the package's own signature of the message (``Webhook.sign``) under each secret."""
-        def refused(message: str) -> PartnerError:
-            return PartnerError(401, {"error": {"code": "bad_signature", "message": message}})
-
-        sent = {str(name).lower(): value for name, value in dict(headers).items()}
-        msg_id, timestamp = sent.get("webhook-id"), sent.get("webhook-timestamp")
-        signatures = (sent.get("webhook-signature") or "").split(" ")
-        if not (msg_id and timestamp and any(signatures)):
-            raise refused("webhook-id, webhook-timestamp and webhook-signature are required")
-        try:
-            t = int(timestamp)
-        except ValueError:
-            raise refused("webhook-timestamp is not unix seconds") from None
-        now = self.clock() if now is None else now
-        now = now.timestamp() if isinstance(now, datetime) else now
-        if abs(now - t) > WEBHOOK_TOLERANCE:
-            raise refused(f"webhook-timestamp is more than {WEBHOOK_TOLERANCE} s from now")
-        at = datetime.fromtimestamp(t, timezone.utc)
-        matched = False
-        for secret in self.webhook_secrets:
-            expected = Webhook(webhook_key(secret)).sign(msg_id, at, body).encode()
-            for signature in signatures:
-                # Compared with every one, so timing does not tell which secret or signature matched.
-                matched |= hmac.compare_digest(expected, signature.encode("ascii", "replace"))
-        if not matched:
-            raise refused("webhook signature invalid")
-        return json.loads(body)
+        received. See ``replenish_partner.verify_webhook``."""
+        return verify_webhook(self.webhook_secrets, headers, body, self.clock() if now is None else now)
 
 
 class ButtonClient(_Signed):
