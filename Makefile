@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration bench install clean
+.PHONY: run test test-unit test-integration bench install clean lock audit
 
-$(STAMP): requirements.txt requirements-test.txt pyproject.toml partner-sdk/pyproject.toml
+# Everything from requirements.lock (pinned, with hashes: `make lock` remakes it), then this repository's own
+# packages (the partner SDK and the platform) without touching those pins.
+$(STAMP): requirements.lock pyproject.toml partner-sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e partner-sdk
-	$(PY) -m pip install --quiet -r requirements-test.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e partner-sdk
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) scripts/install_browser.py
 	touch $(STAMP)
@@ -28,6 +29,12 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
+
+lock: $(STAMP)
+	$(PY) scripts/lock.py
+
+audit: $(STAMP)
+	$(PY) scripts/audit.py
 
 bench: $(STAMP)
 	$(PY) bench/orders.py
