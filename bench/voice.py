@@ -72,7 +72,9 @@ def setup(catalog_size: int, trained: bool, tmp: Path):
             uow.products.upsert_many(products[start:start + 5000])
         uow.session.commit()
     container.bus.handle(commands.CreateHousehold(HOUSEHOLD, "Bench", "1 Main St", "America/New_York"))
-    token = container.bus.handle(commands.IssueToken(HOUSEHOLD))
+    from replenish.oauth import service as oauth
+    oauth.create_client(container, "alexa", ["https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"])
+    token = oauth.issue_token(container, HOUSEHOLD, "alexa", None)["access_token"]  # what Alexa presents once linked
     history = demo_history(HOUSEHOLD, products, datetime.now(timezone.utc), years=3.0)
     with container.uow() as uow:
         uow.purchases.add_many(history)

@@ -13,5 +13,6 @@ max_requests = 5000  # recycle workers now and then, so a slow leak never become
 max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
+logger_class = "replenish.web.logredact.GunicornLogger"  # one-time sign-in links never reach the access log
 # The app is created in each worker after the fork, so no database connection crosses a fork.
 preload_app = False

@@ -10,6 +10,7 @@ from replenish.adapters.clock import system_clock
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
+from replenish.oauth import wiring as oauth
 from replenish.services import event_handlers
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
@@ -118,8 +119,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
+    repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES}  # the features' stores on the unit of work
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                            repositories=devices.REPOSITORIES,
+                                            repositories=repositories,
                                             clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations

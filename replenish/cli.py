@@ -134,6 +134,8 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
         click.echo(f"  demo token: {token}")
     click.echo("  example:    curl -H 'Authorization: Bearer <token>' " + base + "/v1/orders"
                if not token else f"  example:    curl -H 'Authorization: Bearer {token}' {base}/v1/orders")
+    from replenish.web import logredact
+    logredact.install("werkzeug")  # one-time sign-in links never reach the request log
     try:
         run_simple(host, port, create_app(container), threaded=True, use_reloader=False)
     finally:
@@ -187,11 +189,13 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
 
 
 def _register_feature_commands() -> None:
-    """Command groups that live beside the feature they drive (recommender, buttons and devices)."""
+    """Command groups that live beside the feature they drive (recommender, buttons and devices, OAuth clients)."""
     from replenish import cli_recommend
     from replenish.devices import wiring as devices
+    from replenish.oauth import wiring as oauth
     cli_recommend.register(main)
     devices.register_commands(main, _container)
+    oauth.register_commands(main, _container)
 
 
 _register_feature_commands()

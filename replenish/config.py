@@ -76,6 +76,7 @@ class Settings:
     alexa_verify: bool = True
     alexa_skill_ids: tuple[str, ...] = ()
     public_url: str = ""
+    auth_failure_limit: str = "10/minute"  # failed authentications per client address and per credential
     extra: dict = field(default_factory=dict)
 
     @property
@@ -132,4 +133,5 @@ class Settings:
             alexa_verify=_bool(env.get("REPLENISH_ALEXA_VERIFY"), True),
             alexa_skill_ids=tuple(s for s in env.get("ALEXA_SKILL_IDS", "").split(",") if s),
             public_url=env.get("REPLENISH_PUBLIC_URL", ""),
+            auth_failure_limit=env.get("REPLENISH_AUTH_FAILURE_LIMIT") or "10/minute",
         )

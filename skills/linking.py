@@ -1,8 +1,8 @@
 """Which Alexa user belongs to which household, kept in Redis for proactive notifications.
 
-A linked request carries both the Alexa user id and the household's token; the pair is remembered under
-``alexa:user:<household>`` so the Alexa notifier can address the household's devices later. No table is
-needed: losing the key only delays notifications until the household next talks to the skill.
+A linked request carries both the Alexa user id and an OAuth access token naming the household; the pair is
+remembered under ``alexa:user:<household>`` so the Alexa notifier can address the household's devices later.
+No table is needed: losing the key only delays notifications until the household next talks to the skill.
 """
 from __future__ import annotations
 

@@ -32,6 +32,8 @@ WHAT_NEXT = "Anything else? You can say: where's my stuff, or order something el
 
 LINK_ACCOUNT = ("To order with Replenish, please link your Replenish account. "
                 "I've sent a card to the Alexa app to help you do that.")
+# What a linked account may not do unless the household allowed it when linking, by OAuth scope.
+SCOPE_ACTIONS = {"orders:place": "place orders", "orders:cancel": "cancel orders", "orders:read": "check your orders"}
 
 ASK_ITEM = "What would you like to order? For example, say: order detergent."
 ASK_ITEM_REPROMPT = "What should I order?"
@@ -231,3 +233,9 @@ def running_low_item(title: str, last: str, expected: str) -> str:
 
 def running_low_offer(title: str, size: str, price_cents: int, quantity: int) -> str:
     return f" Should I order {product_phrase(title, size, quantity)} for {money(price_cents * quantity)}?"
+
+
+def not_allowed(scope: str) -> str:
+    action = SCOPE_ACTIONS.get(scope, "do that")
+    return (f"Your Replenish account is linked without permission to {action}. To allow it, link your account "
+            "again in the Alexa app and approve it. I've sent a card to help you do that.")

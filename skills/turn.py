@@ -3,6 +3,10 @@
 A request interceptor builds the :class:`Turn` once per request (account-linking lookup included) and puts
 it in the request attributes; handlers read it with :func:`turn_of`. Responses go through :func:`reply`, the
 one place that escapes text for SSML and decides whether the session stays open.
+
+Account linking: the Alexa access token is an OAuth access token from our authorization server
+(``replenish.oauth``), never a household API token. It names the household and what the household allowed
+(``orders:place``, ``orders:cancel``, ``orders:read``); a handler checks its scope with :meth:`Turn.may`.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from ask_sdk_core.dispatch_components import AbstractRequestInterceptor
 from ask_sdk_model.ui import LinkAccountCard, SimpleCard
+
+from replenish.domain.model import hash_secret
 
 from . import speech
 from .linking import remember_alexa_user
@@ -34,12 +40,16 @@ class Turn:
     time_zone: str = "UTC"
     has_pin: bool = False
     pin_locked: bool = False
+    scopes: frozenset = frozenset()  # what the household allowed the skill when it linked
     session: dict = field(default_factory=dict)
     _recs: TurnRecommendations | None = field(default=None, repr=False)
 
     @property
     def linked(self) -> bool:
         return self.household_id is not None
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
 
     @property
     def bus(self):
@@ -84,7 +94,8 @@ def turn_of(handler_input) -> Turn:
 
 
 class TurnInterceptor(AbstractRequestInterceptor):
-    """Resolves the linked household from the access token and records the Alexa user id for notifications."""
+    """Resolves the linked household and its scopes from the OAuth access token (live, not revoked) and records
+    the Alexa user id for notifications."""
 
     def __init__(self, container):
         self.container = container
@@ -106,11 +117,15 @@ class TurnInterceptor(AbstractRequestInterceptor):
 
     def _link(self, turn: Turn, token: str) -> None:
         now = self.container.clock()
+        if len(token) > 512:  # ours are 47 characters; anything this long is not one
+            return
         with self.container.uow() as uow:
-            household = uow.households.by_token(token)
-            if household is None:
+            found = uow.oauth.household_for_access_token(hash_secret(token), now)
+            if found is None:
                 return
+            household, scope = found
             turn.household_id = household.id
+            turn.scopes = frozenset(scope.split())
             turn.time_zone = household.time_zone or "UTC"
             turn.has_pin = household.limits.has_pin
             turn.pin_locked = household.limits.pin_locked(now)
@@ -131,8 +146,9 @@ def reply(handler_input, text: str, reprompt: str | None = None, *, card: tuple[
     return builder.response
 
 
-def link_account(handler_input):
+def link_account(handler_input, text: str = speech.LINK_ACCOUNT):
+    """Ends the session with a LinkAccount card in the Alexa app: to link, or to link again allowing more."""
     builder = handler_input.response_builder
-    builder.speak(escape(speech.LINK_ACCOUNT)).set_card(LinkAccountCard())
+    builder.speak(escape(text)).set_card(LinkAccountCard())
     builder.set_should_end_session(True)
     return builder.response

@@ -77,3 +77,10 @@ def container(make_container):
 @pytest.fixture
 def token(container):
     return container.bus.handle(commands.IssueToken("h1"))
+
+
+@pytest.fixture
+def voice_token(container):
+    """What Alexa presents for h1 once linked: an OAuth access token with every voice scope."""
+    from tests.voice_fakes import issue_voice_token
+    return issue_voice_token(container)["access_token"]

@@ -6,7 +6,7 @@ candidates come in which order without depending on a trained model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from replenish.recommend import Candidate, Timing
 
@@ -50,6 +50,20 @@ class FakeRecommendations:
 
     def reload(self):
         pass
+
+
+ALEXA_REDIRECT = "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"
+
+
+def issue_voice_token(container, household_id: str = "h1", scope: str | None = None, client: str = "alexa") -> dict:
+    """An OAuth token response for the household, issued as ``replenish oauth-token`` issues it (the client is
+    registered first if it is not yet)."""
+    from replenish.oauth import service
+    with container.uow() as uow:
+        known = uow.oauth.client_named(client) is not None
+    if not known:
+        service.create_client(container, client, [ALEXA_REDIRECT])
+    return service.issue_token(container, household_id, client, scope)
 
 
 class Conversation:

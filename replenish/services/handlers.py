@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -33,6 +33,9 @@ class Deps:
     locks: Any
     settings: Any
     recommendations: Any = None
+    # Called with a household id after its API tokens changed (issued, revoked): entrypoints that keep state
+    # bound to a token hang their reaction here (the web ends the household's dashboard sessions).
+    token_listeners: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -302,13 +305,24 @@ def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict:
         return {"id": household.id, "name": household.name}
 
 
+def tokens_changed(deps: Deps, household_id: str) -> None:
+    """Tells the token listeners, after the change is committed. A listener that fails is logged, not raised:
+    the change itself stands, and its caller still needs its answer (a new token is shown only once)."""
+    for listener in list(deps.token_listeners):
+        try:
+            listener(household_id)
+        except Exception:  # noqa: BLE001 - each listener is the entrypoint's own; the next still runs
+            log.exception("a token listener failed for household %s", household_id)
+
+
 def issue_token(cmd: commands.IssueToken, deps: Deps) -> str:
     with deps.uow() as uow:
         _household(uow, cmd.household_id)
         token, secret = model.ApiToken.issue(cmd.household_id, cmd.label)
         uow.households.add_token(token)
         uow.commit()
-        return secret
+    tokens_changed(deps, cmd.household_id)
+    return secret
 
 
 def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:

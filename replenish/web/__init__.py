@@ -26,13 +26,17 @@ def create_app(container=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.extensions["replenish"] = container
     register_error_handlers(app)
+    from .dashboard_security import strict_transport_security
+    app.after_request(strict_transport_security)  # HSTS when the public URL is https
 
     from replenish.devices import wiring as devices
+    from replenish.oauth import wiring as oauth
 
     from . import alexa, api, dashboard, health
     devices.attach_dashboard(dashboard.bp)
+    oauth.attach_dashboard(dashboard.bp)
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
-    for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), dashboard.bp):
+    for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,10 +1,12 @@
-"""Who is calling: a household, by its API token (Authorization: Bearer ...)."""
+"""Who is calling: a household, by its API token (Authorization: Bearer ...). Failed tokens are throttled per
+client address and per token (``throttle``)."""
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import current_app, g, request
 
+from . import throttle
 from .errors import ApiError
 
 
@@ -31,8 +33,13 @@ def household_for_token(token: str | None) -> str | None:
 def require_household(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        household_id = household_for_token(bearer_token())
+        token = bearer_token()
+        credential = throttle.token_credential(token)
+        throttle.refuse_if_over(credential)
+        household_id = household_for_token(token)
         if household_id is None:
+            if token:
+                throttle.failed("bearer_token", credential, "unknown or revoked household token")
             raise ApiError(401, "unauthorized", "A valid household token is required (Authorization: Bearer <token>).",
                            field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="replenish"'})
         g.household_id = household_id

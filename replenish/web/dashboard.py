@@ -20,9 +20,9 @@ from replenish.domain.errors import DomainError
 from replenish.services.ports import PermanentError, TransientError
 from replenish.services.views import limits_view, order_view
 
-from . import dashboard_forecast, dashboard_forms, dashboard_security as security
+from . import dashboard_forecast, dashboard_forms, dashboard_security as security, throttle
 from .auth import container, household_for_token
-from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, money, timeline
+from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, image_url, money, timeline
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _headers(response):
 def _template_globals() -> dict:
     return {"csrf_token": security.csrf_token, "household": g.get("household"), "fmt": g.get("fmt"),
             "money": money, "channel_labels": CHANNEL_LABELS, "status_labels": STATUS_LABELS,
-            "devices": _device_modules()}
+            "devices": _device_modules(), "image_url": image_url}
 
 
 @bp.errorhandler(HTTPException)
@@ -107,8 +107,14 @@ def signin():
 @bp.post("/signin")
 def signin_post():
     token = (request.form.get("token") or "").strip()
+    credential = throttle.token_credential(token[:200])
+    refused = throttle.over(credential)
+    if refused is not None:
+        return _throttled(refused)
     household_id = household_for_token(token) if 0 < len(token) <= 200 else None
     if household_id is None:
+        if token:
+            throttle.failed("dashboard_signin", credential, "unrecognised token in the sign-in form")
         return render_template("dashboard/signin.html", error="That token was not recognised. Paste the whole "
                                "household API token, starting with rpl_.",
                                next=security.safe_next(request.form.get("next"))), 401
@@ -120,6 +126,11 @@ def signin_post():
 def signout():
     security.sign_out()
     return redirect(url_for("dashboard.signin"))
+
+
+def _throttled(refused: throttle.Refusal):
+    return render_template("dashboard/error.html", title="Too many attempts", message=refused.message()), 429, \
+        {"Retry-After": str(refused.retry_after)}
 
 
 @bp.post("/links")
@@ -137,14 +148,25 @@ def issue_link():
 @bp.get("/link/<secret>")
 def link(secret: str):
     # Opening the link only asks; signing in is a POST, so a chat app's link preview cannot use it up.
+    credential = throttle.link_credential(secret)
+    refused = throttle.over(credential)
+    if refused is not None:
+        return _throttled(refused)
     live = security.link_is_live(container().redis, secret)
+    if not live:  # asking whether a guessed link is live is a guess too
+        throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
     return render_template("dashboard/link.html", secret=secret, live=live), 200 if live else 410
 
 
 @bp.post("/link/<secret>")
 def link_post(secret: str):
+    credential = throttle.link_credential(secret)
+    refused = throttle.over(credential)
+    if refused is not None:
+        return _throttled(refused)
     household_id = security.take_link(container().redis, secret)
     if household_id is None:
+        throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
         return render_template("dashboard/link.html", secret=secret, live=False), 410
     security.sign_in(household_id, "link")
     flash("You are signed in on this device.", "ok")
@@ -245,7 +267,15 @@ def _settings_page(status: int = 200, errors: dict | None = None, values: dict |
         "dashboard/settings.html", page="settings", limits=limits, form=form, errors=errors or {},
         prefs=prefs or dashboard_forms.load_prefs(container(), g.household_id),
         channels=dashboard_forms.CHANNELS, channel_names=dashboard_forms.CHANNEL_NAMES,
-        notify_channels=dashboard_forms.NOTIFY_CHANNELS, notify_events=dashboard_forms.NOTIFY_EVENTS), status
+        notify_channels=dashboard_forms.NOTIFY_CHANNELS, notify_events=dashboard_forms.NOTIFY_EVENTS,
+        linked_apps=_linked_apps(g.household_id)), status
+
+
+def _linked_apps(household_id: str) -> list | None:
+    """The OAuth clients (Alexa) linked to the household, when account linking is part of this build."""
+    from flask import current_app
+    listing = current_app.extensions.get("replenish_linked_apps")
+    return listing(container(), household_id) if callable(listing) else None
 
 
 @bp.get("/settings")

@@ -63,6 +63,30 @@ class Formatter:
         return f"in {days} days" if days > 0 else f"{-days} days ago"
 
 
+def web_url(value) -> str | None:
+    """``value`` when it is an http(s) URL with a host (a retailer's tracking link, a delivery photo), else None:
+    anything else (``javascript:``, ``data:``) is shown as text, never put in an href or a src."""
+    from urllib.parse import urlsplit
+    if not isinstance(value, str) or len(value) > 2000:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+IMAGE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp", "data:image/svg+xml")
+
+
+def image_url(value) -> str | None:
+    """A delivery photo's address for an ``<img src>``: an http(s) URL, or an inline image (an image loaded by
+    ``<img>`` runs no script, an SVG one included); anything else is not shown."""
+    if isinstance(value, str) and value.strip().lower().startswith(IMAGE_DATA) and len(value) <= 2_000_000:
+        return value.strip()
+    return web_url(value)
+
+
 def timeline(order: dict, rows, fmt: Formatter) -> list[dict]:
     """The steps of one order: those that happened (with when), then those still to come while it is active."""
     seen: dict[str, tuple] = {}
@@ -72,9 +96,11 @@ def timeline(order: dict, rows, fmt: Formatter) -> list[dict]:
     for event, label in STEPS:
         if event in seen:
             at, payload = seen[event]
+            tracking = payload.get("tracking_url")
             steps.append({"label": label, "at": fmt.when(at), "done": True,
-                          "tracking_url": payload.get("tracking_url"),
-                          "photo_url": payload.get("delivery_photo_url")})
+                          "tracking_url": web_url(tracking),
+                          "tracking_text": tracking if tracking and not web_url(tracking) else None,
+                          "photo_url": image_url(payload.get("delivery_photo_url"))})
         elif order["status"] in ("pending", "submitted", "confirmed", "shipped"):
             steps.append({"label": label, "at": "", "done": False})
     for event, label in ENDINGS.items():

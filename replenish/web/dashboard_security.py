@@ -1,8 +1,10 @@
 """The dashboard's sign-in state: session cookie, per-session CSRF token, and one-time sign-in links.
 
-A browser is signed in when its (signed, HttpOnly, SameSite=Lax) Flask session names a household. Every POST
-to the dashboard carries the session's CSRF token, so another site cannot make a signed-in browser act.
-One-time links let a signed-in member sign in another phone: only a hash of the link's secret is kept in
+A browser is signed in when its session names a household. The session lives in Redis (``sessions``): the
+cookie (HttpOnly, SameSite=Lax, Secure unless served on loopback over plain HTTP) carries only a random id, a
+session ends 14 days after sign-in whatever happens, at sign-out, and when the household's API token changes.
+Every POST to the dashboard carries the session's CSRF token, so another site cannot make a signed-in browser
+act. One-time links let a signed-in member sign in another phone: only a hash of the link's secret is kept in
 Redis, with a time to live, and taking it is atomic so a link works exactly once.
 """
 from __future__ import annotations
@@ -13,24 +15,63 @@ import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 
-SESSION_LIFETIME = timedelta(days=14)
+from . import sessions
+
+SESSION_LIFETIME = timedelta(days=14)  # absolute, from sign-in: using the dashboard does not extend it
 LINK_TTL = timedelta(minutes=15)
 LINK_PREFIX = "dashboard:link:"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+HSTS = "max-age=31536000"
+UNAVAILABLE = "Sign-in is unavailable just now; try again in a minute."
+
+
+def _settings(app):
+    return getattr(app.extensions.get("replenish"), "settings", None)
+
+
+def _public_https(settings) -> bool:
+    return (getattr(settings, "public_url", "") or "").lower().startswith("https://")
+
+
+def cookie_secure(settings) -> bool:
+    """Secure unless the server listens on loopback only and is not published over https (``make run``)."""
+    host = (getattr(settings, "host", "") or "").strip().strip("[]").lower()
+    return _public_https(settings) or host not in LOOPBACK
 
 
 def configure_app(app) -> None:
-    """Cookie flags for the session the dashboard relies on (the app's other blueprints use bearer tokens)."""
+    """Server-side sessions and the cookie flags the dashboard relies on (the app's other blueprints use bearer
+    tokens), and the hook that ends a household's sessions when its API token changes."""
+    container = app.extensions.get("replenish")
+    settings = _settings(app)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    container = app.extensions.get("replenish")
-    public_url = getattr(getattr(container, "settings", None), "public_url", "") or ""
-    if public_url.startswith("https://"):
-        app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["SESSION_COOKIE_SECURE"] = secure = cookie_secure(settings)
+    # __Host-: a sibling subdomain cannot plant or overwrite it (needs Secure, Path=/ and no Domain).
+    app.config["SESSION_COOKIE_NAME"] = "__Host-replenish_session" if secure else "replenish_session"
+    app.config["SESSION_COOKIE_PATH"] = "/"
+    app.config["SESSION_COOKIE_DOMAIN"] = None
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME  # Flask's own default (31 days) is already set
+    if container is None:
+        return
+    store = container.extras.get("dashboard_sessions")
+    if store is None:
+        store = container.extras["dashboard_sessions"] = sessions.SessionStore(container.redis, SESSION_LIFETIME)
+        listeners = getattr(container.deps, "token_listeners", None)
+        if listeners is not None:
+            listeners.append(store.end_household)
+    app.session_interface = sessions.RedisSessionInterface(store, container.clock)
+
+
+def strict_transport_security(response):
+    """HSTS on every answer when the public URL is https (an ``after_request`` of the app)."""
+    if _public_https(_settings(current_app)):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------------
@@ -52,20 +93,39 @@ def check_csrf() -> None:
 
 
 # -- signing in and out -------------------------------------------------------------------------------------
+def _interface():
+    interface = current_app.session_interface
+    if not isinstance(interface, sessions.RedisSessionInterface):
+        raise RuntimeError("the dashboard needs its server-side sessions (dashboard_security.configure_app)")
+    return interface
+
+
 def sign_in(household_id: str, how: str) -> None:
-    # A fresh session on sign-in: nothing chosen before (a planted cookie) survives into the signed-in one.
+    # A fresh session on sign-in, under a new id written to Redis now: nothing chosen before (a planted
+    # cookie) survives into the signed-in one, and a store that cannot keep it is a 503, not a half sign-in.
     session.clear()
     session.permanent = True
     session["household_id"] = household_id
     session["via"] = how
     session["csrf"] = secrets.token_urlsafe(32)
+    try:
+        _interface().start(session)
+    except sessions.store_errors():
+        abort(503, description=UNAVAILABLE)
 
 
 def sign_out() -> None:
-    session.clear()
+    """Deletes the session now: a copy of the cookie stops working at once."""
+    try:
+        _interface().end(session)
+    except sessions.store_errors():
+        abort(503, description="Signing out is unavailable just now; try again in a minute.")
 
 
 def signed_in_household() -> str | None:
+    """The signed-in household, or None; a 503 when the session store could not be read (never a guess)."""
+    if getattr(session, "unavailable", False) and request.endpoint != "dashboard.static":
+        abort(503, description=UNAVAILABLE)
     return session.get("household_id")
 
 

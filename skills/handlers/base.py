@@ -1,10 +1,12 @@
-"""The shape every handler shares: it names the request or intent it answers, and needs a linked account
-unless it says otherwise."""
+"""The shape every handler shares: it names the request or intent it answers, needs a linked account unless it
+says otherwise, and names the scope the household must have allowed (``orders:place``, ``orders:cancel``,
+``orders:read``) when it does something with the household's orders."""
 from __future__ import annotations
 
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.utils import is_intent_name, is_request_type
 
+from .. import speech
 from ..dialog import Say
 from ..turn import Turn, link_account, reply, turn_of
 
@@ -15,6 +17,7 @@ class VoiceHandler(AbstractRequestHandler):
     intent: str | None = None
     request_type: str | None = None
     needs_link = True
+    scope: str | None = None  # the OAuth scope this handler needs, if any
 
     def can_handle(self, handler_input):
         if self.intent is not None:
@@ -26,8 +29,15 @@ class VoiceHandler(AbstractRequestHandler):
         if self.needs_link and not turn.linked:
             turn.clear_state()
             return link_account(handler_input)
+        scope = self.scope_for(turn) if self.needs_link else None
+        if scope and not turn.may(scope):
+            turn.clear_state()
+            return link_account(handler_input, speech.not_allowed(scope))
         said = self.answer(turn, handler_input)
         return reply(handler_input, said.text, said.reprompt, card=said.card)
+
+    def scope_for(self, turn: Turn) -> str | None:
+        return self.scope
 
     def answer(self, turn: Turn, handler_input) -> Say:
         raise NotImplementedError

@@ -1,6 +1,8 @@
 """Ordering by voice: OrderItem, Reorder, SomethingElse, Yes, No, Pin."""
 from __future__ import annotations
 
+from replenish.oauth.scopes import CANCEL, PLACE
+
 from .. import dialog, speech
 from ..dialog import Say
 from .base import VoiceHandler, slot_phrases, slot_value
@@ -10,6 +12,7 @@ class OrderItemIntentHandler(VoiceHandler):
     """"order detergent", "order two paper towels": resolve the phrase, offer the best candidate."""
 
     intent = "OrderItemIntent"
+    scope = PLACE
 
     def answer(self, turn, handler_input):
         phrases = slot_phrases(handler_input, "item")
@@ -32,6 +35,7 @@ class ReorderIntentHandler(VoiceHandler):
     """"reorder my usual": the household's top buy-again product."""
 
     intent = "ReorderIntent"
+    scope = PLACE
 
     def answer(self, turn, handler_input):
         candidates = turn.recs.buy_again(dialog.MAX_CANDIDATES)
@@ -40,6 +44,7 @@ class ReorderIntentHandler(VoiceHandler):
 
 class SomethingElseIntentHandler(VoiceHandler):
     intent = "SomethingElseIntent"
+    scope = PLACE
 
     def answer(self, turn, handler_input):
         if turn.state.get("step") not in (dialog.CONFIRM_ORDER, dialog.PIN):
@@ -49,6 +54,12 @@ class SomethingElseIntentHandler(VoiceHandler):
 
 class YesIntentHandler(VoiceHandler):
     intent = "AMAZON.YesIntent"
+
+    def scope_for(self, turn):
+        step = turn.state.get("step")
+        if step == dialog.CONFIRM_CANCEL:
+            return CANCEL
+        return PLACE if step in (dialog.CONFIRM_ORDER, dialog.PIN) else None
 
     def answer(self, turn, handler_input):
         step = turn.state.get("step")
@@ -76,6 +87,7 @@ class NoIntentHandler(VoiceHandler):
 
 class PinIntentHandler(VoiceHandler):
     intent = "PinIntent"
+    scope = PLACE
 
     def answer(self, turn, handler_input):
         return dialog.check_pin(turn, slot_value(handler_input, "pin"))

@@ -1,6 +1,8 @@
 """Cancelling and tracking by voice: CancelOrder, OrderStatus, RunningLow."""
 from __future__ import annotations
 
+from replenish.oauth.scopes import CANCEL, PLACE, READ
+
 from .. import dialog
 from .base import VoiceHandler, slot_phrases
 
@@ -9,6 +11,7 @@ class CancelOrderIntentHandler(VoiceHandler):
     """"cancel my order" / "cancel the detergent": find the order, then ask before cancelling it."""
 
     intent = "CancelOrderIntent"
+    scope = CANCEL
 
     def answer(self, turn, handler_input):
         return dialog.ask_cancel(turn, slot_phrases(handler_input, "item"))
@@ -18,6 +21,7 @@ class OrderStatusIntentHandler(VoiceHandler):
     """"where's my stuff" / "when does my coffee arrive"."""
 
     intent = "OrderStatusIntent"
+    scope = READ
 
     def answer(self, turn, handler_input):
         turn.clear_state()
@@ -26,6 +30,7 @@ class OrderStatusIntentHandler(VoiceHandler):
 
 class RunningLowIntentHandler(VoiceHandler):
     intent = "RunningLowIntent"
+    scope = PLACE  # it ends with an offer to order
 
     def answer(self, turn, handler_input):
         return dialog.running_low(turn)

@@ -22,7 +22,7 @@ from skills.linking import alexa_user_key, forget_written
 from skills.recommending import HISTORIES
 from tests.alexa_certs import (CERT_URL, SKILL_ID, USER_ID, envelope_bytes, intent_request, launch_request,
                                make_ca, make_leaf, make_pki, sign, signed_headers, timestamp)
-from tests.voice_fakes import Conversation, FakeRecommendations
+from tests.voice_fakes import Conversation, FakeRecommendations, issue_voice_token
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def post(client, pki):
 
 
 @pytest.fixture
-def talk(post, token):
-    return Conversation(post, token)
+def talk(post, voice_token):
+    return Conversation(post, voice_token)
 
 
 def orders(container):
@@ -192,11 +192,13 @@ def test_status(talk, container, clock):
     container.bus.handle(commands.SubmitOrder(order_id))
     clock.advance(minutes=90)
     container.bus.handle(commands.TrackOrder(order_id))
+    talk.token = issue_voice_token(container)["access_token"]  # Alexa refreshes the hour-long access token
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
     assert talk.text == ("Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should "
                          "arrive today.")
     clock.advance(minutes=60)
     container.bus.handle(commands.TrackOrder(order_id))
+    talk.token = issue_voice_token(container)["access_token"]
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
     assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls was delivered today."
     talk.say("OrderStatusIntent", {"item": "coffee"})
@@ -223,7 +225,7 @@ def test_unlinked_account_gets_a_link_account_card(post, container):
     assert orders(container) == []
 
 
-def test_real_recommender_from_history(container, pki, token, clock):
+def test_real_recommender_from_history(container, pki, voice_token, clock):
     """The same conversation on the project's recommender (catalog baselines), with purchase history."""
     container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
     container.settings.alexa_skill_ids = (SKILL_ID,)
@@ -240,7 +242,7 @@ def test_real_recommender_from_history(container, pki, token, clock):
         assert response.status_code == 200
         return response.get_json()
 
-    talk = Conversation(send, token)
+    talk = Conversation(send, voice_token)
     talk.say("OrderItemIntent", {"item": "detergent"})
     assert "Tide PODS Laundry Detergent" in talk.text and talk.text.endswith("Should I order it?")
     talk.say("AMAZON.YesIntent")
@@ -248,7 +250,7 @@ def test_real_recommender_from_history(container, pki, token, clock):
     assert orders(container)[0][2:] == ("voice", "pending")
 
 
-def test_over_a_real_http_server(app, pki, token, container):
+def test_over_a_real_http_server(app, pki, voice_token, container):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -261,11 +263,11 @@ def test_over_a_real_http_server(app, pki, token, container):
             assert response.status_code == 200, response.text
             return response.json()
 
-        talk = Conversation(send, token)
+        talk = Conversation(send, voice_token)
         talk.say("OrderItemIntent", {"item": "detergent"})
         talk.say("AMAZON.YesIntent")
         assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
-        body = envelope_bytes(launch_request(access_token=token))
+        body = envelope_bytes(launch_request(access_token=voice_token))
         bad = requests.post(url, data=body, headers={**pki.headers(body), "Signature-256": sign(b"x", pki.leaf)},
                             timeout=10)
         assert bad.status_code == 400
@@ -281,8 +283,8 @@ def _signed(pki, env, **overrides):
     return body, {**pki.headers(body), **overrides}
 
 
-def _stale_launch(token):
-    env = launch_request(access_token=token)
+def _stale_launch(voice_token):
+    env = launch_request(access_token=voice_token)
     env["request"]["timestamp"] = timestamp(datetime.now(timezone.utc) - timedelta(minutes=10))
     return env
 
@@ -300,8 +302,8 @@ def _stale_launch(token):
     ("not_json", "not valid JSON"),
     ("untrusted_chain", "not trusted"),
 ])
-def test_verification_failures_are_400(client, pki, token, container, caplog, case, reason):
-    env = intent_request("OrderItemIntent", {"item": "detergent"}, access_token=token)
+def test_verification_failures_are_400(client, pki, voice_token, container, caplog, case, reason):
+    env = intent_request("OrderItemIntent", {"item": "detergent"}, access_token=voice_token)
     body, headers = _signed(pki, env)
     if case == "bad_cert_url":
         headers["SignatureCertChainUrl"] = "https://evil.example.com/echo.api/cert.pem"
@@ -316,9 +318,9 @@ def test_verification_failures_are_400(client, pki, token, container, caplog, ca
     elif case == "no_cert_url":
         del headers["SignatureCertChainUrl"]
     elif case == "stale_timestamp":
-        body, headers = _signed(pki, _stale_launch(token))
+        body, headers = _signed(pki, _stale_launch(voice_token))
     elif case == "wrong_skill_id":
-        body, headers = _signed(pki, intent_request("OrderItemIntent", {"item": "detergent"}, access_token=token,
+        body, headers = _signed(pki, intent_request("OrderItemIntent", {"item": "detergent"}, access_token=voice_token,
                                                     application_id="amzn1.ask.skill.someone-else"))
     elif case == "tampered_body":
         body = body.replace(b"detergent", b"television")
@@ -346,15 +348,15 @@ def test_verified_request_that_is_not_an_envelope_is_a_400(client, pki):
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_request"
 
 
-def test_verification_off_warns_loudly_once(container, token, caplog):
+def test_verification_off_warns_loudly_once(container, voice_token, caplog):
     from replenish.web import alexa as alexa_module
     container.settings.alexa_verify = False
     container.recommendations = FakeRecommendations(container)
     alexa_module._warned.discard("verify")
     client = create_app(container).test_client()
     with caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
-        first = client.post("/alexa", data=envelope_bytes(launch_request(access_token=token)))
-        second = client.post("/alexa", data=envelope_bytes(launch_request(access_token=token)))
+        first = client.post("/alexa", data=envelope_bytes(launch_request(access_token=voice_token)))
+        second = client.post("/alexa", data=envelope_bytes(launch_request(access_token=voice_token)))
     assert first.status_code == second.status_code == 200
     assert caplog.text.count("verification is OFF") == 1
     assert client.post("/alexa", data=b"{nope").status_code == 400
@@ -372,10 +374,10 @@ def test_an_absurdly_nested_body_is_a_400_signed_or_not(container, client, pki):
     assert create_app(container).test_client().post("/alexa", data=nested).status_code == 400
 
 
-def test_without_a_configured_skill_id_every_request_is_refused(container, token, pki):
+def test_without_a_configured_skill_id_every_request_is_refused(container, voice_token, pki):
     container.settings.alexa_skill_ids = ()
     client = create_app(container).test_client()
-    body = envelope_bytes(launch_request(access_token=token))
+    body = envelope_bytes(launch_request(access_token=voice_token))
     refused = client.post("/alexa", data=body, headers=pki.headers(body))
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "verification_failed"
 

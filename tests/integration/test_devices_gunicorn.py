@@ -58,7 +58,8 @@ def database():
 def start_gunicorn(database, tmp_path_factory, redis_url: str, workers: int = 3):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BROKER_URL")}
     env.update(DATABASE_URL=database, REDIS_URL=redis_url, REPLENISH_EMBEDDED_WORKER="0", BROKER_URL="memory://",
-               REPLENISH_VAR_DIR=str(tmp_path_factory.mktemp("var")), PYTHONUNBUFFERED="1")
+               REPLENISH_VAR_DIR=str(tmp_path_factory.mktemp("var")), PYTHONUNBUFFERED="1",
+               REPLENISH_AUTH_FAILURE_LIMIT="1000/minute")  # these tests send many refused signatures on purpose
     port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "gunicorn.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",

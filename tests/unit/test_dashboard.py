@@ -7,7 +7,7 @@ from html import unescape
 
 import pytest
 
-from replenish.domain import commands
+from replenish.domain import commands, model
 from replenish.domain.history import Purchase
 from replenish.recommend import Timing
 from replenish.web import create_app
@@ -667,3 +667,25 @@ def test_serve_refuses_a_placeholder_key_with_a_message_and_no_traceback(monkeyp
     monkeypatch.setenv("REPLENISH_SECRET_KEY", "change-me")
     result = CliRunner().invoke(main, ["serve", "--no-seed"])
     assert result.exit_code != 0 and "placeholder" in result.output and "Traceback" not in result.output
+
+
+def test_a_retailers_link_that_is_not_http_is_shown_as_text_never_as_a_link(signed_in, container, clock):
+    client, _ = signed_in
+    order_id = place(container, channel="button")
+    with container.uow() as uow:  # what a misbehaving retailer could send back for an order
+        order = uow.orders.get(order_id)
+        order.mark_submitted("R-1", clock())
+        order.advance_to(model.OrderStatus.SHIPPED, clock(), tracking_url="javascript:alert(document.cookie)")
+        order.deliver(clock(), photo_url="data:text/html,<script>alert(1)</script>")
+        uow.commit()
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert 'href="javascript:' not in html and 'src="data:' not in html
+    assert "Tracking: javascript:alert(document.cookie)" in unescape(html)
+
+
+def test_http_tracking_links_stay_links():
+    from replenish.web.dashboard_format import web_url
+    assert web_url("https://track.example/1?x=2") == "https://track.example/1?x=2"
+    assert web_url("HTTP://track.example/") == "HTTP://track.example/"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//track.example", "https:///nohost", None, 42):
+        assert web_url(bad) is None

@@ -29,8 +29,8 @@ def skill(container, fake):
 
 
 @pytest.fixture
-def talk(skill, token):
-    return Conversation(skill.invoke, token)
+def talk(skill, voice_token):
+    return Conversation(skill.invoke, voice_token)
 
 
 def voice_orders(container):
@@ -142,9 +142,10 @@ def test_builtins(talk, intent, text):
     assert talk.text == text
 
 
-def test_session_ended_request_answers_quietly(skill, token):
+def test_session_ended_request_answers_quietly(skill, voice_token):
     response = skill.invoke(envelope({"type": "SessionEndedRequest", "reason": "ERROR",
-                                      "error": {"type": "INVALID_RESPONSE", "message": "x"}}, access_token=token))
+                                      "error": {"type": "INVALID_RESPONSE", "message": "x"}},
+                                     access_token=voice_token))
     assert "outputSpeech" not in response["response"]
 
 
@@ -306,7 +307,8 @@ def test_not_an_envelope(skill):
         skill.parse(b'{"version": "1.0"}')
 
 
-def test_lambda_handler_runs_the_same_skill(container, fake, token):
+def test_lambda_handler_runs_the_same_skill(container, fake, voice_token):
+    token = voice_token
     lambda_function.use_container(container)
     try:
         response = lambda_function.handler(intent_request("OrderItemIntent", {"item": "detergent"},
@@ -383,3 +385,68 @@ def test_turn_recommendations_read_history_once():
     assert Service.reads == 1
     TurnRecommendations(service, "h1", ttl=0).quantity("X")
     assert Service.reads == 2
+
+
+# -- account linking: OAuth access tokens and their scopes --------------------------------------------------
+def test_the_household_api_token_is_not_an_alexa_token(skill, token):
+    talk = Conversation(skill.invoke, token)
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    assert talk.card == {"type": "LinkAccount"} and talk.text == speech.LINK_ACCOUNT
+
+
+def test_an_expired_or_unlinked_token_asks_to_link_again(skill, container, clock):
+    from replenish.oauth import service
+    from tests.voice_fakes import issue_voice_token
+    access = issue_voice_token(container)["access_token"]
+    talk = Conversation(skill.invoke, access)
+    talk.say("OrderStatusIntent")
+    assert talk.text == speech.NO_ORDERS
+    clock.advance(minutes=61)
+    talk.say("OrderStatusIntent")
+    assert talk.card == {"type": "LinkAccount"}
+    fresh = issue_voice_token(container)["access_token"]
+    with container.uow() as uow:
+        client_id = uow.oauth.client_named("alexa").id
+    service.unlink(container, "h1", client_id)
+    talk = Conversation(skill.invoke, fresh)
+    talk.say("OrderStatusIntent")
+    assert talk.card == {"type": "LinkAccount"}
+
+
+def test_each_intent_needs_its_scope(skill, container):
+    from tests.voice_fakes import issue_voice_token
+    read_only = Conversation(skill.invoke, issue_voice_token(container, scope="orders:read")["access_token"])
+    read_only.launch()
+    assert read_only.text == speech.WELCOME
+    read_only.say("OrderStatusIntent")
+    assert read_only.text == speech.NO_ORDERS
+    for intent, scope in (("OrderItemIntent", "orders:place"), ("ReorderIntent", "orders:place"),
+                          ("RunningLowIntent", "orders:place"), ("CancelOrderIntent", "orders:cancel")):
+        read_only.say(intent, {"item": "detergent"} if intent == "OrderItemIntent" else None)
+        assert read_only.text == speech.not_allowed(scope), intent
+        assert read_only.card == {"type": "LinkAccount"} and not read_only.open
+    assert "place orders" in speech.not_allowed("orders:place")
+
+    place_only = Conversation(skill.invoke, issue_voice_token(container, scope="orders:place")["access_token"])
+    place_only.say("OrderItemIntent", {"item": "detergent"})
+    assert place_only.open and place_only.card is None
+    place_only.say("AMAZON.YesIntent")
+    assert place_only.text.startswith("Okay, I've ordered")
+    place_only.say("OrderStatusIntent")
+    assert place_only.text == speech.not_allowed("orders:read")
+    order_id = voice_orders(container)[0]
+    # a session that claims a cancel question was asked still needs orders:cancel for the yes
+    place_only.attributes = {"state": {"step": "confirm_cancel", "order_id": "x", "items": "Tide"}}
+    place_only.new = False
+    place_only.say("AMAZON.YesIntent")
+    assert place_only.text == speech.not_allowed("orders:cancel")
+    assert voice_orders(container)[0] == order_id
+
+
+def test_help_and_stop_need_no_scope(skill, container):
+    from tests.voice_fakes import issue_voice_token
+    talk = Conversation(skill.invoke, issue_voice_token(container, scope="orders:read")["access_token"])
+    talk.say("AMAZON.HelpIntent")
+    assert talk.text == speech.HELP
+    talk.say("AMAZON.StopIntent")
+    assert talk.text == speech.GOODBYE

@@ -1,10 +1,12 @@
 """What the button and partner blueprints share: RFC 9421 signatures (``signatures``), replay refusal by
 ``(keyid, nonce)`` in the database, ``Idempotency-Key`` handling, and rate limits.
 
-The order of checks for a signed request: the signature (401), who the key belongs to and what it may do (401 /
-404), rate limits (429), then the signed-request log: the first request with a nonce is answered and its answer
-kept; a byte-identical repeat gets that answer again; another request with the nonce is a 401. A guard that
-cannot run refuses (503): only the rate limits, which protect capacity and not money, allow when Redis is down.
+The order of checks for a signed request: too many failed authentications from this address or with this keyid
+(429, ``replenish.web.throttle``), the signature (401, counted as a failure), who the key belongs to and what it
+may do (401 / 404), rate limits (429), then the signed-request log: the first request with a nonce is answered
+and its answer kept; a byte-identical repeat gets that answer again; another request with the nonce is a 401. A
+guard that cannot run refuses (503): only the rate limits and the failure throttle, which protect capacity and not
+money, allow when Redis is down.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Callable
 from flask import Response, current_app, g, request
 
 from replenish.devices.web import signatures
+from replenish.web import throttle
 from replenish.web.auth import container
 from replenish.web.errors import ApiError
 
@@ -90,15 +93,23 @@ def _response_of(call) -> Response:
 def signed(resolve, call, limits_of=lambda verified: ()):
     """A request signed by a key that ``resolve`` knows (keyid -> (secret, principal) or None), rate limited by
     ``limits_of(verified)`` (which may also refuse: a key used out of its scope), answered once per nonce."""
-    verified = _guarded(lambda: signatures.verify(resolve))
-    g.signed = verified
-    limits = limits_of(verified)
+    credential = throttle.keyid_credential(signatures.claimed_keyid())
+    throttle.refuse_if_over(credential)
+    try:
+        verified = _guarded(lambda: signatures.verify(resolve))
+        g.signed = verified
+        limits = limits_of(verified)
+    except ApiError as exc:
+        _count_failure(exc, credential)
+        raise
     _guarded(lambda: rate_limit(limits))
     from replenish.devices.adapters.signed_requests import ANSWERED, CONFLICT, NEW
     log_ = signed_log()
     seen = _guarded(lambda: log_.begin(verified.key_id, verified.nonce, verified.fingerprint, container().clock()))
     if seen.outcome == CONFLICT:
-        raise signatures.unauthorized("This nonce was already used by another request (replay).", field="nonce")
+        refused = signatures.unauthorized("This nonce was already used by another request (replay).", field="nonce")
+        _count_failure(refused, credential)
+        raise refused
     if seen.outcome == ANSWERED:
         response = Response(seen.body, status=seen.status_code, mimetype="application/json")
         response.headers["Signature-Replayed"] = "true"
@@ -116,6 +127,12 @@ def signed(resolve, call, limits_of=lambda verified: ()):
     else:
         log_.forget(verified.key_id, verified.nonce)
     return response
+
+
+def _count_failure(exc: ApiError, credential) -> None:
+    """A 401 of a request that was signed (or tried to be) is a failed authentication (``throttle``)."""
+    if exc.status == 401 and ("Signature" in request.headers or "Signature-Input" in request.headers):
+        throttle.failed("signature", credential, exc.message)
 
 
 def run_idempotent(scope: str, call):

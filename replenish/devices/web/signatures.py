@@ -106,6 +106,13 @@ def _check_created() -> None:
         raise unauthorized(f"created is {int(-age)} s in the future; clocks may differ by {TOLERANCE} s at most.")
 
 
+def claimed_keyid() -> str | None:
+    """The keyid the request's ``Signature-Input`` names, before anything is verified (to count failures by)."""
+    import re
+    found = re.search(r'keyid="([^"]{1,200})"', request.headers.get("Signature-Input", ""))
+    return found.group(1) if found else None
+
+
 def verify(resolve: Callable[[str], tuple[str, object] | None]) -> Verified:
     """The verified signature of the current request, or a 401 naming what is wrong. ``resolve`` maps a keyid
     to (HMAC secret, principal) or None."""

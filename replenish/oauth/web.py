@@ -1,0 +1,148 @@
+"""The authorization server over HTTP: the consent page (``/oauth/authorize``, in the dashboard's look and
+session), the token endpoint, revocation (RFC 7009) and the RFC 8414 metadata document. Plus two routes on the
+dashboard's blueprint: the way back from the dashboard's sign-in to the consent page, and "Unlink" in Settings.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+
+from replenish.web import dashboard_security as security
+from replenish.web.auth import container
+
+from . import scopes, service
+from .models import AUTH_METHODS, GRANT_TYPES
+from .server import ReplenishAuthorizationServer
+
+_SERVER = "replenish.oauth.server"
+bp = Blueprint("oauth", __name__, template_folder="templates")
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+       "form-action 'self'{redirect}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[_SERVER] = ReplenishAuthorizationServer(state.app.extensions["replenish"])
+
+
+def server() -> ReplenishAuthorizationServer:
+    return current_app.extensions[_SERVER]
+
+
+@bp.after_request
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP.format(redirect=""))
+    response.headers["X-Frame-Options"] = "DENY"  # nobody can frame the consent page to make a click approve
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- consent ------------------------------------------------------------------------------------------------
+def _signed_in() -> dict | None:
+    household_id = security.signed_in_household()
+    if not household_id:
+        return None
+    with container().uow() as uow:
+        household = uow.households.get(household_id)
+        if household is not None:
+            return {"id": household.id, "name": household.name or household.id}
+    security.sign_out()  # deleted since: the session means nothing any more
+    return None
+
+
+def _page(template: str, status: int = 200, **context):
+    return render_template(template, page="consent", household=None, csrf_token=security.csrf_token,
+                           **context), status
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize():
+    if request.method == "POST":
+        security.check_csrf()
+    household = _signed_in()
+    try:
+        grant = server().get_consent_grant(end_user=household["id"] if household else None)
+    except OAuth2Error as error:
+        if error.redirect_uri:  # the client and its redirect URI are known: tell the client, as RFC 6749 says
+            return server().handle_error_response(None, error)
+        # Never redirect to a URI we cannot vouch for: say what is wrong, here.
+        return _page("dashboard/error.html", 400, title="This link request cannot be used",
+                     message=error.description or error.error)
+    if household is None:
+        back = url_for("dashboard.oauth_resume")
+        if request.query_string:
+            back += "?" + request.query_string.decode("utf-8", "replace")
+        return redirect(url_for("dashboard.signin", next=back))
+    if request.method == "POST" and request.form.get("decision") in ("approve", "deny"):
+        approved = request.form["decision"] == "approve"
+        return server().create_authorization_response(grant=grant, grant_user=household["id"] if approved else None)
+    client = grant.client
+    target = urlsplit(grant.redirect_uri)
+    body, status = _page("oauth/consent.html", 400 if request.method == "POST" else 200, client=client,
+                         signed_in=household, can=scopes.in_words(grant.request.scope),
+                         action=request.full_path.rstrip("?"),
+                         error="Choose Allow or Deny." if request.method == "POST" else None)
+    response = current_app.make_response((body, status))
+    # The approval's redirect leaves this site: allow the form to go to the client's registered origin only.
+    response.headers["Content-Security-Policy"] = CSP.format(redirect=f" {target.scheme}://{target.netloc}")
+    return response
+
+
+# -- token endpoint, revocation, metadata ---------------------------------------------------------------------
+@bp.post("/oauth/token")
+def token():
+    return server().create_token_response()
+
+
+@bp.post("/oauth/revoke")
+def revoke():
+    return server().create_endpoint_response("revocation")
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata():
+    issuer = (container().settings.public_url or request.url_root).rstrip("/")
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": issuer + url_for("oauth.authorize"),
+        "token_endpoint": issuer + url_for("oauth.token"),
+        "revocation_endpoint": issuer + url_for("oauth.revoke"),
+        "scopes_supported": list(scopes.ALL),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "code_challenge_methods_supported": ["S256"],
+    })
+
+
+# -- on the dashboard's blueprint -----------------------------------------------------------------------------
+def init_dashboard(dashboard_bp) -> None:
+    @dashboard_bp.get("/oauth/authorize", endpoint="oauth_resume")
+    def oauth_resume():
+        """Where the dashboard's sign-in returns to (its ``next`` stays under /dashboard): on to the consent page
+        with the same request."""
+        target = url_for("oauth.authorize")
+        if request.query_string:
+            target += "?" + request.query_string.decode("utf-8", "replace")
+        return redirect(target)
+
+    @dashboard_bp.post("/settings/linked-apps/<client_id>/unlink", endpoint="unlink_app")
+    @security.login_required
+    def unlink_app(client_id: str):
+        name = service.unlink(container(), g.household_id, client_id[:64])
+        if name is None:
+            flash("That app is not linked to this household.", "error")
+        else:
+            flash(f"{name} is unlinked: it can no longer order, cancel or check orders for this household.", "ok")
+        return redirect(url_for("dashboard.settings") + "#linked-apps")
+
+    @dashboard_bp.record_once
+    def _listing(state) -> None:
+        state.app.extensions["replenish_linked_apps"] = service.linked_apps

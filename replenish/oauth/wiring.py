@@ -1,0 +1,32 @@
+"""What the composition roots plug in for OAuth account linking: its tables (on the core's metadata), its store
+on the unit of work (``uow.oauth``), its blueprint, its routes on the dashboard's blueprint and its commands.
+The core imports none of this package."""
+from __future__ import annotations
+
+from . import tables as _tables  # noqa: F401  (importing it puts the tables on the core's metadata)
+from .store import OAuthStore
+
+REPOSITORIES = {"oauth": OAuthStore}
+
+
+def blueprints() -> list:
+    from .web import bp
+    return [bp]
+
+
+_attached: set = set()
+
+
+def attach_dashboard(bp) -> None:
+    """The way back from sign-in to the consent page, "Unlink" in Settings and the list of linked apps, on the
+    dashboard's blueprint: once per blueprint, before the app factory first registers it."""
+    if id(bp) in _attached:
+        return
+    from .web import init_dashboard
+    init_dashboard(bp)
+    _attached.add(id(bp))
+
+
+def register_commands(main, make_container) -> None:
+    from . import cli
+    cli.register(main, make_container)
