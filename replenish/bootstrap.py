@@ -127,6 +127,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps.recommendations = recommendations
     bus = MessageBus(deps, devices.COMMAND_HANDLERS)
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
-    return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
-                     redis=redis_client, deps=deps, bus=bus,
-                     recommendations=recommendations, store=store)
+    container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
+                          redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
+    # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.
+    from replenish.web.dashboard_security import SESSION_LIFETIME
+    from replenish.web.sessions import SessionStore
+    sessions = container.extras["dashboard_sessions"] = SessionStore(redis_client, SESSION_LIFETIME)
+    deps.token_listeners.append(sessions.end_household)
+    return container

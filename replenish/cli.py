@@ -188,6 +188,75 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
                else f"household {household_id} created\nAPI token: {token}")
 
 
+def _token_command(command, as_json: bool, describe) -> None:
+    from replenish.domain.errors import DomainError
+    try:
+        result = _container().bus.handle(command)
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(json.dumps(result) if as_json else describe(result))
+
+
+@household.group("token")
+def household_token() -> None:
+    """A household's API tokens: create, list (first characters only), rotate, revoke."""
+
+
+@household_token.command("create")
+@click.argument("household_id")
+@click.option("--label", default="api", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def token_create(household_id: str, label: str, as_json: bool) -> None:
+    """A new token (shown this once)."""
+    from replenish.domain import commands
+    from replenish.domain.errors import DomainError
+    from replenish.services.handlers import new_token
+    container = _container()
+    try:
+        made = new_token(commands.IssueToken(household_id, label), container.deps)
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(json.dumps(made) if as_json else f"token {made['id']} ({made['label']}): {made['token']}")
+
+
+@household_token.command("list")
+@click.argument("household_id")
+@click.option("--json", "as_json", is_flag=True)
+def token_list(household_id: str, as_json: bool) -> None:
+    from replenish.domain.errors import DomainError
+    from replenish.services.handlers import list_tokens
+    try:
+        tokens = list_tokens(household_id, _container().deps)
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
+    if as_json:
+        click.echo(json.dumps(tokens))
+        return
+    for t in tokens:
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "live"
+        click.echo(f"{t['id']}  {t['prefix'] or '(made before prefixes)':<22} {t['label']:<16} {state}")
+
+
+@household_token.command("rotate")
+@click.argument("household_id")
+@click.argument("token_id")
+@click.option("--json", "as_json", is_flag=True)
+def token_rotate(household_id: str, token_id: str, as_json: bool) -> None:
+    """A new token with the old one's label; the old one stops working now."""
+    from replenish.domain import commands
+    _token_command(commands.RotateToken(household_id, token_id), as_json,
+                   lambda r: f"token {r['id']} ({r['label']}) replaces {r['replaces']}: {r['token']}")
+
+
+@household_token.command("revoke")
+@click.argument("household_id")
+@click.argument("token_id")
+@click.option("--json", "as_json", is_flag=True)
+def token_revoke(household_id: str, token_id: str, as_json: bool) -> None:
+    from replenish.domain import commands
+    _token_command(commands.RevokeToken(household_id, token_id), as_json, lambda r: f"token {r['id']} revoked")
+
+
 def _register_feature_commands() -> None:
     """Command groups that live beside the feature they drive (recommender, buttons and devices, OAuth clients)."""
     from replenish import cli_recommend

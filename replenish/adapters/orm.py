@@ -70,6 +70,7 @@ api_tokens = Table(
     Column("label", String(64), nullable=False, default="api"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    Column("prefix", String(16), nullable=True),  # the token's first characters, for lists (older ones: none)
 )
 
 products = Table(

@@ -134,6 +134,14 @@ class HouseholdRepository:
                 .where(orm.api_tokens.c.token_hash == model.hash_secret(secret), orm.api_tokens.c.revoked_at.is_(None)))
         return self.session.scalars(stmt).first()
 
+    def tokens(self, household_id: str) -> list[model.ApiToken]:
+        return list(self.session.scalars(select(model.ApiToken).where(
+            orm.api_tokens.c.household_id == str(household_id)).order_by(orm.api_tokens.c.created_at)))
+
+    def token(self, household_id: str, token_id: str) -> model.ApiToken | None:
+        return self.session.scalars(select(model.ApiToken).where(
+            orm.api_tokens.c.household_id == str(household_id), orm.api_tokens.c.id == str(token_id))).first()
+
     def add_token(self, token: model.ApiToken) -> None:
         self.session.add(token)
 

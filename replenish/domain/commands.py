@@ -54,6 +54,19 @@ class IssueToken:
 
 
 @dataclass(frozen=True)
+class RevokeToken:
+    household_id: str
+    token_id: str
+
+
+@dataclass(frozen=True)
+class RotateToken:
+    """A new token with the same label, and the old one revoked, in one step."""
+    household_id: str
+    token_id: str
+
+
+@dataclass(frozen=True)
 class UpdateLimits:
     household_id: str
     per_order_cap_cents: int | None = None

@@ -93,18 +93,26 @@ class Household:
 class ApiToken:
     """A household's API token (also used as the Alexa account-linking token). Only its hash is stored."""
 
-    def __init__(self, household_id: str, token_hash: str, label: str = "api", created_at: datetime | None = None):
+    PREFIX_LENGTH = 10  # what lists show ("rpl_AbC123"): enough to tell tokens apart, far too little to use
+
+    def __init__(self, household_id: str, token_hash: str, label: str = "api", created_at: datetime | None = None,
+                 prefix: str | None = None):
         self.id = new_id()
         self.household_id = household_id
         self.token_hash = token_hash
         self.label = label
+        self.prefix = prefix
         self.created_at = created_at or utcnow()
         self.revoked_at: datetime | None = None
 
     @staticmethod
-    def issue(household_id: str, label: str = "api") -> tuple["ApiToken", str]:
+    def issue(household_id: str, label: str = "api", now: datetime | None = None) -> tuple["ApiToken", str]:
         secret = "rpl_" + secrets.token_urlsafe(32)
-        return ApiToken(household_id, hash_secret(secret), label), secret
+        return ApiToken(household_id, hash_secret(secret), label, now, secret[:ApiToken.PREFIX_LENGTH]), secret
+
+    @property
+    def live(self) -> bool:
+        return self.revoked_at is None
 
 
 # Which notifications a household wants: per channel, and per kind of news.

@@ -316,13 +316,75 @@ def tokens_changed(deps: Deps, household_id: str) -> None:
 
 
 def issue_token(cmd: commands.IssueToken, deps: Deps) -> str:
+    """A new API token for the household (shown once: only its hash is kept). Issuing one signs nobody out;
+    revoking or rotating one does."""
+    return new_token(cmd, deps)["token"]
+
+
+def new_token(cmd: commands.IssueToken, deps: Deps) -> dict:
+    """``issue_token`` with the token's list entry (id, label, prefix) beside the token itself."""
+    label = (cmd.label or "api").strip()
+    if not 1 <= len(label) <= 64 or not label.isprintable():
+        raise InvalidCommand("A token's label is 1 to 64 printable characters.", field="label")
     with deps.uow() as uow:
         _household(uow, cmd.household_id)
-        token, secret = model.ApiToken.issue(cmd.household_id, cmd.label)
+        token, secret = model.ApiToken.issue(cmd.household_id, label, deps.clock())
         uow.households.add_token(token)
         uow.commit()
+        return {**token_view(token), "token": secret}
+
+
+def token_view(token: model.ApiToken) -> dict:
+    """A token as lists show it: never the token, only its first characters."""
+    return {"id": token.id, "label": token.label, "prefix": token.prefix, "created_at": model.iso(token.created_at),
+            "revoked_at": model.iso(token.revoked_at)}
+
+
+def list_tokens(household_id: str, deps: Deps) -> list[dict]:
+    with deps.uow() as uow:
+        _household(uow, household_id)
+        return [token_view(t) for t in uow.households.tokens(household_id)]
+
+
+class LastToken(InvalidCommand):
+    code = "last_token"
+    status = 409
+
+
+def _live_token(uow, household_id: str, token_id: str) -> model.ApiToken:
+    token = uow.households.token(household_id, token_id)
+    if token is None or not token.live:
+        raise NotFound(f"No live token {token_id!r} for this household.", field="token_id")
+    return token
+
+
+def revoke_token(cmd: commands.RevokeToken, deps: Deps) -> dict:
+    """Revokes a household token (the API refuses it at once, the household's dashboard sessions end). The last
+    live one stays: rotate it instead, or nobody could sign in any more."""
+    with deps.uow() as uow:
+        uow.households.lock_limits(cmd.household_id)  # two revocations at once cannot leave no token
+        token = _live_token(uow, cmd.household_id, cmd.token_id)
+        if sum(t.live for t in uow.households.tokens(cmd.household_id)) <= 1:
+            raise LastToken("This is the household's last token: rotate it instead of revoking it.",
+                            field="token_id")
+        token.revoked_at = deps.clock()
+        uow.commit()
+        view = token_view(token)
     tokens_changed(deps, cmd.household_id)
-    return secret
+    return view
+
+
+def rotate_token(cmd: commands.RotateToken, deps: Deps) -> dict:
+    """A new token with the old one's label; the old one is revoked in the same transaction."""
+    with deps.uow() as uow:
+        old = _live_token(uow, cmd.household_id, cmd.token_id)
+        token, secret = model.ApiToken.issue(cmd.household_id, old.label, deps.clock())
+        old.revoked_at = deps.clock()
+        uow.households.add_token(token)
+        uow.commit()
+        view = {**token_view(token), "token": secret, "replaces": old.id}
+    tokens_changed(deps, cmd.household_id)
+    return view
 
 
 def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
@@ -392,6 +454,8 @@ COMMAND_HANDLERS = {
     commands.TrackOrder: track_order,
     commands.CreateHousehold: create_household,
     commands.IssueToken: issue_token,
+    commands.RevokeToken: revoke_token,
+    commands.RotateToken: rotate_token,
     commands.UpdateLimits: update_limits,
     commands.SetVoicePin: set_voice_pin,
     commands.CheckVoicePin: check_voice_pin,

@@ -128,6 +128,41 @@ def update_limits():
     return jsonify(result)
 
 
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = "api"
+
+
+@bp.get("/household/tokens")
+@require_household
+def list_tokens():
+    """The household's API tokens: labels and first characters only."""
+    from replenish.services.handlers import list_tokens as listed
+    return jsonify({"tokens": listed(g.household_id, container().deps)})
+
+
+@bp.post("/household/tokens")
+@require_household
+def create_token():
+    """A new API token, shown this once (only its hash is kept)."""
+    from replenish.services.handlers import new_token
+    body = TokenIn.model_validate(json_body())
+    return jsonify(new_token(commands.IssueToken(g.household_id, body.label), container().deps)), 201
+
+
+@bp.post("/household/tokens/<token_id>/rotate")
+@require_household
+def rotate_token(token_id: str):
+    """A new token with this one's label; this one stops working now."""
+    return jsonify(container().bus.handle(commands.RotateToken(g.household_id, token_id))), 201
+
+
+@bp.delete("/household/tokens/<token_id>")
+@require_household
+def revoke_token(token_id: str):
+    return jsonify(container().bus.handle(commands.RevokeToken(g.household_id, token_id)))
+
+
 @bp.get("/notifications")
 @require_household
 def notifications():

@@ -12,7 +12,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from flask import (Blueprint, flash, g, jsonify, redirect, render_template, request, url_for)
+from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for)
 from werkzeug.exceptions import HTTPException
 
 from replenish.domain import commands, model
@@ -258,7 +258,9 @@ def forecast():
 
 
 # -- settings -----------------------------------------------------------------------------------------------
-def _settings_page(status: int = 200, errors: dict | None = None, values: dict | None = None, prefs=None):
+def _settings_page(status: int = 200, errors: dict | None = None, values: dict | None = None, prefs=None,
+                   shown_token: dict | None = None):
+    from replenish.services.handlers import list_tokens
     with container().uow() as uow:
         limits = limits_view(uow.households.get(g.household_id).limits)
     form = dashboard_forms.limits_form_values(limits)
@@ -268,7 +270,38 @@ def _settings_page(status: int = 200, errors: dict | None = None, values: dict |
         prefs=prefs or dashboard_forms.load_prefs(container(), g.household_id),
         channels=dashboard_forms.CHANNELS, channel_names=dashboard_forms.CHANNEL_NAMES,
         notify_channels=dashboard_forms.NOTIFY_CHANNELS, notify_events=dashboard_forms.NOTIFY_EVENTS,
-        linked_apps=_linked_apps(g.household_id)), status
+        linked_apps=_linked_apps(g.household_id), shown_token=shown_token,
+        tokens=[t for t in list_tokens(g.household_id, container().deps) if not t["revoked_at"]]), status
+
+
+@bp.post("/settings/tokens")
+@security.login_required
+def settings_token_create():
+    """A new API token, shown on this page once."""
+    from replenish.services.handlers import new_token
+    label = (request.form.get("label") or "").strip() or "api"
+    try:
+        made = new_token(commands.IssueToken(g.household_id, label), container().deps)
+    except DomainError as exc:
+        return _settings_page(400, errors={"label": exc.message})
+    return _settings_page(shown_token=made)
+
+
+@bp.post("/settings/tokens/<token_id>/<action>")
+@security.login_required
+def settings_token_change(token_id: str, action: str):
+    """Rotate (a new token replaces this one) or revoke a token: either signs every device out."""
+    if action not in ("rotate", "revoke"):
+        abort(404)
+    command = (commands.RotateToken if action == "rotate" else commands.RevokeToken)(g.household_id, token_id[:64])
+    try:
+        result = container().bus.handle(command)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("dashboard.settings") + "#tokens")
+    if action == "rotate":  # this session ended with the old token: the new one is shown on a page of its own
+        return render_template("dashboard/token_rotated.html", page="settings", token=result), 200
+    return render_template("dashboard/token_rotated.html", page="settings", token=None, revoked=result), 200
 
 
 def _linked_apps(household_id: str) -> list | None:

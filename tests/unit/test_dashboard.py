@@ -689,3 +689,36 @@ def test_http_tracking_links_stay_links():
     assert web_url("HTTP://track.example/") == "HTTP://track.example/"
     for bad in ("javascript:alert(1)", "data:text/html,x", "//track.example", "https:///nohost", None, 42):
         assert web_url(bad) is None
+
+
+def test_settings_make_a_token_shown_once_then_rotate_one_which_signs_every_device_out(signed_in, container, token):
+    client, csrf = signed_in
+    page = client.get("/dashboard/settings").get_data(as_text=True)
+    assert token[:10] in page and token not in page  # listed by its first characters only
+    made = client.post("/dashboard/settings/tokens", data={"csrf_token": csrf, "label": "kitchen tablet"})
+    html = unescape(made.get_data(as_text=True))
+    secret = re.search(r'<code class="secret">(rpl_[^<]+)</code>', html).group(1)
+    assert "kitchen tablet" in html and secret not in client.get("/dashboard/settings").get_data(as_text=True)
+    with container.uow() as uow:
+        first = next(t.id for t in uow.households.tokens("h1") if t.label != "kitchen tablet")
+    rotated = client.post(f"/dashboard/settings/tokens/{first}/rotate", data={"csrf_token": csrf})
+    new = re.search(r'id="rotated-token">(rpl_[^<]+)<', rotated.get_data(as_text=True)).group(1)
+    assert "Every device was signed out" in rotated.get_data(as_text=True)
+    assert client.get("/dashboard/settings").status_code in (302, 401)  # this device too
+    assert sign_in(container_client := create_app(container).test_client(), new)
+    assert container_client.get("/dashboard/settings").status_code == 200
+    assert create_app(container).test_client().get("/v1/orders", headers={
+        "Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_settings_refuse_a_bad_label_and_a_token_change_without_csrf(signed_in, container):
+    client, csrf = signed_in
+    bad = client.post("/dashboard/settings/tokens", data={"csrf_token": csrf, "label": "x" * 65})
+    assert bad.status_code == 400 and "1 to 64" in bad.get_data(as_text=True)
+    with container.uow() as uow:
+        first = uow.households.tokens("h1")[0].id
+        before = len(uow.households.tokens("h1"))
+    assert client.post(f"/dashboard/settings/tokens/{first}/rotate").status_code == 400  # no CSRF token
+    assert client.post(f"/dashboard/settings/tokens/{first}/explode", data={"csrf_token": csrf}).status_code == 404
+    with container.uow() as uow:
+        assert len(uow.households.tokens("h1")) == before and uow.households.tokens("h1")[0].live

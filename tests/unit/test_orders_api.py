@@ -144,3 +144,43 @@ def test_json_within_the_nesting_bound_still_reads(client, token):
         loads(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
     with pytest.raises(ValueError):
         loads(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_household_tokens_are_listed_by_their_first_characters_rotated_and_revoked(client, token):
+    listed = client.get("/v1/household/tokens", headers=auth(token)).get_json()["tokens"]
+    assert len(listed) == 1 and token.startswith(listed[0]["prefix"]) and token not in str(listed)
+    made = client.post("/v1/household/tokens", json={"label": "kitchen tablet"}, headers=auth(token))
+    assert made.status_code == 201
+    spare = made.get_json()
+    assert spare["label"] == "kitchen tablet" and spare["token"].startswith(spare["prefix"])
+    rotated = client.post(f"/v1/household/tokens/{listed[0]['id']}/rotate", headers=auth(spare["token"]))
+    assert rotated.status_code == 201 and rotated.get_json()["replaces"] == listed[0]["id"]
+    assert client.get("/v1/orders", headers=auth(token)).status_code == 401  # the old one, at once
+    new = rotated.get_json()["token"]
+    assert client.get("/v1/orders", headers=auth(new)).status_code == 200
+    assert client.delete(f"/v1/household/tokens/{spare['id']}", headers=auth(new)).status_code == 200
+    assert client.get("/v1/orders", headers=auth(spare["token"])).status_code == 401
+    last = client.delete(f"/v1/household/tokens/{rotated.get_json()['id']}", headers=auth(new))
+    assert last.status_code == 409 and last.get_json()["error"]["code"] == "last_token"
+    for bad in ({"label": ""}, {"label": "x" * 65}, {"name": "x"}):
+        assert client.post("/v1/household/tokens", json=bad, headers=auth(new)).status_code == 400
+    assert client.delete("/v1/household/tokens/nope", headers=auth(new)).status_code == 404
+
+
+def test_household_token_commands_print_json_and_refuse_without_a_traceback(container, token):
+    from click.testing import CliRunner
+
+    from replenish import cli
+    runner = CliRunner()
+    original = cli._container
+    cli._container = lambda migrate_sqlite=True: container
+    try:
+        listed = runner.invoke(cli.main, ["household", "token", "list", "h1", "--json"])
+        tokens = __import__("json").loads(listed.output)
+        assert listed.exit_code == 0 and token.startswith(tokens[0]["prefix"])
+        made = runner.invoke(cli.main, ["household", "token", "create", "h1", "--label", "cli", "--json"])
+        assert made.exit_code == 0 and __import__("json").loads(made.output)["token"].startswith("rpl_")
+        refused = runner.invoke(cli.main, ["household", "token", "revoke", "h1", "no-such-token"])
+        assert refused.exit_code != 0 and "No live token" in refused.output and "Traceback" not in refused.output
+    finally:
+        cli._container = original

@@ -104,10 +104,15 @@ def test_every_session_of_the_household_ends_when_its_token_changes(app, contain
     container.bus.handle(commands.CreateHousehold("h2", "Neighbours"))
     neighbour = signed_in_client(app, container.bus.handle(commands.IssueToken("h2")))
     assert is_signed_in(phone) and is_signed_in(laptop)
-    new_token = container.bus.handle(commands.IssueToken("h1"))
+    spare = container.bus.handle(commands.IssueToken("h1", "spare"))
+    assert is_signed_in(phone) and is_signed_in(laptop)  # a new token is no reason to sign anybody out
+    with container.uow() as uow:
+        first = next(t.id for t in uow.households.tokens("h1") if t.label != "spare")
+    rotated = container.bus.handle(commands.RotateToken("h1", first))
     assert not is_signed_in(phone) and not is_signed_in(laptop)
     assert is_signed_in(neighbour)  # another household's sessions are not touched
-    assert is_signed_in(signed_in_client(app, new_token))
+    assert is_signed_in(signed_in_client(app, rotated["token"])) and is_signed_in(signed_in_client(app, spare))
+    assert sign_in(app.test_client(), token).status_code == 401  # the rotated one signs in no more
 
 
 def test_a_session_lasts_fourteen_days_from_sign_in_however_much_it_is_used(app, client, token, clock):
