@@ -94,9 +94,29 @@ def authorize():
 
 
 # -- token endpoint, revocation, metadata ---------------------------------------------------------------------
+def _client_credential():
+    """The client id the token request names (HTTP Basic or the form): public, so safe to count and log."""
+    from replenish.web import throttle
+    client_id = request.authorization.username if request.authorization else request.form.get("client_id")
+    return throttle.keyid_credential(f"oauth:{client_id}") if client_id else None
+
+
 @bp.post("/oauth/token")
 def token():
-    return server().create_token_response()
+    """The token endpoint; failed client authentication and bad grants are throttled like every other failed
+    authentication (per address and per client: 429 with Retry-After)."""
+    from replenish.web import throttle
+    credential = _client_credential()
+    refusal = throttle.over(credential)
+    if refusal is not None:
+        return jsonify({"error": "slow_down", "error_description": refusal.message()}), 429, {
+            "Retry-After": str(refusal.retry_after)}
+    response = server().create_token_response()
+    if response.status_code in (400, 401):
+        error = (response.get_json(silent=True) or {}).get("error", "")
+        if error in ("invalid_client", "invalid_grant"):
+            throttle.failed("oauth_token", credential, error)
+    return response
 
 
 @bp.post("/oauth/revoke")

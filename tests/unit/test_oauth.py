@@ -454,3 +454,12 @@ def test_codes_expire_from_the_table(client, alexa, token, container, clock):
 
 def test_token_lifetimes():
     assert service.ACCESS_TTL == timedelta(hours=1) and service.REFRESH_TTL >= timedelta(days=30)
+
+
+def test_the_eleventh_bad_client_secret_in_a_minute_is_a_429_with_retry_after(client, alexa):
+    bad = {"Authorization": "Basic " + base64.b64encode(f"{alexa['client_id']}:wrong".encode()).decode()}
+    answers = [client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                           headers=bad) for _ in range(11)]
+    assert all(a.status_code in (400, 401) for a in answers[:10])
+    assert answers[10].status_code == 429 and answers[10].get_json()["error"] == "slow_down"
+    assert int(answers[10].headers["Retry-After"]) >= 1
