@@ -48,8 +48,9 @@ def require_household(view):
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    if not request.data:
+    """The request's JSON object, or a 400 that says what is wrong with it. The body is read as sent, whatever
+    its Content-Type says (``curl -d`` labels JSON as a form; ``request.data`` would then be empty)."""
+    if not request.get_data(cache=True):
         return {}
     data = request.get_json(silent=True, force=True)
     if not isinstance(data, dict):

@@ -184,3 +184,10 @@ def test_household_token_commands_print_json_and_refuse_without_a_traceback(cont
         assert refused.exit_code != 0 and "No live token" in refused.output and "Traceback" not in refused.output
     finally:
         cli._container = original
+
+
+def test_the_readme_curl_example_places_an_order_though_curl_labels_its_json_as_a_form(client, token):
+    # curl -X POST -H 'Authorization: ...' -H 'Idempotency-Key: 1' -d '{"sku": ..., "quantity": 1}' .../v1/orders
+    response = client.post("/v1/orders", data=b'{"sku": "TIDE-PODS-42", "quantity": 1}', headers={
+        **auth(token), "Idempotency-Key": "1", "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 201 and response.get_json()["status"] == "order_placed"
