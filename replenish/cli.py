@@ -111,6 +111,7 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     container = _container()
     settings = container.settings
     host, port = host or settings.host, port or settings.port
+    settings.host, settings.port = host, port  # what the app decides by (the session cookie's Secure flag)
     token = None
     with container.uow() as uow:
         empty = uow.households.count() == 0
