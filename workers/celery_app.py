@@ -11,6 +11,7 @@ def beat_schedule(settings: Settings) -> dict:
     return {
         "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": settings.relay_interval_seconds},
         # signed requests older than the replay window
+        "prune-oauth-tokens": {"task": "workers.tasks.prune_oauth_tokens", "schedule": 86400.0},
         "prune-signed-requests": {"task": "replenish.devices.tasks.prune_signed_requests", "schedule": 300.0},
         "submit-due-orders": {"task": "workers.tasks.submit_due_orders", "schedule": settings.sweep_interval_seconds},
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},

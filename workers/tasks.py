@@ -34,6 +34,12 @@ def drain_outbox() -> int:
     return event_handlers.drain_outbox(runtime.container().deps)
 
 
+@app.task(name="workers.tasks.prune_oauth_tokens", acks_late=True)
+def prune_oauth_tokens() -> int:
+    from replenish.oauth import service
+    return service.prune(runtime.container())
+
+
 @app.task(name="workers.tasks.submit_order", **RETRY)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))

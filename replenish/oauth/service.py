@@ -174,6 +174,17 @@ def linked_apps(container, household_id: str) -> list[dict]:
              "scope": scopes.normalise(scope), "can": scopes.in_words(scope)} for c, first, scope in rows]
 
 
+TOKENS_KEPT = timedelta(days=30)  # how long an ended token's row stays (a reused refresh token is recognised)
+
+
+def prune(container) -> int:
+    """Forgets tokens that ended more than ``TOKENS_KEPT`` ago (beat runs it daily); how many."""
+    with container.uow() as uow:
+        pruned = uow.oauth.prune_tokens(container.clock() - TOKENS_KEPT)
+        uow.commit()
+    return pruned
+
+
 def unlink(container, household_id: str, client_id: str) -> str | None:
     """Revokes every token of the client for the household; the client's display name, or None if unknown."""
     with container.uow() as uow:

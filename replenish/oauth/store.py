@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from replenish.adapters import orm
 from replenish.domain import model
@@ -75,6 +75,15 @@ class OAuthStore:
 
     def prune_codes(self, before: datetime) -> None:
         self.session.execute(delete(oauth_codes).where(oauth_codes.c.expires_at < before))
+
+    def prune_tokens(self, before: datetime) -> int:
+        """Deletes tokens that ended before ``before``: revoked (or refreshed) then, or whose refresh token (or,
+        without one, access token) expired then. A rotated refresh token presented again after that is only an
+        unknown token (invalid_grant), no longer recognised as a reuse."""
+        ended = or_(oauth_tokens.c.revoked_at < before,
+                    and_(oauth_tokens.c.refresh_expires_at.is_not(None), oauth_tokens.c.refresh_expires_at < before),
+                    and_(oauth_tokens.c.refresh_expires_at.is_(None), oauth_tokens.c.access_expires_at < before))
+        return self.session.execute(delete(oauth_tokens).where(ended)).rowcount
 
     # -- tokens ---------------------------------------------------------------------------------------------
     def add_token(self, **values) -> None:

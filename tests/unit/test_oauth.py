@@ -463,3 +463,13 @@ def test_the_eleventh_bad_client_secret_in_a_minute_is_a_429_with_retry_after(cl
     assert all(a.status_code in (400, 401) for a in answers[:10])
     assert answers[10].status_code == 429 and answers[10].get_json()["error"] == "slow_down"
     assert int(answers[10].headers["Retry-After"]) >= 1
+
+
+def test_tokens_that_ended_over_thirty_days_ago_are_forgotten_and_live_ones_kept(client, alexa, token, container,
+                                                                                  clock):
+    first = exchange(client, alexa, linked_code(client, alexa, token)).get_json()
+    second = refresh(client, alexa, first["refresh_token"]).get_json()  # the first pair ends here
+    assert service.prune(container) == 0  # ended moments ago: kept (a reuse is still recognised)
+    clock.advance(days=31)
+    assert service.prune(container) == 1  # the refreshed-away pair
+    assert refresh(client, alexa, second["refresh_token"]).status_code == 200  # the live link is untouched
