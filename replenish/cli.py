@@ -190,12 +190,8 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
 
 
 def _token_command(command, as_json: bool, describe) -> None:
-    from replenish.domain.errors import DomainError
-    try:
-        result = _container().bus.handle(command)
-    except DomainError as exc:
-        raise click.ClickException(exc.message)
-    click.echo(json.dumps(result) if as_json else describe(result))
+    from replenish.cli_support import run
+    run(_container(), command, as_json, describe)
 
 
 @household.group("token")

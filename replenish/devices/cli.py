@@ -36,19 +36,12 @@ def buttons() -> None:
 def buttons_register(household: str, sku: str | None, category: str | None, quantity: int, as_json: bool) -> None:
     """Pair a button; prints its serial and its secret (shown once)."""
     from replenish.devices.domain.commands import RegisterButton
-    from replenish.domain.errors import DomainError
     if bool(sku) == bool(category):
         raise click.UsageError("give exactly one of --product or --category")
-    try:
-        result = _container().bus.handle(RegisterButton(household, sku, category, quantity))
-    except DomainError as exc:
-        raise click.ClickException(exc.message)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(f"button {result['serial']} paired with household {household}\n"
-                   f"orders: {result['quantity']} x {result['sku'] or result['category']}\n"
-                   f"key id: {result['key_id']}\nsecret: {result['secret']}")
+    _run(RegisterButton(household, sku, category, quantity), as_json,
+         lambda r: f"button {r['serial']} paired with household {household}\n"
+                   f"orders: {r['quantity']} x {r['sku'] or r['category']}\n"
+                   f"key id: {r['key_id']}\nsecret: {r['secret']}")
 
 
 @click.group()
@@ -65,25 +58,14 @@ def partners() -> None:
 def partners_create(name: str, webhook_url: str, test_mode: bool, as_json: bool) -> None:
     """Create a partner; prints its signing key (key id and secret) and webhook secret (shown once)."""
     from replenish.devices.domain.commands import CreatePartner
-    from replenish.domain.errors import DomainError
-    try:
-        result = _container().bus.handle(CreatePartner(name, webhook_url, test_mode))
-    except DomainError as exc:
-        raise click.ClickException(exc.message)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(f"partner {result['partner_id']} ({name})\nkey id: {result['key_id']}\n"
-                   f"secret: {result['secret']}\nwebhook secret: {result['webhook_secret']}")
+    _run(CreatePartner(name, webhook_url, test_mode), as_json,
+         lambda r: f"partner {r['partner_id']} ({name})\nkey id: {r['key_id']}\nsecret: {r['secret']}\n"
+                   f"webhook secret: {r['webhook_secret']}")
 
 
-def _partner_command(command, as_json: bool, describe) -> None:
-    from replenish.domain.errors import DomainError
-    try:
-        result = _container().bus.handle(command)
-    except DomainError as exc:
-        raise click.ClickException(exc.message)
-    click.echo(json.dumps(result) if as_json else describe(result))
+def _run(command, as_json: bool, describe) -> None:
+    from replenish.cli_support import run
+    run(_container(), command, as_json, describe)
 
 
 @partners.command("create-key")
@@ -92,7 +74,7 @@ def _partner_command(command, as_json: bool, describe) -> None:
 def partners_create_key(partner_id: str, as_json: bool) -> None:
     """A new signing key for a partner (rotation: sign with it, then revoke the old one)."""
     from replenish.devices.domain.commands import CreatePartnerKey
-    _partner_command(CreatePartnerKey(partner_id), as_json,
+    _run(CreatePartnerKey(partner_id), as_json,
                      lambda r: f"key id: {r['key_id']}\nsecret: {r['secret']}")
 
 
@@ -103,7 +85,7 @@ def partners_create_key(partner_id: str, as_json: bool) -> None:
 def partners_revoke_key(partner_id: str, key_id: str, as_json: bool) -> None:
     """Revoke one of a partner's signing keys: requests signed with it are refused from now on."""
     from replenish.devices.domain.commands import RevokePartnerKey
-    _partner_command(RevokePartnerKey(partner_id, key_id), as_json, lambda r: f"key {r['key_id']} revoked")
+    _run(RevokePartnerKey(partner_id, key_id), as_json, lambda r: f"key {r['key_id']} revoked")
 
 
 @partners.command("add-webhook-secret")
@@ -112,7 +94,7 @@ def partners_revoke_key(partner_id: str, key_id: str, as_json: bool) -> None:
 def partners_add_webhook_secret(partner_id: str, as_json: bool) -> None:
     """A new webhook secret; webhooks are signed with every live one until the old one is retired."""
     from replenish.devices.domain.commands import RotateWebhookSecret
-    _partner_command(RotateWebhookSecret(partner_id), as_json, lambda r: f"webhook secret: {r['added']}")
+    _run(RotateWebhookSecret(partner_id), as_json, lambda r: f"webhook secret: {r['added']}")
 
 
 @partners.command("retire-webhook-secret")
@@ -122,7 +104,7 @@ def partners_add_webhook_secret(partner_id: str, as_json: bool) -> None:
 def partners_retire_webhook_secret(partner_id: str, secret: str, as_json: bool) -> None:
     """Stop signing webhooks with one of a partner's webhook secrets."""
     from replenish.devices.domain.commands import RotateWebhookSecret
-    _partner_command(RotateWebhookSecret(partner_id, retire=secret), as_json,
+    _run(RotateWebhookSecret(partner_id, retire=secret), as_json,
                      lambda r: f"{r['active_secrets']} webhook secret(s) left")
 
 

@@ -66,6 +66,16 @@ class Stats:
         with self._lock:
             self.errors[str(status)] += 1
 
+    def answer_of(self, call):
+        """``call()``'s answer; None, counted as an error by its status (or the failure's name), when it fails."""
+        try:
+            return call()
+        except PartnerError as exc:
+            self.error(exc.status)
+        except requests.RequestException as exc:
+            self.error(type(exc).__name__)
+        return None
+
 
 _local = threading.local()
 
@@ -150,15 +160,10 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
             slot.level, slot.spare = slot.level + topped, slot.spare - topped
             if slot.level == 0:
                 stats.add("runout_days")
-            try:
-                answer = sdk.report_slot_status(slot.device_id, "detergent", round(slot.level, 2),
-                                                on_hand=round(slot.level + slot.spare, 2),
-                                                last_use=start + timedelta(days=day, hours=8))
-            except PartnerError as exc:
-                stats.error(exc.status)
-                return
-            except requests.RequestException as exc:
-                stats.error(type(exc).__name__)
+            answer = stats.answer_of(lambda: sdk.report_slot_status(
+                slot.device_id, "detergent", round(slot.level, 2), on_hand=round(slot.level + slot.spare, 2),
+                last_use=start + timedelta(days=day, hours=8)))
+            if answer is None:
                 return
             order = answer.get("order")
             if answer["decision"]["action"] == "notify":
@@ -185,13 +190,8 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
             if own.random() >= 0.15:
                 return
             for _ in range(own.choice((1, 1, 2, 3))):  # impatient people press again
-                try:
-                    result = button.client.press("SINGLE")
-                except PartnerError as exc:
-                    stats.error(exc.status)
-                    continue
-                except requests.RequestException as exc:
-                    stats.error(type(exc).__name__)
+                result = stats.answer_of(lambda: button.client.press("SINGLE"))
+                if result is None:
                     continue
                 if result["status"] == "order_placed":
                     stats.add("button_orders")

@@ -64,28 +64,14 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
     if order is None or order.test:  # a partner's test orders are the partner's business, not the household's
         return
     text = messages.order_message(event.name, order_view(order), event.payload())
-    kind = event.name
-    uow.notifications.add(model.Notification(order.household_id, kind, text, "feed", order.id,
-                                             created_at=deps.clock()))
-    message = Message(order.household_id, kind, text, order.id, {"status": order.status})
-    household = uow.households.get(order.household_id)
-    for notifier in deps.notifiers:
-        if household is not None and not household.limits.wants(kind, notifier.channel):
-            continue
-        status = "sent"
-        try:
-            notifier.send(message)
-        except Exception as exc:  # one channel failing must not stop the others or the feed
-            log.warning("notifier %s failed for %s: %s", notifier.channel, order.id, exc)
-            status = "failed"
-        uow.notifications.add(model.Notification(order.household_id, kind, text, notifier.channel, order.id,
-                                                 created_at=deps.clock(), status=status))
+    notify_household_of(uow, deps, order.household_id, event.name, text, order.id, {"status": order.status})
 
 
-def notify_household_of(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
+def notify_household_of(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None,
+                        data: dict | None = None) -> None:
     """A notice in the household's feed, and on each of its channels that it wants this kind of news on."""
     uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
-    message = Message(household_id, kind, text, order_id)
+    message = Message(household_id, kind, text, order_id, data or {})
     household = uow.households.get(household_id)
     for notifier in deps.notifiers:
         if household is not None and not household.limits.wants(kind, notifier.channel):
@@ -94,7 +80,7 @@ def notify_household_of(uow, deps, household_id: str, kind: str, text: str, orde
         try:
             notifier.send(message)
         except Exception as exc:  # one channel failing must not stop the others or the feed
-            log.warning("notifier %s failed: %s", notifier.channel, exc)
+            log.warning("notifier %s failed for %s: %s", notifier.channel, order_id or household_id, exc)
             status = "failed"
         uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
                                                  created_at=deps.clock(), status=status))

@@ -6,8 +6,6 @@ Skips when Chromium or Playwright is missing, except under CI=true, where that i
 """
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -21,39 +19,21 @@ from replenish.domain import commands
 from replenish.domain.history import Purchase
 from replenish.web import create_app
 
+from .browser import DESKTOP, PHONE, launched
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("REPLENISH_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PHOTO = "data:image/svg+xml," + quote(
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 180"><rect width="320" height="180" fill="#d9cbb4"/>'
     '<rect x="190" y="20" width="90" height="160" fill="#7a5236"/><circle cx="266" cy="105" r="4" fill="#e8c35b"/>'
     '<rect x="60" y="100" width="100" height="70" fill="#b88a57"/><rect x="60" y="100" width="100" height="12" '
     'fill="#a27443"/><rect x="104" y="100" width="12" height="70" fill="#e5d3a8"/></svg>')
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
-def _missing_browser(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing_browser("Playwright for Python is not installed (pip install -r requirements-test.txt)")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or scripts/install_browser.py)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from launched()
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -33,34 +31,17 @@ from skills.recommending import HISTORIES
 from tests.alexa_certs import SKILL_ID, envelope_bytes, intent_request, make_pki
 from tests.voice_fakes import FakeRecommendations
 
+from .browser import PHONE, launched
+
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("REPLENISH_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "oauth"
 ALEXA_REDIRECT = "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-
-
-def _missing_browser(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing_browser("Playwright for Python is not installed (pip install -r requirements-test.txt)")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or scripts/install_browser.py)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from launched()
 
 
 @pytest.fixture(scope="module")

@@ -66,6 +66,18 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def wait_until_serving(base: str, timeout: float = 60) -> None:
+    """Waits for a web server at ``base`` to answer ``/healthz`` with 200."""
+    import requests
+
+    def up():
+        try:
+            return requests.get(base + "/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+    wait_for(up, timeout, what=f"{base} to answer /healthz")
+
+
 def replenish_bin() -> str:
     candidate = Path(sys.executable).parent / "replenish"
     return str(candidate) if candidate.exists() else "replenish"

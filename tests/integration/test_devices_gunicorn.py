@@ -13,22 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from replenish_partner import signature_headers
 from sqlalchemy import create_engine, text
 
-from replenish_partner import signature_headers
-
-from .services import (
-    PG_ADMIN_DB,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    REDIS_HOST,
-    REDIS_PORT,
-    ROOT,
-    free_port,
-    require,
-    wait_for,
-)
+from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, free_port, require,
+                       wait_until_serving)
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 11
@@ -67,12 +56,6 @@ def start_gunicorn(database, tmp_path_factory, redis_url: str, workers: int = 3)
                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 
-    def up():
-        try:
-            return requests.get(base + "/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
     def stop():
         process.terminate()
         try:
@@ -81,7 +64,7 @@ def start_gunicorn(database, tmp_path_factory, redis_url: str, workers: int = 3)
             process.kill()
         log.close()
     try:
-        wait_for(up, 60, what="gunicorn to answer /healthz")
+        wait_until_serving(base)
     except BaseException:
         stop()
         raise

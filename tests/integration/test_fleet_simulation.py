@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-import requests
 
 from replenish.bootstrap import bootstrap
 from replenish.config import Settings
@@ -15,7 +14,7 @@ from replenish.devices.simulate import run
 from tests.conftest import PRODUCTS
 from workers.queue import RecordingQueue
 
-from .services import Process, free_port, wait_for
+from .services import Process, free_port, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +36,7 @@ def test_a_small_fleet_runs_sixty_days_with_no_error_no_duplicate_no_run_out_and
         processes("worker", env, "-c", "2")
         processes("beat", env)
         base = f"http://127.0.0.1:{port}"
-
-        def up():
-            try:
-                return requests.get(base + "/healthz", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-        wait_for(up, 60, what="gunicorn to answer /healthz")
+        wait_until_serving(base)
         report = run(container, base, appliances=12, buttons=12, days=60, seed=3, concurrency=8)
     finally:
         web.kill(15)

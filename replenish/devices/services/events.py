@@ -28,8 +28,7 @@ WEBHOOK_TYPES = {
 
 # -- household notifications -------------------------------------------------------------------------------
 
-def _notify(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None) -> None:
-    event_handlers.notify_household_of(uow, deps, household_id, kind, text, order_id)
+_notify = event_handlers.notify_household_of  # the feed, and the household's channels for this kind of news
 
 
 def battery_low(event: devices.ButtonBatteryLow, uow, deps) -> None:

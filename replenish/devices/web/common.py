@@ -177,7 +177,3 @@ def idempotent(scope_of):
             return run_idempotent(scope_of(), lambda: view(*args, **kwargs))
         return wrapper
     return decorate
-
-
-def principal() -> str:
-    return getattr(g, "scope", None) or "anonymous"
