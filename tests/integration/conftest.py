@@ -14,7 +14,7 @@ from replenish.config import Settings
 from replenish.db import migrate
 
 from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, RABBIT_HOST, RABBIT_PORT, REDIS_HOST, REDIS_PORT,
-                       Process, replenish_bin, require)
+                       REDIS_TEST_DB, Process, replenish_bin, require)
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def pg(pg_url):
 def redis_url():
     require("Redis", REDIS_HOST, REDIS_PORT)
     import redis
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_TEST_DB}"
     redis.Redis.from_url(url).flushdb()
     return url
 

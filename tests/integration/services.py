@@ -16,6 +16,8 @@ PG_HOST, PG_PORT = os.environ.get("TEST_PG_HOST", "127.0.0.1"), int(os.environ.g
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
 PG_ADMIN_DB = os.environ.get("TEST_PG_DB", "test")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379"))
+# The database the integration tests flush; two checkouts tested at once each pick their own.
+REDIS_TEST_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", int(os.environ.get("TEST_RABBIT_PORT", "5672"))
 
 

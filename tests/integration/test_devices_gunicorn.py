@@ -16,11 +16,11 @@ import requests
 from replenish_partner import signature_headers
 from sqlalchemy import create_engine, text
 
-from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, free_port, require,
-                       wait_until_serving)
+from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, REDIS_TEST_DB, ROOT, free_port,
+                       require, wait_until_serving)
 
 pytestmark = pytest.mark.integration
-REDIS_DB = 11
+REDIS_DB = (REDIS_TEST_DB + 2) % 16  # 11 by default
 
 
 @pytest.fixture(scope="module")
