@@ -33,10 +33,27 @@ def main(verbose: bool) -> None:
 @main.command()
 def migrate() -> None:
     """Upgrade the configured database to the newest schema."""
+    from sqlalchemy.exc import OperationalError
+
     from replenish.db import migrate as run
     settings = Settings.from_env()
-    run(settings.database_url)
+    try:
+        run(settings.database_url)
+    except OperationalError as exc:
+        raise click.ClickException(_unreachable(settings.database_url, exc))
     click.echo(f"database at head: {_redact(settings.database_url)}")
+
+
+def _unreachable(url: str, exc: Exception) -> str:
+    """Why the database could not be opened, in one line, with what to do about it."""
+    from sqlalchemy.engine import make_url
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    parsed = make_url(url)
+    hint = ""
+    if "does not exist" in reason and parsed.database:
+        hint = (f"\nCreate it first, e.g. `createdb -h {parsed.host or '127.0.0.1'} -U {parsed.username or 'postgres'}"
+                f" {parsed.database}`, then run `replenish migrate` again.")
+    return f"cannot open the database {_redact(url)}: {reason}{hint}"
 
 
 def _redact(url: str) -> str:
@@ -77,8 +94,12 @@ def import_instacart(directory: str, anchor: str | None) -> None:
         click.echo(f"bad row: {row.file} line {row.line}: {row.reason}", err=True)
     if report.bad_count > 50:
         click.echo(f"... and {report.bad_count - 50} more bad rows", err=True)
-    click.echo(f"imported {report.products:,} products, {report.purchases:,} purchase lines, "
-               f"{report.households_created:,} new households; {report.bad_count:,} bad rows skipped")
+    click.echo(f"imported {_count(report.products, 'product')}, {_count(report.purchases, 'purchase line')}, "
+               f"{_count(report.households_created, 'new household')}; {_count(report.bad_count, 'bad row')} skipped")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _parse_anchor(anchor: str | None) -> datetime | None:
@@ -111,6 +132,7 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     container = _container()
     settings = container.settings
     host, port = host or settings.host, port or settings.port
+    _check_port_free(host, port)
     settings.host, settings.port = host, port  # what the app decides by (the session cookie's Secure flag)
     token = None
     with container.uow() as uow:
@@ -133,6 +155,9 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     click.echo(f"  orders API: {base}/v1/orders")
     if token:
         click.echo(f"  demo token: {token}")
+    else:
+        click.echo("  API token:  shown when a household is created; "
+                   "`.venv/bin/replenish household token create <household>` issues another")
     click.echo("  example:    curl -H 'Authorization: Bearer <token>' " + base + "/v1/orders"
                if not token else f"  example:    curl -H 'Authorization: Bearer {token}' {base}/v1/orders")
     from replenish.web import logredact
@@ -144,6 +169,23 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
             worker.stop()
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuses, before saying the server is up, a port another program already listens on."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host!r}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}. Another program is using "
+                                       "it; choose another port with --port or PORT=..., e.g. `PORT=8001 make run`.")
+
+
 @main.command()
 @click.option("--concurrency", "-c", default=2, type=int)
 @click.option("--pool", default="prefork", type=click.Choice(["prefork", "threads", "solo"]))
@@ -152,7 +194,12 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
 def worker(concurrency: int, pool: str, loglevel: str, no_supervise: bool) -> None:
     """Run a Celery worker (real mode: REDIS_URL or BROKER_URL), restarted if it dies."""
     from workers import run
-    args = [str(concurrency), pool, loglevel, Settings.from_env().queue_name]
+    settings = Settings.from_env()
+    if settings.embedded:
+        raise click.ClickException(
+            "no broker is configured, so this worker could never receive a task. Set BROKER_URL (or REDIS_URL) "
+            "to the broker the web processes use; in the embedded default, `replenish serve` runs its own worker.")
+    args = [str(concurrency), pool, loglevel, settings.queue_name]
     sys.exit(run.main(args) if no_supervise else run.supervise(args))
 
 
@@ -181,9 +228,14 @@ def household() -> None:
 @click.option("--time-zone", default="UTC")
 @click.option("--json", "as_json", is_flag=True)
 def household_create(household_id, name, address, time_zone, as_json) -> None:
+    """Create a household (an id of letters, digits, '.', '_' or '-') and issue its first API token."""
     from replenish.domain import commands
+    from replenish.domain.errors import DomainError
     container = _container()
-    container.bus.handle(commands.CreateHousehold(household_id, name, address, time_zone))
+    try:
+        container.bus.handle(commands.CreateHousehold(household_id, name, address, time_zone))
+    except DomainError as exc:
+        raise click.ClickException(exc.message)
     token = container.bus.handle(commands.IssueToken(household_id))
     click.echo(json.dumps({"household_id": household_id, "token": token}) if as_json
                else f"household {household_id} created\nAPI token: {token}")

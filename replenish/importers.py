@@ -81,7 +81,7 @@ def import_instacart(container, directory, anchor: datetime | None = None, progr
 
     def bad(row) -> None:
         report.bad_rows.append(row)
-        log.warning("skipped %s line %s: %s", row.file, row.line, row.reason)
+        log.debug("skipped %s line %s: %s", row.file, row.line, row.reason)  # the caller reports them
 
     products = list(instacart.read_products(directory, on_error=bad))
     for batch in _batches(products, 5000):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -291,7 +292,13 @@ def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
         return order.status
 
 
+HOUSEHOLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict:
+    if not HOUSEHOLD_ID.fullmatch(cmd.household_id or ""):
+        raise InvalidCommand("A household id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
+                             f"or digit; {cmd.household_id!r} is not.", field="household_id")
     try:
         ZoneInfo(cmd.time_zone)
     except Exception:

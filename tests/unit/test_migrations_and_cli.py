@@ -47,8 +47,8 @@ def test_seed_demo_json_then_import_instacart(tmp_path, monkeypatch):
     (data / "order_products__train.csv").write_text("order_id,product_id,add_to_cart_order,reordered\n3,10,1,1\n")
     result = runner.invoke(main, ["import", "instacart", str(data), "--anchor", "2026-03-01"])
     assert result.exit_code == 0, result.output
-    assert "4 purchase lines" in result.output and "1 new households" in result.output
-    assert "order_products__prior.csv line 5" in result.output  # the bad row, by file and line
+    assert "4 purchase lines" in result.output and "1 new household;" in result.output and "1 bad row " in result.output
+    assert result.output.count("order_products__prior.csv line 5") == 1  # the bad row, by file and line, once
 
     from replenish.bootstrap import bootstrap
     from replenish.config import Settings
@@ -63,3 +63,55 @@ def test_bad_anchor_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
     result = CliRunner().invoke(main, ["import", "instacart", str(tmp_path), "--anchor", "yesterday"])
     assert result.exit_code == 2 and "--anchor" in result.output
+
+
+def _fresh_cli(tmp_path, monkeypatch) -> CliRunner:
+    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def test_household_create_refusals_are_messages_and_create_nothing(tmp_path, monkeypatch):
+    runner = _fresh_cli(tmp_path, monkeypatch)
+    assert runner.invoke(main, ["household", "create", "smith"]).exit_code == 0
+    twice = runner.invoke(main, ["household", "create", "smith"])
+    assert twice.exit_code == 1 and "Household 'smith' already exists." in twice.output
+    empty = runner.invoke(main, ["household", "create", ""])
+    assert empty.exit_code == 1 and "household id" in empty.output
+    mars = runner.invoke(main, ["household", "create", "jones", "--time-zone", "Mars/Olympus"])
+    assert mars.exit_code == 1 and "Unknown time zone 'Mars/Olympus'" in mars.output
+    for result in (twice, empty, mars):
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert "Traceback" not in result.output
+
+    from replenish.bootstrap import bootstrap
+    from replenish.config import Settings
+    with bootstrap(Settings.from_env()).uow() as uow:
+        assert uow.households.count() == 1  # only smith
+
+
+def test_a_worker_without_a_broker_is_refused(tmp_path, monkeypatch):
+    result = _fresh_cli(tmp_path, monkeypatch).invoke(main, ["worker"])
+    assert result.exit_code == 1 and "no broker is configured" in result.output and "BROKER_URL" in result.output
+
+
+def test_serve_on_a_busy_port_says_so_before_saying_it_is_up(tmp_path, monkeypatch):
+    import socket
+    runner = _fresh_cli(tmp_path, monkeypatch)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(main, ["serve", "--port", str(port), "--no-seed"])
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Replenish is up" not in result.output
+
+
+def test_migrate_a_missing_postgres_database_says_how_to_create_it(tmp_path, monkeypatch):
+    from tests.integration.services import PG_HOST, PG_PORT, require
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    runner = _fresh_cli(tmp_path, monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/rpl_no_such_db")
+    result = runner.invoke(main, ["migrate"])
+    assert result.exit_code == 1 and "does not exist" in result.output and "createdb" in result.output
