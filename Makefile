@@ -3,37 +3,46 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-unit test-integration bench install clean lock audit
+.PHONY: run test test-unit test-integration bench install install-test clean lock audit
 
-# Everything from requirements.lock (pinned, with hashes: `make lock` remakes it), then this repository's own
-# packages (the partner SDK and the platform) without touching those pins.
+# What the product needs, from requirements.lock (pinned, with hashes: `make lock` remakes it), then this
+# repository's own packages (the partner SDK and the platform) without touching those pins.
 $(STAMP): requirements.lock pyproject.toml partner-sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e partner-sdk
 	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) scripts/install_browser.py
 	touch $(STAMP)
 
+# The tests need more: the test tools (requirements-test.lock, the same pins plus pytest, moto, Playwright,
+# schemathesis, ...) and Debian's Chromium for the browser tests. `make run` installs none of it.
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-test.lock
+	$(PY) scripts/install_browser.py
+	touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/replenish serve
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
+test-unit: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/integration
 
-lock: $(STAMP)
+lock: $(TEST_STAMP)
 	$(PY) scripts/lock.py
 
-audit: $(STAMP)
+audit: $(TEST_STAMP)
 	$(PY) scripts/audit.py
 
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""`make audit`: pip-audit over requirements.lock (known vulnerabilities, from PyPI's advisory data).
+"""`make audit`: pip-audit over requirements-test.lock (the runtime pins and the test tools) (known vulnerabilities, from PyPI's advisory data).
 
 Exit status: 1 when a locked package has a known vulnerability; 0 when none has. When the advisory service
 cannot be reached (a machine with no way out), it says so plainly and exits 0: an audit that could not run is
@@ -15,7 +15,7 @@ UNREACHABLE = ("ConnectionError", "Max retries exceeded", "Name or service not k
 
 
 def main() -> int:
-    command = [sys.executable, "-m", "pip_audit", "--requirement", str(ROOT / "requirements.lock"),
+    command = [sys.executable, "-m", "pip_audit", "--requirement", str(ROOT / "requirements-test.lock"),
                "--require-hashes", "--disable-pip", "--progress-spinner", "off"]
     done = subprocess.run(command, capture_output=True, text=True)
     output = (done.stdout or "") + (done.stderr or "")
@@ -23,7 +23,7 @@ def main() -> int:
         print("audit NOT RUN: the vulnerability service could not be reached from this machine.\n"
               + "\n".join(output.strip().splitlines()[-3:]))
         return 0
-    locked = sum(1 for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line
+    locked = sum(1 for line in (ROOT / "requirements-test.lock").read_text().splitlines() if "==" in line
                  and not line.startswith((" ", "#")))
     unchecked = sum(1 for line in output.splitlines() if "could not be audited" in line)
     if unchecked and done.returncode == 0:
