@@ -63,7 +63,9 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
     order = uow.orders.get(event.order_id)
     if order is None or order.test:  # a partner's test orders are the partner's business, not the household's
         return
-    text = messages.order_message(event.name, order_view(order), event.payload())
+    household = uow.households.get(order.household_id)
+    text = messages.order_message(event.name, order_view(order), event.payload(),
+                                  household.time_zone if household else None, deps.clock())
     notify_household_of(uow, deps, order.household_id, event.name, text, order.id, {"status": order.status})
 
 

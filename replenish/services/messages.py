@@ -1,9 +1,64 @@
-"""What the household is told. Kept apart from logic so the words can change without touching a handler."""
+"""What the household is told. Kept apart from logic so the words can change without touching a handler.
+
+Times are said in the household's time zone, relative to today where that is shorter ("3:15 PM today"), with
+the year once a date is more than six months away; counts have their plurals (Babel's plural rules)."""
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_time
+
+LOCALE = "en_US"
+FAR = timedelta(days=183)  # a date further away than this says its year
 
 
 def money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
+
+
+def plural(n: float, one: str, other: str | None = None, locale: str = LOCALE) -> str:
+    """``1 load``, ``2 loads``, ``1.5 loads``: the count and the noun in the form the language's rules pick."""
+    form = Locale.parse(locale).plural_form(n)
+    word = one if form == "one" else (other or one + "s")
+    return f"{n:,g} {word}" if isinstance(n, float) else f"{n:,} {word}"
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def local_day(value: datetime | str, time_zone: str | None, now: datetime, locale: str = LOCALE) -> str:
+    """``today``, ``tomorrow``, ``yesterday``, ``Tuesday, December 8`` (this week or within six months) or
+    ``December 8, 2027``, in the household's time zone."""
+    tz = _zone(time_zone)
+    local, today = _aware(value).astimezone(tz), _aware(now).astimezone(tz).date()
+    days = (local.date() - today).days
+    if days in (-1, 0, 1):
+        return ("yesterday", "today", "tomorrow")[days + 1]
+    if abs(local - _aware(now)) > FAR:
+        return format_date(local, "MMMM d, y", locale=locale)
+    return format_date(local, "EEEE, MMMM d", locale=locale)
+
+
+def local_time(value: datetime | str, time_zone: str | None, now: datetime, locale: str = LOCALE) -> str:
+    """``3:15 PM today``, ``9:00 AM tomorrow``, ``3:15 PM on Tuesday, December 8``: a moment as the household
+    reads its own clock."""
+    tz = _zone(time_zone)
+    local = _aware(value).astimezone(tz)
+    clock = format_time(local, "h:mm a", locale=locale)
+    day = local_day(local, time_zone, now, locale)
+    return f"{clock} {day}" if day in ("yesterday", "today", "tomorrow") else f"{clock} on {day}"
 
 
 def describe_lines(order: dict) -> str:
@@ -16,6 +71,7 @@ def describe_lines(order: dict) -> str:
 
 TEMPLATES = {
     "OrderPlaced": "Ordered {items} for {total}. You can cancel until {submit_after}.",
+    "OrderPlacedNow": "Ordered {items} for {total}; it goes to the store now.",
     "OrderSubmitted": "Your order of {items} was sent to the store.",
     "OrderConfirmed": "The store confirmed your order of {items}.",
     "OrderShipped": "Your order of {items} has shipped.",
@@ -25,10 +81,17 @@ TEMPLATES = {
 }
 
 
-def order_message(event_type: str, order: dict, payload: dict) -> str:
-    return TEMPLATES[event_type].format(items=describe_lines(order), total=money(order["total_cents"]),
-                                        submit_after=payload.get("submit_after") or "now",
-                                        reason=payload.get("reason") or "no reason given")
+def order_message(event_type: str, order: dict, payload: dict, time_zone: str | None = None,
+                  now: datetime | None = None) -> str:
+    """The notice for one order event; the cancel deadline in the household's time zone."""
+    submit_after = payload.get("submit_after")
+    now = now or datetime.now(ZoneInfo("UTC"))
+    if event_type == "OrderPlaced" and (not submit_after or _aware(submit_after) <= _aware(now)):
+        event_type = "OrderPlacedNow"
+    return TEMPLATES[event_type].format(
+        items=describe_lines(order), total=money(order["total_cents"]),
+        submit_after=local_time(submit_after, time_zone, now) if submit_after else "",
+        reason=payload.get("reason") or "no reason given")
 
 
 def limit_per_order(total: int, cap: int) -> str:

@@ -143,6 +143,20 @@ class Unauthorized(DomainError):
     status = 401
 
 
+def battery_words(reading: str | None) -> str:
+    """``"1100mV"`` -> ``"1.1 V"``, ``"5.5%"`` -> ``"6%"``; empty when nothing was reported."""
+    if not reading:
+        return ""
+    if reading.endswith("mV") and reading[:-2].isdigit():
+        return f"{int(reading[:-2]) / 1000:.1f} V"
+    if reading.endswith("%"):
+        try:
+            return f"{float(reading[:-1]):.0f}%"
+        except ValueError:
+            return reading
+    return reading
+
+
 SERIAL_ALPHABET = string.ascii_uppercase + string.digits
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a phone, typed on a device
 LINK_CODE_TTL = timedelta(minutes=15)
@@ -264,6 +278,10 @@ class Button(Aggregate):
     @property
     def source_id(self) -> str:
         return f"button:{self.serial}"
+
+    def battery_words(self) -> str:
+        """The last battery reading as people read it: ``1.1 V`` or ``6%`` (buttons report one or the other)."""
+        return battery_words(self.battery)
 
     def pressed(self, now: datetime, battery_mv: int | None = None, battery_percent: float | None = None) -> None:
         """Notes the press and the battery; a low battery is told once (until it reads healthy again)."""

@@ -74,6 +74,20 @@ _ALIASES = {
     "pod": COUNT, "pods": COUNT, "unit": COUNT, "units": COUNT, "each": COUNT,
 }
 KNOWN_UNITS = tuple(_UNITS)
+# How an amount in each unit is written for people: a count needs no word ("10 left"), the rest their usual
+# abbreviation or name with its plural.
+_UNIT_WORDS = {PERCENTAGE: ("%", "%"), "ml": (" ml", " ml"), "l": (" litre", " litres"),
+               "fl_oz": (" fl oz", " fl oz"), "gal": (" gallon", " gallons"), "g": (" g", " g"),
+               "kg": (" kg", " kg"), "oz": (" oz", " oz"), "lb": (" lb", " lb")}
+
+
+def amount_words(amount: float, unit: str, of: float | None = None) -> str:
+    """``10``, ``12.5 fl oz``, ``1 litre``, ``30%``; with ``of``, ``30 of 81`` or ``300 of 1,000 ml``."""
+    one, other = _UNIT_WORDS.get(unit, ("", ""))
+    word = one if amount == 1 else other
+    if of is not None:
+        return f"{amount:,g} of {of:,g}{word if unit != PERCENTAGE else '%'}"
+    return f"{amount:,g}{word}"
 
 
 def canonical_unit(name: str) -> str:

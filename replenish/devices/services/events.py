@@ -11,7 +11,9 @@ from sqlalchemy import event as sa_event
 from replenish.devices.domain import model as devices
 from replenish.domain import events
 from replenish.domain.model import iso, new_id
-from replenish.services import event_handlers
+from replenish.devices.domain.slots import amount_words
+from replenish.services import event_handlers, messages
+from replenish.services.views import order_view
 from replenish.services.ports import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -32,24 +34,37 @@ _notify = event_handlers.notify_household_of  # the feed, and the household's ch
 
 
 def battery_low(event: devices.ButtonBatteryLow, uow, deps) -> None:
+    button = uow.devices.button(event.serial)
+    what = _button_name(uow, button)
     _notify(uow, deps, event.household_id, event.name,
-            f"The battery of button {event.serial} is low ({event.battery}); replace it soon.")
+            f"The battery of {what} is low ({devices.battery_words(event.battery)}); replace it soon.")
+
+
+STATUS_WORDS = {"pending": "waiting to be sent to the store", "submitted": "with the store",
+                "confirmed": "confirmed by the store", "shipped": "on its way", "delivered": "delivered",
+                "cancelled": "cancelled", "failed": "not placed"}
 
 
 def button_status(event: devices.ButtonStatusRequested, uow, deps) -> None:
+    button = uow.devices.button(event.serial)
+    what = _button_name(uow, button)
     if event.order_id:
-        text = f"Your button's order {event.order_id} is {event.order_status}."
+        order = uow.orders.get(event.order_id)
+        items = messages.describe_lines(order_view(order)) if order is not None else "its order"
+        status = STATUS_WORDS.get(event.order_status or "", event.order_status or "")
+        text = f"The order from {what} ({items}) is {status}."
     else:
-        text = "Your button has no order in progress."
+        text = f"Nothing ordered from {what} is on its way."
     _notify(uow, deps, event.household_id, event.name, text, event.order_id)
 
 
 def slot_low(event: devices.SlotRunningLow, uow, deps) -> None:
     device = uow.devices.device(event.device_id)
     model_name = (device.model if device else "") or "appliance"
-    text = (f"Your {model_name} is running low on slot {event.slot_id} ({event.remaining:g} {event.unit} left)."
+    product = _slot_product(uow, device, event.slot_id)
+    text = (f"Your {model_name} is running low on {product} ({amount_words(event.remaining, event.unit)} left)."
             if not event.reason.startswith("could not order") else
-            f"Your {model_name} is running low on slot {event.slot_id}, but we {event.reason}.")
+            f"Your {model_name} is running low on {product}, but we {event.reason}.")
     _notify(uow, deps, event.household_id, event.name, text)
 
 
@@ -60,10 +75,15 @@ def press_refused(event: devices.ButtonPressRefused, uow, deps) -> None:
             f"Your button for {what} was pressed, but nothing was ordered: {event.reason}")
 
 
+def _button_name(uow, button) -> str:
+    """A button as the household knows it: by what it orders ("your Tide Pods button")."""
+    return f"your {_button_product(uow, button)} button" if button is not None else "your button"
+
+
 def _button_product(uow, button) -> str:
     if button.sku:
         product = uow.products.get(button.sku)
-        return product.title if product is not None else button.sku
+        return product.title if product is not None else "its product"
     return button.category or "its product"
 
 
@@ -84,7 +104,7 @@ def _slot_product(uow, device, slot_id: str) -> str:
     try:
         sku = device.slot(slot_id).sku
     except Exception:
-        return "a consumable"
+        return "one of its consumables"
     product = uow.products.get(sku)
     return product.title if product is not None else sku
 

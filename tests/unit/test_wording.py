@@ -1,0 +1,118 @@
+"""What the household reads names things by their names, in its own time zone, with plurals right; never an
+order id, a serial, a slot id or a raw timestamp."""
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from replenish.domain import commands
+from replenish.services import messages
+
+from . import test_buttons as buttons
+from . import test_partner_api as partner_api
+from .test_buttons import app, client  # noqa: F401  (fixtures)
+from .test_partner_api import device, partner, sdk  # noqa: F401  (fixtures)
+
+RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\+00:00|UTC")
+ID = re.compile(r"\b[0-9a-f]{32}\b|\bRB[A-Z0-9]{14}\b")
+
+
+def feed(container, kind):
+    with container.uow() as uow:
+        return [n.message for n in uow.notifications.for_household("h1") if n.kind == kind]
+
+
+def deadline(response, zone: str) -> str:
+    """The order's cancel deadline on a wall clock in ``zone``, e.g. ``11:10 AM``."""
+    at = datetime.fromisoformat(response.get_json()["order"]["submit_after"]).astimezone(ZoneInfo(zone))
+    return f"{at.hour % 12 or 12}:{at.minute:02d} {'AM' if at.hour < 12 else 'PM'}"
+
+
+def assert_readable(text: str) -> None:
+    assert not RAW_TIME.search(text), text
+    assert not ID.search(text), text
+
+
+def test_the_cancel_deadline_is_said_on_the_households_clock(client, token, container, clock):
+    # h1 lives in New York; the clock says 15:00 UTC on March 10 2026, 11:00 AM there (daylight saving time)
+    response = client.post("/v1/orders", json={"sku": "TIDE-PODS-42", "quantity": 2},
+                           headers={**buttons.auth(token), "Idempotency-Key": "w1"})
+    assert response.status_code == 201, response.get_json()
+    buttons.drain(container)
+    [placed] = feed(container, "OrderPlaced")
+    assert_readable(placed)
+    assert "2 x Tide PODS Laundry Detergent, 42 Count" in placed
+    assert placed.endswith(f"You can cancel until {deadline(response, 'America/New_York')} today."), placed
+
+
+def test_an_order_sent_at_once_does_not_offer_a_cancel_window(container):
+    now = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+    order = {"lines": [{"sku": "X", "title": "Paper Towels", "quantity": 1}], "total_cents": 1999}
+    text = messages.order_message("OrderPlaced", order, {"submit_after": None}, "America/Los_Angeles", now)
+    assert text == "Ordered Paper Towels for $19.99; it goes to the store now."
+
+
+def test_a_late_evening_deadline_is_today_where_the_household_is_even_when_utc_says_tomorrow():
+    now = datetime(2026, 12, 6, 5, 0, tzinfo=timezone.utc)  # Dec 5, 9 PM in Los Angeles
+    assert messages.local_time("2026-12-06T05:43:02.860831+00:00", "America/Los_Angeles", now) == "9:43 PM today"
+    assert messages.local_time(now + timedelta(hours=12), "America/Los_Angeles", now) == "9:00 AM tomorrow"
+    assert messages.local_time(now + timedelta(days=3), "America/Los_Angeles", now) == \
+        "9:00 PM on Tuesday, December 8"
+
+
+def test_dates_more_than_six_months_away_say_the_year():
+    now = datetime(2026, 12, 6, 17, 0, tzinfo=timezone.utc)
+    assert messages.local_day(now - timedelta(days=400), "UTC", now) == "November 1, 2025"
+    assert messages.local_day(now - timedelta(days=20), "UTC", now) == "Monday, November 16"
+
+
+def test_counts_have_their_plurals():
+    assert [messages.plural(n, "load") for n in (0, 1, 2, 1000)] == ["0 loads", "1 load", "2 loads", "1,000 loads"]
+    assert messages.plural(1, "delivery", "deliveries") == "1 delivery"
+    assert messages.plural(3, "delivery", "deliveries") == "3 deliveries"
+
+
+def test_a_button_status_names_the_product_and_says_where_the_order_is(client, token, container):
+    button = buttons.register(client, token)
+    assert buttons.press(client, button).get_json()["status"] == "order_placed"
+    assert buttons.press(client, button, {"click_type": "DOUBLE"}).status_code == 200
+    buttons.drain(container)
+    [status] = feed(container, "ButtonStatusRequested")
+    assert_readable(status)
+    assert status == ("The order from your Tide PODS Laundry Detergent, 42 Count button "
+                      "(Tide PODS Laundry Detergent, 42 Count) is waiting to be sent to the store.")
+
+
+def test_a_low_battery_names_the_button_by_its_product_and_reads_in_volts(client, token, container):
+    button = buttons.register(client, token)
+    assert buttons.press(client, button, {"click_type": "DOUBLE", "battery_mv": 1100}).status_code == 200
+    buttons.drain(container)
+    [low] = feed(container, "ButtonBatteryLow")
+    assert_readable(low)
+    assert low == ("The battery of your Tide PODS Laundry Detergent, 42 Count button is low (1.1 V); "
+                   "replace it soon.")
+
+
+def test_a_slot_running_low_names_the_product_and_the_amount_without_a_unit_code(app, token, sdk, device, container):
+    device_id = device["device_id"]
+    app.test_client().patch(f"/v1/devices/{device_id}/slots/detergent", json={"mode": "notify"},
+                            headers=partner_api.auth(token))
+    for level in (10, 9):
+        sdk.report_slot_status(device_id, "detergent", level)
+    partner_api.drain(container)
+    [low] = feed(container, "SlotRunningLow")
+    assert_readable(low)
+    assert low == "Your washer is running low on Tide PODS Laundry Detergent, 42 Count (9 left)."
+    assert "count" not in low and "slot" not in low
+
+
+def test_a_household_in_another_zone_reads_its_own_clock(client, container, clock):
+    container.bus.handle(commands.CreateHousehold("h2", "West", "2 Main St", "America/Los_Angeles"))
+    token = container.bus.handle(commands.IssueToken("h2"))
+    response = client.post("/v1/orders", json={"sku": "TIDE-PODS-42", "quantity": 1},
+                           headers={**buttons.auth(token), "Idempotency-Key": "w2"})
+    assert response.status_code == 201
+    buttons.drain(container)
+    with container.uow() as uow:
+        [placed] = [n.message for n in uow.notifications.for_household("h2") if n.kind == "OrderPlaced"]
+    assert placed.endswith(f"until {deadline(response, 'America/Los_Angeles')} today."), placed
+    assert "AM" in placed  # 15:00 UTC is 8 AM in Los Angeles that day
