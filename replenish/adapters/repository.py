@@ -196,6 +196,20 @@ class ProductRepository:
     def count(self) -> int:
         return int(self.session.execute(select(func.count()).select_from(orm.products)).scalar_one())
 
+    def find(self, text: str, limit: int = 25) -> list[Product]:
+        """Available products whose title, brand or SKU holds every word of ``text`` (case-insensitive), shortest
+        titles first: what a person picks from when a catalog is too big for one list."""
+        words = [w for w in text.lower().split() if w][:8]
+        if not words:
+            return []
+        haystack = func.lower(orm.products.c.title + " " + orm.products.c.brand + " " + orm.products.c.sku)
+        query = select(orm.products).where(orm.products.c.available.is_(True))
+        for word in words:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(haystack.like(f"%{escaped}%", escape="\\"))
+        query = query.order_by(func.length(orm.products.c.title), orm.products.c.title).limit(limit)
+        return [product_from_row(r) for r in self.session.execute(query)]
+
     def upsert_many(self, items: Sequence[Product]) -> None:
         if not items:
             return

@@ -85,6 +85,13 @@ def _http_error(exc: HTTPException):
     return render_template("dashboard/error.html", title=exc.name, message=exc.description), exc.code
 
 
+def error_page(exc: HTTPException):
+    """The dashboard's error page for a path under /dashboard that no route matched (the app asks: the
+    blueprint's own handler and template globals are not in play without a matched route)."""
+    return render_template("dashboard/error.html", title=exc.name, message=exc.description,
+                           **_template_globals()), exc.code
+
+
 def _problem(exc: Exception) -> str:
     """The sentence to show a person for an error of the core."""
     if isinstance(exc, DomainError):
@@ -145,6 +152,9 @@ def issue_link():
     return render_template("dashboard/share.html", link=link, minutes=minutes)
 
 
+LINK_MINUTES = int(security.LINK_TTL.total_seconds() // 60)
+
+
 @bp.get("/link/<secret>")
 def link(secret: str):
     # Opening the link only asks; signing in is a POST, so a chat app's link preview cannot use it up.
@@ -152,10 +162,10 @@ def link(secret: str):
     refused = throttle.over(credential)
     if refused is not None:
         return _throttled(refused)
-    live = security.link_is_live(container().redis, secret)
-    if not live:  # asking whether a guessed link is live is a guess too
+    state = security.link_state(container().redis, secret)
+    if state != "live":  # asking whether a guessed link is live is a guess too
         throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
-    return render_template("dashboard/link.html", secret=secret, live=live), 200 if live else 410
+    return render_template("dashboard/link.html", secret=secret, state=state, minutes=LINK_MINUTES), 200 if state == "live" else 410
 
 
 @bp.post("/link/<secret>")
@@ -167,7 +177,8 @@ def link_post(secret: str):
     household_id = security.take_link(container().redis, secret)
     if household_id is None:
         throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
-        return render_template("dashboard/link.html", secret=secret, live=False), 410
+        state = security.link_state(container().redis, secret)
+        return render_template("dashboard/link.html", secret=secret, state=state, minutes=LINK_MINUTES), 410
     security.sign_in(household_id, "link")
     flash("You are signed in on this device.", "ok")
     return redirect(url_for("dashboard.orders"))

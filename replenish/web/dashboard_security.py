@@ -155,24 +155,54 @@ def _link_key(secret: str) -> str:
     return LINK_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _state_key(secret: str) -> str:
+    return "dashboard:linkstate:" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+LINK_MEMORY = timedelta(days=7)  # how long a link is remembered after it was issued, to say why it stopped working
+
+
 def issue_link(redis, household_id: str, ttl: timedelta = LINK_TTL) -> str:
     secret = secrets.token_urlsafe(32)
-    redis.set(_link_key(secret), household_id.encode(), ex=int(ttl.total_seconds()))
+    key = _link_key(secret)
+    pipe = redis.pipeline(transaction=True)
+    pipe.set(key, household_id.encode(), ex=int(ttl.total_seconds()))
+    pipe.set(_state_key(secret), b"issued", ex=int(LINK_MEMORY.total_seconds()))
+    pipe.execute()
     return secret
 
 
+def link_state(redis, secret: str) -> str:
+    """``live`` (it signs in, once), ``used`` (it already did), ``expired`` (its minutes ran out) or ``unknown``
+    (never issued here, or issued over a week ago): what the page tells the person holding it."""
+    if not secret or len(secret) > 100:
+        return "unknown"
+    key = _link_key(secret)
+    pipe = redis.pipeline(transaction=False)
+    pipe.exists(key)
+    pipe.get(_state_key(secret))
+    live, state = pipe.execute()
+    if live:
+        return "live"
+    state = state.decode() if isinstance(state, bytes) else state
+    return {"used": "used", "issued": "expired"}.get(state or "", "unknown")
+
+
 def link_is_live(redis, secret: str) -> bool:
-    return bool(secret) and len(secret) <= 100 and bool(redis.exists(_link_key(secret)))
+    return link_state(redis, secret) == "live"
 
 
 def take_link(redis, secret: str) -> str | None:
-    """The household the link signs in, once: GET and DELETE in one transaction, so two takers cannot both win."""
+    """The household the link signs in, once: GET and DELETE in one transaction, so two takers cannot both win;
+    the link is remembered as used."""
     if not secret or len(secret) > 100:
         return None
+    key = _link_key(secret)
     pipe = redis.pipeline(transaction=True)
-    pipe.get(_link_key(secret))
-    pipe.delete(_link_key(secret))
+    pipe.get(key)
+    pipe.delete(key)
     value, deleted = pipe.execute()
     if value is None or not deleted:
         return None
+    redis.set(_state_key(secret), b"used", ex=int(LINK_MEMORY.total_seconds()))
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -71,6 +71,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if request.blueprint is None and (request.path == "/dashboard" or request.path.startswith("/dashboard/")):
+            # No dashboard route matched (so its blueprint's own handler is not asked): a person in a browser
+            # gets the dashboard's error page, not JSON.
+            from replenish.web.dashboard import error_page
+            return error_page(exc)
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify(error_body(code, exc.description or exc.name)), exc.code, dict(
             (k, v) for k, v in exc.get_headers() if k.lower() == "allow")

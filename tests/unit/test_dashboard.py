@@ -363,7 +363,7 @@ def test_one_time_link_signs_in_another_phone_once(signed_in, app, container):
 
     thief = app.test_client()
     again = thief.get(f"/dashboard/link/{secret}")
-    assert again.status_code == 410 and "expired" in again.get_data(as_text=True)
+    assert again.status_code == 410 and "This link was already used" in again.get_data(as_text=True)
     assert thief.post(f"/dashboard/link/{secret}", data={"csrf_token": csrf_of(again)}).status_code == 410
     assert thief.get("/dashboard/").status_code == 302
 
@@ -375,6 +375,11 @@ def test_link_needs_a_signed_in_household_and_expires(client, container):
     secret = issue_link(container.redis, "h1", ttl=timedelta(seconds=1))
     container.redis.delete(*container.redis.keys("dashboard:link:*"))  # what the TTL does when it runs out
     assert take_link(container.redis, secret) is None
+    expired = client.get(f"/dashboard/link/{secret}")
+    assert expired.status_code == 410 and "This link has expired" in expired.get_data(as_text=True)
+    assert "15 minutes" in expired.get_data(as_text=True)
+    made_up = client.get("/dashboard/link/" + "x" * 43)
+    assert made_up.status_code == 410 and "This link does not work" in made_up.get_data(as_text=True)
 
 
 # -- devices ------------------------------------------------------------------------------------------------
@@ -401,7 +406,7 @@ def test_pair_a_button_and_see_its_battery_and_last_press(signed_in, container, 
     container.bus.handle(PressButton(serial, "SINGLE", battery_mv=1200))
     html = client.get("/dashboard/buttons").get_data(as_text=True)
     card = html[html.index(f'id="button-{serial}"'):]
-    assert "1200mV" in card and "Battery low" in card and "today" in card and "× 2" in card
+    assert "Low, 1.2 V" in card and "Battery low" in card and "today" in card and "× 2" in card
     orders = client.get("/dashboard/").get_data(as_text=True)
     assert "Button" in orders and "2 ×" in orders
     category = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "category",
@@ -601,7 +606,7 @@ def test_appliance_link_code_levels_mode_and_unlink(signed_in, container, clock)
         container.bus.handle(dc.ReportSlotStatus(partner, device["device_id"], "detergent", remaining))
         clock.advance(days=2)
     html = client.get("/dashboard/appliances").get_data(as_text=True)
-    assert "Acme Washer 9000" in html and "27 of 42 count left" in html
+    assert "Acme Washer 9000" in html and "27 of 42 left" in html and "count left" not in html
     assert '<svg class="spark"' in html and "3 readings" in html
     assert 'value="notify" checked' in html
 
@@ -722,3 +727,35 @@ def test_settings_refuse_a_bad_label_and_a_token_change_without_csrf(signed_in, 
     assert client.post(f"/dashboard/settings/tokens/{first}/explode", data={"csrf_token": csrf}).status_code == 404
     with container.uow() as uow:
         assert len(uow.households.tokens("h1")) == before and uow.households.tokens("h1")[0].live
+
+
+@devices_present
+def test_a_big_catalog_pairs_a_button_by_searching_not_by_sku(signed_in, container, monkeypatch):
+    from catalog.model import Product
+    from replenish.devices.web import dashboard as device_pages
+    monkeypatch.setattr(device_pages, "PRODUCT_SELECT_MAX", 3)  # the test catalog counts as big
+    with container.uow() as uow:
+        uow.products.upsert_many([Product("BOUNTY-6", "Bounty Paper Towels, 6 Rolls", "Bounty", price_cents=1599),
+                                  Product("100%_X", "Odd 100% Cotton Swabs", "Q", price_cents=299)])
+        uow.session.commit()
+    client, csrf = signed_in
+    page = client.get("/dashboard/buttons").get_data(as_text=True)
+    assert 'id="pair-find"' in page and 'placeholder="SKU"' not in page
+    found = client.get("/dashboard/buttons?find=paper+TOWELS").get_data(as_text=True)
+    assert "Bounty Paper Towels, 6 Rolls — $15.99" in found and "Tide" not in found.split('id="pair"')[1]
+    assert "No product matches" in client.get("/dashboard/buttons?find=unicorn+saddles").get_data(as_text=True)
+    odd = client.get("/dashboard/buttons?find=100%25").get_data(as_text=True)  # a % is a character, not a wildcard
+    assert "Odd 100% Cotton Swabs" in odd and "Bounty" not in odd.split('id="pair"')[1]
+    paired = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "sku", "sku": "BOUNTY-6",
+                                                     "quantity": "1"})
+    assert paired.status_code == 201 and "Bounty Paper Towels" in paired.get_data(as_text=True)
+
+
+def test_an_unknown_dashboard_page_is_the_dashboards_error_page_not_json(signed_in):
+    client, _ = signed_in
+    for path in ("/dashboard/nope", "/dashboard/orders/extra/bits"):
+        page = client.get(path)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 404 and page.mimetype == "text/html", path
+        assert "<h1>Not Found</h1>" in html and "Back to the dashboard" in html and '"error"' not in html
+    assert client.get("/v1/nope").mimetype == "application/json"  # the API still answers in JSON

@@ -14,6 +14,7 @@ from functools import wraps
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
+from replenish.devices.domain.slots import amount_words
 from replenish.domain.errors import DomainError
 from replenish.domain.model import as_utc
 from replenish.web import dashboard_security as security
@@ -42,11 +43,17 @@ def _unavailable(page: str, what: str):
 
 
 # -- buttons ------------------------------------------------------------------------------------------------
-def _catalog(uow) -> dict:
+FIND_MAX = 100  # characters of a product search
+
+
+def _catalog(uow, find: str = "") -> dict:
+    """What the pairing form offers: every product in a list, or, for a big catalog, a search and its matches."""
     count = uow.products.count()
-    products = [p for p in uow.products.all() if p.available] if count <= PRODUCT_SELECT_MAX else []
-    categories = sorted({p.category.rsplit("/", 1)[-1] for p in products if p.category})
-    return {"products": products, "categories": categories, "big_catalog": count > PRODUCT_SELECT_MAX}
+    big = count > PRODUCT_SELECT_MAX
+    find = find.strip()[:FIND_MAX]
+    products = [p for p in uow.products.all() if p.available] if not big else uow.products.find(find) if find else []
+    categories = sorted({p.category.rsplit("/", 1)[-1] for p in products if p.category}) if not big else []
+    return {"products": products, "categories": categories, "big_catalog": big, "find": find}
 
 
 BUTTON_STATES = {"active": "Active", "disabled": "Disabled"}  # what a household can switch a paired button to
@@ -76,7 +83,7 @@ def _button_action(cmd) -> str | None:
 
 
 def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | None = None,
-                  form: dict | None = None):
+                  form: dict | None = None, find: str = ""):
     from replenish.devices.services.views import button_view
     with container().uow() as uow:
         # An unpaired button is gone for good (its secret was replaced): it is not listed.
@@ -88,10 +95,11 @@ def _buttons_page(status: int = 200, paired: dict | None = None, errors: dict | 
             view = button_view(button)
             view["orders"] = _what_it_orders(titles, button.sku, button.category)
             view["state"] = BUTTON_STATES.get(button.status, button.status.capitalize())
+            view["battery_words"] = button.battery_words()
             in_flight = uow.orders.active_for_source(g.household_id, button.source_id)
             view["in_flight"] = in_flight.status if in_flight else None
             shown.append(view)
-        catalog = _catalog(uow)
+        catalog = _catalog(uow, find)
     return render_template("dashboard/buttons.html", page="buttons", buttons=shown, paired=paired,
                            errors=errors or {}, form=form or {"kind": "sku", "quantity": "1"},
                            pair_nonce=secrets.token_urlsafe(16), **catalog), status
@@ -148,7 +156,7 @@ def init(bp) -> None:
     def buttons():
         if not available()["buttons"]:
             return _unavailable("buttons", "Buttons")
-        return _buttons_page()
+        return _buttons_page(find=request.args.get("find", ""))
 
     @bp.post("/buttons")
     @security.login_required
@@ -276,11 +284,12 @@ def _appliances_page(code: dict | None = None, status: int = 200):
                 remaining = slot.remaining
                 runout = slot.predicted_runout(now)
                 slots.append({
-                    "slot_id": slot.slot_id, "title": titles.get(slot.sku, slot.sku), "unit": slot.unit,
+                    "slot_id": slot.slot_id, "title": titles.get(slot.sku, "its consumable"), "unit": slot.unit,
                     "mode": slot.mode, "remaining": remaining, "capacity": slot.capacity,
                     "threshold": slot.threshold,
                     "percent": None if remaining is None else max(0, min(100, round(100 * remaining / slot.capacity))),
                     "low": remaining is not None and remaining <= slot.threshold,
+                    "left": None if remaining is None else amount_words(remaining, slot.unit, of=slot.capacity),
                     "reported_at": slot.reported_at, "runout": as_utc(runout) if runout else None,
                     "spark": _spark(slot, now)})
             shown.append({"id": device.id, "model": device.model or "Appliance", "external_id": device.external_id,
