@@ -4,16 +4,39 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from replenish.devices.domain import commands as dc
 from replenish.domain import commands
 from replenish.services import messages
+from replenish.web import create_app
 
 from . import test_buttons as buttons
 from . import test_partner_api as partner_api
-from .test_buttons import app, client  # noqa: F401  (fixtures)
-from .test_partner_api import device, partner, sdk  # noqa: F401  (fixtures)
 
 RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\+00:00|UTC")
 ID = re.compile(r"\b[0-9a-f]{32}\b|\bRB[A-Z0-9]{14}\b")
+
+
+@pytest.fixture
+def app(container):
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def sdk(app, container):
+    partner = container.bus.handle(dc.CreatePartner("Acme", "https://acme.example/hooks"))
+    return partner_api.client_for(app, partner["key_id"], partner["secret"], [partner["webhook_secret"]])
+
+
+@pytest.fixture
+def device(app, token, sdk):
+    return sdk.register_device(partner_api.link_code(app, token), "WM-0001", model="washer", slots=partner_api.SLOTS)
 
 
 def feed(container, kind):
