@@ -2,10 +2,11 @@
 
 It accepts orders (refusing out-of-stock SKUs), deduplicates by idempotency key and counts the attempts,
 confirms, ships and delivers after configurable delays measured on an injectable clock, and attaches a
-delivery photo URL.
+delivery photo (an inline drawing, so it shows with no store behind it).
 """
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -22,6 +23,16 @@ from . import orm
 
 def _insert_for(dialect: str):
     return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+# The simulated store's "photo at the door": a drawing carried in the answer itself (an inline SVG), so the
+# dashboard shows a picture with no store on the internet behind it.
+DELIVERY_PHOTO = "data:image/svg+xml;base64," + base64.b64encode(b"""<svg xmlns="http://www.w3.org/2000/svg" \
+viewBox="0 0 320 200"><rect width="320" height="200" fill="#e9eef2"/><rect x="190" y="20" width="90" height="170" \
+fill="#8a6d4b"/><circle cx="266" cy="110" r="5" fill="#e2c275"/><rect x="0" y="180" width="320" height="20" \
+fill="#9aa5ad"/><rect x="60" y="110" width="110" height="70" fill="#c89b62" stroke="#8b6a3e" stroke-width="3"/>\
+<rect x="108" y="110" width="14" height="70" fill="#e8d3a8"/><text x="20" y="40" font-family="sans-serif" \
+font-size="20" fill="#33414d">Delivered</text></svg>""").decode()
 
 
 class SimulatedStore:
@@ -89,7 +100,7 @@ class SimulatedStore:
         eta = row.received_at + self.deliver_delay
         tracking = f"{self.base_url}/track/{retailer_order_id}"
         if age >= self.deliver_delay:
-            return RetailerStatus("delivered", tracking, eta, f"{self.base_url}/photos/{retailer_order_id}.jpg")
+            return RetailerStatus("delivered", tracking, eta, DELIVERY_PHOTO)
         if age >= self.ship_delay:
             return RetailerStatus("shipped", tracking, eta)
         if age >= self.confirm_delay:
