@@ -26,10 +26,3 @@ def reset() -> None:
     global _container
     _container = None
 
-
-def consumer_name() -> str:
-    """This process's name among the readers of a Redis stream (host and pid: a restarted process is a new
-    reader, and what its predecessor left pending is claimed after an idle time)."""
-    import os
-    import socket
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -91,7 +91,8 @@ class Household:
 
 
 class ApiToken:
-    """A household's API token (also used as the Alexa account-linking token). Only its hash is stored."""
+    """A household's API token, for the household API and the dashboard's sign-in (Alexa gets OAuth tokens,
+    never this one). Only its hash is stored."""
 
     PREFIX_LENGTH = 10  # what lists show ("rpl_AbC123"): enough to tell tokens apart, far too little to use
 
@@ -131,7 +132,6 @@ def default_notification_prefs() -> dict:
 
 MAX_QUANTITY = 99  # of one product in one order
 PIN_MAX_FAILURES = 3
-PIN_LOCKOUT = timedelta(minutes=15)
 # Each lockout in a row (no right code in between) lasts longer: 15 minutes, then an hour, then a day.
 PIN_LOCKOUTS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=24))
 DEFAULT_CANCEL_WINDOWS = {Channel.VOICE.value: 1800, Channel.BUTTON.value: 900,
@@ -213,7 +213,8 @@ class Limits(Aggregate):
         return locked_until is not None and now < locked_until
 
     def check_pin(self, pin: str, now: datetime) -> bool:
-        """True when right. Three wrong codes in a row lock voice purchasing for 15 minutes."""
+        """True when right. Three wrong codes in a row lock voice purchasing: 15 minutes, then an hour, then a
+        day for each further lockout with no right code in between (``PIN_LOCKOUTS``)."""
         if not self.has_pin:
             return True
         if self.pin_locked(now):

@@ -70,7 +70,8 @@ def describe_lines(order: dict) -> str:
 
 
 TEMPLATES = {
-    "OrderPlaced": "Ordered {items} for {total}. You can cancel until {submit_after}.",
+    "OrderPlaced": "Ordered {items} for {total}. It goes to the store at {submit_after}; cancel before then and "
+                   "nothing is sent.",
     "OrderPlacedNow": "Ordered {items} for {total}; it goes to the store now.",
     "OrderSubmitted": "Your order of {items} was sent to the store.",
     "OrderConfirmed": "The store confirmed your order of {items}.",
