@@ -141,7 +141,8 @@ def chart(items: list[Item], now: datetime, fmt_day, *, width: int = WIDTH, past
     index = 0
     while month <= end:
         if month >= start and index % step == 0:
-            label = f"{month:%b}" if month.month != 1 else f"{month:%b %Y}"
+            # the first tick and every January carry the year, so a chart across New Year reads right
+            label = f"{month:%b %Y}" if month.month == 1 or not ticks else f"{month:%b}"
             ticks.append((x(month), label))
         month = _add_month(month)
         index += 1

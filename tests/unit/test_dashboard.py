@@ -303,6 +303,12 @@ def test_forecast_page_renders_the_chart_and_what_runs_low(signed_in, container,
     assert "Tide PODS Laundry Detergent, 42 Count" in soon and "Charmin" not in soon and "in 4 days" in soon
     assert "Order now" in soon
     assert "Charmin Ultra Soft" in html  # in the chart and table, not in "running low"
+    legend = html[html.index('class="legend"'):]
+    legend = legend[:legend.index("</ul>")]
+    # one lane is soon (orange) and one is not (green): the legend explains both colours the chart uses
+    assert 'key-band-soon' in legend and 'class="key key-band"' in legend
+    ticks = re.findall(r'class="tick"[^>]*>([^<]+)<', wide)
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{4}", ticks[0]), ticks  # the axis says which year it starts in
 
 
 def test_forecast_with_the_real_recommendations(signed_in, container, clock):
