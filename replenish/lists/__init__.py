@@ -1,0 +1,1 @@
+"""The household shopping list (a feature package: see wiring.py)."""

@@ -1,0 +1,173 @@
+"""The list over HTTP (the household API, `/v1/list`) and its dashboard page (`/dashboard/list`)."""
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from replenish.domain.errors import DomainError
+from replenish.domain.model import MAX_QUANTITY, Channel
+from replenish.services.ports import PermanentError, TransientError
+from replenish.web.auth import container, json_body, require_household
+
+from . import handlers
+from .model import MAX_PHRASE, AddToList, ChangeListItem, ClearChecked, OrderList, RemoveFromList
+
+bp = Blueprint("lists", __name__, url_prefix="/v1")
+
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PHRASE, strip_whitespace=True)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AddIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phrase: Phrase | None = None
+    sku: Sku | None = None
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
+
+
+class ChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY, strict=True)
+    checked: bool | None = Field(default=None, strict=True)
+    position: int | None = Field(default=None, ge=0, le=1000, strict=True)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=0, strict=True)
+
+
+@bp.get("/list")
+@require_household
+def get_list():
+    return jsonify(handlers.list_view(container().deps, g.household_id))
+
+
+@bp.post("/list")
+@require_household
+def add():
+    body = AddIn.model_validate(json_body())
+    item = container().bus.handle(AddToList(g.household_id, body.phrase, body.sku, body.quantity, "web"))
+    return jsonify(item), 201
+
+
+@bp.patch("/list/<item_id>")
+@require_household
+def change(item_id: str):
+    body = ChangeIn.model_validate(json_body())
+    return jsonify(container().bus.handle(ChangeListItem(g.household_id, item_id[:32], body.quantity, body.checked,
+                                                         body.position)))
+
+
+@bp.delete("/list/<item_id>")
+@require_household
+def remove(item_id: str):
+    container().bus.handle(RemoveFromList(g.household_id, item_id=item_id[:32]))
+    return "", 204
+
+
+@bp.post("/list/clear-checked")
+@require_household
+def clear_checked():
+    return jsonify(container().bus.handle(ClearChecked(g.household_id)))
+
+
+@bp.post("/list/order")
+@require_household
+def order():
+    body = OrderIn.model_validate(json_body() if request.get_data(cache=True) else {})
+    result = container().bus.handle(OrderList(g.household_id, Channel.WEB.value, body.version))
+    return jsonify({"status": result.status, "order_id": result.order_id, "order": result.order}), \
+        200 if result.replayed else 201
+
+
+# -- the dashboard page ----------------------------------------------------------------------------------------
+
+def attach_dashboard(dashboard_bp) -> None:
+    from replenish.web import dashboard_security as security
+
+    def _done(message: str | None = None, error: Exception | None = None):
+        if error is not None:
+            flash(getattr(error, "message", None) or str(error), "error")
+        elif message:
+            flash(message, "ok")
+        return redirect(url_for("dashboard.shopping_list"))
+
+    def _run(command, message: str | None = None):
+        try:
+            container().bus.handle(command)
+        except DomainError as exc:
+            return _done(error=exc)
+        return _done(message)
+
+    @dashboard_bp.get("/list")
+    @security.login_required
+    def shopping_list():
+        view = handlers.list_view(container().deps, g.household_id)
+        find = request.args.get("find", "").strip()[:100]
+        with container().uow() as uow:
+            matches = uow.products.find(find, 10) if find else []
+        return render_template("dashboard/list.html", page="list", list=view, find=find, matches=matches,
+                               form_key=secrets.token_urlsafe(8))
+
+    @dashboard_bp.post("/list")
+    @security.login_required
+    def add_to_list():
+        sku, phrase = request.form.get("sku") or None, (request.form.get("phrase") or "").strip() or None
+        quantity = request.form.get("quantity", "1")
+        if not quantity.isdigit():
+            return _done(error=ValueError(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}."))
+        source = "forecast" if request.form.get("from") == "forecast" else "web"
+        try:
+            item = container().bus.handle(AddToList(g.household_id, None if sku else phrase, sku, int(quantity),
+                                                    source))
+        except DomainError as exc:
+            return _done(error=exc)
+        if source == "forecast":
+            flash(f"Added {item['title'] or item['phrase']} to your list.", "ok")
+            return redirect(url_for("dashboard.forecast"))
+        return _done(f"Added {item['phrase']}" + (f" ({item['title']})" if item["title"] and
+                                                   item["title"] != item["phrase"] else "") + ".")
+
+    @dashboard_bp.post("/list/<item_id>")
+    @security.login_required
+    def change_list_item(item_id: str):
+        action = request.form.get("action", "")
+        item_id = item_id[:32]
+        if action == "remove":
+            return _run(RemoveFromList(g.household_id, item_id=item_id), "Removed from your list.")
+        if action in ("check", "uncheck"):
+            return _run(ChangeListItem(g.household_id, item_id, checked=action == "check"))
+        if action in ("up", "down"):
+            position = request.form.get("position", "0")
+            if not position.isdigit():
+                return _done(error=ValueError("That item moved; try again."))
+            target = max(0, int(position) + (-1 if action == "up" else 1))
+            return _run(ChangeListItem(g.household_id, item_id, position=target))
+        if action == "quantity":
+            quantity = request.form.get("quantity", "")
+            if not quantity.isdigit():
+                return _done(error=ValueError(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}."))
+            return _run(ChangeListItem(g.household_id, item_id, quantity=int(quantity)))
+        return _done(error=ValueError("Unknown action."))
+
+    @dashboard_bp.post("/list/clear-checked")
+    @security.login_required
+    def clear_checked_items():
+        return _run(ClearChecked(g.household_id), "Checked-off items cleared.")
+
+    @dashboard_bp.post("/list/order")
+    @security.login_required
+    def order_list():
+        version = request.form.get("version", "")
+        try:
+            result = container().bus.handle(OrderList(g.household_id, Channel.WEB.value,
+                                                      int(version) if version.isdigit() else None))
+        except (DomainError, PermanentError, TransientError) as exc:
+            return _done(error=exc)
+        count = len(result.order["lines"])
+        flash(f"Ordered your list: {count} product{'s' if count != 1 else ''}. See it under Orders.", "ok")
+        return redirect(url_for("dashboard.orders"))

@@ -1,0 +1,27 @@
+"""What the composition roots plug into the core for the shopping list: its tables and repository, its command
+handlers, its API blueprint and dashboard page. The core imports none of this package."""
+from __future__ import annotations
+
+from . import adapters as _tables  # noqa: F401  (its tables, on the core's metadata: Alembic, create_all)
+from .adapters import ListRepository
+from .handlers import LIST_COMMAND_HANDLERS
+
+REPOSITORIES = {"lists": ListRepository}
+COMMAND_HANDLERS = LIST_COMMAND_HANDLERS
+
+
+def blueprints() -> list:
+    from .web import bp
+    return [bp]
+
+
+_attached: set = set()
+
+
+def attach_dashboard(bp) -> None:
+    """The list page, on the dashboard's blueprint, once per blueprint, before the app first registers it."""
+    if id(bp) in _attached:
+        return
+    from .web import attach_dashboard as attach
+    attach(bp)
+    _attached.add(id(bp))
