@@ -351,8 +351,10 @@ def _check_examples(code: str, manifest: dict[str, Any], model: dict[str, Any], 
     if not phrases or not rules:
         return
     at = f"skill.json: manifest.publishingInformation.locales.{code}.examplePhrases"
+    # A sample that is nothing but a slot ("{pin}") would match any phrase, so it cannot vouch for one.
     samples = [re.compile("^" + re.sub(r"\\\{[A-Za-z_]+\\\}", ".+", re.escape(_key(s))) + "$")
-               for i in model.get("intents") or [] for s in i.get("samples") or []]
+               for i in model.get("intents") or [] for s in i.get("samples") or []
+               if isinstance(s, str) and re.sub(_SLOT_REF, "", s).strip()]
 
     def normal(phrase: str) -> str:
         return _key(phrase).rstrip(".?!")
