@@ -291,6 +291,8 @@ def _check_model(path: str, code: str, model: dict[str, Any], found: list[str]) 
             found.append(f"{path}: required built-in intent {required} is missing")
     used_types: set[str] = set()
     sample_owner: dict[str, str] = {}
+    # What the built-in intents already answer ("stop", "hilfe"): a custom sample saying it steals it.
+    built_in_phrases = {_key(p) for p in build.rules_for(code).get("builtInPhrases", [])}
     for intent in intents:
         intent_name = intent.get("name") or ""
         at = f"{path}: {intent_name}"
@@ -328,6 +330,8 @@ def _check_model(path: str, code: str, model: dict[str, Any], found: list[str]) 
             if "alexa" in words:
                 found.append(f"{at}: sample {sample!r} contains the wake word")
             key = _key(sample)
+            if not built_in and key in built_in_phrases:
+                found.append(f"{at}: sample {sample!r} is what a built-in intent answers")
             if key in sample_owner:
                 where = "twice" if sample_owner[key] == intent_name else f"also in {sample_owner[key]}"
                 found.append(f"{at}: sample {sample!r} is not unique ({where})")

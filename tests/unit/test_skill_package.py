@@ -242,6 +242,10 @@ def _intent(document, name):
     (US_MODEL, lambda d: d["interactionModel"]["languageModel"]["intents"].remove(_intent(d, "AMAZON.StopIntent")),
      "required built-in intent AMAZON.StopIntent is missing"),
     (US_MODEL, lambda d: _intent(d, "RunningLowIntent").update(samples=[]), "a custom intent needs sample"),
+    (US_MODEL, lambda d: _intent(d, "CancelOrderIntent")["samples"].append("cancel"),
+     "sample 'cancel' is what a built-in intent answers"),
+    ("interactionModels/custom/de-DE.json", lambda d: _intent(d, "CancelOrderIntent")["samples"].append("abbrechen"),
+     "sample 'abbrechen' is what a built-in intent answers"),
     (US_MODEL, lambda d: d["interactionModel"]["languageModel"]["types"][0]["values"][1]["name"]["synonyms"]
      .append("laundry soap"), "'laundry soap' belongs to both"),
 ])
