@@ -45,11 +45,11 @@ def register(main: click.Group, container_factory: Callable[[], object]) -> None
     @click.option("--terms-url", required=True, callback=_check_url, help="The https terms of use URL.")
     @click.option("--icons", "icons_dir", type=click.Path(file_okay=False, path_type=Path),
                   help="A directory with a 512x512 PNG icon (and a 108x108 one; else scaled down). Default: drawn.")
-    @click.option("--invocation-name", default=lambda: build.skill_data()["defaultInvocationName"],
-                  show_default="home replenish", callback=_check_invocation,
+    @click.option("--invocation-name", default=build.skill_data()["defaultInvocationName"],
+                  show_default=True, callback=_check_invocation,
                   help="What people say after \"Alexa, open\": two or more lower-case words.")
     @click.option("--ssl-certificate-type", type=click.Choice(validate.SSL_CERTIFICATE_TYPES),
-                  default=lambda: build.skill_data()["sslCertificateType"], show_default="Wildcard",
+                  default=build.skill_data()["sslCertificateType"], show_default=True,
                   help="The endpoint's certificate: Trusted (a CA's), Wildcard (a CA's wildcard), SelfSigned.")
     @click.option("--locale", "locales", multiple=True, callback=_check_locales,
                   help="Only these locales (repeatable). Default: every locale file.")
