@@ -180,7 +180,9 @@ def manifest(locales: Sequence[str], *, endpoint: str, privacy_url: str, terms_u
         countries.extend(c for c in locale.get("distributionCountries", []) if c not in countries)
     if not publishing.get("isAvailableWorldwide"):
         publishing["distributionCountries"] = countries
-    target = {"uri": endpoint, "sslCertificateType": ssl_certificate_type or schema["sslCertificateType"]}
+    target = {"uri": endpoint}
+    if not endpoint.startswith("arn:"):  # a Lambda function has no certificate of ours
+        target["sslCertificateType"] = ssl_certificate_type or schema["sslCertificateType"]
     result.setdefault("apis", {}).setdefault("custom", {})["endpoint"] = dict(target)
     if "events" in result:
         result["events"]["endpoint"] = dict(target)

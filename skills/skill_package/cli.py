@@ -17,6 +17,13 @@ def _check_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _check_endpoint(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    problem = validate.endpoint_problem(value)
+    if problem:
+        raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
+
+
 def _check_invocation(ctx: click.Context, param: click.Parameter, value: str) -> str:
     problems = validate.invocation_problems(value)
     if problems:
@@ -39,8 +46,9 @@ def register(main: click.Group, container_factory: Callable[[], object]) -> None
         """The Alexa skill: build its package for the developer console or the ASK CLI."""
 
     @skill.command("package")
-    @click.option("--endpoint", required=True, callback=_check_url,
-                  help="The https URL Alexa posts requests to (this server's /alexa).")
+    @click.option("--endpoint", required=True, callback=_check_endpoint,
+                  help="The https URL Alexa posts requests to (this server's /alexa), or the ARN of the AWS Lambda "
+                       "function running skills/lambda_function.py.")
     @click.option("--privacy-url", required=True, callback=_check_url, help="The https privacy policy URL.")
     @click.option("--terms-url", required=True, callback=_check_url, help="The https terms of use URL.")
     @click.option("--icons", "icons_dir", type=click.Path(file_okay=False, path_type=Path),

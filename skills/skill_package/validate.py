@@ -83,6 +83,20 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+LAMBDA_ARN_RE = re.compile(r"^arn:aws:lambda:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}"
+                           r"(?::[A-Za-z0-9_$-]{1,128})?$")
+
+
+def endpoint_problem(value: str) -> str | None:
+    """Why ``value`` is not a skill endpoint: an https URL Alexa can reach, or an AWS Lambda function ARN."""
+    if value.startswith("arn:"):
+        if LAMBDA_ARN_RE.match(value):
+            return None
+        return (f"{value!r} is not an AWS Lambda function ARN "
+                "(arn:aws:lambda:<region>:<account>:function:<name>)")
+    return url_problem(value)
+
+
 def invocation_problems(name: str, locales: Iterable[str] | None = None) -> list[str]:
     """Why ``name`` is not an invocation name Amazon accepts in these locales (all known ones by default)."""
     locales = list(locales) if locales is not None else build.available_locales()
@@ -242,8 +256,17 @@ def _check_manifest(manifest: dict[str, Any], files: Mapping[str, bytes], found:
         if not isinstance(endpoint, dict):
             found.append(f"{where}.{at}: missing")
             continue
-        _check_url(f"{where}.{at}.uri", endpoint.get("uri"), found)
-        if endpoint.get("sslCertificateType") not in SSL_CERTIFICATE_TYPES:
+        uri = endpoint.get("uri")
+        if not isinstance(uri, str) or not uri:
+            found.append(f"{where}.{at}.uri: missing")
+            continue
+        problem = endpoint_problem(uri)
+        if problem:
+            found.append(f"{where}.{at}.uri: {problem}")
+        if uri.startswith("arn:"):
+            if "sslCertificateType" in endpoint:
+                found.append(f"{where}.{at}.sslCertificateType: only for an https endpoint, not a Lambda ARN")
+        elif endpoint.get("sslCertificateType") not in SSL_CERTIFICATE_TYPES:
             found.append(f"{where}.{at}.sslCertificateType: one of {', '.join(SSL_CERTIFICATE_TYPES)}")
     return list(locales_info)
 

@@ -89,6 +89,16 @@ def test_icons_from_a_directory_and_custom_options(env):
     assert model["interactionModel"]["languageModel"]["invocationName"] == "kitchen restock"
 
 
+def test_a_lambda_function_endpoint(env):
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:replenish-skill"
+    out = env / "pkg"
+    code, output = run("skill", "package", *_replace(GOOD, "--endpoint", arn), "--out", str(out))
+    assert code == 0, output
+    assert validate.validate_dir(out) == []
+    manifest = json.loads((out / "skill.json").read_text(encoding="utf-8"))["manifest"]
+    assert manifest["apis"]["custom"]["endpoint"] == {"uri": arn}  # no certificate type for a Lambda
+
+
 def test_rebuilding_with_fewer_locales_drops_the_old_models(env):
     out = env / "pkg"
     assert run("skill", "package", *GOOD, "--out", str(out))[0] == 0
@@ -111,6 +121,9 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
     (_replace(GOOD, "--endpoint", "https://localhost/alexa"), "'--endpoint'", "placeholder or local host"),
     (_replace(GOOD, "--endpoint", "https://127.0.0.1/alexa"), "'--endpoint'", "private or local address"),
     (_replace(GOOD, "--endpoint", "https://replenish.shop:8443/alexa"), "'--endpoint'", "port 443"),
+    (_replace(GOOD, "--endpoint", "arn:aws:lambda:eu-west-1:1234:function:x"), "'--endpoint'", "not an AWS Lambda"),
+    (_replace(GOOD, "--privacy-url", "arn:aws:lambda:eu-west-1:123456789012:function:x"), "'--privacy-url'",
+     "not an https URL"),
     (_replace(GOOD, "--privacy-url", "http://replenish.shop/privacy"), "'--privacy-url'", "not an https URL"),
     (_replace(GOOD, "--privacy-url", "https://example.invalid/privacy"), "'--privacy-url'", "placeholder"),
     (_replace(GOOD, "--terms-url", "ftp://replenish.shop/terms"), "'--terms-url'", "not an https URL"),
