@@ -307,13 +307,16 @@ def token_revoke(household_id: str, token_id: str, as_json: bool) -> None:
 
 
 def _register_feature_commands() -> None:
-    """Command groups that live beside the feature they drive (recommender, buttons and devices, OAuth clients)."""
+    """Command groups that live beside the feature they drive (recommender, buttons and devices, OAuth clients,
+    the Alexa skill package)."""
     from replenish import cli_recommend
     from replenish.devices import wiring as devices
     from replenish.oauth import wiring as oauth
+    from skills.skill_package import cli as skill_package
     cli_recommend.register(main)
     devices.register_commands(main, _container)
     oauth.register_commands(main, _container)
+    skill_package.register(main, _container)
 
 
 _register_feature_commands()

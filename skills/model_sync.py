@@ -1,10 +1,14 @@
 """Keep the interaction model's ITEM slot type in step with the catalog.
 
 Alexa recognises a custom slot best when the spoken words are among its values or synonyms. The hand-written
-values in ``infra/skill-package/interactionModels/custom/en-US.json`` cover the common consumables; this module
-adds what the catalog knows: each category leaf ("paper_towels" -> "paper towels") becomes a value, and
-"brand + leaf" phrases and product synonyms become its synonyms. Hand-written entries are never removed or
-reworded, only extended.
+values of each locale (``skills/skill_package/data/locales/<locale>.json``, "items") cover the common
+consumables; this module adds what the catalog knows: each category leaf ("paper_towels" -> "paper towels")
+becomes a value, and "brand + leaf" phrases and product synonyms become its synonyms. Hand-written entries are
+never removed or reworded, only extended.
+
+The catalog is English. A locale in another language names the catalog's category leaves in its own words
+(``merge_translated_values``, with the locale's "catalogNames"); each value keeps the id the English model
+gives it, so a resolved slot value means the same catalog entry in every locale.
 """
 from __future__ import annotations
 
@@ -42,6 +46,17 @@ def _key(text: str) -> str:
 
 def _ident(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "item"
+
+
+def _catalog_brands(products: Iterable[Product]) -> dict[str, list[str]]:
+    """The spoken brands of each category leaf, in catalog order, without repeats."""
+    brands: dict[str, list[str]] = {}
+    for product in products:
+        leaf = spoken(product.category_leaf)
+        brand = spoken(product.brand)
+        if leaf and brand and brand not in brands.setdefault(leaf, []):
+            brands[leaf].append(brand)
+    return brands
 
 
 def _catalog_groups(products: Iterable[Product]) -> list[tuple[str, list[str]]]:
@@ -158,3 +173,76 @@ def write_item_slot_values(
             os.unlink(tmp)
         raise
     return summary
+
+
+def value_ids(model: dict[str, Any], *, slot_type: str = DEFAULT_SLOT_TYPE) -> dict[str, str]:
+    """Every phrase of the slot type (value or synonym, case-folded) -> the id of the value that claims it."""
+    ids: dict[str, str] = {}
+    for entry in _slot_type(model, slot_type)["values"]:
+        name = entry.get("name", {})
+        for phrase in [name.get("value", ""), *name.get("synonyms", [])]:
+            if phrase and entry.get("id"):
+                ids.setdefault(_key(phrase), entry["id"])
+    return ids
+
+
+def merge_translated_values(
+    model: dict[str, Any],
+    products: Iterable[Product],
+    names: dict[str, str],
+    ids: dict[str, str],
+    *,
+    slot_type: str = DEFAULT_SLOT_TYPE,
+    max_values: int = DEFAULT_MAX_VALUES,
+    max_synonyms: int = DEFAULT_MAX_SYNONYMS,
+) -> dict[str, Any]:
+    """Merge the catalog into a model in another language than the catalog's, in place.
+
+    ``names`` maps a spoken category leaf ("paper towels") to the locale's name for it ("küchenrolle"); ``ids``
+    maps an English phrase to the id the English model gives it (``value_ids`` of the merged English model), so
+    the value keeps that id here. Each leaf with a name adds the name (as a value, or as a synonym of the value
+    with that id) and "brand + name" synonyms; the catalog's own synonyms are English and are not used. Leaves
+    with no name are listed under "untranslated" and add nothing.
+    """
+    products = list(products)
+    values = _slot_type(model, slot_type)["values"]
+    seen: set[str] = set()
+    by_id: dict[str, dict[str, Any]] = {}
+    for entry in values:
+        entry.setdefault("name", {})
+        if entry.get("id"):
+            by_id[entry["id"]] = entry
+        for phrase in [entry["name"].get("value", ""), *entry["name"].get("synonyms", [])]:
+            if phrase:
+                seen.add(_key(phrase))
+    folded = {_key(k): spoken(v) for k, v in names.items() if spoken(v)}
+    brands = _catalog_brands(products)
+    added_values = added_synonyms = 0
+    untranslated: list[str] = []
+    for leaf, _ in _catalog_groups(products):
+        local = folded.get(_key(leaf))
+        if not local:
+            untranslated.append(leaf)
+            continue
+        ident = ids.get(_key(leaf)) or _ident(leaf)
+        entry = by_id.get(ident)
+        if entry is None:
+            if len(values) >= max_values or _key(local) in seen:
+                continue
+            entry = {"id": ident, "name": {"value": local}}
+            values.append(entry)
+            by_id[ident] = entry
+            seen.add(_key(local))
+            added_values += 1
+        synonyms = entry["name"].setdefault("synonyms", [])
+        for synonym in [local, *(spoken(f"{brand} {local}") for brand in brands.get(leaf, []))]:
+            key = _key(synonym)
+            if not key or key in seen or len(synonyms) >= max_synonyms:
+                continue
+            synonyms.append(synonym)
+            seen.add(key)
+            added_synonyms += 1
+        if not synonyms:
+            del entry["name"]["synonyms"]
+    return {"values": len(values), "added_values": added_values, "added_synonyms": added_synonyms,
+            "untranslated": untranslated}

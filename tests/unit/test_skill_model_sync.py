@@ -1,31 +1,37 @@
-"""The intents the skill's code answers and the intents the interaction model declares are the same set."""
+"""The intents the skill's code answers and the intents the interaction models declare are the same set, in
+every locale the skill package is built for."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import pytest
 from ask_sdk_core.handler_input import HandlerInput
 
 from skills.handlers import REQUEST_HANDLERS, handled_intents
 from skills.skill import VoiceSkill
+from skills.skill_package import build
 from tests.alexa_certs import intent_request
 
-MODEL_PATH = Path(__file__).resolve().parents[2] / "infra/skill-package/interactionModels/custom/en-US.json"
+LOCALES = build.available_locales()
 
 
-def model_intents() -> set[str]:
-    model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-    return {i["name"] for i in model["interactionModel"]["languageModel"]["intents"]}
+def model_intents(locale: str) -> set[str]:
+    models, _ = build.interaction_models([], "home replenish", [locale])
+    return {i["name"] for i in models[locale]["interactionModel"]["languageModel"]["intents"]}
 
 
-def test_every_model_intent_has_a_handler():
-    missing = model_intents() - handled_intents()
-    assert not missing, f"intents in en-US.json with no handler in skills/handlers: {sorted(missing)}"
+def test_the_package_is_built_for_three_locales():
+    assert LOCALES == ["de-DE", "en-GB", "en-US"]
 
 
-def test_every_handled_intent_is_in_the_model():
-    extra = handled_intents() - model_intents()
-    assert not extra, f"intents handled in code but missing from en-US.json: {sorted(extra)}"
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_model_intent_has_a_handler(locale):
+    missing = model_intents(locale) - handled_intents()
+    assert not missing, f"intents in the {locale} model with no handler in skills/handlers: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_handled_intent_is_in_the_model(locale):
+    extra = handled_intents() - model_intents(locale)
+    assert not extra, f"intents handled in code but missing from the {locale} model: {sorted(extra)}"
 
 
 def test_each_model_intent_reaches_its_own_handler(container):
@@ -33,7 +39,7 @@ def test_each_model_intent_reaches_its_own_handler(container):
     voice = VoiceSkill(container)
     mapper = voice.skill.request_dispatcher.request_mappers[0]
     by_intent = {h.intent: h for h in REQUEST_HANDLERS if h.intent}
-    for name in model_intents():
+    for name in model_intents("en-US"):
         envelope = voice.parse(intent_request(name))
         chain = mapper.get_request_handler_chain(HandlerInput(request_envelope=envelope))
         assert type(chain.request_handler) is by_intent[name], name
