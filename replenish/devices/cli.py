@@ -32,15 +32,19 @@ def buttons() -> None:
 @click.option("--product", "sku", help="SKU the button orders.")
 @click.option("--category", help="Or a category the recommender resolves at press time (e.g. detergent).")
 @click.option("--quantity", default=1, type=click.IntRange(1, 99), show_default=True)
+@click.option("--action", type=click.Choice(["order", "list"]), default="order", show_default=True,
+              help="What a press does: order, or add to the household's shopping list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def buttons_register(household: str, sku: str | None, category: str | None, quantity: int, as_json: bool) -> None:
+def buttons_register(household: str, sku: str | None, category: str | None, quantity: int, action: str,
+                     as_json: bool) -> None:
     """Pair a button; prints its serial and its secret (shown once)."""
     from replenish.devices.domain.commands import RegisterButton
     if bool(sku) == bool(category):
         raise click.UsageError("give exactly one of --product or --category")
-    _run(RegisterButton(household, sku, category, quantity), as_json,
+    _run(RegisterButton(household, sku, category, quantity, action), as_json,
          lambda r: f"button {r['serial']} paired with household {household}\n"
-                   f"orders: {r['quantity']} x {r['sku'] or r['category']}\n"
+                   f"{'orders' if action == 'order' else 'adds to the list'}: {r['quantity']} x "
+                   f"{r['sku'] or r['category']}\n"
                    f"key id: {r['key_id']}\nsecret: {r['secret']}")
 
 

@@ -78,6 +78,8 @@ def add_to_list(cmd: AddToList, deps) -> dict:
         uow.lists.lock(cmd.household_id)
         items = uow.lists.items(cmd.household_id)
         same = next((i for i in _open(items) if _same(i, chosen, phrase)), None)
+        if same is not None and cmd.only_if_absent:
+            return {**item_view(same, _titles(uow, [same])), "already": True}
         if same is not None:
             if same.quantity + quantity > MAX_QUANTITY:
                 raise InvalidCommand(f"That would make {same.quantity + quantity}; at most {MAX_QUANTITY} of one "
@@ -96,6 +98,11 @@ def add_to_list(cmd: AddToList, deps) -> dict:
         view = item_view(item, _titles(uow, [item]))
         uow.commit()
     return view
+
+
+def find_open(uow, household_id: str, sku: str | None, phrase: str | None) -> ListItem | None:
+    """The item still to buy that is this product (or was added as this phrase), if there is one."""
+    return next((i for i in _open(uow.lists.items(household_id)) if _same(i, sku, phrase or "")), None)
 
 
 def _item(uow, household_id: str, item_id: str) -> ListItem:

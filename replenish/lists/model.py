@@ -68,6 +68,7 @@ class AddToList:
     sku: str | None = None  # ... or the product itself
     quantity: int = 1
     added_by: str = "web"
+    only_if_absent: bool = False  # already on the list: leave it as it is (a button pressed again)
 
 
 @dataclass(frozen=True)

@@ -216,3 +216,36 @@ def test_a_running_low_item_goes_on_the_list_from_the_forecast(client, token, co
     assert added.status_code == 302 and added.headers["Location"].endswith("/dashboard/forecast")
     [item] = list_view(container.deps, "h1")["items"]
     assert item["sku"] == "TIDE-PODS-42" and item["added_by"] == "forecast"
+
+
+def test_a_list_button_puts_its_product_on_the_list_once_and_a_long_press_takes_it_off(client, token, container):
+    from . import test_buttons as buttons
+    button = client.post("/v1/buttons", json={"sku": "CHARMIN-12", "quantity": 2, "action": "list"},
+                         headers=auth(token)).get_json()
+    assert button["action"] == "list"
+    assert buttons.press(client, button).get_json()["status"] == "added_to_list"
+    assert buttons.press(client, button).get_json()["status"] == "already_on_list"  # pressed again: still 2
+    assert shown(container) == [("Charmin Ultra Soft Toilet Paper, 12 Mega Rolls", "CHARMIN-12", 2, False)]
+    assert orders(container) == []  # a list button orders nothing
+    [item] = list_view(container.deps, "h1")["items"]
+    assert item["added_by"] == "button"
+    assert buttons.press(client, button, {"click_type": "LONG"}).get_json()["status"] == "removed_from_list"
+    assert shown(container) == []
+    assert buttons.press(client, button, {"click_type": "LONG"}).get_json()["status"] == "not_on_list"
+    bad = client.post("/v1/buttons", json={"sku": "CHARMIN-12", "action": "cart"}, headers=auth(token))
+    assert bad.status_code == 400 and "action" in bad.get_data(as_text=True)
+
+
+def test_a_category_list_button_adds_the_kind_of_thing_and_the_dashboard_pairs_one(client, token, container):
+    from . import test_buttons as buttons
+    csrf = sign_in(client, token)
+    paired = client.post("/dashboard/buttons", data={"csrf_token": csrf, "kind": "category", "category": "detergent",
+                                                     "quantity": "1", "action": "list"})
+    assert paired.status_code == 201
+    html = paired.get_data(as_text=True)
+    serial = re.search(r'id="paired-serial">([A-Z0-9]+)<', html).group(1)
+    secret = re.search(r'id="paired-secret"[^>]*value="([^"]+)"', html).group(1)
+    assert "Press once to put it on the shopping list" in client.get("/dashboard/buttons").get_data(as_text=True)
+    assert buttons.press(client, {"serial": serial, "secret": secret}).get_json()["status"] == "added_to_list"
+    [item] = list_view(container.deps, "h1")["items"]
+    assert item["phrase"] == "detergent" and item["sku"].startswith("TIDE-PODS")

@@ -70,6 +70,7 @@ buttons = Table(
     Column("last_press_at", UTCDateTime, nullable=True),
     Column("battery", String(16), nullable=True),
     Column("battery_low_at", UTCDateTime, nullable=True),
+    Column("action", String(8), nullable=False, default="order", server_default="order"),
 )
 
 link_codes = Table(

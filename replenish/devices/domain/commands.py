@@ -11,6 +11,7 @@ class RegisterButton:
     sku: str | None = None
     category: str | None = None
     quantity: int = 1
+    action: str = "order"  # or "list": a press puts it on the household's shopping list
 
 
 @dataclass(frozen=True)

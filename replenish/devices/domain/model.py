@@ -143,6 +143,9 @@ class Unauthorized(DomainError):
     status = 401
 
 
+BUTTON_ACTIONS = ("order", "list")  # what a single press does: order the product, or put it on the shopping list
+
+
 def battery_words(reading: str | None) -> str:
     """``"1100mV"`` -> ``"1.1 V"``, ``"5.5%"`` -> ``"6%"``; empty when nothing was reported."""
     if not reading:
@@ -251,7 +254,11 @@ class Button(Aggregate):
     """A Dash-style button. Its secret signs its presses, so it is kept (not hashed)."""
 
     def __init__(self, household_id: str, *, sku: str | None = None, category: str | None = None,
-                 quantity: int = 1, serial: str | None = None, created_at: datetime | None = None):
+                 quantity: int = 1, serial: str | None = None, created_at: datetime | None = None,
+                 action: str = "order"):
+        if action not in BUTTON_ACTIONS:
+            raise InvalidCommand("A button's action is 'order' (a press orders) or 'list' (a press adds to the "
+                                 "shopping list).", field="action")
         if bool(sku) == bool(category):
             raise InvalidCommand("A button orders either one product (sku) or a category.", field="sku")
         if not isinstance(quantity, int) or not 1 <= quantity <= 99:
@@ -261,6 +268,7 @@ class Button(Aggregate):
         self.sku = sku
         self.category = category
         self.quantity = quantity
+        self.action = action
         self.secret = new_secret("btn_")
         self.status = "active"
         self.created_at = created_at or utcnow()

@@ -83,7 +83,7 @@ def register_button(cmd: dc.RegisterButton, deps) -> dict:
         if cmd.sku and uow.products.get(cmd.sku) is None:
             raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
         button = devices.Button(cmd.household_id, sku=cmd.sku or None, category=category, quantity=cmd.quantity,
-                                created_at=deps.clock())
+                                created_at=deps.clock(), action=cmd.action)
         uow.devices.add_button(button)
         uow.track(button)
         uow.commit()
@@ -121,6 +121,7 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
             raise NotFound(f"No button {cmd.serial!r}.", field="serial")
         order_id, order_status = uow.orders.in_flight(button.household_id, button.source_id) or (None, None)
         household_id, sku, category, quantity = button.household_id, button.sku, button.category, button.quantity
+        action = getattr(button, "action", None) or "order"
         button.pressed(now, cmd.battery_mv, cmd.battery_percent)
         if click is devices.ClickType.DOUBLE:
             button.status_requested(order_id, order_status)
@@ -128,6 +129,8 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
         uow.commit()
     if click is devices.ClickType.DOUBLE:
         return {"status": "status_requested", "order_id": order_id, "order_status": order_status}
+    if action == "list":
+        return _press_list_button(deps, cmd.serial, click, household_id, sku, category, quantity)
     if click is devices.ClickType.LONG:
         if order_id is None:
             return {"status": "no_order_to_cancel", "order_id": None}
@@ -150,6 +153,31 @@ def press_button(cmd: dc.PressButton, deps) -> dict:
         _press_refused(deps, cmd.serial, exc)
         raise
     return {"status": result.status, "order_id": result.order_id}
+
+
+def _press_list_button(deps, serial: str, click, household_id: str, sku: str | None, category: str | None,
+                       quantity: int) -> dict:
+    """A list button: a single press puts its product on the shopping list (once: pressing again while it is
+    there adds nothing, so a child pressing ten times does not ask for ten); a long press takes it off."""
+    from replenish.lists import handlers as lists
+    from replenish.lists.model import AddToList, RemoveFromList
+    if click is devices.ClickType.LONG:
+        try:
+            with deps.uow() as uow:
+                item = lists.find_open(uow, household_id, sku, category)
+            if item is None:
+                return {"status": "not_on_list"}
+            lists.remove_from_list(RemoveFromList(household_id, item_id=item.id), deps)
+        except DomainError as exc:
+            return {"status": "cannot_remove", "reason": exc.message}
+        return {"status": "removed_from_list"}
+    try:
+        item = lists.add_to_list(AddToList(household_id, phrase=category, sku=sku, quantity=quantity,
+                                           added_by="button", only_if_absent=True), deps)
+    except DomainError as exc:
+        _press_refused(deps, serial, exc)
+        raise
+    return {"status": "already_on_list" if item.get("already") else "added_to_list", "item_id": item["id"]}
 
 
 def _press_refused(deps, serial: str, exc: DomainError) -> None:

@@ -9,7 +9,8 @@ def button_view(button: devices.Button) -> dict:
     return {"serial": button.serial, "household_id": button.household_id, "sku": button.sku,
             "category": button.category, "quantity": button.quantity, "status": button.status,
             "battery": button.battery, "battery_low": button.battery_low_at is not None,
-            "last_press_at": iso(button.last_press_at), "created_at": iso(button.created_at)}
+            "last_press_at": iso(button.last_press_at), "created_at": iso(button.created_at),
+            "action": getattr(button, "action", None) or "order"}
 
 
 def slot_view(slot: devices.Slot) -> dict:

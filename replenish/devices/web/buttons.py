@@ -30,6 +30,7 @@ class RegisterButtonIn(BaseModel):
     sku: Text64 | None = None
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    action: Literal["order", "list"] = "order"  # "list": a press adds to the shopping list instead of ordering
 
     @model_validator(mode="after")
     def one_of(self):
@@ -112,7 +113,8 @@ def parse_press(serial: str, data: dict) -> dc.PressButton:
 @common.idempotent(lambda: f"household:{g.household_id}")
 def register_button():
     body = RegisterButtonIn.model_validate(json_body())
-    result = container().bus.handle(dc.RegisterButton(g.household_id, body.sku, body.category, body.quantity))
+    result = container().bus.handle(dc.RegisterButton(g.household_id, body.sku, body.category, body.quantity,
+                                                         body.action))
     return jsonify(result), 201
 
 

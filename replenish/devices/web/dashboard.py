@@ -136,7 +136,9 @@ def _pair_command(form):
         if not 1 <= len(sku) <= 64:
             errors["sku"] = "Choose the product the button orders."
         category = ""
-    return errors, RegisterButton(g.household_id, sku=sku or None, category=category or None, quantity=quantity)
+    action = "list" if form.get("action") == "list" else "order"
+    return errors, RegisterButton(g.household_id, sku=sku or None, category=category or None, quantity=quantity,
+                                  action=action)
 
 
 def _needs(page: str, what: str):
@@ -162,7 +164,7 @@ def init(bp) -> None:
     @security.login_required
     @_needs("buttons", "Buttons")
     def pair_button():
-        form = {k: request.form.get(k, "") for k in ("kind", "sku", "category", "quantity")}
+        form = {k: request.form.get(k, "") for k in ("kind", "sku", "category", "quantity", "action")}
         errors, cmd = _pair_command(request.form)
         if errors:
             return _buttons_page(400, errors=errors, form=form)
