@@ -11,6 +11,7 @@ from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
 from replenish.lists import wiring as lists
+from replenish.pantry import wiring as pantry
 from replenish.oauth import wiring as oauth
 from replenish.services import event_handlers
 from replenish.services.handlers import Deps
@@ -107,6 +108,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     orm.start_mappers()
     devices.start_mappers()
     devices.subscribe()
+    pantry.subscribe()
     clock = clock or system_clock
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -120,13 +122,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
-    repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES}  # features' stores
+    repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES,  # the features' stores
+                    **pantry.REPOSITORIES}
     deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
                                             repositories=repositories,
                                             clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
-    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS})
+    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS})
     store = gateway if type(gateway).__name__ == "SimulatedStore" else None
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)

@@ -13,7 +13,7 @@ from replenish.domain.model import MAX_QUANTITY
 
 MAX_ITEMS = 25  # one order holds at most 25 different products, and a list is ordered as one order
 MAX_PHRASE = 120
-SOURCES = ("voice", "web", "button", "forecast", "digest")
+SOURCES = ("voice", "web", "button", "forecast", "digest", "stock")
 
 
 class ListChanged(DomainError):

@@ -110,8 +110,18 @@ def attach_dashboard(dashboard_bp) -> None:
         find = request.args.get("find", "").strip()[:100]
         with container().uow() as uow:
             matches = uow.products.find(find, 10) if find else []
+            recent = []
+            for purchase in reversed(uow.purchases.for_household(g.household_id)):
+                if purchase.sku not in recent:
+                    recent.append(purchase.sku)
+                if len(recent) >= 60:
+                    break
+            products = uow.products.get_many(recent)
+            bought = sorted((p for p in products.values() if p.available), key=lambda p: p.title)
+        from replenish.pantry.handlers import levels_view
+        stock = levels_view(container().deps, g.household_id)
         return render_template("dashboard/list.html", page="list", list=view, find=find, matches=matches,
-                               form_key=secrets.token_urlsafe(8))
+                               form_key=secrets.token_urlsafe(8), stock=stock, bought=bought)
 
     @dashboard_bp.post("/list")
     @security.login_required

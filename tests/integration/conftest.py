@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from replenish.adapters import orm
 from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
 from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
+from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
 from replenish.config import Settings
 from replenish.db import migrate
 

@@ -1,0 +1,100 @@
+"""Stock levels over HTTP (`/v1/stock`) and their part of the dashboard's List page."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
+from pydantic import BaseModel, ConfigDict, Field
+
+from replenish.domain.errors import DomainError
+from replenish.web.auth import container, json_body, require_household
+
+from . import handlers
+from .model import MAX_LEVEL, RefillStock, SetStockLevel, UseStock
+
+bp = Blueprint("pantry", __name__, url_prefix="/v1")
+
+
+class LevelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    minimum: float = Field(ge=0, le=MAX_LEVEL, allow_inf_nan=False)
+    refill_to: float = Field(gt=0, le=MAX_LEVEL, allow_inf_nan=False)
+    on_hand: float | None = Field(default=None, ge=0, le=MAX_LEVEL, allow_inf_nan=False)
+
+
+class UsedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: float | None = Field(default=None, gt=0, le=MAX_LEVEL, allow_inf_nan=False)
+    all: bool = Field(default=False, strict=True)
+
+
+@bp.get("/stock")
+@require_household
+def levels():
+    return jsonify(handlers.levels_view(container().deps, g.household_id))
+
+
+@bp.put("/stock/<sku>")
+@require_household
+def set_level(sku: str):
+    body = LevelIn.model_validate(json_body())
+    return jsonify(container().bus.handle(SetStockLevel(g.household_id, sku[:64], body.minimum, body.refill_to,
+                                                        body.on_hand)))
+
+
+@bp.post("/stock/<sku>/used")
+@require_household
+def used(sku: str):
+    body = UsedIn.model_validate(json_body())
+    return jsonify(container().bus.handle(UseStock(g.household_id, sku[:64], body.amount, body.all)))
+
+
+@bp.post("/stock/<sku>/refill")
+@require_household
+def refill(sku: str):
+    return jsonify(container().bus.handle(RefillStock(g.household_id, sku[:64]))), 201
+
+
+def attach_dashboard(dashboard_bp) -> None:
+    from replenish.web import dashboard_security as security
+
+    def _back(message: str | None = None, error: Exception | None = None):
+        if error is not None:
+            flash(getattr(error, "message", str(error)), "error")
+        elif message:
+            flash(message, "ok")
+        return redirect(url_for("dashboard.shopping_list") + "#stock")
+
+    @dashboard_bp.post("/stock")
+    @security.login_required
+    def set_stock_level():
+        try:
+            minimum, refill_to = float(request.form.get("minimum", "")), float(request.form.get("refill_to", ""))
+            on_hand = request.form.get("on_hand", "").strip()
+            cmd = SetStockLevel(g.household_id, request.form.get("sku", "")[:64], minimum, refill_to,
+                                float(on_hand) if on_hand else None)
+        except ValueError:
+            return _back(error=ValueError("Minimum, refill level and what is at home are numbers."))
+        try:
+            level = container().bus.handle(cmd)
+        except DomainError as exc:
+            return _back(error=exc)
+        return _back(f"Keeping count of {level['title']}.")
+
+    @dashboard_bp.post("/stock/<sku>/used-up")
+    @security.login_required
+    def used_up(sku: str):
+        try:
+            result = container().bus.handle(UseStock(g.household_id, sku[:64], all=True))
+        except DomainError as exc:
+            return _back(error=exc)
+        refill = result["refill"]
+        return _back(f"Noted: no {result['level']['title']} left." +
+                     (f" Put on your list: {refill['why']}" if refill else ""))
+
+    @dashboard_bp.post("/stock/<sku>/refill")
+    @security.login_required
+    def refill_stock(sku: str):
+        try:
+            choice = container().bus.handle(RefillStock(g.household_id, sku[:64]))
+        except DomainError as exc:
+            return _back(error=exc)
+        return _back(f"Put on your list: {choice['why']}")

@@ -1,0 +1,31 @@
+"""What the composition roots plug into the core for stock levels: the table and repository, the command
+handlers, the consumer that raises stock on delivery, the API blueprint. The core imports none of this."""
+from __future__ import annotations
+
+from . import adapters as _tables  # noqa: F401  (its table, on the core's metadata)
+from .adapters import StockRepository
+from .handlers import PANTRY_COMMAND_HANDLERS, stock_delivered
+
+REPOSITORIES = {"stock": StockRepository}
+COMMAND_HANDLERS = PANTRY_COMMAND_HANDLERS
+
+
+def subscribe() -> None:
+    from replenish.services import event_handlers
+    event_handlers.subscribe("OrderDelivered", stock_delivered)
+
+
+def blueprints() -> list:
+    from .web import bp
+    return [bp]
+
+
+_attached: set = set()
+
+
+def attach_dashboard(bp) -> None:
+    if id(bp) in _attached:
+        return
+    from .web import attach_dashboard as attach
+    attach(bp)
+    _attached.add(id(bp))
