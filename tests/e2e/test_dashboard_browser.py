@@ -237,3 +237,41 @@ def test_pair_a_button_and_see_appliances(browser, server, household, container)
             assert uow.devices.device(device["device_id"]).slot("detergent").mode == "notify"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_build_the_list_keep_count_and_order_it_in_one_order(browser, server, household, container, device):
+    context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(page, server, household["token"])
+        page.click(".tabs >> text=List")
+        assert "Your list is empty" in page.inner_text("#shopping-list")
+        page.fill("#add-phrase", "laundry detergent")
+        page.fill("#add-quantity", "2")
+        page.click("#add button:has-text('Add')")
+        page.wait_for_selector(".flash-ok")
+        page.fill("input[name=find]", "charmin")
+        page.click("#add button:has-text('Find')")
+        page.click("button:has-text('Add Charmin Ultra Soft Toilet Paper')")
+        page.wait_for_selector(".flash-ok")
+        assert page.locator(".list-item").count() == 2
+        page.select_option("#stock-sku", "TIDE-PODS-42")
+        page.fill("#stock-on-hand", "6")
+        page.click("button:has-text('Keep count')")
+        page.wait_for_selector("#stock-TIDE-PODS-42")
+        assert "Low" in page.inner_text("#stock-TIDE-PODS-42")
+        # Nothing on the page is wider than the screen (no sideways scrolling on a phone).
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+        shot(page, f"{device}-list")
+        page.click("#order-list")
+        page.wait_for_url(f"{server}/dashboard/")
+        assert "Ordered your list: 2 products" in page.inner_text(".flash-ok")
+        with container.uow() as uow:
+            placed = [sorted(line.sku for line in o.lines) for o in uow.orders.list("h1") if o.channel == "web"]
+        assert len(placed) == 1 and placed[0][0] == "CHARMIN-12" and placed[0][1].startswith("TIDE-PODS")
+        assert not errors, errors
+    finally:
+        context.close()
