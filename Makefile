@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration bench install clean lock audit
+.PHONY: run test test-unit test-integration bench install clean lock audit services chaos
 
 # Everything from requirements.lock (pinned, with hashes: `make lock` remakes it), then this repository's own
 # packages (the partner SDK and the platform) without touching those pins.
@@ -35,6 +35,15 @@ lock: $(STAMP)
 
 audit: $(STAMP)
 	$(PY) scripts/audit.py
+
+# The real-service deployment (DATABASE_URL, REDIS_URL): database created and migrated, then web, WORKERS
+# workers and beat under honcho (Procfile). docs/operations.md.
+services: $(STAMP)
+	$(PY) scripts/services.py
+
+# Faults under load against a private PostgreSQL and Redis (not part of `make test`). docs/operations.md.
+chaos: $(STAMP)
+	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/orders.py
