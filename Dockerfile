@@ -1,0 +1,34 @@
+# Replenish for the real-service mode: one image for web, worker and beat (compose.yaml runs the Procfile's
+# commands). Runtime requirements only; no compilers, no tests, runs as an unprivileged user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    REPLENISH_VAR_DIR=/app/var \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+WORKDIR /app
+RUN groupadd --system --gid 10001 replenish \
+ && useradd --system --uid 10001 --gid replenish --home-dir /app --shell /usr/sbin/nologin replenish
+
+# Dependencies first (a layer that changes only with requirements.txt); the partner SDK is this repository's own.
+COPY partner-sdk /app/partner-sdk
+COPY requirements.txt /app/requirements.txt
+RUN pip install ./partner-sdk && pip install -r requirements.txt
+
+COPY pyproject.toml Procfile /app/
+COPY replenish /app/replenish
+COPY catalog /app/catalog
+COPY skills /app/skills
+COPY workers /app/workers
+COPY infra/gunicorn.conf.py /app/infra/gunicorn.conf.py
+RUN pip install --no-deps . \
+ && mkdir -p /app/var && chown replenish:replenish /app/var
+
+USER replenish
+EXPOSE 8000
+# The web container's health check is in compose.yaml (worker and beat use this image too).
+CMD ["gunicorn", "-c", "infra/gunicorn.conf.py", "replenish.web.wsgi:app"]
