@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
 from replenish.adapters import orm
@@ -110,13 +111,26 @@ def test_make_services_runs_an_order_end_to_end_and_stops_every_process(scratch_
 
         # /metrics from this machine: the web process's count of the placement and the worker's of the
         # submission, summed across processes (multiprocess mode, set up by the command).
-        def submitted_metric():
-            body = requests.get(f"{base}/metrics", timeout=10).text
-            return 'replenish_order_transitions_total{channel="web",status="submitted"} 1.0' in body and body
-        body = wait_for(submitted_metric, timeout=20, what="the submission in /metrics")
-        assert 'replenish_order_transitions_total{channel="web",status="placed"} 1.0' in body
-        assert 'replenish_http_requests_total{method="POST",route="/v1/orders",status="201"} 1.0' in body
-        assert "replenish_outbox_backlog" in body
+        def scrape() -> dict:
+            text_ = requests.get(f"{base}/metrics", timeout=10).text
+            return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                    for family in text_string_to_metric_families(text_) for sample in family.samples}
+
+        def value(samples, name, **labels):
+            return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+        def worker_counts_in(samples):  # counted in worker processes, summed by the web process's scrape
+            return (value(samples, "replenish_order_transitions_total", channel="web", status="submitted") == 1
+                    and value(samples, "replenish_celery_tasks_total", task="workers.tasks.drain_outbox",
+                              outcome="success") >= 1
+                    and value(samples, "replenish_outbox_drain_events_count") >= 1
+                    and value(samples, "replenish_retailer_calls_total", operation="submit_many", result="ok")
+                    + value(samples, "replenish_retailer_calls_total", operation="submit", result="ok") == 1)
+        samples = wait_for(lambda: (lambda s: worker_counts_in(s) and s)(scrape()), timeout=20,
+                           what="the workers' counts in /metrics")
+        assert value(samples, "replenish_order_transitions_total", channel="web", status="placed") == 1
+        assert value(samples, "replenish_http_requests_total", method="POST", route="/v1/orders", status="201") == 1
+        assert ("replenish_outbox_backlog", ()) in samples
         assert requests.get(f"{base}/readyz", timeout=10).json()["failed"] == []
 
         # One order's story: its request id in the web process's request line and in the worker's task lines.
