@@ -46,7 +46,8 @@ def _finish(response):
     if started is None:
         return response
     elapsed = time.perf_counter() - started
-    route, method = _route(), request.method
+    route = _route()
+    method = request.method if request.method in _METHODS else "other"  # a client cannot mint label values
     metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(response.status_code)).inc()
     metrics.HTTP_LATENCY.labels(method=method, route=route).observe(elapsed)
     if route not in _QUIET_ROUTES or response.status_code >= 400:
@@ -55,6 +56,7 @@ def _finish(response):
     return response
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # probes every few seconds would drown the log
 
 

@@ -66,6 +66,10 @@ def test_a_404_is_counted_under_one_route_not_per_path(client):
     after = scrape(client)
     key = dict(method="GET", route="(unmatched)", status="404")
     assert value(after, "replenish_http_requests_total", **key) == value(before, "replenish_http_requests_total", **key) + 1
+    client.open("/no/such/page/456", method="BREW")  # nor can a made-up method mint a new series
+    methods = {labels for (name, labels) in scrape(client) if name == "replenish_http_requests_total"}
+    assert not any(("method", "BREW") in labels for labels in methods)
+    assert any(("method", "other") in labels for labels in methods)
 
 
 def test_metrics_are_not_served_beyond_this_machine_without_the_token(container):
