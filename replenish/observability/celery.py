@@ -5,7 +5,8 @@
   (``before_task_publish``); the worker binds it, with the task's name and id, for the task's log lines
   (``task_prerun``);
 - metrics: task outcomes and durations, outbox drain batch sizes, webhook deliveries by result;
-- multiprocess metrics: a pool process that ends is marked dead (``worker_process_shutdown``).
+- multiprocess metrics: a pool process that ends is marked dead (``worker_process_shutdown``); with
+  ``REPLENISH_WORKER_METRICS_PORT`` set, the worker serves its own metrics (``worker_init``), for containers.
 
 ``connect()`` is called once by ``workers.celery_app``."""
 from __future__ import annotations
@@ -83,6 +84,16 @@ def _failure(sender=None, **_):
         metrics.WEBHOOK_DELIVERIES.labels(result="error").inc()
 
 
+def _worker_init(**_):
+    # Compose runs workers in containers of their own: REPLENISH_WORKER_METRICS_PORT gives them an exporter.
+    port = os.environ.get("REPLENISH_WORKER_METRICS_PORT")
+    if port:
+        try:
+            metrics.serve_worker_metrics(int(port), os.environ.get("REPLENISH_WORKER_METRICS_ADDR", "127.0.0.1"))
+        except (OSError, ValueError) as exc:
+            logging.getLogger(__name__).warning("worker metrics not served on %r: %s", port, exc)
+
+
 def _process_shutdown(**_):
     metrics.mark_process_dead(os.getpid())
 
@@ -100,3 +111,4 @@ def connect(app=None) -> None:
     signals.task_retry.connect(_retry, weak=False)
     signals.task_failure.connect(_failure, weak=False)
     signals.worker_process_shutdown.connect(_process_shutdown, weak=False)
+    signals.worker_init.connect(_worker_init, weak=False)

@@ -221,3 +221,18 @@ def render(container) -> bytes:
     else:
         from prometheus_client import REGISTRY as registry
     return generate_latest(registry) + generate_latest(now)
+
+
+def serve_worker_metrics(port: int, addr: str = "127.0.0.1"):
+    """An exporter for a worker container, where no web process shares the metric files (compose): this
+    process's and its pool's samples on ``http://addr:port/``. No authentication: keep it on a private network
+    (it binds to loopback unless told otherwise). Returns the server."""
+    registry = CollectorRegistry()
+    if multiprocess_dir():
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY as registry
+    from prometheus_client import start_http_server
+    server, _thread = start_http_server(port, addr=addr, registry=registry)
+    log.info("worker metrics on http://%s:%s/", addr, port)
+    return server

@@ -183,3 +183,17 @@ def test_retailer_calls_are_timed_and_counted_by_result():
     assert gateway.submit("r") == "ok"
     assert metrics.RETAILER_CALLS.labels(operation="submit", result="transient")._value.get() == transient + 1
     assert metrics.RETAILER_CALLS.labels(operation="submit", result="ok")._value.get() == ok + 1
+
+
+def test_a_worker_container_serves_its_own_metrics_on_the_exporter_port():
+    import requests
+    port = closed_port()
+    server = metrics.serve_worker_metrics(port)
+    try:
+        metrics.CELERY_TASKS.labels(task="workers.tasks.noop", outcome="success").inc()
+        body = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+        assert 'replenish_celery_tasks_total{outcome="success",task="workers.tasks.noop"}' in body or \
+            'replenish_celery_tasks_total{task="workers.tasks.noop",outcome="success"}' in body
+    finally:
+        server.shutdown()
+        server.server_close()
