@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-unit test-integration bench install install-test clean lock audit
+.PHONY: run test test-unit test-integration bench install install-test clean lock audit services chaos
 
 # What the product needs, from requirements.lock (pinned, with hashes: `make lock` remakes it), then this
 # repository's own packages (the partner SDK and the platform) without touching those pins.
@@ -44,6 +44,15 @@ lock: $(TEST_STAMP)
 
 audit: $(TEST_STAMP)
 	$(PY) scripts/audit.py
+
+# The real-service deployment (DATABASE_URL, REDIS_URL): database created and migrated, then web, WORKERS
+# workers and beat under honcho (Procfile). docs/operations.md.
+services: $(STAMP)
+	$(PY) scripts/services.py
+
+# Faults under load against a private PostgreSQL and Redis (not part of `make test`). docs/operations.md.
+chaos: $(STAMP)
+	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/orders.py

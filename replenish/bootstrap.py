@@ -113,7 +113,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     redis_client = redis_client if redis_client is not None else make_redis(settings)
-    gateway = gateway if gateway is not None else make_gateway(settings, engine, clock)
+    from replenish.observability import metrics
+    from replenish.observability.outbox import ObservedUnitOfWork
+    store = gateway if type(gateway).__name__ == "SimulatedStore" else None
+    if gateway is None:  # the retailer calls are timed and counted (a gateway given by a test is left as is)
+        built = make_gateway(settings, engine, clock)
+        store = built if type(built).__name__ == "SimulatedStore" else None
+        gateway = metrics.InstrumentedGateway(built)
     if queue is None:
         from workers.queue import CeleryQueue
         queue = CeleryQueue(clock=clock)
@@ -124,13 +130,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES,  # the features' stores
                     **pantry.REPOSITORIES}
-    deps.uow = lambda: SqlAlchemyUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                            repositories=repositories,
-                                            clock=clock, needs_handling=event_handlers.has_subscribers)
+    # Outbox rows carry the request id; committed order events are counted (replenish.observability).
+    deps.uow = lambda: ObservedUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
+                                          repositories=repositories, committed=metrics.observe_events,
+                                          clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
     bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS})
-    store = gateway if type(gateway).__name__ == "SimulatedStore" else None
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.

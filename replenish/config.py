@@ -77,6 +77,7 @@ class Settings:
     alexa_skill_ids: tuple[str, ...] = ()
     public_url: str = ""
     auth_failure_limit: str = "10/minute"  # failed authentications per client address and per credential
+    metrics_token: str = ""  # Bearer token for GET /metrics from beyond loopback (docs/operations.md)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -134,4 +135,5 @@ class Settings:
             alexa_skill_ids=tuple(s for s in env.get("ALEXA_SKILL_IDS", "").split(",") if s),
             public_url=env.get("REPLENISH_PUBLIC_URL", ""),
             auth_failure_limit=env.get("REPLENISH_AUTH_FAILURE_LIMIT") or "10/minute",
+            metrics_token=env.get("REPLENISH_METRICS_TOKEN", ""),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from celery import Celery
 
 from replenish.config import Settings
+from replenish.observability import celery as _observability
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -52,4 +53,5 @@ def make_celery(settings: Settings) -> Celery:
 
 
 app = make_celery(Settings.from_env())
+_observability.connect(app)  # JSON logs, request ids in task headers, task metrics (Celery signals)
 BEAT_SCHEDULE = app.conf.beat_schedule

@@ -26,6 +26,8 @@ def create_app(container=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.extensions["replenish"] = container
     register_error_handlers(app)
+    from replenish.observability import web as observability
+    observability.install(app)  # request ids, request log lines, HTTP metrics, GET /metrics
     from .dashboard_security import strict_transport_security
     app.after_request(strict_transport_security)  # HSTS when the public URL is https
 
