@@ -1,8 +1,12 @@
-"""Orders per second from placement to submitted, through real Redis and two worker processes,
-beside a no-op Celery task's throughput on the same broker and workers in the same run.
+"""Order throughput and cost, each figure beside a baseline measured in the same run.
 
 Not a test: it prints figures. Needs PostgreSQL and Redis on 127.0.0.1 (as in the integration tests).
-    .venv/bin/python bench/orders.py [--orders 400] [--noops 2000]
+    .venv/bin/python bench/orders.py [SCENARIO ...] [--orders 1000] [--noops 2000]
+
+Scenarios:
+  e2e    orders placed -> submitted through real Redis and worker processes, beside a no-op Celery task's
+         throughput on the same broker and workers (the default)
+  cost   what one place_order costs in-process: statements, Redis round trips, CPU
 """
 from __future__ import annotations
 
@@ -59,106 +63,198 @@ def _place(i: int) -> None:
     _client.bus.handle(commands.PlaceOrder(f"h{i % 20}", "web", (commands.LineRequest(f"SKU-{i % 50}", 1),)))
 
 
+def placement_cost(container, n: int = 400) -> None:
+    """What one ``place_order`` costs in this process: SQL statements (counted with SQLAlchemy's
+    before_cursor_execute event), Redis round trips (commands sent by redis-py, a pipeline counting once; the
+    drain requests' flag included, the broker too when it is this Redis) and CPU, for orders without a key,
+    with an Idempotency-Key and from an exclusive source (a button)."""
+    import redis.connection
+    from sqlalchemy import event
+    counts = {"sql": 0, "redis": 0}
+
+    def statement(*_):
+        counts["sql"] += 1
+
+    event.listen(container.engine, "before_cursor_execute", statement)
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self, *a, **k):
+        counts["redis"] += 1
+        return send(self, *a, **k)
+
+    redis.connection.Connection.send_packed_command = counted
+    for h in range(20):  # as most households have: a monthly cap (so its spending is read), here never reached
+        container.bus.handle(commands.UpdateLimits(f"h{h}", per_month_cap_cents=10 ** 9))
+    try:
+        def place(count: int, form: str) -> None:
+            for i in range(count):
+                extra = {"idempotency_key": f"k-{uuid.uuid4().hex}"} if form == "key" else \
+                    {"source_id": f"button-{uuid.uuid4().hex}"} if form == "source" else {}
+                container.bus.handle(commands.PlaceOrder(f"h{i % 20}", "web", (commands.LineRequest(f"SKU-{i % 50}", 1),),
+                                                         **extra))
+        place(50, "key")  # warm: compiled-statement caches, pooled connections
+        for form, label in (("plain", "no key"), ("key", "Idempotency-Key"), ("source", "button (one in flight)")):
+            counts.update(sql=0, redis=0)
+            cpu, wall = time.process_time(), time.perf_counter()
+            place(n, form)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(f"place_order, {label:<24} {counts['sql'] / n:5.2f} statements, {counts['redis'] / n:5.2f} Redis "
+                  f"round trips, {cpu / n * 1000:5.2f} ms CPU, {wall / n * 1000:5.2f} ms wall a placement")
+    finally:
+        for h in range(20):
+            container.bus.handle(commands.UpdateLimits(f"h{h}", clear_per_month_cap=True))
+        redis.connection.Connection.send_packed_command = send
+        event.remove(container.engine, "before_cursor_execute", statement)
+
+
+class Bench:
+    """One scratch database (migrated, 50 products, 20 households without caps or cancel windows), the worker
+    processes a scenario starts, and their cleanup."""
+
+    def __init__(self, args):
+        self.args = args
+        self.db = f"rpl_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = create_engine(f"{PG}/test", isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.db}"'))
+        self.tmp = Path(tempfile.mkdtemp(prefix="rpl-bench-"))
+        self.env = dict(os.environ, DATABASE_URL=f"{PG}/{self.db}", REDIS_URL=REDIS, CELERY_QUEUE=f"bench-{self.db}",
+                        REPLENISH_VAR_DIR=str(self.tmp), REPLENISH_EMBEDDED_WORKER="0", SIM_CONFIRM_DELAY="3600",
+                        TRACK_INTERVAL="3600")
+        self.processes: list[subprocess.Popen] = []
+        migrate(self.env["DATABASE_URL"])
+        self.settings = Settings.from_env(self.env)
+        self.container = bootstrap(self.settings, queue=CeleryQueue(make_celery(self.settings)))
+        self.container.redis.flushdb()
+        with self.container.uow() as uow:
+            uow.products.upsert_many([Product(f"SKU-{i}", f"Item {i}", "B", "x/y", 1, "count", 100 + i)
+                                      for i in range(50)])
+            uow.session.commit()
+        for h in (f"h{i}" for i in range(20)):
+            self.container.bus.handle(commands.CreateHousehold(h))
+            self.container.bus.handle(commands.UpdateLimits(
+                h, cancel_windows={c: 0 for c in ("voice", "button", "appliance", "web")},
+                clear_per_order_cap=True, clear_per_month_cap=True))
+
+    def start_workers(self, count: int, env: dict | None = None, tag: str = "worker") -> list[subprocess.Popen]:
+        exe = str(Path(sys.executable).parent / "replenish")
+        started = []
+        for n in range(count):
+            log = open(self.tmp / f"{tag}-{n}.log", "wb")
+            started.append(subprocess.Popen(
+                [exe, "worker", "-c", str(self.args.concurrency), "--pool", self.args.pool, "--loglevel",
+                 os.environ.get("BENCH_LOGLEVEL", "WARNING")], env=env or self.env, cwd=ROOT, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes += started
+        return started
+
+    def stop(self, processes: list[subprocess.Popen]) -> None:
+        for p in processes:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=20)
+            except Exception:
+                os.killpg(p.pid, signal.SIGKILL)
+            if p in self.processes:
+                self.processes.remove(p)
+
+    def warm(self, celery, counter: str = "bench:warm") -> None:
+        """Every worker process connected and has bootstrapped its container."""
+        for i in range(20):
+            celery.send_task("workers.tasks.noop", args=[i, counter])
+        wait(lambda: int(self.container.redis.get(counter) or 0) >= 20, 60)
+
+    def close(self) -> None:
+        self.stop(list(self.processes))
+        self.container.engine.dispose()
+        with self.admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                         {"n": self.db})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db}"'))
+
+
+def end_to_end(bench: Bench) -> None:
+    """The original figures: a no-op task's rate, and orders placed -> submitted through the workers."""
+    args, container, env, settings = bench.args, bench.container, bench.env, bench.settings
+    bench.start_workers(args.workers)
+    celery = make_celery(settings)
+    bench.warm(celery)
+
+    start = time.perf_counter()
+    for i in range(args.noops):
+        celery.send_task("workers.tasks.noop", args=[i, "bench:noop"])
+    end = wait(lambda: int(container.redis.get("bench:noop") or 0) >= args.noops, 300)
+    noop_rate = args.noops / (end - start)
+
+    def submitted_count() -> int:
+        with container.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(orm.orders)
+                                .where(orm.orders.c.status == "submitted")).scalar_one()
+
+    base = submitted_count()
+    # 1. End to end: placed by 4 client processes (as a web tier would), until every one is submitted.
+    start = time.perf_counter()
+    with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env,)) as pool:
+        list(pool.map(_place, range(args.orders), chunksize=10))
+    placing_seconds = time.perf_counter() - start
+    end = wait(lambda: submitted_count() >= base + args.orders, 600)
+    order_rate = args.orders / (end - start)
+
+    # 2. Placing alone: the same 4 client processes, nothing sent to the workers (the ceiling that placing
+    #    on this machine puts on the end-to-end rate, since clients and workers share its cores).
+    start = time.perf_counter()
+    with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env, True)) as pool:
+        list(pool.map(_place, range(args.orders), chunksize=10))
+    place_rate = args.orders / (time.perf_counter() - start)
+
+    # 3. The workers alone: those orders, committed while nothing was sent, handed over at once by the relay.
+    relay = bootstrap(settings, queue=CeleryQueue(celery))
+    start = time.perf_counter()
+    event_handlers.relay_outbox(relay.deps, grace=timedelta(0))
+    end = wait(lambda: submitted_count() >= base + 2 * args.orders, 600)
+    worker_rate = args.orders / (end - start)
+
+    books = container.store.attempts_by_key()
+    duplicates = sum(1 for attempts in books.values() if attempts > 1)
+
+    print(f"workers: {args.workers} processes x {args.concurrency} ({args.pool}), broker {REDIS}")
+    print(f"no-op task:                 {noop_rate:8.1f} tasks/s   ({args.noops} tasks)")
+    print(f"order placed -> submitted:  {order_rate:8.1f} orders/s  ({args.orders} orders from 4 client "
+          f"processes; placing took {placing_seconds:.2f}s)")
+    print(f"placing alone (4 clients):  {place_rate:8.1f} orders/s")
+    print(f"workers alone, event -> submitted: {worker_rate:8.1f} orders/s")
+    print(f"ratio end-to-end/no-op:     {order_rate / noop_rate:8.2f}   (target >= 0.50)")
+    print(f"ratio workers/no-op:        {worker_rate / noop_rate:8.2f}")
+    print(f"store: {len(books)} orders booked, {duplicates} submitted more than once (deduplicated by key)")
+    bench.stop(list(bench.processes))
+
+
+SCENARIOS = {"e2e": end_to_end, "cost": lambda bench: placement_cost(bench.container, bench.args.cost_orders)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help="what to measure (default e2e): " + ", ".join(SCENARIOS))
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--noops", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    parser.add_argument("--cost-orders", type=int, default=400, help="placements per form in the cost scenario")
     args = parser.parse_args()
-
-    db = f"rpl_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db}"'))
-    tmp = Path(tempfile.mkdtemp(prefix="rpl-bench-"))
-    env = dict(os.environ, DATABASE_URL=f"{PG}/{db}", REDIS_URL=REDIS, CELERY_QUEUE=f"bench-{db}",
-               REPLENISH_VAR_DIR=str(tmp), REPLENISH_EMBEDDED_WORKER="0", SIM_CONFIRM_DELAY="3600")
-    workers = []
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f} at the start (other work on the machine weighs on every figure)")
+    bench = Bench(args)
     try:
-        migrate(env["DATABASE_URL"])
-        settings = Settings.from_env(env)
-        container = bootstrap(settings, queue=CeleryQueue(make_celery(settings)))
-        container.redis.flushdb()
-        with container.uow() as uow:
-            uow.products.upsert_many([Product(f"SKU-{i}", f"Item {i}", "B", "x/y", 1, "count", 100 + i)
-                                      for i in range(50)])
-            uow.session.commit()
-        households = [f"h{i}" for i in range(20)]
-        for h in households:
-            container.bus.handle(commands.CreateHousehold(h))
-            container.bus.handle(commands.UpdateLimits(h, cancel_windows={c: 0 for c in
-                                                                             ("voice", "button", "appliance", "web")},
-                                                       clear_per_order_cap=True, clear_per_month_cap=True))
-        exe = str(Path(sys.executable).parent / "replenish")
-        for n in range(args.workers):
-            log = open(tmp / f"worker-{n}.log", "wb")
-            workers.append(subprocess.Popen([exe, "worker", "-c", str(args.concurrency), "--pool", args.pool, "--loglevel", os.environ.get("BENCH_LOGLEVEL", "WARNING")],
-                                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True))
-        celery = make_celery(settings)
-        # Warm up: every worker process connected and has bootstrapped its container.
-        for i in range(20):
-            celery.send_task("workers.tasks.noop", args=[i, "bench:warm"])
-        wait(lambda: int(container.redis.get("bench:warm") or 0) >= 20, 60)
-
-        start = time.perf_counter()
-        for i in range(args.noops):
-            celery.send_task("workers.tasks.noop", args=[i, "bench:noop"])
-        end = wait(lambda: int(container.redis.get("bench:noop") or 0) >= args.noops, 300)
-        noop_rate = args.noops / (end - start)
-
-        def submitted_count() -> int:
-            with container.engine.connect() as conn:
-                return conn.execute(select(func.count()).select_from(orm.orders)
-                                    .where(orm.orders.c.status == "submitted")).scalar_one()
-
-        # 1. End to end: placed by 4 client processes (as a web tier would), until every one is submitted.
-        start = time.perf_counter()
-        with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env,)) as pool:
-            list(pool.map(_place, range(args.orders), chunksize=10))
-        placing_seconds = time.perf_counter() - start
-        end = wait(lambda: submitted_count() >= args.orders, 600)
-        order_rate = args.orders / (end - start)
-
-        # 2. Placing alone: the same 4 client processes, nothing sent to the workers (the ceiling that placing
-        #    on this machine puts on the end-to-end rate, since clients and workers share its cores).
-        start = time.perf_counter()
-        with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env, True)) as pool:
-            list(pool.map(_place, range(args.orders), chunksize=10))
-        place_rate = args.orders / (time.perf_counter() - start)
-
-        # 3. The workers alone: those orders, committed while nothing was sent, handed over at once by the relay.
-        relay = bootstrap(settings, queue=CeleryQueue(celery))
-        start = time.perf_counter()
-        event_handlers.relay_outbox(relay.deps, grace=timedelta(0))
-        end = wait(lambda: submitted_count() >= 2 * args.orders, 600)
-        worker_rate = args.orders / (end - start)
-
-        books = container.store.attempts_by_key()
-        duplicates = sum(1 for attempts in books.values() if attempts > 1)
-
-        print(f"workers: {args.workers} processes x {args.concurrency} ({args.pool}), broker {REDIS}")
-        print(f"no-op task:                 {noop_rate:8.1f} tasks/s   ({args.noops} tasks)")
-        print(f"order placed -> submitted:  {order_rate:8.1f} orders/s  ({args.orders} orders from 4 client "
-              f"processes; placing took {placing_seconds:.2f}s)")
-        print(f"placing alone (4 clients):  {place_rate:8.1f} orders/s")
-        print(f"workers alone, event -> submitted: {worker_rate:8.1f} orders/s")
-        print(f"ratio end-to-end/no-op:     {order_rate / noop_rate:8.2f}   (target >= 0.50)")
-        print(f"ratio workers/no-op:        {worker_rate / noop_rate:8.2f}")
-        print(f"store: {len(books)} orders booked, {duplicates} submitted more than once (deduplicated by key)")
+        for name in args.scenarios or ["e2e"]:
+            print(f"--- {name}")
+            SCENARIOS[name](bench)
     finally:
-        for w in workers:
-            try:
-                os.killpg(w.pid, signal.SIGTERM)
-                w.wait(timeout=20)
-            except Exception:
-                os.killpg(w.pid, signal.SIGKILL)
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": db})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
-
+        bench.close()
 
 if __name__ == "__main__":
     main()

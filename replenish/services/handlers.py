@@ -1,7 +1,6 @@
 """One handler per command. Each receives the command and its dependencies (``Deps``) from the bus."""
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,57 +64,63 @@ def month_start(now: datetime, time_zone: str) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _check_limits(uow, household: model.Household, total: int, now: datetime) -> None:
+def _check_limits(household: model.Household, total: int, spent: int) -> None:
+    """``spent``: what the household's orders came to this month (its time zone's month)."""
     limits = household.limits
     if limits.per_order_cap_cents is not None and total > limits.per_order_cap_cents:
         raise LimitExceeded(messages.limit_per_order(total, limits.per_order_cap_cents), field="total_cents",
                             limit="per_order", cap_cents=limits.per_order_cap_cents, total_cents=total)
     if limits.per_month_cap_cents is not None:
-        spent = uow.orders.spent_since(household.id, month_start(now, household.time_zone))
         if spent + total > limits.per_month_cap_cents:
             raise LimitExceeded(messages.limit_per_month(total, spent, limits.per_month_cap_cents),
                                 field="total_cents", limit="per_month", cap_cents=limits.per_month_cap_cents,
                                 spent_cents=spent, total_cents=total)
 
 
-def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
-    """The order this command already made (same idempotency key), or the one in flight for its source."""
-    if cmd.idempotency_key:
-        order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
-        if order is not None:
-            asked = sorted(merged_lines(cmd.lines))
-            if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
-                    or (order.source_id or None) != (cmd.source_id or None)):
-                raise IdempotencyKeyReused("This Idempotency-Key was used for a different order.",
-                                           field="Idempotency-Key")
-            return PlaceResult("order_placed", order_view(order), replayed=True)
-    if cmd.source_id and cmd.exclusive_source:
-        order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
-        if order is not None:
-            return PlaceResult("order_in_progress", order_view(order))
+def _replay(uow, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | None) -> PlaceResult | None:
+    """The order this command already made (``by_key``: same idempotency key), or the one in flight for its source
+    (``in_flight``); None when neither."""
+    if by_key is not None:
+        order = uow.orders.get(by_key)
+        asked = sorted(merged_lines(cmd.lines))
+        if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
+                or (order.source_id or None) != (cmd.source_id or None)):
+            raise IdempotencyKeyReused("This Idempotency-Key was used for a different order.",
+                                       field="Idempotency-Key")
+        return PlaceResult("order_placed", order_view(order), replayed=True)
+    if in_flight is not None:
+        return PlaceResult("order_in_progress", order_view(uow.orders.get(in_flight)))
     return None
 
 
+def _source_key(cmd: commands.PlaceOrder) -> str | None:
+    if cmd.source_id and cmd.exclusive_source:
+        return model.Order.source_key(cmd.household_id, cmd.source_id)
+    return None
+
+
+def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
+    """``_replay`` looked up without a lock (after a unique index refused this command's order)."""
+    _, by_key, in_flight = uow.households.lock_for_order(cmd.household_id, cmd.idempotency_key, _source_key(cmd))
+    return _replay(uow, cmd, by_key, in_flight)
+
+
 def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    """Places an order. Placements for one household take its limits row lock first, so they run one after the
+    other in the database: the idempotency key and the one-in-flight rule are checked in the statement that
+    takes the lock, and the unique indexes decide the few races that slip past it (the loser reports the winner's
+    order). No Redis lock: the row lock already orders them."""
     if not cmd.lines:
         raise InvalidCommand("An order needs at least one product.", field="lines")
-    # Orders that could collide (same source or same idempotency key) take a lock, which spares the database
-    # most races; the unique indexes decide the ones that get through. Others need no lock.
-    if cmd.source_id or cmd.idempotency_key:
-        lock = deps.locks.hold(f"place:{cmd.household_id}:{cmd.source_id or ''}:{cmd.idempotency_key or ''}",
-                               timeout=10)
-    else:
-        lock = contextlib.nullcontext()
-    with lock:
-        try:
-            return _place(cmd, deps)
-        except IntegrityError:
-            # Another process won the race: report its order.
-            with deps.uow() as uow:
-                found = _existing(uow, cmd)
-            if found is None:
-                raise
-            return found
+    try:
+        return _place(cmd, deps)
+    except IntegrityError:
+        # Another transaction committed the same key or source while this one waited: report its order.
+        with deps.uow() as uow:
+            found = _existing(uow, cmd)
+        if found is None:
+            raise
+        return found
 
 
 MAX_LINES = 25  # different products in one order
@@ -142,15 +147,26 @@ def merged_lines(requests) -> list[tuple[str, int]]:
 
 
 def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    """Round trips to the database: the household locked and loaded with the replay lookups (one), the products
+    with the month's spending (one), then the order, its lines and its events (one insert each), and the commit."""
     now = deps.clock()
     wanted = merged_lines(cmd.lines)
     with deps.uow() as uow:
-        found = _existing(uow, cmd)
+        # caps checked and this order recorded as one step, after any placement for this household before it
+        household, by_key, in_flight = uow.households.lock_for_order(cmd.household_id, cmd.idempotency_key,
+                                                                     _source_key(cmd))
+        if household is None:
+            raise NotFound(f"No household {cmd.household_id!r}.", field="household_id")
+        found = _replay(uow, cmd, by_key, in_flight)
         if found is not None:
             return found
-        uow.households.lock_limits(cmd.household_id)  # caps checked and this order recorded as one step
-        household = _household(uow, cmd.household_id)
-        products = uow.products.get_many(sku for sku, _ in wanted)
+        month_cap = household.limits.per_month_cap_cents is not None and not cmd.test
+        if month_cap:
+            products, spent = uow.products.get_many_with(
+                (sku for sku, _ in wanted), uow.orders.SPENT_SINCE,
+                {"household_id": household.id, "since": month_start(now, household.time_zone)})
+        else:
+            products, spent = uow.products.get_many(sku for sku, _ in wanted), 0
         lines = []
         for sku, quantity in wanted:
             product = products.get(sku)
@@ -161,7 +177,7 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
             lines.append(model.OrderLine(product.sku, quantity, product.price_cents, product.title))
         total = sum(line.total_cents for line in lines)
         if not cmd.test:  # a test order spends nothing
-            _check_limits(uow, household, total, now)
+            _check_limits(household, total, int(spent or 0))
         order = model.Order(household.id, cmd.channel, lines, source_id=cmd.source_id,
                             exclusive_source=cmd.exclusive_source, idempotency_key=cmd.idempotency_key,
                             now=now, cancel_window=household.limits.cancel_window(cmd.channel), test=cmd.test)
