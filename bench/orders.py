@@ -7,6 +7,8 @@ Scenarios:
   e2e    orders placed -> submitted through real Redis and worker processes, beside a no-op Celery task's
          throughput on the same broker and workers (the default)
   cost   what one place_order costs in-process: statements, Redis round trips, CPU
+  flaky  sustained placement against an HTTP store, healthy and then failing 10% of calls transiently:
+         placed -> submitted p50/p99/max and the backlog 10 s after the load (--rate, --seconds)
 """
 from __future__ import annotations
 
@@ -229,7 +231,115 @@ def end_to_end(bench: Bench) -> None:
     bench.stop(list(bench.processes))
 
 
-SCENARIOS = {"e2e": end_to_end, "cost": lambda bench: placement_cost(bench.container, bench.args.cost_orders)}
+def _paced_client(job: tuple) -> int:
+    """One client process placing orders at ``rate``/s from ``start`` (a wall-clock time) for ``seconds``."""
+    env, first, step, rate, start, seconds = job
+    _client_init(env)
+    placed, i = 0, first
+    while True:
+        due = start + placed / rate
+        if due - start >= seconds:
+            return placed
+        pause = due - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        _place(i)
+        placed += 1
+        i += step
+
+
+def serve_store(bench: Bench, port: int, refuse: float, lose: float, tag: str) -> str:
+    """The simulated store over HTTP (gunicorn, 2 processes x 8 threads), its books in the bench database."""
+    env = dict(bench.env, RETAILER_SECRET=STORE_SECRET, SIM_FAIL_REFUSE=str(refuse), SIM_FAIL_LOSE=str(lose))
+    log = open(bench.tmp / f"store-{tag}.log", "wb")
+    bench.processes.append(subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
+         "replenish.adapters.simulated_store:wsgi_app()"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True))
+    import requests
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(url + "/orders/none", timeout=1).status_code == 401  # unsigned: refused
+        except requests.RequestException:
+            return False
+    wait(up, 60)
+    return url
+
+
+STORE_SECRET = "bench-store-secret"
+
+
+def flaky_retailer(bench: Bench) -> None:
+    """Sustained placement against an HTTP store, healthy and then failing 10% of calls transiently (half refused
+    before booking, half booked with the reply lost): placed -> submitted latency (p50, p99, max), the backlog 10 s
+    after the load ends, and how long after it the last order was submitted; every order booked exactly once."""
+    args = bench.args
+    results = {}
+    for tag, refuse, lose in (("healthy", 0.0, 0.0), ("flaky", 0.05, 0.05)):
+        port = 19100 + os.getpid() % 500 + (0 if tag == "healthy" else 1)
+        url = serve_store(bench, port, refuse, lose, tag)
+        env = dict(bench.env, REPLENISH_FULFILLMENT="http", RETAILER_URL=url, RETAILER_SECRET=STORE_SECRET,
+                   CELERY_QUEUE=f"{bench.env['CELERY_QUEUE']}-{tag}")
+        workers = bench.start_workers(args.workers, env, tag=f"worker-{tag}")
+        beat = subprocess.Popen([str(Path(sys.executable).parent / "replenish"), "beat", "--loglevel", "WARNING"],
+                                env=env, cwd=ROOT, stdout=open(bench.tmp / f"beat-{tag}.log", "wb"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        bench.processes.append(beat)
+        bench.warm(make_celery(Settings.from_env(env)), counter=f"bench:warm-{tag}")
+        since = bench.container.clock()
+        clients = 2
+        start = time.time() + 1.0
+        with ProcessPoolExecutor(clients) as pool:
+            jobs = [(env, 10 ** 6 * (1 if tag == "healthy" else 2) + n, clients, args.rate / clients, start,
+                     args.seconds) for n in range(clients)]
+            placed = sum(pool.map(_paced_client, jobs))
+        load_end = time.time()
+        o = orm.orders
+
+        def pending() -> int:
+            with bench.container.engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(o).where(
+                    o.c.created_at >= since, o.c.status == "pending")).scalar_one()
+        time.sleep(max(0.0, load_end + 10 - time.time()))
+        backlog_at_10s = pending()
+        try:
+            wait(lambda: pending() == 0, 600)
+        except SystemExit:
+            pass
+        with bench.container.engine.connect() as conn:
+            rows = conn.execute(select(o.c.id, o.c.status, o.c.created_at, o.c.submitted_at, o.c.submit_attempts,
+                                       o.c.retailer_order_id).where(o.c.created_at >= since)).all()
+            books = {r.idempotency_key: (r.retailer_order_id, r.attempts) for r in conn.execute(
+                select(orm.sim_store_orders.c.idempotency_key, orm.sim_store_orders.c.retailer_order_id,
+                       orm.sim_store_orders.c.attempts).where(orm.sim_store_orders.c.received_at >= since))}
+        lags = sorted((r.submitted_at - r.created_at).total_seconds() for r in rows if r.submitted_at)
+        last = max((r.submitted_at for r in rows if r.submitted_at), default=None)
+        wrong = sum(1 for r in rows if r.status == "submitted" and books.get(r.id, (None,))[0] != r.retailer_order_id)
+        results[tag] = dict(
+            placed=placed, rate=placed / args.seconds, p50=lags[len(lags) // 2] if lags else float("nan"),
+            p99=lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan"),
+            max=lags[-1] if lags else float("nan"), backlog=backlog_at_10s,
+            settle=(last.timestamp() - load_end) if last else float("nan"),
+            statuses={s: sum(1 for r in rows if r.status == s) for s in {r.status for r in rows}},
+            retried=sum(1 for r in rows if r.submit_attempts), resent=sum(1 for _, a in books.values() if a > 1),
+            booked=len(books), wrong=wrong)
+        bench.stop(workers + [beat])
+    print(f"{args.rate:.0f} orders/s placed for {args.seconds:.0f} s by 2 client processes; workers: {args.workers} "
+          f"processes x {args.concurrency}; HTTP store: gunicorn 2 x 8 threads, batch endpoint")
+    for tag, r in results.items():
+        print(f"{tag:<8} placed {r['placed']} ({r['rate']:.1f}/s): placed -> submitted p50 {r['p50']:.2f} s, "
+              f"p99 {r['p99']:.2f} s, max {r['max']:.2f} s; pending 10 s after the load: {r['backlog']}; last "
+              f"submitted {r['settle']:+.1f} s after the load ended")
+        print(f"{'':<8} {r['statuses']}; {r['retried']} orders tried more than once, {r['resent']} sent again after "
+              f"the store had booked them; store bookings {r['booked']} for {r['placed']} orders, "
+              f"{r['wrong']} orders recording another booking")
+    print("target (flaky): p99 < 30 s and nothing pending 10 s after the load")
+
+
+SCENARIOS = {"e2e": end_to_end, "cost": lambda bench: placement_cost(bench.container, bench.args.cost_orders),
+             "flaky": flaky_retailer}
 
 
 def main() -> None:
@@ -242,6 +352,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     parser.add_argument("--cost-orders", type=int, default=400, help="placements per form in the cost scenario")
+    parser.add_argument("--rate", type=float, default=50, help="orders/s placed in the flaky scenario")
+    parser.add_argument("--seconds", type=float, default=60, help="how long the flaky scenario places orders")
     args = parser.parse_args()
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:

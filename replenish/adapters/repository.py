@@ -110,6 +110,18 @@ class OrderRepository:
                 .order_by(orm.orders.c.submit_after).limit(limit))
         return list(self.session.scalars(stmt))
 
+    def due_for_submission_locked(self, now: datetime, grace: timedelta, limit: int) -> list[model.Order]:
+        """Pending orders due now, oldest due first, row-locked for this transaction (skipping those another one
+        holds): fresh ones (never tried) once ``grace`` has passed since they were due, ones the store did not
+        answer before as soon as they are due again."""
+        o = orm.orders
+        stmt = (select(model.Order)
+                .where(o.c.status == model.OrderStatus.PENDING.value, o.c.test.is_(False),
+                       o.c.submit_after <= now,
+                       or_(o.c.submit_attempts > 0, o.c.submit_after <= now - grace))
+                .order_by(o.c.submit_after).limit(limit).with_for_update(skip_locked=True))
+        return [self._track(order) for order in self.session.scalars(stmt)]
+
     def in_transit(self, updated_before: datetime, limit: int = 500) -> list[str]:
         statuses = [model.OrderStatus.SUBMITTED.value, model.OrderStatus.CONFIRMED.value,
                     model.OrderStatus.SHIPPED.value]

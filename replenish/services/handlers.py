@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from replenish.domain.history import Purchase
 
 from . import messages
 from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, submit_all
+from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
 log = logging.getLogger(__name__)
@@ -202,24 +203,20 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
 
 
 def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
-    """Sends a pending order whose cancel window has closed. Safe to run twice: the retailer sees one key."""
+    """Sends one pending order whose cancel window has closed. Safe to run twice: the retailer sees one key. A
+    store that does not answer puts the order back with a later due time (``_retry_later``)."""
     now = deps.clock()
     with deps.uow() as uow:
         order = uow.orders.get(cmd.order_id, for_update=True)
         if order is None:
             return "missing"
-        skipped = _not_submittable(order, now)
-        if skipped:
-            return skipped
-        request = _submit_request(order, uow.households.get(order.household_id))
-        # TransientError propagates: the worker retries with backoff
-        _record_answer(order, deps.gateway.submit(request), now)
+        outcome = _submit_locked(uow, [order], deps, now).get(order.id, "missing")
         try:
             uow.commit()
         except StaleDataError:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
-        return order.status
+        return outcome
 
 
 def _not_submittable(order: model.Order, now: datetime) -> str | None:
@@ -240,36 +237,62 @@ def _record_answer(order: model.Order, answer, now: datetime) -> None:
         order.fail(answer.reason or "refused by the store", now)
 
 
+def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Exception) -> str:
+    """The store did not answer this try: the order is due again after the backoff's next wait, or, once the
+    backoff gives up, fails with a reason the household is told."""
+    backoff = SubmitBackoff.from_settings(deps.settings)
+    tries = (order.submit_attempts or 0) + 1
+    if backoff.gives_up(tries):
+        log.warning("order %s: the store did not answer %d tries (%s); giving up", order.id, tries, problem)
+        order.submit_attempts = tries
+        order.fail(messages.store_gave_up(tries, (now - order.created_at).total_seconds()), now)
+        return order.status
+    order.retry_submission(now, backoff.delay(tries))
+    log.info("order %s: the store did not answer try %d (%s); trying again at %s", order.id, tries, problem,
+             model.iso(order.submit_after))
+    return "retrying"
+
+
 def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
     # The order id is the retailer's idempotency key: every retry of this order carries the same one.
     return SubmitRequest(order.id, order.household_id, household.address if household else "",
                          tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
 
 
+def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) -> dict[str, str]:
+    """Sends the due ones of ``orders`` (locked by this unit of work) to the store in one exchange and records
+    each answer; returns each order's outcome. Nothing is committed here."""
+    outcome: dict[str, str] = {}
+    due = []
+    for order in orders:
+        skipped = _not_submittable(order, now)
+        if skipped:
+            outcome[order.id] = skipped
+        else:
+            due.append(order)
+    if not due:
+        return outcome
+    households = uow.households.get_many(o.household_id for o in due)
+    try:
+        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
+    except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
+        answers = [exc] * len(due)
+    for order, answer in zip(due, answers):
+        if isinstance(answer, TransientError):
+            outcome[order.id] = _retry_later(order, deps, now, answer)
+        else:
+            _record_answer(order, answer, now)
+            outcome[order.id] = order.status
+    return outcome
+
+
 def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
     """``submit_order`` for several orders in one transaction and one exchange with the store (a worker handing
     over a batch of freshly placed orders). Orders another transaction holds are left to it; one the store
-    could not take right now goes to the retrying submit task. Returns each order's outcome."""
+    did not answer is due again later (``_retry_later``). Returns each order's outcome."""
     now = deps.clock()
-    outcome: dict[str, str] = {}
-    retry: list[str] = []
     with deps.uow() as uow:
-        due = []
-        for order in uow.orders.get_many(order_ids, lock=True):
-            skipped = _not_submittable(order, now)
-            if skipped:
-                outcome[order.id] = skipped
-            else:
-                due.append(order)
-        households = uow.households.get_many(o.household_id for o in due)
-        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
-        for order, answer in zip(due, answers):
-            if isinstance(answer, TransientError):
-                retry.append(order.id)
-                outcome[order.id] = "retrying"
-            else:
-                _record_answer(order, answer, now)
-                outcome[order.id] = order.status
+        outcome = _submit_locked(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
         try:
             uow.commit()
         except StaleDataError:
@@ -277,9 +300,25 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
             # the store has seen each key already and answers with the same booking.
             uow.rollback()
             return {order_id: submit_order(commands.SubmitOrder(order_id), deps) for order_id in order_ids}
-    for order_id in retry:
-        deps.queue.submit_order(order_id)
     return outcome
+
+
+def submit_due_batch(deps: Deps, grace: timedelta, limit: int) -> int:
+    """One batch of the due-orders sweep: up to ``limit`` pending orders that are due (fresh ones only once
+    ``grace`` has passed, so the worker handling their event gets there first; retries as soon as due), locked
+    (skipping those another worker holds) and sent in one exchange. Returns how many were taken."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        orders = uow.orders.due_for_submission_locked(now, grace, limit)
+        if not orders:
+            return 0
+        _submit_locked(uow, orders, deps, now)
+        try:
+            uow.commit()
+        except StaleDataError:  # SQLite only (no row locks): another worker sent some; the next sweep sees
+            uow.rollback()
+            return 0
+        return len(orders)
 
 
 def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
