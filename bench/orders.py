@@ -7,12 +7,15 @@ Scenarios:
   e2e    orders placed -> submitted through real Redis and worker processes, beside a no-op Celery task's
          throughput on the same broker and workers (the default)
   cost   what one place_order costs in-process: statements, Redis round trips, CPU
+  http     orders placed over HTTP through gunicorn, beside the same app's no-op endpoint (bench/devices_wsgi.py)
+  scaling  workers alone, 1 vs 2 worker processes, with CPU per order by process (--broker amqp://... for RabbitMQ)
   flaky  sustained placement against an HTTP store, healthy and then failing 10% of calls transiently:
          placed -> submitted p50/p99/max and the backlog 10 s after the load (--rate, --seconds)
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -338,8 +341,169 @@ def flaky_retailer(bench: Bench) -> None:
     print("target (flaky): p99 < 30 s and nothing pending 10 s after the load")
 
 
+def cpu_by_process(roots: dict[str, list[int]], database: str) -> dict[str, float]:
+    """CPU seconds used so far by this run's own processes: each group in ``roots`` (process ids and all their
+    descendants), the PostgreSQL backends connected to ``database``, the Redis and RabbitMQ servers (shared with
+    anything else using them) and this client (Linux /proc). Other work on the machine is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        stats[pid] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmd)
+    group_of = {pid: name for name, pids in roots.items() for pid in pids}
+    group_of[os.getpid()] = "client"
+
+    def group(pid: int) -> str | None:
+        seen = 0
+        while pid in stats and seen < 64:
+            if pid in group_of:
+                return group_of[pid]
+            pid, seen = stats[pid][0], seen + 1
+        return None
+    totals: dict[str, float] = {}
+    for pid, (_, seconds, cmd) in stats.items():
+        name = group(pid) or ("postgres" if cmd.startswith("postgres:") and f" {database} " in cmd else
+                              "redis" if "redis-server" in cmd else "rabbitmq" if "beam.smp" in cmd else None)
+        if name:
+            totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def take_turns(phases: list[tuple[str, list]], threads: int, batch: int, roots: dict, database: str) -> dict:
+    """Runs the phases' jobs on ``threads`` threads, taking turns ``batch`` jobs at a time (other work on a
+    shared machine then weighs on each phase alike); prints and returns each phase's rate and CPU ms per job by
+    process group (``cpu_by_process``)."""
+    from concurrent.futures import ThreadPoolExecutor
+    stats = {label: {"elapsed": 0.0, "bad": 0, "cpu": {}} for label, _ in phases}
+    longest = max(len(jobs) for _, jobs in phases)
+    with ThreadPoolExecutor(threads) as pool:
+        for k in range(0, longest, batch):
+            for label, jobs in phases:
+                part = jobs[k:k + batch]
+                if not part:
+                    continue
+                before = cpu_by_process(roots, database)
+                start = time.perf_counter()
+                codes = list(pool.map(lambda job: job(), part))
+                stats[label]["elapsed"] += time.perf_counter() - start
+                after = cpu_by_process(roots, database)
+                stats[label]["bad"] += sum(c >= 400 for c in codes)
+                for group, seconds in after.items():
+                    cpu = stats[label]["cpu"]
+                    cpu[group] = cpu.get(group, 0.0) + seconds - before.get(group, 0.0)
+    out = {}
+    for label, jobs in phases:
+        phase = stats[label]
+        rate = len(jobs) / phase["elapsed"]
+        per_job = {g: v / len(jobs) * 1000 for g, v in phase["cpu"].items()}
+        out[label] = {"rate": rate, "cpu": per_job}
+        print(f"{label:<17} {len(jobs):>6} requests in {phase['elapsed']:6.2f} s = {rate:8.1f}/s  ({phase['bad']} "
+              f"non-2xx); CPU ms/request: " + ", ".join(f"{g} {v:.2f}" for g, v in sorted(per_job.items())))
+    return out
+
+
+def http_placement(bench: Bench) -> None:
+    """Orders placed over HTTP (POST /v1/orders with a household token, through gunicorn with the production
+    config, 2 processes x 4 threads) beside the same app's no-op endpoint, taking turns in the same run, with the
+    CPU each costs per request by process (bench/devices.py's client and phases)."""
+    import requests
+    args, container = bench.args, bench.container
+    tokens = [container.bus.handle(commands.IssueToken(f"h{i}")) for i in range(20)]
+    port = 18500 + os.getpid() % 500
+    env = dict(bench.env, WEB_CONCURRENCY=str(args.web_workers), WEB_THREADS="4", BIND=f"127.0.0.1:{port}",
+               REPLENISH_AUTH_FAILURE_LIMIT="1000000/second")
+    log = open(bench.tmp / "gunicorn.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "infra/gunicorn.conf.py", "bench.devices_wsgi:app"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    bench.processes.append(server)
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(base + "/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+    wait(up, 60)
+    from bench.devices import call  # the devices bench's light keep-alive client
+
+    def noop(i):
+        return lambda: call(base, "light", "GET", "/_bench/noop")
+
+    def order(i):
+        body = json.dumps({"sku": f"SKU-{i % 50}", "quantity": 1}).encode()
+        headers = {"Authorization": f"Bearer {tokens[i % 20]}", "Idempotency-Key": f"bench-{i}-{uuid.uuid4().hex}"}
+        return lambda: call(base, "light", "POST", "/v1/orders", body, headers)
+
+    roots = {"gunicorn": [server.pid]}
+    take_turns([("warm-up", [noop(i) for i in range(200)] + [order(i) for i in range(200)])], args.threads, 400,
+               roots, bench.db)
+    n = args.http_requests
+    measured = take_turns([("no-op", [noop(i) for i in range(n)]),
+                           ("POST /v1/orders", [order(n + i) for i in range(n)])], args.threads, 250, roots, bench.db)
+    noop_rate, order_rate = measured["no-op"]["rate"], measured["POST /v1/orders"]["rate"]
+    cpu = measured["POST /v1/orders"]["cpu"]
+    web, database = cpu.get("gunicorn", 0.0), cpu.get("postgres", 0.0)
+    print(f"HTTP placement: {order_rate:.1f} orders/s = {order_rate / noop_rate:.0%} of the no-op's "
+          f"{noop_rate:.1f}/s (target >= 25%); gunicorn {args.web_workers} processes x 4 threads (infra/gunicorn.conf.py), "
+          f"{args.threads} client threads on the same machine")
+    if web:
+        print(f"per placement: web {web:.2f} ms CPU ({1000 / web:.0f} orders/s per web core), PostgreSQL "
+              f"{database:.2f} ms ({database / (web + database):.0%} of web + database)")
+    bench.stop([server])
+
+
+def worker_scaling(bench: Bench) -> None:
+    """Workers alone, 1 process and then 2 (each ``--scaling-concurrency`` wide): orders committed while nothing
+    was sent, handed over at once by the relay, until all are submitted; with the CPU they cost per order by
+    process (what the database takes, what the workers take)."""
+    args = bench.args
+    env = dict(bench.env, BROKER_URL=args.broker or bench.env["REDIS_URL"], OUTBOX_LINGER_MS="0")
+    rates = {}
+    for processes in (1, 2):
+        with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env, True)) as pool:
+            list(pool.map(_place, range(args.orders), chunksize=10))
+        run_env = dict(env, CELERY_QUEUE=f"{env['CELERY_QUEUE']}-scale{processes}")
+        settings = Settings.from_env(run_env)
+        celery = make_celery(settings)
+        saved = bench.args.concurrency
+        bench.args.concurrency = args.scaling_concurrency
+        workers = bench.start_workers(processes, run_env, tag=f"scale-{processes}")
+        bench.args.concurrency = saved
+        bench.warm(celery, counter=f"bench:warm-scale{processes}")
+        o = orm.orders
+
+        def pending() -> int:
+            with bench.container.engine.connect() as conn:
+                return conn.execute(select(func.count()).select_from(o).where(o.c.status == "pending")).scalar_one()
+        relay = bootstrap(settings, queue=CeleryQueue(celery))
+        roots = {"worker": [w.pid for w in workers]}
+        cpu = cpu_by_process(roots, bench.db)
+        start = time.perf_counter()
+        event_handlers.relay_outbox(relay.deps, grace=timedelta(0))
+        end = wait(lambda: pending() == 0, 900)
+        after = cpu_by_process(roots, bench.db)
+        used = {k: v - cpu.get(k, 0.0) for k, v in after.items()}
+        rates[processes] = args.orders / (end - start)
+        relay.engine.dispose()
+        per_order = {k: v / args.orders * 1000 for k, v in used.items() if v > 0.005}
+        total = sum(per_order.values())
+        print(f"{processes} worker process(es) x {args.scaling_concurrency}: {rates[processes]:7.1f} orders/s "
+              f"event -> submitted ({args.orders} orders); CPU ms/order: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_order.items()))
+              + f" (database {per_order.get('postgres', 0) / total:.0%} of {total:.2f})")
+        bench.stop(workers)
+    print(f"scaling 1 -> 2 worker processes: {rates[2] / rates[1]:.2f}x (target >= 1.8x); broker "
+          f"{env['BROKER_URL'].split('@')[-1]}, PostgreSQL")
+
+
 SCENARIOS = {"e2e": end_to_end, "cost": lambda bench: placement_cost(bench.container, bench.args.cost_orders),
-             "flaky": flaky_retailer}
+             "flaky": flaky_retailer, "http": http_placement, "scaling": worker_scaling}
 
 
 def main() -> None:
@@ -354,6 +518,12 @@ def main() -> None:
     parser.add_argument("--cost-orders", type=int, default=400, help="placements per form in the cost scenario")
     parser.add_argument("--rate", type=float, default=50, help="orders/s placed in the flaky scenario")
     parser.add_argument("--seconds", type=float, default=60, help="how long the flaky scenario places orders")
+    parser.add_argument("--http-requests", type=int, default=2000, help="requests per phase in the http scenario")
+    parser.add_argument("--threads", type=int, default=16, help="client threads in the http scenario")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes in the http scenario")
+    parser.add_argument("--broker", default="", help="broker for the scaling scenario (default: the Redis)")
+    parser.add_argument("--scaling-concurrency", type=int, default=1,
+                        help="pool processes per worker process in the scaling scenario")
     args = parser.parse_args()
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:

@@ -182,7 +182,7 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
         order = model.Order(household.id, cmd.channel, lines, source_id=cmd.source_id,
                             exclusive_source=cmd.exclusive_source, idempotency_key=cmd.idempotency_key,
                             now=now, cancel_window=household.limits.cancel_window(cmd.channel), test=cmd.test)
-        uow.orders.add(order)
+        uow.orders.insert_new(order)
         uow.commit()
         return PlaceResult("order_placed", order_view(order))
 
