@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -459,46 +460,54 @@ def http_placement(bench: Bench) -> None:
 
 
 def worker_scaling(bench: Bench) -> None:
-    """Workers alone, 1 process and then 2 (each ``--scaling-concurrency`` wide): orders committed while nothing
-    was sent, handed over at once by the relay, until all are submitted; with the CPU they cost per order by
-    process (what the database takes, what the workers take)."""
+    """Workers alone, 1 process and then 2 (each ``--scaling-concurrency`` wide), ``--rounds`` times in turn:
+    orders committed while nothing was sent, handed over at once by the relay, until all are submitted; with the
+    CPU they cost per order by process (what the database takes, what the workers take). The ratio is the
+    median of the rounds' ratios, each measured side by side."""
     args = bench.args
     env = dict(bench.env, BROKER_URL=args.broker or bench.env["REDIS_URL"], OUTBOX_LINGER_MS="0")
-    rates = {}
-    for processes in (1, 2):
-        with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env, True)) as pool:
-            list(pool.map(_place, range(args.orders), chunksize=10))
-        run_env = dict(env, CELERY_QUEUE=f"{env['CELERY_QUEUE']}-scale{processes}")
-        settings = Settings.from_env(run_env)
-        celery = make_celery(settings)
-        saved = bench.args.concurrency
-        bench.args.concurrency = args.scaling_concurrency
-        workers = bench.start_workers(processes, run_env, tag=f"scale-{processes}")
-        bench.args.concurrency = saved
-        bench.warm(celery, counter=f"bench:warm-scale{processes}")
-        o = orm.orders
+    ratios, run = [], 0
+    for round_ in range(args.rounds):
+        rates = {}
+        for processes in (1, 2):
+            run += 1
+            with ProcessPoolExecutor(4, initializer=_client_init, initargs=(env, True)) as pool:
+                list(pool.map(_place, range(args.orders), chunksize=10))
+            run_env = dict(env, CELERY_QUEUE=f"{env['CELERY_QUEUE']}-scale{run}")
+            settings = Settings.from_env(run_env)
+            celery = make_celery(settings)
+            saved = bench.args.concurrency
+            bench.args.concurrency = args.scaling_concurrency
+            workers = bench.start_workers(processes, run_env, tag=f"scale-{run}")
+            bench.args.concurrency = saved
+            bench.warm(celery, counter=f"bench:warm-scale{run}")
+            o = orm.orders
 
-        def pending() -> int:
-            with bench.container.engine.connect() as conn:
-                return conn.execute(select(func.count()).select_from(o).where(o.c.status == "pending")).scalar_one()
-        relay = bootstrap(settings, queue=CeleryQueue(celery))
-        roots = {"worker": [w.pid for w in workers]}
-        cpu = cpu_by_process(roots, bench.db)
-        start = time.perf_counter()
-        event_handlers.relay_outbox(relay.deps, grace=timedelta(0))
-        end = wait(lambda: pending() == 0, 900)
-        after = cpu_by_process(roots, bench.db)
-        used = {k: v - cpu.get(k, 0.0) for k, v in after.items()}
-        rates[processes] = args.orders / (end - start)
-        relay.engine.dispose()
-        per_order = {k: v / args.orders * 1000 for k, v in used.items() if v > 0.005}
-        total = sum(per_order.values())
-        print(f"{processes} worker process(es) x {args.scaling_concurrency}: {rates[processes]:7.1f} orders/s "
-              f"event -> submitted ({args.orders} orders); CPU ms/order: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_order.items()))
-              + f" (database {per_order.get('postgres', 0) / total:.0%} of {total:.2f})")
-        bench.stop(workers)
-    print(f"scaling 1 -> 2 worker processes: {rates[2] / rates[1]:.2f}x (target >= 1.8x); broker "
+            def pending() -> int:
+                with bench.container.engine.connect() as conn:
+                    return conn.execute(select(func.count()).select_from(o)
+                                        .where(o.c.status == "pending")).scalar_one()
+            relay = bootstrap(settings, queue=CeleryQueue(celery))
+            roots = {"worker": [w.pid for w in workers]}
+            cpu = cpu_by_process(roots, bench.db)
+            start = time.perf_counter()
+            event_handlers.relay_outbox(relay.deps, grace=timedelta(0))
+            end = wait(lambda: pending() == 0, 900)
+            after = cpu_by_process(roots, bench.db)
+            used = {k: v - cpu.get(k, 0.0) for k, v in after.items()}
+            rates[processes] = args.orders / (end - start)
+            relay.engine.dispose()
+            per_order = {k: v / args.orders * 1000 for k, v in used.items() if v > 0.005}
+            total = sum(per_order.values())
+            print(f"round {round_ + 1}: {processes} worker process(es) x {args.scaling_concurrency}: "
+                  f"{rates[processes]:7.1f} orders/s event -> submitted ({args.orders} orders, load average "
+                  f"{os.getloadavg()[0]:.1f}); CPU ms/order: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_order.items()))
+                  + f" (database {per_order.get('postgres', 0) / total:.0%} of {total:.2f})")
+            bench.stop(workers)
+        ratios.append(rates[2] / rates[1])
+    print(f"scaling 1 -> 2 worker processes: {statistics.median(ratios):.2f}x median of "
+          f"{', '.join(f'{r:.2f}x' for r in ratios)} (target >= 1.8x); broker "
           f"{env['BROKER_URL'].split('@')[-1]}, PostgreSQL")
 
 
@@ -522,6 +531,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16, help="client threads in the http scenario")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes in the http scenario")
     parser.add_argument("--broker", default="", help="broker for the scaling scenario (default: the Redis)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of 1 and 2 worker processes (scaling)")
     parser.add_argument("--scaling-concurrency", type=int, default=1,
                         help="pool processes per worker process in the scaling scenario")
     args = parser.parse_args()
