@@ -8,7 +8,6 @@ from replenish.domain.commands import LineRequest
 from replenish.domain.errors import (IllegalTransition, InvalidCommand, LimitExceeded, NotFound, PinLocked,
                                      ProductUnavailable, UnknownProduct)
 from replenish.services import event_handlers
-from replenish.services.ports import PermanentError
 
 
 def place(container, sku="TIDE-PODS-42", qty=1, **kw):
