@@ -68,6 +68,11 @@ class Settings:
     submit_grace_seconds: float = 10.0
     retrain_interval_seconds: float = 24 * 3600.0
     sim_submit_latency: float = 0.0
+    # Orders the store did not answer: tried again after submit_retry_base * 2**n seconds (n: tries so far), at
+    # most submit_retry_cap apart, with jitter; failed with a reason the household is told after submit_give_up.
+    submit_retry_base: float = 1.0
+    submit_retry_cap: float = 300.0
+    submit_give_up: float = 2 * 3600.0
     delivery_lead_days: float = 2.0  # how long an order takes to arrive: slots reorder this far ahead of run-out
     model_dir: Path = Path("var/models")
     host: str = "127.0.0.1"
@@ -126,6 +131,9 @@ class Settings:
             submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
             retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
             sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),
+            submit_retry_base=max(0.01, _float(env, "SUBMIT_RETRY_BASE", 1.0)),
+            submit_retry_cap=max(0.01, _float(env, "SUBMIT_RETRY_CAP", 300.0)),
+            submit_give_up=max(0.0, _float(env, "SUBMIT_GIVE_UP", 2 * 3600.0)),
             delivery_lead_days=max(0.0, _float(env, "REPLENISH_LEAD_DAYS", 2.0)),
             model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),
             host=env.get("HOST", "127.0.0.1"),

@@ -40,7 +40,9 @@ def prune_oauth_tokens() -> int:
     return service.prune(runtime.container())
 
 
-@app.task(name="workers.tasks.submit_order", **RETRY)
+# No autoretry: a store that does not answer puts the order back with a due time (one retry layer, in the
+# services), and the due-orders sweep sends it again; a database error leaves the order pending for the sweep.
+@app.task(name="workers.tasks.submit_order", acks_late=True)
 def submit_order(order_id: str) -> str:
     return runtime.container().bus.handle(commands.SubmitOrder(order_id))
 

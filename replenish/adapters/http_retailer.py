@@ -2,14 +2,17 @@
 
 Every request carries ``X-Replenish-Signature: t=<unix>,v1=<hex>`` where the hex is
 HMAC-SHA256(secret, "<t>.<raw body>"); GETs and body-less POSTs sign the empty body.
-Submissions carry an ``Idempotency-Key`` so that a retry after a timeout (when we cannot
-know whether the retailer got the order) never places a second order.
+Each order carries an idempotency key (the order's id) so that a retry after a timeout (when we cannot
+know whether the retailer got the order) never places a second order. docs/retailer-protocol.md describes the
+protocol, the batch endpoint included.
 """
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import quote
@@ -69,10 +72,18 @@ def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+BATCH_PATH = "/orders/batch"
+MAX_BATCH = 100  # orders in one batch request (the protocol's limit)
+
+
 class HttpRetailer:
-    """FulfillmentGateway over HTTP. Retries 5xx, 429, timeouts and connection errors with
-    exponential backoff (``backoff * 2**n`` seconds), resending the same bytes and key;
-    raises TransientError once ``retries`` retries are spent."""
+    """FulfillmentGateway over HTTP. One attempt per call, never a sleep: 5xx, 429, timeouts and connection
+    errors raise TransientError at once, and the caller decides when to try again (for submissions: the order's
+    due time, ``replenish.services.retry``). Every try of an order carries the same idempotency key.
+
+    ``submit_many`` sends up to ``MAX_BATCH`` orders in one ``POST /orders/batch`` and reads one result per
+    order. A retailer without that endpoint (404, 405 or 501 to it) gets concurrent ``POST /orders`` calls
+    instead, ``concurrency`` at a time, from this one worker."""
 
     def __init__(
         self,
@@ -80,11 +91,10 @@ class HttpRetailer:
         secret: str,
         key_id: str = "replenish",
         timeout: float | tuple[float, float] = (3.05, 10),
-        retries: int = 3,
-        backoff: float = 0.5,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        batch: bool = True,
+        concurrency: int = 8,
     ):
         if not secret:
             raise ValueError("HttpRetailer needs a signing secret")
@@ -92,16 +102,18 @@ class HttpRetailer:
         self._secret = secret
         self.key_id = key_id
         self.timeout = timeout
-        self.retries = max(0, int(retries))
-        self.backoff = backoff
         self.session = session or requests.Session()
-        self._sleep = sleep
         self._clock = clock
+        self.batch = batch  # False once the retailer said it has no batch endpoint
+        self.concurrency = max(1, int(concurrency))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # FulfillmentGateway
 
-    def submit(self, request: SubmitRequest) -> SubmitResult:
-        payload = {
+    @staticmethod
+    def _order_payload(request: SubmitRequest) -> dict:
+        return {
             "idempotency_key": request.idempotency_key,
             "household_id": request.household_id,
             "ship_to": request.address,
@@ -110,7 +122,10 @@ class HttpRetailer:
                 for line in request.lines
             ],
         }
-        response = self._send("POST", "/orders", payload, idempotency_key=request.idempotency_key)
+
+    def submit(self, request: SubmitRequest) -> SubmitResult:
+        response = self._send("POST", "/orders", self._order_payload(request),
+                              idempotency_key=request.idempotency_key)
         if response.status_code in (200, 201):
             data = _json(response)
             retailer_order_id = data.get("retailer_order_id")
@@ -119,11 +134,60 @@ class HttpRetailer:
                 raise TransientError(f"retailer accepted without an order id (HTTP {response.status_code})")
             return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id))
         if response.status_code in (409, 422):
-            error = _json(response).get("error")
-            error = error if isinstance(error, dict) else {}
-            reason = _optional_str(error.get("message")) or _optional_str(error.get("code")) or "refused by retailer"
-            return SubmitResult(accepted=False, reason=reason)
+            return SubmitResult(accepted=False, reason=_refusal(_json(response).get("error")))
         raise self._unexpected(response)
+
+    def submit_many(self, requests_: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
+        """One answer per request, in order: a SubmitResult, or the TransientError that request met. A batch
+        the retailer did not answer as a whole raises TransientError (every order in it is tried again)."""
+        answers: list = []
+        for start in range(0, len(requests_), MAX_BATCH):
+            chunk = requests_[start:start + MAX_BATCH]
+            answers += self._submit_batch(chunk) if self.batch else self._submit_concurrently(chunk)
+        return answers
+
+    def _submit_batch(self, chunk: list[SubmitRequest]) -> list:
+        response = self._send("POST", BATCH_PATH, {"orders": [self._order_payload(r) for r in chunk]})
+        if response.status_code in (404, 405, 501):
+            log.info("retailer has no %s endpoint (HTTP %s): one request per order from now on", BATCH_PATH,
+                     response.status_code)
+            self.batch = False
+            return self._submit_concurrently(chunk)
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        results = _json(response).get("results")
+        if not isinstance(results, list):
+            raise PermanentError("retailer answered a batch without a results list")
+        by_key = {r.get("idempotency_key"): r for r in results if isinstance(r, dict)}
+        return [self._batch_answer(request, by_key.get(request.idempotency_key)) for request in chunk]
+
+    @staticmethod
+    def _batch_answer(request: SubmitRequest, result: dict | None):
+        if result is None:  # left out of the answer: the retailer may or may not hold it; the key decides later
+            return TransientError(f"retailer's batch answer left out order {request.idempotency_key}")
+        status = result.get("status")
+        if status == "accepted":
+            retailer_order_id = result.get("retailer_order_id")
+            if isinstance(retailer_order_id, (str, int)) and retailer_order_id != "":
+                return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id))
+            return TransientError(f"retailer accepted {request.idempotency_key} without an order id")
+        if status == "refused":
+            return SubmitResult(accepted=False, reason=_refusal(result.get("error")))
+        # "unavailable" (or anything else): not taken this time, worth another try
+        return TransientError(f"retailer could not take {request.idempotency_key} now: {_refusal(result.get('error'))}")
+
+    def _submit_concurrently(self, chunk: list[SubmitRequest]) -> list:
+        def one(request):
+            try:
+                return self.submit(request)
+            except TransientError as exc:
+                return exc
+        if len(chunk) == 1:
+            return [one(chunk[0])]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="retailer")
+        return list(self._pool.map(one, chunk))
 
     def status(self, retailer_order_id: str) -> RetailerStatus:
         response = self._send("GET", f"/orders/{quote(str(retailer_order_id), safe='')}")
@@ -153,34 +217,27 @@ class HttpRetailer:
     def _send(
         self, method: str, path: str, payload: dict | None = None, idempotency_key: str | None = None
     ) -> requests.Response:
-        """Send with retries; return the first response that is not worth retrying."""
+        """One signed request; TransientError when it met no answer worth reading (5xx, 429, a timeout, a
+        connection error). No retry here: retrying is the caller's decision, with the same key."""
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
-        url = self.base_url + path
-        last_problem = "no attempt made"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1)
-                log.info("retailer %s %s: retry %d in %.2fs (%s)", method, path, attempt, delay, last_problem)
-                self._sleep(delay)
-            headers = {
-                SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
-                KEY_ID_HEADER: self.key_id,
-                "Accept": "application/json",
-            }
-            if payload is not None:
-                headers["Content-Type"] = "application/json"
-            if idempotency_key:
-                headers["Idempotency-Key"] = idempotency_key
-            try:
-                response = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code >= 500 or response.status_code == 429:
-                last_problem = f"HTTP {response.status_code}"
-                continue
-            return response
-        raise TransientError(f"retailer {method} {path} failed after {self.retries + 1} attempts: {last_problem}")
+        headers = {
+            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
+            KEY_ID_HEADER: self.key_id,
+            "Accept": "application/json",
+        }
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = self.session.request(method, self.base_url + path, data=body, headers=headers,
+                                            timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientError(f"retailer {method} {path}: {type(exc).__name__}: {exc}") from exc
+        no_batch_endpoint = response.status_code == 501 and path == BATCH_PATH
+        if (response.status_code >= 500 and not no_batch_endpoint) or response.status_code == 429:
+            raise TransientError(f"retailer {method} {path}: HTTP {response.status_code}")
+        return response
 
     @staticmethod
     def _unexpected(response: requests.Response) -> PermanentError:
@@ -192,3 +249,8 @@ class HttpRetailer:
             f"retailer answered HTTP {response.status_code} to {response.request.method} "
             f"{response.request.path_url}{detail}"
         )
+
+
+def _refusal(error) -> str:
+    error = error if isinstance(error, dict) else {}
+    return _optional_str(error.get("message")) or _optional_str(error.get("code")) or "refused by retailer"

@@ -127,6 +127,8 @@ orders = Table(
     Column("active_key", String(200), nullable=True, unique=True),
     Column("version", Integer, nullable=False),
     Column("test", Boolean, nullable=False, default=False, server_default=false()),
+    # Tries that met no answer from the store; the next one is due at submit_after (see Order.retry_submission).
+    Column("submit_attempts", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("household_id", "idempotency_key", name="uq_orders_household_idempotency"),
     Index("ix_orders_status_submit_after", "status", "submit_after"),
     Index("ix_orders_household_created", "household_id", "created_at"),

@@ -121,3 +121,154 @@ class SimulatedStore:
         t = orm.sim_store_orders
         with self.engine.connect() as conn:
             return {r.idempotency_key: r.attempts for r in conn.execute(select(t.c.idempotency_key, t.c.attempts))}
+
+
+# -- the store over HTTP: the retailer protocol (docs/retailer-protocol.md) ---------------------------------
+
+class Faults:
+    """Transient failures the HTTP store injects, as fractions of calls: ``refuse`` answers 503 before booking
+    anything; ``lose`` books (or finds) the orders and then answers 504, as a proxy does when the store's reply
+    was lost. A batch call fails or loses its reply as a whole."""
+
+    def __init__(self, refuse: float = 0.0, lose: float = 0.0, rng: Callable[[], float] | None = None):
+        import random
+        self.refuse, self.lose = float(refuse), float(lose)
+        self.rng = rng or random.random
+        self.counts = {"calls": 0, "refused": 0, "lost": 0}
+
+    def draw(self) -> str:
+        r = self.rng()
+        self.counts["calls"] += 1
+        outcome = "refuse" if r < self.refuse else "lose" if r < self.refuse + self.lose else "ok"
+        if outcome != "ok":
+            self.counts["refused" if outcome == "refuse" else "lost"] += 1
+        return outcome
+
+
+MAX_BATCH = 100
+
+
+def _request_from(body: dict) -> SubmitRequest:
+    from replenish.services.ports import SubmitLine
+    lines = body.get("lines")
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not key or not isinstance(lines, list) or not lines:
+        raise ValueError("an order needs an idempotency_key and at least one line")
+    try:
+        parsed = tuple(SubmitLine(str(l["sku"]), int(l["quantity"]), int(l["unit_price_cents"])) for l in lines)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("each line needs sku, quantity and unit_price_cents") from None
+    return SubmitRequest(key, str(body.get("household_id") or ""), str(body.get("ship_to") or ""), parsed)
+
+
+def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults | None = None, batch: bool = True):
+    """A WSGI app that serves ``store`` over the HTTP retailer protocol: signed requests only (401 otherwise),
+    ``POST /orders`` (one order, Idempotency-Key header), ``POST /orders/batch`` (up to 100, one result each;
+    404 with ``batch=False``, as from a retailer without it), ``GET /orders/<id>``, ``POST /orders/<id>/cancel``."""
+    from flask import Flask, jsonify, request
+
+    from .retailer_signing import SIGNATURE_HEADER, verify
+
+    secrets = [s for s in secrets if s]
+    faults = faults or Faults()
+    app = Flask("simulated-store")
+    app.extensions["faults"] = faults
+
+    def error(status: int, code: str, message: str):
+        return jsonify(error={"code": code, "message": message}), status
+
+    @app.before_request
+    def authenticate():
+        if not verify(secrets, request.headers.get(SIGNATURE_HEADER), request.get_data(cache=True)):
+            return error(401, "bad_signature", "missing, stale or wrong X-Replenish-Signature")
+        return None
+
+    def book(requests_: list[SubmitRequest]):
+        """(answers, None), or (None, a failure response) for the faults' refused or lost calls."""
+        outcome = faults.draw()
+        if outcome == "refuse":
+            return None, error(503, "unavailable", "the store is busy; nothing was booked, try again")
+        answers = store.submit_many(requests_)
+        if outcome == "lose":
+            return None, error(504, "reply_lost", "gateway timeout")
+        return answers, None
+
+    @app.post("/orders")
+    def create():
+        body = request.get_json(silent=True, force=True)
+        try:
+            order = _request_from(body if isinstance(body, dict) else {})
+        except ValueError as exc:
+            return error(400, "bad_request", str(exc))
+        if request.headers.get("Idempotency-Key") != order.idempotency_key:
+            return error(400, "bad_request", "the Idempotency-Key header must equal the body's idempotency_key")
+        answers, failed = book([order])
+        if failed:
+            return failed
+        answer = answers[0]
+        if not answer.accepted:
+            return error(409, "out_of_stock", answer.reason or "refused")
+        return jsonify(retailer_order_id=answer.retailer_order_id, status="submitted"), 201
+
+    @app.post("/orders/batch")
+    def create_many():
+        if not batch:
+            return error(404, "not_found", "no batch endpoint here")
+        body = request.get_json(silent=True, force=True)
+        orders = body.get("orders") if isinstance(body, dict) else None
+        if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH:
+            return error(400, "bad_request", f"orders must be a list of 1 to {MAX_BATCH} orders")
+        try:
+            parsed = [_request_from(o if isinstance(o, dict) else {}) for o in orders]
+        except ValueError as exc:
+            return error(400, "bad_request", str(exc))
+        if len({o.idempotency_key for o in parsed}) != len(parsed):
+            return error(400, "bad_request", "each order in a batch needs its own idempotency_key")
+        answers, failed = book(parsed)
+        if failed:
+            return failed
+        return jsonify(results=[
+            {"idempotency_key": o.idempotency_key, "status": "accepted", "retailer_order_id": a.retailer_order_id}
+            if a.accepted else
+            {"idempotency_key": o.idempotency_key, "status": "refused",
+             "error": {"code": "out_of_stock", "message": a.reason or "refused"}}
+            for o, a in zip(parsed, answers)])
+
+    @app.get("/orders/<retailer_order_id>")
+    def show(retailer_order_id):
+        try:
+            status = store.status(retailer_order_id)
+        except KeyError:
+            return error(404, "not_found", "no such order")
+        return jsonify(status=status.status, tracking_url=status.tracking_url,
+                       expected_delivery=status.expected_delivery.isoformat() if status.expected_delivery else None,
+                       delivery_photo_url=status.delivery_photo_url)
+
+    @app.post("/orders/<retailer_order_id>/cancel")
+    def cancel(retailer_order_id):
+        if store._row(retailer_order_id) is None:
+            return error(404, "not_found", "no such order")
+        if not store.cancel(retailer_order_id):
+            return error(409, "too_late", "the order has shipped")
+        return jsonify(cancelled=True)
+
+    return app
+
+
+def wsgi_app():
+    """The HTTP store from the environment, for gunicorn (``'replenish.adapters.simulated_store:wsgi_app()'``):
+    DATABASE_URL (its books), RETAILER_SECRET, SIM_FAIL_REFUSE and SIM_FAIL_LOSE (fractions of calls),
+    SIM_BATCH=0 (no batch endpoint), and the SIM_* delays as for the in-process store."""
+    import os
+
+    from replenish.config import Settings
+    from replenish.db import make_engine
+
+    from .clock import system_clock
+    settings = Settings.from_env()
+    store = SimulatedStore(make_engine(settings.database_url), system_clock,
+                           confirm_delay=settings.sim_confirm_delay, ship_delay=settings.sim_ship_delay,
+                           deliver_delay=settings.sim_deliver_delay, out_of_stock=settings.sim_out_of_stock)
+    faults = Faults(float(os.environ.get("SIM_FAIL_REFUSE") or 0), float(os.environ.get("SIM_FAIL_LOSE") or 0))
+    return make_http_app(store, [settings.retailer_secret], faults,
+                         batch=os.environ.get("SIM_BATCH", "1") not in ("0", "false", "no"))

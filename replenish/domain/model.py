@@ -310,6 +310,7 @@ class Order(Aggregate):
         self.expected_delivery = None
         self.active_key = self.source_key(household_id, source_id) if (source_id and exclusive_source) else None
         self.test = bool(test)  # a test order (a partner integrating): never sent to the store, never charged
+        self.submit_attempts = 0  # tries the store did not answer (refused for now, or the reply was lost)
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
                      test=self.test)
@@ -354,6 +355,15 @@ class Order(Aggregate):
         self.submitted_at = now
         self.retailer_order_id = retailer_order_id
         self._record(events.OrderSubmitted, retailer_order_id=retailer_order_id)
+
+    def retry_submission(self, now: datetime, delay: timedelta) -> None:
+        """The store did not answer this try: the order stays pending and is due again after ``delay``."""
+        if self.state is not OrderStatus.PENDING:
+            raise IllegalTransition(f"An order that is {self.status} is not waiting to be sent.", field="status",
+                                    current=self.status)
+        self.submit_attempts = (self.submit_attempts or 0) + 1
+        self.submit_after = now + delay
+        self.updated_at = now
 
     def confirm(self, now: datetime, expected_delivery: datetime | None = None) -> None:
         self._move(OrderStatus.CONFIRMED, now)

@@ -47,16 +47,10 @@ def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
 
 
 def submit_now(order_ids: list[str], deps) -> None:
-    """Submits in this worker rather than in one more task per order; a store that is not answering gets the
-    submit task's retries with backoff instead."""
+    """Submits in this worker rather than in one more task per order. Orders the store did not answer are put
+    back with a due time (the sweep tries them again); nothing here waits for the store to come back."""
     from .handlers import submit_orders
-    from .ports import TransientError
-    try:
-        submit_orders(order_ids, deps)
-    except TransientError:
-        log.warning("store not answering for %d order(s); retrying in the background", len(order_ids))
-        for order_id in order_ids:
-            deps.queue.submit_order(order_id)
+    submit_orders(order_ids, deps)
 
 
 def notify_household(event: events.OrderEvent, uow, deps) -> None:
@@ -191,14 +185,23 @@ def relay_outbox(deps, grace: timedelta | None = None) -> int:
     return len(ids)
 
 
-def submit_due(deps) -> int:
-    """Submits pending orders whose cancel window has closed, and any that a dead worker left behind. The
-    grace keeps it from racing a submission that is already under way (harmless, but wasted)."""
-    with deps.uow() as uow:
-        ids = uow.orders.due_for_submission(deps.clock() - timedelta(seconds=deps.settings.submit_grace_seconds))
-    for order_id in ids:
-        deps.queue.submit_order(order_id)
-    return len(ids)
+def submit_due(deps, budget: float | None = None) -> int:
+    """The due-orders sweep: submits, in batches of ``outbox_batch``, pending orders whose cancel window has
+    closed, any that a dead worker left behind, and those the store did not answer whose next try is due. Runs
+    for at most ``budget`` seconds (two sweep intervals by default); what is left goes to the next sweep, or to
+    a concurrent one (each locks its batch and skips the others'). Fresh orders wait ``submit_grace_seconds``
+    so the worker handling their event gets there first. Returns how many orders were taken."""
+    from .handlers import submit_due_batch
+    settings = deps.settings
+    budget = 2 * settings.sweep_interval_seconds if budget is None else budget
+    grace = timedelta(seconds=settings.submit_grace_seconds)
+    deadline = time.monotonic() + budget
+    total = 0
+    while True:
+        taken = submit_due_batch(deps, grace, settings.outbox_batch)
+        total += taken
+        if taken < settings.outbox_batch or time.monotonic() >= deadline:
+            return total
 
 
 def track_in_transit(deps) -> int:

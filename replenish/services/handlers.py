@@ -1,11 +1,10 @@
 """One handler per command. Each receives the command and its dependencies (``Deps``) from the bus."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ from replenish.domain.history import Purchase
 
 from . import messages
 from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, submit_all
+from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
 log = logging.getLogger(__name__)
@@ -66,57 +66,63 @@ def month_start(now: datetime, time_zone: str) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _check_limits(uow, household: model.Household, total: int, now: datetime) -> None:
+def _check_limits(household: model.Household, total: int, spent: int) -> None:
+    """``spent``: what the household's orders came to this month (its time zone's month)."""
     limits = household.limits
     if limits.per_order_cap_cents is not None and total > limits.per_order_cap_cents:
         raise LimitExceeded(messages.limit_per_order(total, limits.per_order_cap_cents), field="total_cents",
                             limit="per_order", cap_cents=limits.per_order_cap_cents, total_cents=total)
     if limits.per_month_cap_cents is not None:
-        spent = uow.orders.spent_since(household.id, month_start(now, household.time_zone))
         if spent + total > limits.per_month_cap_cents:
             raise LimitExceeded(messages.limit_per_month(total, spent, limits.per_month_cap_cents),
                                 field="total_cents", limit="per_month", cap_cents=limits.per_month_cap_cents,
                                 spent_cents=spent, total_cents=total)
 
 
-def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
-    """The order this command already made (same idempotency key), or the one in flight for its source."""
-    if cmd.idempotency_key:
-        order = uow.orders.by_idempotency_key(cmd.household_id, cmd.idempotency_key)
-        if order is not None:
-            asked = sorted(merged_lines(cmd.lines))
-            if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
-                    or (order.source_id or None) != (cmd.source_id or None)):
-                raise IdempotencyKeyReused("This Idempotency-Key was used for a different order.",
-                                           field="Idempotency-Key")
-            return PlaceResult("order_placed", order_view(order), replayed=True)
-    if cmd.source_id and cmd.exclusive_source:
-        order = uow.orders.active_for_source(cmd.household_id, cmd.source_id)
-        if order is not None:
-            return PlaceResult("order_in_progress", order_view(order))
+def _replay(uow, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | None) -> PlaceResult | None:
+    """The order this command already made (``by_key``: same idempotency key), or the one in flight for its source
+    (``in_flight``); None when neither."""
+    if by_key is not None:
+        order = uow.orders.get(by_key)
+        asked = sorted(merged_lines(cmd.lines))
+        if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
+                or (order.source_id or None) != (cmd.source_id or None)):
+            raise IdempotencyKeyReused("This Idempotency-Key was used for a different order.",
+                                       field="Idempotency-Key")
+        return PlaceResult("order_placed", order_view(order), replayed=True)
+    if in_flight is not None:
+        return PlaceResult("order_in_progress", order_view(uow.orders.get(in_flight)))
     return None
 
 
+def _source_key(cmd: commands.PlaceOrder) -> str | None:
+    if cmd.source_id and cmd.exclusive_source:
+        return model.Order.source_key(cmd.household_id, cmd.source_id)
+    return None
+
+
+def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
+    """``_replay`` looked up without a lock (after a unique index refused this command's order)."""
+    _, by_key, in_flight = uow.households.lock_for_order(cmd.household_id, cmd.idempotency_key, _source_key(cmd))
+    return _replay(uow, cmd, by_key, in_flight)
+
+
 def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    """Places an order. Placements for one household take its limits row lock first, so they run one after the
+    other in the database: the idempotency key and the one-in-flight rule are checked in the statement that
+    takes the lock, and the unique indexes decide the few races that slip past it (the loser reports the winner's
+    order). No Redis lock: the row lock already orders them."""
     if not cmd.lines:
         raise InvalidCommand("An order needs at least one product.", field="lines")
-    # Orders that could collide (same source or same idempotency key) take a lock, which spares the database
-    # most races; the unique indexes decide the ones that get through. Others need no lock.
-    if cmd.source_id or cmd.idempotency_key:
-        lock = deps.locks.hold(f"place:{cmd.household_id}:{cmd.source_id or ''}:{cmd.idempotency_key or ''}",
-                               timeout=10)
-    else:
-        lock = contextlib.nullcontext()
-    with lock:
-        try:
-            return _place(cmd, deps)
-        except IntegrityError:
-            # Another process won the race: report its order.
-            with deps.uow() as uow:
-                found = _existing(uow, cmd)
-            if found is None:
-                raise
-            return found
+    try:
+        return _place(cmd, deps)
+    except IntegrityError:
+        # Another transaction committed the same key or source while this one waited: report its order.
+        with deps.uow() as uow:
+            found = _existing(uow, cmd)
+        if found is None:
+            raise
+        return found
 
 
 MAX_LINES = 25  # different products in one order
@@ -143,15 +149,26 @@ def merged_lines(requests) -> list[tuple[str, int]]:
 
 
 def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
+    """Round trips to the database: the household locked and loaded with the replay lookups (one), the products
+    with the month's spending (one), then the order, its lines and its events (one insert each), and the commit."""
     now = deps.clock()
     wanted = merged_lines(cmd.lines)
     with deps.uow() as uow:
-        found = _existing(uow, cmd)
+        # caps checked and this order recorded as one step, after any placement for this household before it
+        household, by_key, in_flight = uow.households.lock_for_order(cmd.household_id, cmd.idempotency_key,
+                                                                     _source_key(cmd))
+        if household is None:
+            raise NotFound(f"No household {cmd.household_id!r}.", field="household_id")
+        found = _replay(uow, cmd, by_key, in_flight)
         if found is not None:
             return found
-        uow.households.lock_limits(cmd.household_id)  # caps checked and this order recorded as one step
-        household = _household(uow, cmd.household_id)
-        products = uow.products.get_many(sku for sku, _ in wanted)
+        month_cap = household.limits.per_month_cap_cents is not None and not cmd.test
+        if month_cap:
+            products, spent = uow.products.get_many_with(
+                (sku for sku, _ in wanted), uow.orders.SPENT_SINCE,
+                {"household_id": household.id, "since": month_start(now, household.time_zone)})
+        else:
+            products, spent = uow.products.get_many(sku for sku, _ in wanted), 0
         lines = []
         for sku, quantity in wanted:
             product = products.get(sku)
@@ -162,11 +179,11 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
             lines.append(model.OrderLine(product.sku, quantity, product.price_cents, product.title))
         total = sum(line.total_cents for line in lines)
         if not cmd.test:  # a test order spends nothing
-            _check_limits(uow, household, total, now)
+            _check_limits(household, total, int(spent or 0))
         order = model.Order(household.id, cmd.channel, lines, source_id=cmd.source_id,
                             exclusive_source=cmd.exclusive_source, idempotency_key=cmd.idempotency_key,
                             now=now, cancel_window=household.limits.cancel_window(cmd.channel), test=cmd.test)
-        uow.orders.add(order)
+        uow.orders.insert_new(order)
         uow.commit()
         return PlaceResult("order_placed", order_view(order))
 
@@ -187,24 +204,20 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
 
 
 def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
-    """Sends a pending order whose cancel window has closed. Safe to run twice: the retailer sees one key."""
+    """Sends one pending order whose cancel window has closed. Safe to run twice: the retailer sees one key. A
+    store that does not answer puts the order back with a later due time (``_retry_later``)."""
     now = deps.clock()
     with deps.uow() as uow:
         order = uow.orders.get(cmd.order_id, for_update=True)
         if order is None:
             return "missing"
-        skipped = _not_submittable(order, now)
-        if skipped:
-            return skipped
-        request = _submit_request(order, uow.households.get(order.household_id))
-        # TransientError propagates: the worker retries with backoff
-        _record_answer(order, deps.gateway.submit(request), now)
+        outcome = _submit_locked(uow, [order], deps, now).get(order.id, "missing")
         try:
             uow.commit()
         except StaleDataError:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
-        return order.status
+        return outcome
 
 
 def _not_submittable(order: model.Order, now: datetime) -> str | None:
@@ -225,36 +238,62 @@ def _record_answer(order: model.Order, answer, now: datetime) -> None:
         order.fail(answer.reason or "refused by the store", now)
 
 
+def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Exception) -> str:
+    """The store did not answer this try: the order is due again after the backoff's next wait, or, once the
+    backoff gives up, fails with a reason the household is told."""
+    backoff = SubmitBackoff.from_settings(deps.settings)
+    tries = (order.submit_attempts or 0) + 1
+    if backoff.gives_up(tries):
+        log.warning("order %s: the store did not answer %d tries (%s); giving up", order.id, tries, problem)
+        order.submit_attempts = tries
+        order.fail(messages.store_gave_up(tries, (now - order.created_at).total_seconds()), now)
+        return order.status
+    order.retry_submission(now, backoff.delay(tries))
+    log.info("order %s: the store did not answer try %d (%s); trying again at %s", order.id, tries, problem,
+             model.iso(order.submit_after))
+    return "retrying"
+
+
 def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
     # The order id is the retailer's idempotency key: every retry of this order carries the same one.
     return SubmitRequest(order.id, order.household_id, household.address if household else "",
                          tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
 
 
+def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) -> dict[str, str]:
+    """Sends the due ones of ``orders`` (locked by this unit of work) to the store in one exchange and records
+    each answer; returns each order's outcome. Nothing is committed here."""
+    outcome: dict[str, str] = {}
+    due = []
+    for order in orders:
+        skipped = _not_submittable(order, now)
+        if skipped:
+            outcome[order.id] = skipped
+        else:
+            due.append(order)
+    if not due:
+        return outcome
+    households = uow.households.get_many(o.household_id for o in due)
+    try:
+        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
+    except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
+        answers = [exc] * len(due)
+    for order, answer in zip(due, answers):
+        if isinstance(answer, TransientError):
+            outcome[order.id] = _retry_later(order, deps, now, answer)
+        else:
+            _record_answer(order, answer, now)
+            outcome[order.id] = order.status
+    return outcome
+
+
 def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
     """``submit_order`` for several orders in one transaction and one exchange with the store (a worker handing
     over a batch of freshly placed orders). Orders another transaction holds are left to it; one the store
-    could not take right now goes to the retrying submit task. Returns each order's outcome."""
+    did not answer is due again later (``_retry_later``). Returns each order's outcome."""
     now = deps.clock()
-    outcome: dict[str, str] = {}
-    retry: list[str] = []
     with deps.uow() as uow:
-        due = []
-        for order in uow.orders.get_many(order_ids, lock=True):
-            skipped = _not_submittable(order, now)
-            if skipped:
-                outcome[order.id] = skipped
-            else:
-                due.append(order)
-        households = uow.households.get_many(o.household_id for o in due)
-        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
-        for order, answer in zip(due, answers):
-            if isinstance(answer, TransientError):
-                retry.append(order.id)
-                outcome[order.id] = "retrying"
-            else:
-                _record_answer(order, answer, now)
-                outcome[order.id] = order.status
+        outcome = _submit_locked(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
         try:
             uow.commit()
         except StaleDataError:
@@ -262,9 +301,25 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
             # the store has seen each key already and answers with the same booking.
             uow.rollback()
             return {order_id: submit_order(commands.SubmitOrder(order_id), deps) for order_id in order_ids}
-    for order_id in retry:
-        deps.queue.submit_order(order_id)
     return outcome
+
+
+def submit_due_batch(deps: Deps, grace: timedelta, limit: int) -> int:
+    """One batch of the due-orders sweep: up to ``limit`` pending orders that are due (fresh ones only once
+    ``grace`` has passed, so the worker handling their event gets there first; retries as soon as due), locked
+    (skipping those another worker holds) and sent in one exchange. Returns how many were taken."""
+    now = deps.clock()
+    with deps.uow() as uow:
+        orders = uow.orders.due_for_submission_locked(now, grace, limit)
+        if not orders:
+            return 0
+        _submit_locked(uow, orders, deps, now)
+        try:
+            uow.commit()
+        except StaleDataError:  # SQLite only (no row locks): another worker sent some; the next sweep sees
+            uow.rollback()
+            return 0
+        return len(orders)
 
 
 def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:

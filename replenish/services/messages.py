@@ -102,3 +102,19 @@ def limit_per_order(total: int, cap: int) -> str:
 def limit_per_month(total: int, spent: int, cap: int) -> str:
     return (f"That order comes to {money(total)}. You have already spent {money(spent)} this month, "
             f"and your monthly limit is {money(cap)}.")
+
+
+def duration_words(seconds: float) -> str:
+    """'40 seconds', 'a minute', '12 minutes', 'an hour', '2 hours' (rounded to the unit it is said in)."""
+    seconds = max(0, round(seconds))
+    for size, one, many in ((86400, "a day", "days"), (3600, "an hour", "hours"), (60, "a minute", "minutes")):
+        if seconds >= size:
+            count = round(seconds / size)
+            return one if count == 1 else f"{count} {many}"
+    return "a second" if seconds == 1 else f"{seconds} seconds"
+
+
+def store_gave_up(tries: int, seconds: float) -> str:
+    """Why an order failed when the store never answered (the household hears it after its items' names)."""
+    return (f"the store did not answer, though we tried {tries} time{'s' if tries != 1 else ''} over "
+            f"{duration_words(seconds)}")

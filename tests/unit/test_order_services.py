@@ -8,7 +8,6 @@ from replenish.domain.commands import LineRequest
 from replenish.domain.errors import (IllegalTransition, InvalidCommand, LimitExceeded, NotFound, PinLocked,
                                      ProductUnavailable, UnknownProduct)
 from replenish.services import event_handlers
-from replenish.services.ports import PermanentError
 from replenish.web.dashboard_format import image_url
 
 
@@ -201,7 +200,9 @@ def test_order_without_cancel_window_is_submitted_when_its_event_is_handled(cont
     assert container.store.attempts_by_key() == {order_id: 1}
 
 
-def test_store_down_at_submission_leaves_it_to_the_retrying_task(make_container, settings):
+def test_store_down_at_submission_puts_the_order_back_with_a_due_time(make_container, settings, clock):
+    """Nothing waits for the store in the worker and no retrying task is queued: the order is due again later
+    (tests/unit/test_submit_retries.py follows it to the end)."""
     from replenish.services.ports import TransientError
 
     class DownStore:
@@ -212,9 +213,11 @@ def test_store_down_at_submission_leaves_it_to_the_retrying_task(make_container,
     container.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 0}))
     order_id = place(container, channel="web").order_id
     run_events(container)
-    assert container.deps.queue.submissions == [(order_id, None)]
+    assert container.deps.queue.submissions == []
     with container.uow() as uow:
-        assert uow.orders.get(order_id).status == "pending"
+        order = uow.orders.get(order_id)
+        assert order.status == "pending" and order.submit_attempts == 1
+        assert clock() + timedelta(seconds=0.5) <= order.submit_after <= clock() + timedelta(seconds=1)
 
 
 def test_notification_choices_decide_the_outside_channels_but_the_feed_gets_everything(make_container, clock):

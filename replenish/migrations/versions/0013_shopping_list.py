@@ -1,14 +1,14 @@
 """the household shopping list
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
