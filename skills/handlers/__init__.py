@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from .errors import CatchAllExceptionHandler
+from .events import (ExceptionEncounteredHandler, PermissionHandler, ProactiveSubscriptionHandler,
+                     QuietRequestHandler, SkillAccountLinkedHandler, SkillDisabledHandler, SkillEnabledHandler)
 from .orders import CancelOrderIntentHandler, OrderStatusIntentHandler, RunningLowIntentHandler
 from .ordering import (NoIntentHandler, OrderItemIntentHandler, PinIntentHandler, ReorderIntentHandler,
                        SomethingElseIntentHandler, YesIntentHandler)
@@ -10,6 +12,13 @@ from .session import (CancelIntentHandler, FallbackIntentHandler, HelpIntentHand
                       UnhandledRequestHandler)
 
 REQUEST_HANDLERS = (
+    SkillEnabledHandler,
+    SkillDisabledHandler,
+    SkillAccountLinkedHandler,
+    PermissionHandler,
+    ProactiveSubscriptionHandler,
+    ExceptionEncounteredHandler,
+    QuietRequestHandler,  # AudioPlayer, PlaybackController, Messaging...: no speech allowed
     LaunchRequestHandler,
     OrderItemIntentHandler,
     ReorderIntentHandler,
@@ -33,4 +42,4 @@ EXCEPTION_HANDLERS = (CatchAllExceptionHandler,)
 
 def handled_intents() -> set[str]:
     """The intent names the code answers (checked against the interaction model by a test)."""
-    return {h.intent for h in REQUEST_HANDLERS if h.intent}
+    return {h.intent for h in REQUEST_HANDLERS if getattr(h, "intent", None)}
