@@ -44,6 +44,7 @@ class Turn:
     time_zone: str = "UTC"
     has_pin: bool = False
     pin_locked: bool = False
+    lockout: str = ""  # how long the PIN lockout lasts, in words ("15 minutes"), when locked
     scopes: frozenset = frozenset()  # what the household allowed the skill when it linked
     session: dict = field(default_factory=dict)
     in_session: bool = True  # False for skill events, AudioPlayer, Messaging, routines' one-shot intents
@@ -58,6 +59,11 @@ class Turn:
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def unrecognised(self) -> bool:
+        """The household lets only recognised voices buy, and Alexa did not recognise this one."""
+        return self.voices_only and not self.speaker
 
     @property
     def bus(self):
@@ -151,13 +157,17 @@ class TurnInterceptor(AbstractRequestInterceptor):
             turn.time_zone = household.time_zone or "UTC"
             turn.has_pin = household.limits.has_pin
             turn.pin_locked = household.limits.pin_locked(now)
+            turn.lockout = household.limits.lockout_words() if turn.pin_locked else ""
             turn.voices_only = bool(getattr(household.limits, "recognised_voices_only", False))
         if turn.user_id:
             remember_alexa_user(self.container.redis, turn.household_id, turn.user_id, client_id)
 
 
 def reply(handler_input, text: str, reprompt: str | None = None, *, card: tuple[str, str] | None = None):
-    """Speak ``text``; with a ``reprompt`` the session stays open for an answer, otherwise it ends."""
+    """Speak ``text``; with a ``reprompt`` the session stays open for an answer, otherwise it ends. A reply that
+    asks something always keeps the session open: without a reprompt, its last question is the reprompt."""
+    if not reprompt and speech.asks(text):
+        reprompt = speech.last_question(text)
     builder = handler_input.response_builder
     builder.speak(escape(text))
     if reprompt:

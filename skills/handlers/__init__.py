@@ -42,4 +42,4 @@ EXCEPTION_HANDLERS = (CatchAllExceptionHandler,)
 
 def handled_intents() -> set[str]:
     """The intent names the code answers (checked against the interaction model by a test)."""
-    return {h.intent for h in REQUEST_HANDLERS if getattr(h, "intent", None)}
+    return {h.intent for h in REQUEST_HANDLERS if h.intent}

@@ -40,6 +40,7 @@ def _body(handler_input):
 
 
 class _EventHandler(AbstractRequestHandler):
+    intent = None  # answers a request type, not an intent
     request_types: tuple[str, ...] = ()
 
     def can_handle(self, handler_input):
@@ -133,6 +134,8 @@ class ProactiveSubscriptionHandler(_EventHandler):
 class ExceptionEncounteredHandler(AbstractRequestHandler):
     """Alexa reports that our previous response was invalid: log what it says, answer empty (no speech)."""
 
+    intent = None
+
     def can_handle(self, handler_input):
         return request_type(handler_input) == "System.ExceptionEncountered"
 
@@ -147,6 +150,8 @@ class ExceptionEncounteredHandler(AbstractRequestHandler):
 
 class QuietRequestHandler(AbstractRequestHandler):
     """AudioPlayer, PlaybackController, Messaging and any other event we do not use: an empty answer."""
+
+    intent = None
 
     def can_handle(self, handler_input):
         return request_type(handler_input).startswith(QUIET_PREFIXES)

@@ -40,7 +40,7 @@ class HelpIntentHandler(VoiceHandler):
     needs_link = False
 
     def answer(self, turn, handler_input):
-        return Say(speech.HELP, speech.HELP_REPROMPT)
+        return Say(speech.HELP, speech.HELP_REPROMPT, card=(speech.SKILL_NAME, speech.HELP_CARD))
 
 
 class StopIntentHandler(VoiceHandler):
