@@ -23,7 +23,7 @@ from replenish.domain.errors import (DomainError, InvalidCommand, LimitExceeded,
 from replenish.services.ports import PermanentError, TransientError
 
 from . import orders, speech
-from .turn import Turn
+from .turn import Turn, lockout_minutes
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def check_pin(turn: Turn, pin: str | None) -> Say:
         turn.clear_state()
         with turn.container.uow() as uow:
             household = uow.households.get(turn.household_id)
-            lockout = household.limits.lockout_words() if household is not None else ""
+            lockout = lockout_minutes(household.limits) if household is not None else 0
         return Say(speech.pin_locked_now(lockout))
     if not ok:
         return Say(speech.pin_wrong(), speech.ASK_PIN_REPROMPT)
@@ -287,9 +287,10 @@ def stopped_buying(timing, now) -> bool:
 
 
 def aisle_name(product) -> str:
-    """What a list calls a product: its aisle ("detergent", "toilet paper"), else its short name."""
+    """What a list calls a product: its aisle ("detergent", "toilet paper") in the request's language, else its
+    short name."""
     leaf = (product.category or "").rsplit("/", 1)[-1].replace("_", " ").strip()
-    return leaf or speech.short_name(product.title)
+    return (speech.aisle(leaf) if leaf else None) or speech.short_name(product.title)
 
 
 def running_low(turn: Turn) -> Say:

@@ -17,7 +17,8 @@ from ask_sdk_model import RequestEnvelope
 from replenish import jsonsafe
 
 from .handlers import EXCEPTION_HANDLERS, REQUEST_HANDLERS
-from .turn import CURRENT_TURN, TurnInterceptor
+from . import speech
+from .turn import CURRENT_TURN, LocalizationInterceptor, TurnInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class UnreadableRequest(Exception):
 
 def build_skill(container):
     builder = SkillBuilder()
+    builder.add_global_request_interceptor(LocalizationInterceptor(container))
     builder.add_global_request_interceptor(TurnInterceptor(container))
     for handler in REQUEST_HANDLERS:
         builder.add_request_handler(handler())
@@ -82,11 +84,13 @@ class VoiceSkill:
             log.warning("alexa request of a type we cannot read, answered empty: %s", exc)
             return dict(EMPTY_RESPONSE, response={})
         token = CURRENT_TURN.set(None)
+        said_in = speech.keep_locale()
         try:
             response = self.skill.invoke(request_envelope=envelope, context=context)
             turn = CURRENT_TURN.get()
         finally:
             CURRENT_TURN.reset(token)
+            speech.restore_locale(said_in)
         out = self.serializer.serialize(response)
         if envelope.session is None and turn is not None and turn.session \
                 and (out.get("response") or {}).get("shouldEndSession") is False:

@@ -16,8 +16,20 @@ Voice design rules (Amazon's certification checklist and its voice design guide)
 """
 from __future__ import annotations
 
+import gettext
 import re
-from datetime import date, datetime
+from contextvars import ContextVar
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton, format_time, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 
 SKILL_NAME = "Replenish"
 WORDS_PER_MINUTE = 155
@@ -27,58 +39,150 @@ YEAR_AFTER_DAYS = 182  # dates further away than about six months say the year
 SHORT_NAME_WORDS = 5
 
 
-def _(message: str) -> str:
-    """The message in the request's language (identity until catalogs are installed)."""
+# -- languages ----------------------------------------------------------------------------------------------
+# The English in this module is the en-US speech and the msgid of every message. Other locales are gettext
+# catalogs, skills/locales/<ll_CC>/LC_MESSAGES/skill.po, read at first use with Babel (a compiled skill.mo next
+# to it is used instead when it is newer): adding a locale is adding its catalog, not code. Prices and dates are
+# formatted for the locale with Babel. The request's locale is chosen per request (``use_locale``, by the
+# skill's localization interceptor); a locale without a catalog falls back to one of the same language, then
+# to en-US.
+
+LOCALES_DIR = Path(__file__).resolve().with_name("locales")
+DOMAIN = "skill"
+DEFAULT_LOCALE = "en-US"
+DEFAULT_CURRENCY = "USD"  # the store's prices are in this currency (settings.extra["currency"] changes it)
+_locale: ContextVar[str] = ContextVar("speech_locale", default=DEFAULT_LOCALE)
+_currency: ContextVar[str] = ContextVar("speech_currency", default=DEFAULT_CURRENCY)
+
+
+def available_locales() -> list[str]:
+    """en-US and every locale with a catalog, as Alexa spells them ("de-DE")."""
+    found = {DEFAULT_LOCALE}
+    if LOCALES_DIR.is_dir():
+        found |= {d.name.replace("_", "-") for d in LOCALES_DIR.iterdir()
+                  if (d / "LC_MESSAGES" / f"{DOMAIN}.po").exists() or (d / "LC_MESSAGES" / f"{DOMAIN}.mo").exists()}
+    return sorted(found)
+
+
+@lru_cache(maxsize=64)
+def resolve_locale(requested: str | None) -> str:
+    """The locale to speak for the request's: itself if it has a catalog, else one of its language, else en-US."""
+    available = available_locales()
+    wanted = (requested or DEFAULT_LOCALE).replace("_", "-")
+    if wanted in available:
+        return wanted
+    language = wanted.split("-")[0].lower()
+    same = [loc for loc in available if loc.split("-")[0].lower() == language]
+    return same[0] if same else DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=16)
+def translations(locale: str) -> gettext.NullTranslations:
+    folder = LOCALES_DIR / locale.replace("-", "_") / "LC_MESSAGES"
+    mo, po = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with open(mo, "rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if po.exists():
+        with open(po, "rb") as handle:
+            catalog = read_po(handle, locale=locale.replace("-", "_"), domain=DOMAIN)
+        compiled = BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        return gettext.GNUTranslations(compiled)
+    return gettext.NullTranslations()
+
+
+@lru_cache(maxsize=16)
+def babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(DEFAULT_LOCALE, sep="-")
+
+
+def use_locale(locale: str | None, currency: str | None = None) -> None:
+    """Speak this request's language (and price in the store's currency) from now on in this context."""
+    _locale.set(resolve_locale(locale))
+    if currency:
+        _currency.set(currency)
+
+
+def keep_locale() -> tuple:
+    """What ``restore_locale`` puts back when a request is answered (the next one starts in en-US)."""
+    return _locale.set(DEFAULT_LOCALE), _currency.set(DEFAULT_CURRENCY)
+
+
+def restore_locale(kept: tuple) -> None:
+    _locale.reset(kept[0])
+    _currency.reset(kept[1])
+
+
+def current_locale() -> str:
+    return _locale.get()
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs; it is translated where it is said."""
     return message
+
+
+def _(message: str) -> str:
+    """The message in the request's language."""
+    return translations(_locale.get()).gettext(message)
+
+
+def _n(singular: str, plural: str, count: int) -> str:
+    return translations(_locale.get()).ngettext(singular, plural, count)
 
 
 # Fixed replies, by name (``speech.WELCOME``...). Read through ``__getattr__`` so each is said in the language
 # of the request being answered.
 _TEXTS = {
-    "WELCOME": "Welcome to Replenish. What should I order? You can also ask: where's my stuff?",
-    "WELCOME_REPROMPT": "What should I order? For example, say: order paper towels.",
-    "HELP": ("I order your household essentials, and always ask first. Try: order detergent, or: "
-             "where's my stuff. What would you like?"),
-    "HELP_REPROMPT": "What would you like to do?",
-    "HELP_CARD": ("Say: order detergent, or order two paper towels.\nSay: reorder my usual.\n"
+    "WELCOME": N_("Welcome to Replenish. What should I order? You can also ask: where's my stuff?"),
+    "WELCOME_REPROMPT": N_("What should I order? For example, say: order paper towels."),
+    "HELP": (N_("I order your household essentials, and always ask first. Try: order detergent, or: "
+             "where's my stuff. What would you like?")),
+    "HELP_REPROMPT": N_("What would you like to do?"),
+    "HELP_CARD": (N_("Say: order detergent, or order two paper towels.\nSay: reorder my usual.\n"
                   "Say: cancel my order.\nSay: where's my stuff?\nSay: what am I running low on?\n"
-                  "I always ask before buying anything."),
-    "GOODBYE": "Okay. Goodbye.",
-    "FALLBACK": "Sorry, I didn't catch that. You can say: order detergent, or: where's my stuff. What would you like?",
-    "FALLBACK_REPROMPT": "What would you like? For example: order detergent.",
-    "FALLBACK_CONFIRM_ORDER": "Sorry, I didn't catch that. Should I order it? Say yes, no, or something else.",
-    "FALLBACK_PIN": "Sorry, I didn't catch that. What's your four digit voice PIN?",
-    "FALLBACK_CONFIRM_CANCEL": "Sorry, I didn't catch that. Should I cancel that order? Say yes or no.",
-    "FALLBACK_DID_YOU_MEAN": "Sorry, I didn't catch that. Is that what you meant? Say yes or no.",
-    "LINK_ACCOUNT": "To order with Replenish, please link your account. I've sent a card to the Alexa app to help.",
-    "ASK_ITEM": "What would you like to order? For example, say: order detergent.",
-    "ASK_ITEM_REPROMPT": "What should I order?",
-    "CONFIRM_REPROMPT": "Should I order it? Say yes, no, or something else.",
-    "CONFIRM_MANY_REPROMPT": "Should I order them? Say yes, no, or something else.",
-    "DID_YOU_MEAN_REPROMPT": "Is that what you meant? Say yes or no.",
-    "NOTHING_TO_CONFIRM": "There's nothing waiting for a yes right now. What would you like to do?",
-    "NOTHING_TO_CONFIRM_REPROMPT": "What would you like to do?",
-    "NOTHING_ORDERED": "Okay, I didn't order anything.",
-    "NO_OTHER_CANDIDATES": "That's all I found, so I didn't order anything. What else should I look for?",
-    "NO_USUAL": "I don't see anything you've ordered before yet. What would you like to order?",
-    "ASK_PIN": "Please say your four digit voice PIN to confirm.",
-    "ASK_PIN_REPROMPT": "What's your voice PIN?",
-    "PIN_NOT_EXPECTED": "I don't need a PIN right now. What would you like to do?",
-    "PIN_UNHEARD": "I didn't catch four digits. What's your voice PIN?",
-    "PIN_WRONG": "That PIN isn't right. What's your four digit voice PIN?",
-    "STORE_UNAVAILABLE": "The store isn't answering right now, so I couldn't do that. Please try again later.",
-    "ERROR": "Sorry, something went wrong on my side, and nothing was changed. What would you like to do?",
-    "ERROR_REPROMPT": "What would you like to do?",
-    "NO_CANCELLABLE": "You don't have an order that can still be cancelled. Shipped orders can't be cancelled.",
-    "CANCEL_KEPT": "Okay, I'll leave that order as it is.",
-    "CANCEL_REPROMPT": "Should I cancel it? Say yes or no.",
-    "NO_ORDERS": "You don't have any recent orders.",
-    "NOTHING_RUNNING_LOW": "Nothing looks like it's running low right now. What would you like to order?",
-    "RUNNING_LOW_REPROMPT": "Should I order it? Say yes or no.",
-    "VOICE_NOT_RECOGNISED": ("Sorry, only recognised voices can order for this household, and I don't recognise "
-                             "yours."),
-    "LIMITS_CARD": "You can change your spending limits in the Replenish app.",
-    "NOT_THAT": "Okay. What should I look for instead?",
+                  "I always ask before buying anything.")),
+    "GOODBYE": N_("Okay. Goodbye."),
+    "FALLBACK": N_("Sorry, I didn't catch that. You can say: order detergent, or: where's my stuff. What would you like?"),
+    "FALLBACK_REPROMPT": N_("What would you like? For example: order detergent."),
+    "FALLBACK_CONFIRM_ORDER": N_("Sorry, I didn't catch that. Should I order it? Say yes, no, or something else."),
+    "FALLBACK_PIN": N_("Sorry, I didn't catch that. What's your four digit voice PIN?"),
+    "FALLBACK_CONFIRM_CANCEL": N_("Sorry, I didn't catch that. Should I cancel that order? Say yes or no."),
+    "FALLBACK_DID_YOU_MEAN": N_("Sorry, I didn't catch that. Is that what you meant? Say yes or no."),
+    "LINK_ACCOUNT": N_("To order with Replenish, please link your account. I've sent a card to the Alexa app to help."),
+    "ASK_ITEM": N_("What would you like to order? For example, say: order detergent."),
+    "ASK_ITEM_REPROMPT": N_("What should I order?"),
+    "CONFIRM_REPROMPT": N_("Should I order it? Say yes, no, or something else."),
+    "CONFIRM_MANY_REPROMPT": N_("Should I order them? Say yes, no, or something else."),
+    "DID_YOU_MEAN_REPROMPT": N_("Is that what you meant? Say yes or no."),
+    "NOTHING_TO_CONFIRM": N_("There's nothing waiting for a yes right now. What would you like to do?"),
+    "NOTHING_TO_CONFIRM_REPROMPT": N_("What would you like to do?"),
+    "NOTHING_ORDERED": N_("Okay, I didn't order anything."),
+    "NO_OTHER_CANDIDATES": N_("That's all I found, so I didn't order anything. What else should I look for?"),
+    "NO_USUAL": N_("I don't see anything you've ordered before yet. What would you like to order?"),
+    "ASK_PIN": N_("Please say your four digit voice PIN to confirm."),
+    "ASK_PIN_REPROMPT": N_("What's your voice PIN?"),
+    "PIN_NOT_EXPECTED": N_("I don't need a PIN right now. What would you like to do?"),
+    "PIN_UNHEARD": N_("I didn't catch four digits. What's your voice PIN?"),
+    "PIN_WRONG": N_("That PIN isn't right. What's your four digit voice PIN?"),
+    "STORE_UNAVAILABLE": N_("The store isn't answering right now, so I couldn't do that. Please try again later."),
+    "ERROR": N_("Sorry, something went wrong on my side, and nothing was changed. What would you like to do?"),
+    "ERROR_REPROMPT": N_("What would you like to do?"),
+    "NO_CANCELLABLE": N_("You don't have an order that can still be cancelled. Shipped orders can't be cancelled."),
+    "CANCEL_KEPT": N_("Okay, I'll leave that order as it is."),
+    "CANCEL_REPROMPT": N_("Should I cancel it? Say yes or no."),
+    "NO_ORDERS": N_("You don't have any recent orders."),
+    "NOTHING_RUNNING_LOW": N_("Nothing looks like it's running low right now. What would you like to order?"),
+    "RUNNING_LOW_REPROMPT": N_("Should I order it? Say yes or no."),
+    "VOICE_NOT_RECOGNISED": (N_("Sorry, only recognized voices can order for this household, and I don't recognize "
+                             "yours.")),
+    "LIMITS_CARD": N_("You can change your spending limits in the Replenish app."),
+    "NOT_THAT": N_("Okay. What should I look for instead?"),
 }
 # While a question is open, what "I didn't catch that" says, and its reprompt, by dialog step.
 _FALLBACK_DURING = {"confirm_order": ("FALLBACK_CONFIRM_ORDER", "CONFIRM_REPROMPT"),
@@ -86,8 +190,8 @@ _FALLBACK_DURING = {"confirm_order": ("FALLBACK_CONFIRM_ORDER", "CONFIRM_REPROMP
                     "confirm_cancel": ("FALLBACK_CONFIRM_CANCEL", "CANCEL_REPROMPT"),
                     "did_you_mean": ("FALLBACK_DID_YOU_MEAN", "DID_YOU_MEAN_REPROMPT")}
 # What a linked account may not do unless the household allowed it when linking, by OAuth scope.
-_SCOPE_ACTIONS = {"orders:place": "place orders", "orders:cancel": "cancel orders",
-                  "orders:read": "check your orders"}
+_SCOPE_ACTIONS = {"orders:place": N_("place orders"), "orders:cancel": N_("cancel orders"),
+                  "orders:read": N_("check your orders")}
 
 
 def __getattr__(name: str):
@@ -136,8 +240,8 @@ def fit(*parts: str, required: int = 1) -> str:
 # -- formatting ---------------------------------------------------------------------------------------------
 
 def money(cents: int) -> str:
-    dollars, rest = divmod(int(cents), 100)
-    return f"${dollars:,}.{rest:02d}"
+    """'$12.99' (en-US), 'US$12.99' (en-GB), '12,99 $' (de-DE): the store's currency, written for the locale."""
+    return _spaced(format_currency(Decimal(int(cents)) / 100, _currency.get(), locale=babel_locale(_locale.get())))
 
 
 def day(when: datetime | date, today: date | None = None) -> str:
@@ -153,14 +257,31 @@ def day(when: datetime | date, today: date | None = None) -> str:
         if delta == -1:
             return _("yesterday")
         if abs(delta) > YEAR_AFTER_DAYS:
-            return f"{target:%B} {target.day}, {target.year}"
-    return f"{target:%A}, {target:%B} {target.day}"
+            return _spaced(format_date(target, "long", locale=babel_locale(_locale.get())))
+    return _spaced(format_date(target, _weekday_and_date(_locale.get()), locale=babel_locale(_locale.get())))
+
+
+@lru_cache(maxsize=16)
+def _weekday_and_date(locale: str) -> str:
+    """The locale's full date pattern without the year: 'EEEE, MMMM d' / 'EEEE d MMMM' / 'EEEE, d. MMMM'."""
+    pattern = babel_locale(locale).date_formats["full"].pattern
+    return re.sub(r"[\s,.]*\by+\b[.]?", "", pattern).strip(" ,")
 
 
 def clock_time(when: datetime) -> str:
-    hour = when.hour % 12 or 12
-    suffix = "AM" if when.hour < 12 else "PM"
-    return f"{hour}:{when.minute:02d} {suffix}" if when.minute else f"{hour} {suffix}"
+    """'3 PM' / '3:30 PM' (en-US), '15:00' / '15:30' (en-GB), '15 Uhr' / '15:30' (de-DE)."""
+    locale = babel_locale(_locale.get())
+    if not when.minute:  # a whole hour, the locale's way ("3 PM", "15 Uhr"), unless that is a bare number
+        twelve = "h" in locale.time_formats["short"].pattern
+        hour = _spaced(format_skeleton("h" if twelve else "H", when, locale=locale))
+        if not hour.strip().isdigit():
+            return hour
+    return _spaced(format_time(when, "short", locale=locale))
+
+
+def _spaced(text: str) -> str:
+    """Babel's no-break spaces as plain ones (what is said is the same; words are counted right)."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 def at_time(when: datetime, today: date) -> str:
@@ -185,6 +306,30 @@ def summary(items: list[str]) -> str:
     if len(items) <= 2:
         return join(items)
     return _("{first}, {second} and {more} more").format(first=items[0], second=items[1], more=len(items) - 2)
+
+
+# Aisle names (the last part of a product's category) as lists say them; listed so catalogs can translate them.
+AISLES = (
+    N_("aa batteries"), N_("aaa batteries"), N_("air filters"), N_("all purpose cleaner"), N_("almond milk"),
+    N_("baby wipes"), N_("bananas"), N_("body wash"), N_("bread"), N_("cat food"), N_("cat litter"),
+    N_("cat treats"), N_("cereal"), N_("coffee pods"), N_("conditioner"), N_("deodorant"), N_("descaler"),
+    N_("detergent"), N_("diapers"), N_("dish soap"), N_("dishwasher detergent"), N_("disinfecting wipes"),
+    N_("dog treats"), N_("dry dog food"), N_("dryer sheets"), N_("eggs"), N_("espresso capsules"),
+    N_("fabric softener"), N_("facial tissues"), N_("faucet water filters"), N_("formula"), N_("ground coffee"),
+    N_("ink cartridges"), N_("milk"), N_("napkins"), N_("oat milk"), N_("olive oil"), N_("paper towels"),
+    N_("pitcher water filters"), N_("razors"), N_("refrigerator water filters"), N_("rice"), N_("rinse aid"),
+    N_("shampoo"), N_("sponges"), N_("stain remover"), N_("toilet paper"), N_("toner cartridges"),
+    N_("toothbrush heads"), N_("toothpaste"), N_("trash bags"), N_("vacuum bags"), N_("wet dog food"),
+    N_("whole bean coffee"),
+)
+
+
+def aisle(name: str) -> str | None:
+    """The aisle's name in the request's language; None when its catalog has none (not English, not translated)."""
+    said = _(name)
+    if said != name or _locale.get().startswith("en"):
+        return said
+    return None
 
 
 def and_more(first: str, more: int) -> str:
@@ -218,7 +363,7 @@ def product_phrase(title: str, size: str, quantity: int) -> str:
 def with_reason(reason: str) -> str:
     """"It's the best match for detergent." / "You bought this on March 3." / "" (the recommender's words)."""
     reason = (reason or "").strip().rstrip(".")
-    if not reason:
+    if not reason or not _locale.get().startswith("en"):  # the recommender explains itself in English only
         return ""
     if reason.startswith(("the ", "a ")):
         return f"It's {reason}."
@@ -351,16 +496,23 @@ def pin_wrong() -> str:
     return _(_TEXTS["PIN_WRONG"])
 
 
-def pin_locked_now(lockout: str) -> str:
-    return _("That PIN was wrong three times, so voice ordering is locked for {lockout}. Nothing was ordered.").format(
-        lockout=lockout or _("a while"))
+def duration(minutes: int) -> str:
+    """'15 minutes', '1 hour', '1 day' ('15 Minuten'...): how long, in the request's language."""
+    return _spaced(format_timedelta(timedelta(minutes=int(minutes)), threshold=1.0,
+                                    locale=babel_locale(_locale.get())))
 
 
-def pin_locked_up_front(lockout: str) -> str:
-    if not lockout:
+def pin_locked_now(lockout_minutes: int) -> str:
+    lockout = duration(lockout_minutes) if lockout_minutes else _("a while")
+    return _("That PIN was wrong three times, so voice ordering is locked for {lockout}. Nothing was "
+             "ordered.").format(lockout=lockout)
+
+
+def pin_locked_up_front(lockout_minutes: int) -> str:
+    if not lockout_minutes:
         return _("Voice ordering is locked after three wrong PINs, so I can't order anything right now.")
-    return _("Voice ordering is locked for {lockout} after three wrong PINs, so I can't order anything now.").format(
-        lockout=lockout)
+    return _("Voice ordering is locked for {lockout} after three wrong PINs, so I can't order anything "
+             "now.").format(lockout=duration(lockout_minutes))
 
 
 # -- status and cancel --------------------------------------------------------------------------------------
@@ -395,8 +547,7 @@ def status_summary(first: str, first_brief: str, more: int) -> str:
     """The newest order's status, and how many more are on the card."""
     if not more:
         return first
-    tail = (_("1 more is in your Alexa app.") if more == 1 else
-            _("{count} more are in your Alexa app.").format(count=more))
+    tail = _n("{count} more is in your Alexa app.", "{count} more are in your Alexa app.", more).format(count=more)
     return fit(first, tail) if words(first) + words(tail) <= MAX_WORDS else fit(first_brief, tail)
 
 
@@ -423,7 +574,8 @@ def cancelled(items: str) -> str:
 
 
 def cancel_refused(message: str) -> str:
-    return fit(_("I couldn't cancel it."), message)
+    """Why, in the store's or the service's words, when they speak the request's language (English)."""
+    return fit(_("I couldn't cancel it."), message if _locale.get().startswith("en") else "")
 
 
 # -- running low --------------------------------------------------------------------------------------------
@@ -460,6 +612,6 @@ def running_low_item(title: str, last: str, expected: str) -> str:
 
 
 def not_allowed(scope: str) -> str:
-    action = _(_SCOPE_ACTIONS.get(scope, "do that"))
+    action = _(_SCOPE_ACTIONS.get(scope) or N_("do that"))
     return _("Your account is linked without permission to {action}. To allow it, link again in the Alexa "
              "app.").format(action=action)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from ask_sdk_core.dispatch_components import AbstractRequestInterceptor
 from ask_sdk_model.ui import LinkAccountCard, SimpleCard
 
-from replenish.domain.model import hash_secret
+from replenish.domain.model import PIN_LOCKOUTS, hash_secret
 
 from . import speech
 from .linking import already_remembered, remember_alexa_user
@@ -44,7 +44,7 @@ class Turn:
     time_zone: str = "UTC"
     has_pin: bool = False
     pin_locked: bool = False
-    lockout: str = ""  # how long the PIN lockout lasts, in words ("15 minutes"), when locked
+    lockout: int = 0  # how long the PIN lockout lasts, in minutes, when locked
     scopes: frozenset = frozenset()  # what the household allowed the skill when it linked
     session: dict = field(default_factory=dict)
     in_session: bool = True  # False for skill events, AudioPlayer, Messaging, routines' one-shot intents
@@ -103,8 +103,24 @@ class Turn:
         self.session.pop("state", None)
 
 
+def lockout_minutes(limits) -> int:
+    """How long the current voice PIN lockout lasts (the domain's escalation: 15 minutes, an hour, a day)."""
+    steps = PIN_LOCKOUTS
+    return int(steps[min(max((limits.pin_lockouts or 1) - 1, 0), len(steps) - 1)].total_seconds() // 60)
+
+
 def turn_of(handler_input) -> Turn:
     return handler_input.attributes_manager.request_attributes[TURN]
+
+
+class LocalizationInterceptor(AbstractRequestInterceptor):
+    """Speech in the request's locale (``request.locale``: "en-GB", "de-DE"...), prices in the store's currency."""
+
+    def __init__(self, container):
+        self.currency = (container.settings.extra or {}).get("currency") or speech.DEFAULT_CURRENCY
+
+    def process(self, handler_input):
+        speech.use_locale(getattr(handler_input.request_envelope.request, "locale", None), self.currency)
 
 
 class TurnInterceptor(AbstractRequestInterceptor):
@@ -157,7 +173,7 @@ class TurnInterceptor(AbstractRequestInterceptor):
             turn.time_zone = household.time_zone or "UTC"
             turn.has_pin = household.limits.has_pin
             turn.pin_locked = household.limits.pin_locked(now)
-            turn.lockout = household.limits.lockout_words() if turn.pin_locked else ""
+            turn.lockout = lockout_minutes(household.limits) if turn.pin_locked else 0
             turn.voices_only = bool(getattr(household.limits, "recognised_voices_only", False))
         if turn.user_id:
             remember_alexa_user(self.container.redis, turn.household_id, turn.user_id, client_id)

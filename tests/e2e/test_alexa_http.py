@@ -129,7 +129,7 @@ def test_pin_wrong_then_lockout(talk, container, clock):
     assert "locked for 15 minutes" in talk.text and "Nothing was ordered" in talk.text and not talk.open
     # Still locked in a new conversation: said up front, before any offer.
     talk.say("OrderItemIntent", {"item": "toilet paper"})
-    assert talk.text == speech.pin_locked_up_front("15 minutes") and not talk.open
+    assert talk.text == speech.pin_locked_up_front(15) and not talk.open
     assert "Charmin" not in talk.text
     assert orders(container) == []
     clock.advance(minutes=16)
@@ -386,3 +386,54 @@ def test_a_rejection_that_quotes_the_body_is_logged_in_one_short_line(container,
     with app.app_context(), caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
         alexa_module._reject("not an Alexa request envelope: " + "x" * 200_000)
     assert len(caplog.records) == 1 and len(caplog.records[0].getMessage()) < 300
+
+
+# -- locales ------------------------------------------------------------------------------------------------
+
+def resolved(env: dict, slot: str, value: str) -> dict:
+    """The slot as the locale's interaction model resolves it to a catalog value (entity resolution)."""
+    env["request"]["intent"]["slots"][slot]["resolutions"] = {"resolutionsPerAuthority": [{
+        "authority": f"amzn1.er-authority.echo-sdk.{SKILL_ID}.CatalogItem",
+        "status": {"code": "ER_SUCCESS_MATCH"},
+        "values": [{"value": {"name": value, "id": value.replace(' ', '_')}}]}]}
+    return env
+
+
+def one_shot_order(post, voice_token, locale: str, said: str, catalog_value: str) -> tuple[dict, dict]:
+    """"Alexa, ask home replenish to order <said>": a new session that starts with the intent, then "yes"."""
+    env = resolved(intent_request("OrderItemIntent", {"item": said}, access_token=voice_token, new_session=True,
+                                  locale=locale), "item", catalog_value)
+    offer = post(env)
+    assert offer["response"]["shouldEndSession"] is False and offer["response"]["reprompt"]
+    yes = post(intent_request("AMAZON.YesIntent", access_token=voice_token, new_session=False, locale=locale,
+                              attributes=offer["sessionAttributes"]))
+    return offer, yes
+
+
+def said(answer: dict, part: str = "outputSpeech") -> str:
+    node = answer["response"][part] if part == "outputSpeech" else answer["response"]["reprompt"]["outputSpeech"]
+    return node["ssml"].removeprefix("<speak>").removesuffix("</speak>")
+
+
+def test_one_shot_order_in_british_english(post, voice_token, container):
+    offer, yes = one_shot_order(post, voice_token, "en-GB", "washing powder", "detergent")
+    assert said(offer) == ("I found Tide PODS Laundry Detergent, 42 Count, for US$12.99. It's the best match for "
+                           "detergent. Should I order it?")
+    assert said(yes) == "OK, I've ordered Tide PODS Laundry Detergent for US$12.99. It should arrive by Thursday, 12 March."
+    assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+
+
+def test_one_shot_order_in_german(post, voice_token, container):
+    offer, yes = one_shot_order(post, voice_token, "de-DE", "Waschmittel", "detergent")
+    assert said(offer) == ("Ich habe Tide PODS Laundry Detergent, 42 Count gefunden. Das macht 12,99 $. "
+                           "Soll ich es bestellen?")
+    assert said(offer, "reprompt") == "Soll ich es bestellen? Sag ja, nein oder etwas anderes."
+    assert said(yes) == ("Alles klar, bestellt: Tide PODS Laundry Detergent für 12,99 $. "
+                         "Lieferung bis Donnerstag, 12. März.")
+    assert "Um sie in den nächsten 30 Minuten zu stornieren" in yes["response"]["card"]["content"]
+    assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+
+
+def test_the_next_request_in_english_is_english_again(post, voice_token):
+    post(intent_request("AMAZON.HelpIntent", access_token=voice_token, locale="de-DE"))
+    assert said(post(intent_request("AMAZON.HelpIntent", access_token=voice_token))) == speech.HELP

@@ -44,8 +44,8 @@ SAMPLES = {
     "limit_per_order": [(PRICE * QTY, 10_000_000)],
     "limit_per_month": [(100_000_000,)],
     "pin_wrong": [()],
-    "pin_locked_now": [("24 hours",), ("",)],
-    "pin_locked_up_front": [("24 hours",), ("",)],
+    "pin_locked_now": [(1440,), (0,)],
+    "pin_locked_up_front": [(1440,), (0,)],
     "order_status": [(ITEMS, speech.status_text("confirmed", arrival=DAY))],
     "status_summary": [(speech.order_status(ITEMS, STATUS), speech.order_status(ITEMS, "is placed"), 9),
                        (speech.order_status(ITEMS, STATUS), speech.order_status(ITEMS, "is placed"), 1),
@@ -63,11 +63,18 @@ SAMPLES = {
 # Not replies: pieces of replies, formatting, the rules themselves, and card text (read, not heard).
 NOT_REPLIES = {"words", "seconds", "asks", "last_question", "fit", "money", "day", "clock_time", "at_time", "day_at",
                "join", "summary", "and_more", "short_name", "product_phrase", "with_reason", "product_card",
-               "list_card", "placed_card", "arriving", "status_text", "running_low_item"}
+               "list_card", "placed_card", "arriving", "status_text", "running_low_item",
+               # languages
+               "available_locales", "resolve_locale", "translations", "babel_locale", "use_locale", "keep_locale",
+               "restore_locale", "current_locale", "N_", "duration", "aisle"}
 INVITES = re.compile(r"\b(you can say|try saying|try:|say:|say,)", re.I)
 
 
+LOCALES = speech.available_locales()
+
+
 def every_reply() -> list[tuple[str, str]]:
+    """(name, text) of every spoken reply, in the current locale."""
     found = [(name, getattr(speech, name)) for name in speech._TEXTS if not name.endswith("_CARD")]
     for step, (text, again) in speech.FALLBACK_DURING.items():
         found += [(f"FALLBACK_DURING[{step}]", text), (f"FALLBACK_DURING[{step}] reprompt", again)]
@@ -77,28 +84,80 @@ def every_reply() -> list[tuple[str, str]]:
     return found
 
 
+@pytest.fixture(params=LOCALES)
+def locale(request):
+    kept = speech.keep_locale()
+    speech.use_locale(request.param, "EUR" if request.param == "de-DE" else None)
+    yield request.param
+    speech.restore_locale(kept)
+
+
 def test_every_reply_function_has_a_worst_case_sample():
     functions = {name for name, f in inspect.getmembers(speech, inspect.isfunction)
                  if f.__module__ == speech.__name__ and not name.startswith("_")}
     assert functions - NOT_REPLIES == set(SAMPLES)
 
 
-@pytest.mark.parametrize("name, text", every_reply())
-def test_no_reply_is_longer_than_eight_seconds(name, text):
-    assert speech.seconds(text) <= 8, f"{name}: {speech.words(text)} words: {text}"
+def test_the_locales_are_the_catalogs():
+    assert {"en-US", "en-GB", "de-DE"} <= set(LOCALES)
 
 
-@pytest.mark.parametrize("name, text", every_reply())
-def test_a_reply_that_invites_an_answer_asks_it(name, text):
-    if INVITES.search(text):
-        assert speech.asks(text), f"{name} invites an answer without asking: {text}"
-    if speech.asks(text):  # the session stays open, and this is its reprompt when none is given
-        assert speech.last_question(text).endswith("?")
+def test_no_reply_is_longer_than_eight_seconds(locale):
+    too_long = [(name, speech.words(text), text) for name, text in every_reply() if speech.seconds(text) > 8]
+    assert not too_long, too_long
 
 
-@pytest.mark.parametrize("name", [n for n in speech._TEXTS if n.endswith("_REPROMPT")])
-def test_reprompts_ask(name):
-    assert speech.asks(getattr(speech, name))
+def test_a_reply_that_invites_an_answer_asks_it(locale):
+    for name, text in every_reply():
+        if INVITES.search(text):
+            assert speech.asks(text), f"{name} invites an answer without asking: {text}"
+        if speech.asks(text):  # the session stays open, and this is its reprompt when none is given
+            assert speech.last_question(text).endswith("?"), name
+
+
+def test_reprompts_ask(locale):
+    for name in (n for n in speech._TEXTS if n.endswith("_REPROMPT")):
+        assert speech.asks(getattr(speech, name)), name
+
+
+def test_every_translation_keeps_the_placeholders():
+    import re as re_
+    from babel.messages.pofile import read_po
+    for po in speech.LOCALES_DIR.glob("*/LC_MESSAGES/skill.po"):
+        with open(po, "rb") as handle:
+            catalog = read_po(handle)
+        for message in catalog:
+            if not message.id or not message.string:
+                continue
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            wanted = set(re_.findall(r"{\w+}", ids[0]))
+            for string in strings:
+                if string:
+                    assert set(re_.findall(r"{\w+}", string)) == wanted, (po.parent.parent.name, message.id)
+
+
+def test_german_and_british_speech_and_formats():
+    from datetime import datetime as dt
+    kept = speech.keep_locale()
+    try:
+        speech.use_locale("de-DE", "EUR")
+        assert speech.GOODBYE == "Alles klar. Bis bald!"
+        assert speech.money(1299) == "12,99 €"
+        assert speech.day(date(2026, 3, 12), date(2026, 3, 10)) == "Donnerstag, 12. März"
+        assert speech.day(date(2025, 8, 14), date(2026, 3, 10)) == "14. August 2025"
+        assert speech.clock_time(dt(2026, 3, 10, 15, 0)) == "15 Uhr"
+        assert speech.summary(["Waschmittel", "Milch", "a", "b"]) == "Waschmittel, Milch und 2 weitere"
+        speech.use_locale("de-AT")  # no catalog of its own: German all the same
+        assert speech.current_locale() == "de-DE"
+        speech.use_locale("en-GB", "GBP")
+        assert speech.money(1299) == "£12.99" and speech.GOODBYE == "OK. Goodbye."
+        assert speech.day(date(2026, 3, 12), date(2026, 3, 10)) == "Thursday, 12 March"
+        assert speech.clock_time(dt(2026, 3, 10, 15, 0)) == "15:00"
+        speech.use_locale("fr-FR")  # no French catalog: English
+        assert speech.current_locale() == "en-US" and speech.GOODBYE == "Okay. Goodbye."
+    finally:
+        speech.restore_locale(kept)
 
 
 def test_words_ignore_ssml_tags():
@@ -197,10 +256,10 @@ def test_a_locked_pin_is_said_before_any_offer(talk, container, clock):
         except Exception:
             pass
     talk.say("OrderItemIntent", {"item": "detergent"})
-    assert talk.text == speech.pin_locked_up_front("15 minutes") and not talk.open
+    assert talk.text == speech.pin_locked_up_front(15) and not talk.open
     assert "Tide" not in talk.text
     talk.say("RunningLowIntent")
-    assert talk.text == speech.pin_locked_up_front("15 minutes")
+    assert talk.text == speech.pin_locked_up_front(15)
     clock.advance(minutes=16)
     talk.say("OrderItemIntent", {"item": "detergent"})
     assert "Tide" in talk.text
@@ -319,3 +378,15 @@ def test_dates_use_the_household_zone_in_running_low(talk, fake, container):
     fake.timings = [Timing("CHARMIN-12", 30.0, 25.0, 35.0, now - timedelta(days=1), now + timedelta(days=29))]
     talk.say("RunningLowIntent")
     assert "last ordered yesterday" in talk.text or "last ordered Sunday, March 8" in talk.text
+
+
+def test_the_speaker_shows_in_the_order_timeline(skill, voice_token, container, token):
+    from replenish.web import create_app
+    talk = SpeakerConversation(skill.invoke, voice_token, "amzn1.ask.person.ALICE")
+    talk.say("OrderItemIntent", {"item": "detergent"})
+    talk.say("AMAZON.YesIntent")
+    with container.uow() as uow:
+        [order_id] = [o.id for o in uow.orders.list("h1")]
+    body = create_app(container).test_client().get(f"/v1/orders/{order_id}",
+                                                   headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["timeline"][0]["event"] == "OrderPlaced" and body["timeline"][0]["speaker"] == "amzn1.ask.person.ALICE"
