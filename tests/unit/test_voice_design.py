@@ -390,3 +390,21 @@ def test_the_speaker_shows_in_the_order_timeline(skill, voice_token, container, 
     body = create_app(container).test_client().get(f"/v1/orders/{order_id}",
                                                    headers={"Authorization": f"Bearer {token}"}).get_json()
     assert body["timeline"][0]["event"] == "OrderPlaced" and body["timeline"][0]["speaker"] == "amzn1.ask.person.ALICE"
+
+
+def test_the_setting_on_the_dashboard(container, token):
+    from replenish.web import create_app
+    from tests.unit.test_dashboard import sign_in
+    client = create_app(container).test_client()
+    csrf = sign_in(client, token)
+    form = {"csrf_token": csrf, "per_order_cap": "200", "per_month_cap": "500", "window_voice": "30",
+            "window_button": "15", "window_appliance": "15", "window_web": "10"}
+    html = client.get("/dashboard/settings").get_data(as_text=True)
+    assert 'name="recognised_voices_only">' in html  # shown, not ticked
+    assert client.post("/dashboard/settings/limits", data={**form, "recognised_voices_only": "on"}).status_code == 302
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.recognised_voices_only is True
+    assert 'name="recognised_voices_only" checked>' in client.get("/dashboard/settings").get_data(as_text=True)
+    client.post("/dashboard/settings/limits", data=form)  # unticked
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.recognised_voices_only is False
