@@ -7,7 +7,7 @@ round trip: signature and certificate check, envelope parsing, account-linking l
 speech, serialization. OrderItemIntent ("order detergent") and LaunchRequest are measured in the same run,
 interleaved. The catalog is synthetic (the demo catalog padded to --catalog products) and the household has
 three years of history. The recommender is the project's: catalog baselines by default, a model fitted on the
-stored history with --trained. Target: OrderItemIntent p99 under 50 ms.
+stored history with --trained. Targets: OrderItemIntent p99 under 50 ms, and within 3x LaunchRequest's p99.
 """
 from __future__ import annotations
 
@@ -148,9 +148,11 @@ def main() -> None:
                          ("LaunchRequest", launch_ms)):
         print(f"{name:<28}{len(values):>6}{statistics.median(values):>10.2f}{percentile(values, 90):>10.2f}"
               f"{percentile(values, 99):>10.2f}{max(values):>10.2f}")
+    launch_p99 = percentile(launch_ms, 99)
     for name, values in (("first turn", cold_ms), ("next turn", warm_ms)):
         p99 = percentile(values, 99)
-        print(f"OrderItemIntent {name} p99 {p99:.1f} ms: {'within' if p99 < 50 else 'OVER'} the 50 ms target")
+        print(f"OrderItemIntent {name} p99 {p99:.1f} ms: {'within' if p99 < 50 else 'OVER'} the 50 ms target; "
+              f"{p99 / launch_p99:.1f}x LaunchRequest p99 ({'within' if p99 <= 3 * launch_p99 else 'OVER'} 3x)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from . import speech
 from .turn import Turn
 
 CANCELLABLE = [s.value for s in model.CANCELLABLE]
-_STOP = {"my", "the", "a", "an", "some", "of", "our", "order", "orders", "that", "this", "last", "stuff", "for"}
+STOP_WORDS = {"my", "the", "a", "an", "some", "of", "our", "order", "orders", "that", "this", "last", "stuff",
+              "for", "me", "please", "more", "pack", "packs"}
 _WORD = re.compile(r"[a-z0-9]+")
 DEFAULT_DELIVERY_DAYS = 2
 
@@ -44,7 +45,7 @@ def recent(turn: Turn, statuses: list[str] | None = None, limit: int = 20) -> li
 
 def matching(orders: list[dict], phrases: list[str]) -> list[dict]:
     """Orders whose products answer to every meaningful word of one of ``phrases``."""
-    wanted = [w for w in (words(p) - _STOP for p in phrases) if w]
+    wanted = [w for w in (words(p) - STOP_WORDS for p in phrases) if w]
     if not wanted:
         return list(orders)
     return [o for o in orders if any(w <= o["_words"] for w in wanted)]
@@ -56,6 +57,16 @@ def items(order: dict) -> str:
         title = line["title"] or line["sku"]
         parts.append(title if line["quantity"] == 1 else f"{line['quantity']} packs of {title}")
     return speech.join(parts)
+
+
+def spoken_items(order: dict) -> str:
+    """What an order holds, said briefly: one line as '2 packs of <short name>', more as '<first> and 2 more'
+    (the card lists them all)."""
+    lines = order["lines"]
+    first = speech.short_name(lines[0]["title"] or lines[0]["sku"]) if lines else ""
+    if len(lines) == 1:
+        return speech.product_phrase(first, "", lines[0]["quantity"])
+    return speech.and_more(first, len(lines) - 1)
 
 
 def _when(value: str | None) -> datetime | None:
@@ -85,7 +96,7 @@ def cancel_minutes(order: dict) -> int:
 
 def placed_words(turn: Turn, order: dict) -> str:
     created = turn.local(_when(order["created_at"]))
-    return f"{speech.day(created, turn.today())} at {speech.clock_time(created)}"
+    return speech.day_at(created, turn.today())
 
 
 def status_words(turn: Turn, order: dict) -> str:
@@ -93,9 +104,7 @@ def status_words(turn: Turn, order: dict) -> str:
     at = ""
     if status == "pending":
         due = turn.local(_when(order["submit_after"]))
-        at = speech.clock_time(due)
-        if due.date() != turn.today():
-            at = f"{speech.day(due, turn.today())} at {at}"
+        at = speech.at_time(due, turn.today())
     elif status == "delivered" and order.get("delivered_at"):
         at = speech.day(turn.local(_when(order["delivered_at"])), turn.today())
     elif status == "cancelled" and order.get("cancelled_at"):

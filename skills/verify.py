@@ -34,6 +34,9 @@ ECHO_API_DOMAIN = "echo-api.amazon.com"
 CERT_HOST = "s3.amazonaws.com"
 CERT_PATH_PREFIX = "/echo.api/"
 DEFAULT_MAX_SKEW_SECONDS = 150
+# Amazon delivers skill events (and retries them) up to an hour late; ask-sdk's verifier allows the same.
+SKILL_EVENT_MAX_SKEW_SECONDS = 3600
+SKILL_EVENT_PREFIX = "AlexaSkillEvent."
 _CACHE_SIZE = 32
 
 
@@ -271,8 +274,13 @@ class RequestVerifier:
         return envelope
 
     def _check_timestamp(self, envelope: dict, now: datetime) -> None:
-        stamp = _parse_timestamp(envelope["request"].get("timestamp"))
-        if abs(now - stamp) > self._max_skew:
+        request = envelope["request"]
+        stamp = _parse_timestamp(request.get("timestamp"))
+        allowed = self._max_skew
+        kind = request.get("type")
+        if isinstance(kind, str) and kind.startswith(SKILL_EVENT_PREFIX):
+            allowed = max(allowed, timedelta(seconds=SKILL_EVENT_MAX_SKEW_SECONDS))
+        if abs(now - stamp) > allowed:
             raise VerificationError("request timestamp is outside the allowed window")
 
     def _check_skill_id(self, envelope: dict) -> None:

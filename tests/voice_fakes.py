@@ -18,6 +18,8 @@ class FakeRecommendations:
     low: list | None = None  # skus running low
     usual: list | None = None  # buy-again skus, best first
     reasons: dict | None = None
+    anything: list | None = None  # skus offered for any phrase nothing matches (as a trained model would)
+    timings: list | None = None  # Timing rows to answer running_low with, instead of ``low``
 
     def _products(self):
         with self.container.uow() as uow:
@@ -34,6 +36,9 @@ class FakeRecommendations:
             w in (p.title + " " + p.category).lower() for w in words)]
         # the smaller pack first, as a household's usual would be
         found.sort(key=lambda p: p.price_cents)
+        if not found and self.anything:
+            by_sku = {p.sku: p for p in self._products()}
+            found = [by_sku[s] for s in self.anything if s in by_sku]
         return [self._candidate(p, 0.9 - i * 0.1, phrase) for i, p in enumerate(found[:k])]
 
     def quantity(self, household_id, sku):
@@ -44,6 +49,8 @@ class FakeRecommendations:
         return [self._candidate(by_sku[s]) for s in (self.usual or [])[:k] if s in by_sku]
 
     def running_low(self, household_id, horizon_days=7, k=10):
+        if self.timings is not None:
+            return list(self.timings)[:k]
         now = self.container.clock()
         return [Timing(sku, 30.0, 25.0, 35.0, now - timedelta(days=28), now + timedelta(days=2))
                 for sku in (self.low or [])[:k]]
@@ -101,6 +108,11 @@ class Conversation:
     @property
     def text(self) -> str:
         ssml = (self.last.get("response", {}).get("outputSpeech") or {}).get("ssml", "")
+        return ssml.removeprefix("<speak>").removesuffix("</speak>")
+
+    @property
+    def reprompt(self) -> str:
+        ssml = ((self.last.get("response", {}).get("reprompt") or {}).get("outputSpeech") or {}).get("ssml", "")
         return ssml.removeprefix("<speak>").removesuffix("</speak>")
 
     @property

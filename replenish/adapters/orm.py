@@ -60,6 +60,7 @@ household_limits = Table(
     Column("pin_locked_until", UTCDateTime, nullable=True),
     Column("pin_lockouts", Integer, nullable=False, default=0, server_default="0"),
     Column("notification_prefs", JSON, nullable=True),
+    Column("recognised_voices_only", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_tokens = Table(

@@ -19,6 +19,7 @@ class PlaceOrder:
     exclusive_source: bool = True
     idempotency_key: str | None = None
     test: bool = False  # a partner's test order (DRS TEST_ORDER_PLACED): never sent to the store
+    speaker: str | None = None  # who asked, when the channel knows (an Alexa voice profile's personId)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CancelOrder:
     household_id: str
     order_id: str
     reason: str = "cancelled by household"
+    speaker: str | None = None  # who asked, when the channel knows (an Alexa voice profile's personId)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class UpdateLimits:
     cancel_windows: dict = field(default_factory=dict)
     clear_per_order_cap: bool = False
     clear_per_month_cap: bool = False
+    recognised_voices_only: bool | None = None  # None leaves it as it is
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ class OrderPlaced(OrderEvent):
     total_cents: int = 0
     submit_after: str = ""  # ISO 8601: when the cancel window closes
     test: bool = False  # a test order: never submitted
+    speaker: str | None = None  # who ordered it, when the channel knows (an Alexa voice profile)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class OrderDelivered(OrderEvent):
 class OrderCancelled(OrderEvent):
     name: ClassVar[str] = "OrderCancelled"
     reason: str = ""
+    speaker: str | None = None  # who cancelled it, when the channel knows (an Alexa voice profile)
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ class Limits(Aggregate):
         self.pin_locked_until: datetime | None = None
         self.pin_lockouts = 0  # lockouts in a row, for the escalation
         self.notification_prefs = default_notification_prefs()
+        self.recognised_voices_only = False  # only voices Alexa recognises (voice profiles) may buy
 
     # -- notifications -----------------------------------------------------------------------------------
     @property
@@ -282,7 +283,7 @@ class Order(Aggregate):
     def __init__(self, household_id: str, channel: Channel | str, lines: list[OrderLine], *,
                  source_id: str | None = None, exclusive_source: bool = True, idempotency_key: str | None = None,
                  now: datetime | None = None, cancel_window: timedelta = timedelta(0), id: str | None = None,
-                 test: bool = False):
+                 test: bool = False, speaker: str | None = None):
         if not lines:
             raise InvalidCommand("An order needs at least one line.", field="lines")
         now = now or utcnow()
@@ -313,7 +314,7 @@ class Order(Aggregate):
         self.submit_attempts = 0  # tries the store did not answer (refused for now, or the reply was lost)
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
-                     test=self.test)
+                     test=self.test, speaker=speaker)
 
 
     @staticmethod
@@ -384,13 +385,13 @@ class Order(Aggregate):
         self.delivery_photo_url = photo_url
         self._record(events.OrderDelivered, delivery_photo_url=photo_url)
 
-    def cancel(self, now: datetime, reason: str = "cancelled by household") -> None:
+    def cancel(self, now: datetime, reason: str = "cancelled by household", speaker: str | None = None) -> None:
         if not self.can_cancel:
             raise IllegalTransition(f"This order is already {self.status} and can no longer be cancelled.",
                                     field="status", current=self.status)
         self._move(OrderStatus.CANCELLED, now)
         self.cancelled_at = now
-        self._record(events.OrderCancelled, reason=reason)
+        self._record(events.OrderCancelled, reason=reason, speaker=speaker)
 
     def fail(self, reason: str, now: datetime) -> None:
         self._move(OrderStatus.FAILED, now)

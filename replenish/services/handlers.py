@@ -182,7 +182,8 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
             _check_limits(household, total, int(spent or 0))
         order = model.Order(household.id, cmd.channel, lines, source_id=cmd.source_id,
                             exclusive_source=cmd.exclusive_source, idempotency_key=cmd.idempotency_key,
-                            now=now, cancel_window=household.limits.cancel_window(cmd.channel), test=cmd.test)
+                            now=now, cancel_window=household.limits.cancel_window(cmd.channel), test=cmd.test,
+                            speaker=cmd.speaker)
         uow.orders.insert_new(order)
         uow.commit()
         return PlaceResult("order_placed", order_view(order))
@@ -198,7 +199,7 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
             # Already at the store: it must agree before we call the order cancelled.
             if not deps.gateway.cancel(order.retailer_order_id):
                 raise PermanentError("The store could not cancel this order any more.")
-        order.cancel(now, cmd.reason)
+        order.cancel(now, cmd.reason, cmd.speaker)
         uow.commit()
         return order_view(order)
 
@@ -462,6 +463,8 @@ def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
             limits.per_order_cap_cents = None
         if cmd.clear_per_month_cap:
             limits.per_month_cap_cents = None
+        if cmd.recognised_voices_only is not None:
+            limits.recognised_voices_only = bool(cmd.recognised_voices_only)
         windows = dict(limits.cancel_windows or {})
         for channel, seconds in (cmd.cancel_windows or {}).items():
             if channel not in model.DEFAULT_CANCEL_WINDOWS:

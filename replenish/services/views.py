@@ -38,4 +38,5 @@ def limits_view(limits: model.Limits) -> dict:
         "per_month_cap_cents": limits.per_month_cap_cents,
         "cancel_windows": dict(limits.cancel_windows or {}),
         "voice_pin_set": limits.has_pin,
+        "recognised_voices_only": bool(getattr(limits, "recognised_voices_only", False)),
     }

@@ -46,6 +46,7 @@ class LimitsIn(BaseModel):
     per_order_cap_cents: int | None = Field(default=None, ge=0, le=10_000_000, strict=True)
     per_month_cap_cents: int | None = Field(default=None, ge=0, le=100_000_000, strict=True)
     cancel_windows: dict[str, Annotated[int, Field(ge=0, le=7 * 86400, strict=True)]] = Field(default_factory=dict)
+    recognised_voices_only: bool | None = Field(default=None, strict=True)
 
 
 def _idempotency_key() -> str | None:
@@ -82,7 +83,8 @@ def get_order(order_id: str):
         body = order_view(order)
         body["timeline"] = [{"event": row.event_type, "at": model.iso(row.created_at),
                              **{k: v for k, v in row.payload.items() if k in ("reason", "tracking_url",
-                                                                               "delivery_photo_url")}}
+                                                                               "delivery_photo_url")
+                                or (k == "speaker" and v)}}
                             for row in uow.outbox.timeline(order.id)]
         return jsonify(body)
 
@@ -122,7 +124,7 @@ def update_limits():
     body = LimitsIn.model_validate(raw)
     result = container().bus.handle(commands.UpdateLimits(
         g.household_id, per_order_cap_cents=body.per_order_cap_cents, per_month_cap_cents=body.per_month_cap_cents,
-        cancel_windows=body.cancel_windows,
+        cancel_windows=body.cancel_windows, recognised_voices_only=body.recognised_voices_only,
         clear_per_order_cap="per_order_cap_cents" in raw and raw["per_order_cap_cents"] is None,
         clear_per_month_cap="per_month_cap_cents" in raw and raw["per_month_cap_cents"] is None))
     return jsonify(result)

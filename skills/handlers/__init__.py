@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from .errors import CatchAllExceptionHandler
+from .events import (ExceptionEncounteredHandler, PermissionHandler, ProactiveSubscriptionHandler,
+                     QuietRequestHandler, SkillAccountLinkedHandler, SkillDisabledHandler, SkillEnabledHandler)
 from .orders import CancelOrderIntentHandler, OrderStatusIntentHandler, RunningLowIntentHandler
 from .ordering import (NoIntentHandler, OrderItemIntentHandler, PinIntentHandler, ReorderIntentHandler,
                        SomethingElseIntentHandler, YesIntentHandler)
@@ -10,6 +12,13 @@ from .session import (CancelIntentHandler, FallbackIntentHandler, HelpIntentHand
                       UnhandledRequestHandler)
 
 REQUEST_HANDLERS = (
+    SkillEnabledHandler,
+    SkillDisabledHandler,
+    SkillAccountLinkedHandler,
+    PermissionHandler,
+    ProactiveSubscriptionHandler,
+    ExceptionEncounteredHandler,
+    QuietRequestHandler,  # AudioPlayer, PlaybackController, Messaging...: no speech allowed
     LaunchRequestHandler,
     OrderItemIntentHandler,
     ReorderIntentHandler,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.utils import is_intent_name, is_request_type
 
+from replenish.oauth.scopes import PLACE
+
 from .. import speech
 from ..dialog import Say
 from ..turn import Turn, link_account, reply, turn_of
@@ -33,8 +35,21 @@ class VoiceHandler(AbstractRequestHandler):
         if scope and not turn.may(scope):
             turn.clear_state()
             return link_account(handler_input, speech.not_allowed(scope))
-        said = self.answer(turn, handler_input)
+        said = self.refuse_purchase(turn, scope) or self.answer(turn, handler_input)
         return reply(handler_input, said.text, said.reprompt, card=said.card)
+
+    @staticmethod
+    def refuse_purchase(turn: Turn, scope: str | None) -> Say | None:
+        """Before any offer: a voice that may not buy hears so up front, not after saying yes."""
+        if scope != PLACE:
+            return None
+        if turn.unrecognised:
+            turn.clear_state()
+            return Say(speech.VOICE_NOT_RECOGNISED)
+        if turn.pin_locked:
+            turn.clear_state()
+            return Say(speech.pin_locked_up_front(turn.lockout))
+        return None
 
     def scope_for(self, turn: Turn) -> str | None:
         return self.scope
@@ -66,4 +81,9 @@ def slot_phrases(handler_input, name: str) -> list[str]:
             name_ = getattr(value.value, "name", None)
             if name_ and name_ not in phrases:
                 phrases.append(name_)
+            # the value's id is the same in every locale ("paper_towels"): a German "küchenrolle" still finds
+            # the catalog's English words
+            ident = getattr(value.value, "id", None)
+            if ident and ident.replace("_", " ") not in phrases:
+                phrases.append(ident.replace("_", " "))
     return phrases

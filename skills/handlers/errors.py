@@ -8,7 +8,8 @@ from ask_sdk_core.dispatch_components import AbstractExceptionHandler
 from replenish.services.ports import TransientError
 
 from .. import speech
-from ..turn import TURN, reply
+from ..turn import TURN, quiet, reply
+from .events import speech_forbidden
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,10 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         request = handler_input.request_envelope.request
         if turn is not None:
             turn.clear_state()
+        if speech_forbidden(handler_input) or getattr(request, "object_type", "") == "SessionEndedRequest":
+            log.exception("voice request %s (%s) failed", getattr(request, "request_id", ""),
+                          getattr(request, "object_type", ""), exc_info=exception)
+            return quiet(handler_input)  # Alexa allows no speech here; it may deliver a skill event again
         if isinstance(exception, TransientError):
             log.warning("voice request %s: store unavailable: %s", getattr(request, "request_id", ""), exception)
             return reply(handler_input, speech.STORE_UNAVAILABLE)

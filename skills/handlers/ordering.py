@@ -28,7 +28,7 @@ class OrderItemIntentHandler(VoiceHandler):
             candidates = turn.recs.resolve(phrase, k=dialog.MAX_CANDIDATES)
             if candidates:
                 break
-        return dialog.offer_item(turn, phrases[0], quantity, candidates)
+        return dialog.offer_item(turn, phrases[0], quantity, candidates, phrases=phrases)
 
 
 class ReorderIntentHandler(VoiceHandler):
@@ -47,7 +47,7 @@ class SomethingElseIntentHandler(VoiceHandler):
     scope = PLACE
 
     def answer(self, turn, handler_input):
-        if turn.state.get("step") not in (dialog.CONFIRM_ORDER, dialog.PIN):
+        if turn.state.get("step") not in (dialog.CONFIRM_ORDER, dialog.PIN, dialog.PROPOSE):
             return Say(speech.ASK_ITEM, speech.ASK_ITEM_REPROMPT)
         return dialog.next_candidate(turn)
 
@@ -59,12 +59,14 @@ class YesIntentHandler(VoiceHandler):
         step = turn.state.get("step")
         if step == dialog.CONFIRM_CANCEL:
             return CANCEL
-        return PLACE if step in (dialog.CONFIRM_ORDER, dialog.PIN) else None
+        return PLACE if step in (dialog.CONFIRM_ORDER, dialog.PIN, dialog.PROPOSE) else None
 
     def answer(self, turn, handler_input):
         step = turn.state.get("step")
         if step == dialog.CONFIRM_ORDER:
             return dialog.confirm_order(turn)
+        if step == dialog.PROPOSE:
+            return dialog.accept_proposal(turn)
         if step == dialog.CONFIRM_CANCEL:
             return dialog.confirm_cancel(turn)
         if step == dialog.PIN:
@@ -80,6 +82,8 @@ class NoIntentHandler(VoiceHandler):
         if step == dialog.CONFIRM_ORDER:
             return dialog.next_candidate(turn)
         turn.clear_state()
+        if step == dialog.PROPOSE:
+            return Say(speech.NOT_THAT, speech.ASK_ITEM_REPROMPT)
         if step == dialog.CONFIRM_CANCEL:
             return Say(speech.CANCEL_KEPT)
         return Say(speech.NOTHING_ORDERED)

@@ -7,7 +7,7 @@ from ask_sdk_core.utils import is_request_type
 
 from .. import speech
 from ..dialog import Say
-from ..turn import turn_of
+from ..turn import quiet, turn_of
 from .base import VoiceHandler
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class HelpIntentHandler(VoiceHandler):
     needs_link = False
 
     def answer(self, turn, handler_input):
-        return Say(speech.HELP, speech.HELP_REPROMPT)
+        return Say(speech.HELP, speech.HELP_REPROMPT, card=(speech.SKILL_NAME, speech.HELP_CARD))
 
 
 class StopIntentHandler(VoiceHandler):
@@ -83,12 +83,19 @@ class FallbackIntentHandler(VoiceHandler):
 
 
 class UnhandledRequestHandler(VoiceHandler):
-    """Anything else Alexa sends (an intent not in the model, a request type we don't use)."""
+    """Anything else Alexa sends: an intent not in the model gets the fallback; a request type we don't use
+    (one Amazon adds later, an APL event, CanFulfillIntentRequest...) an empty response."""
 
     needs_link = False
 
     def can_handle(self, handler_input):
         return not is_request_type("SessionEndedRequest")(handler_input)
+
+    def handle(self, handler_input):
+        if not is_request_type("IntentRequest")(handler_input):
+            log.info("%s answered empty", getattr(handler_input.request_envelope.request, "object_type", "?"))
+            return quiet(handler_input)
+        return super().handle(handler_input)
 
     def answer(self, turn, handler_input):
         return Say(speech.FALLBACK, speech.FALLBACK_REPROMPT)

@@ -76,9 +76,8 @@ def test_order_then_yes(talk, container):
                          "detergent. Should I order it?")
     assert orders(container) == []  # nothing is bought without a yes
     talk.say("AMAZON.YesIntent")
-    assert talk.text.startswith("Okay, I've ordered Tide PODS Laundry Detergent, 42 Count for $12.99. "
-                                "It should arrive by Thursday, March 12.")
-    assert not talk.open
+    assert talk.text == "Okay, I've ordered Tide PODS Laundry Detergent for $12.99. It should arrive by Thursday, March 12."
+    assert not talk.open and "Tide PODS Laundry Detergent, 42 Count" in talk.card["title"]
     assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
     assert container.redis.get(alexa_user_key("h1")) == USER_ID.encode()
 
@@ -95,13 +94,14 @@ def test_order_then_no(talk, container):
     talk.say("OrderItemIntent", {"item": "toilet paper"})
     assert "Charmin" in talk.text
     talk.say("AMAZON.NoIntent")
-    assert talk.text == speech.NO_OTHER_CANDIDATES and not talk.open
+    assert talk.text == speech.NO_OTHER_CANDIDATES and talk.open and talk.reprompt
     assert orders(container) == []
 
 
 def test_quantity(talk, container):
     talk.say("OrderItemIntent", {"item": "toilet paper", "quantity": "3"})
-    assert "3 packs of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, for $18.99 each, $56.97 in all" in talk.text
+    assert talk.text == "I found 3 packs of Charmin Ultra Soft Toilet Paper, for $56.97 in all. Should I order them?"
+    assert "$18.99 each, $56.97 in all" in talk.card["content"]
     talk.say("AMAZON.YesIntent")
     assert "for $56.97" in talk.text
     assert orders(container) == [("CHARMIN-12", 3, "voice", "pending")]
@@ -127,10 +127,10 @@ def test_pin_wrong_then_lockout(talk, container, clock):
     assert talk.text == speech.pin_wrong()
     talk.say("PinIntent", {"pin": "3333"})
     assert "locked for 15 minutes" in talk.text and "Nothing was ordered" in talk.text and not talk.open
-    # Still locked, even with the right code, in a new conversation.
+    # Still locked in a new conversation: said up front, before any offer.
     talk.say("OrderItemIntent", {"item": "toilet paper"})
-    talk.say("AMAZON.YesIntent")
-    assert "locked" in talk.text and not talk.open
+    assert talk.text == speech.pin_locked_up_front(15) and not talk.open
+    assert "Charmin" not in talk.text
     assert orders(container) == []
     clock.advance(minutes=16)
     talk.say("OrderItemIntent", {"item": "toilet paper"})
@@ -143,8 +143,8 @@ def test_limit_explained(talk, container):
     talk.say("OrderItemIntent", {"item": "television"})
     assert "$999.00" in talk.text
     talk.say("AMAZON.YesIntent")
-    assert talk.text == ("That order comes to $999.00, which is over your limit of $200.00 per order. So I didn't "
-                         "order it. You can change your spending limits in the Replenish app.")
+    assert talk.text == "That's $999.00, over your $200.00 limit per order, so I didn't order it."
+    assert speech.LIMITS_CARD in talk.card["content"] and not talk.open
     assert orders(container) == []
 
 
@@ -153,9 +153,7 @@ def test_order_already_in_flight(talk, container):
     talk.say("AMAZON.YesIntent")
     talk.say("OrderItemIntent", {"item": "detergent"})
     talk.say("AMAZON.YesIntent")
-    assert talk.text.startswith("You already have an order of Tide PODS Laundry Detergent, 42 Count in progress: "
-                                "it is placed and goes to the store at 11:30 AM")
-    assert "I didn't place another one." in talk.text
+    assert talk.text == "You already have an order of Tide PODS Laundry Detergent, so I didn't place another."
     assert len(orders(container)) == 1
 
 
@@ -166,9 +164,10 @@ def test_cancel(talk, container, clock):
     talk.say("OrderItemIntent", {"item": "toilet paper"})
     talk.say("AMAZON.YesIntent")
     talk.say("CancelOrderIntent", {"item": "detergent"})
-    assert talk.text == "Cancel your order of Tide PODS Laundry Detergent, 42 Count for $12.99, placed today at 11 AM?"
+    assert talk.text == ("You placed it today at 11 AM. Should I cancel your order of Tide PODS Laundry Detergent "
+                         "for $12.99?")
     talk.say("AMAZON.YesIntent")
-    assert talk.text == "Okay, I've cancelled your order of Tide PODS Laundry Detergent, 42 Count."
+    assert talk.text == "Okay, I've cancelled your order of Tide PODS Laundry Detergent."
     assert sorted(orders(container)) == [("CHARMIN-12", 1, "voice", "pending"),
                                          ("TIDE-PODS-42", 1, "voice", "cancelled")]
     talk.say("CancelOrderIntent")
@@ -183,8 +182,7 @@ def test_status(talk, container, clock):
     talk.say("OrderItemIntent", {"item": "toilet paper"})
     talk.say("AMAZON.YesIntent")
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
-    assert talk.text == ("Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls is placed and goes to the "
-                         "store at 11:30 AM, so you can still cancel it.")
+    assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper is placed and goes to the store at 11:30 AM."
     # The cancel window closes, the store takes it, and it ships.
     clock.advance(minutes=31)
     with container.uow() as uow:
@@ -194,13 +192,12 @@ def test_status(talk, container, clock):
     container.bus.handle(commands.TrackOrder(order_id))
     talk.token = issue_voice_token(container)["access_token"]  # Alexa refreshes the hour-long access token
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
-    assert talk.text == ("Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should "
-                         "arrive today.")
+    assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper has shipped and should arrive today."
     clock.advance(minutes=60)
     container.bus.handle(commands.TrackOrder(order_id))
     talk.token = issue_voice_token(container)["access_token"]
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
-    assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls was delivered today."
+    assert talk.text == "Your order of Charmin Ultra Soft Toilet Paper was delivered today."
     talk.say("OrderStatusIntent", {"item": "coffee"})
     assert talk.text == "I don't see a recent order of coffee."
 
@@ -208,8 +205,9 @@ def test_status(talk, container, clock):
 def test_running_low(talk, container):
     container.recommendations.low = ["TIDE-PODS-81"]
     talk.say("RunningLowIntent")
-    assert talk.text.startswith("You may be running low on Tide PODS Laundry Detergent, 81 Count, last ordered "
-                                "Tuesday, February 10 and usually needed again around Thursday, March 12.")
+    assert talk.text == ("Tide PODS Laundry Detergent may be running low, last ordered Tuesday, February 10. "
+                         "Should I order more, for $22.99?")
+    assert "usually needed again around Thursday, March 12" in talk.card["content"]
     talk.say("AMAZON.YesIntent")
     assert orders(container) == [("TIDE-PODS-81", 1, "voice", "pending")]
 
@@ -218,7 +216,7 @@ def test_unlinked_account_gets_a_link_account_card(post, container):
     talk = Conversation(post, None)
     talk.say("OrderItemIntent", {"item": "detergent"})
     assert talk.card == {"type": "LinkAccount"} and not talk.open
-    assert "link your Replenish account" in talk.text
+    assert talk.text == speech.LINK_ACCOUNT
     talk = Conversation(post, "rpl_revoked-or-made-up")
     talk.launch()
     assert talk.card == {"type": "LinkAccount"}
@@ -388,3 +386,54 @@ def test_a_rejection_that_quotes_the_body_is_logged_in_one_short_line(container,
     with app.app_context(), caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):
         alexa_module._reject("not an Alexa request envelope: " + "x" * 200_000)
     assert len(caplog.records) == 1 and len(caplog.records[0].getMessage()) < 300
+
+
+# -- locales ------------------------------------------------------------------------------------------------
+
+def resolved(env: dict, slot: str, value: str) -> dict:
+    """The slot as the locale's interaction model resolves it to a catalog value (entity resolution)."""
+    env["request"]["intent"]["slots"][slot]["resolutions"] = {"resolutionsPerAuthority": [{
+        "authority": f"amzn1.er-authority.echo-sdk.{SKILL_ID}.CatalogItem",
+        "status": {"code": "ER_SUCCESS_MATCH"},
+        "values": [{"value": {"name": value, "id": value.replace(' ', '_')}}]}]}
+    return env
+
+
+def one_shot_order(post, voice_token, locale: str, said: str, catalog_value: str) -> tuple[dict, dict]:
+    """"Alexa, ask home replenish to order <said>": a new session that starts with the intent, then "yes"."""
+    env = resolved(intent_request("OrderItemIntent", {"item": said}, access_token=voice_token, new_session=True,
+                                  locale=locale), "item", catalog_value)
+    offer = post(env)
+    assert offer["response"]["shouldEndSession"] is False and offer["response"]["reprompt"]
+    yes = post(intent_request("AMAZON.YesIntent", access_token=voice_token, new_session=False, locale=locale,
+                              attributes=offer["sessionAttributes"]))
+    return offer, yes
+
+
+def said(answer: dict, part: str = "outputSpeech") -> str:
+    node = answer["response"][part] if part == "outputSpeech" else answer["response"]["reprompt"]["outputSpeech"]
+    return node["ssml"].removeprefix("<speak>").removesuffix("</speak>")
+
+
+def test_one_shot_order_in_british_english(post, voice_token, container):
+    offer, yes = one_shot_order(post, voice_token, "en-GB", "washing powder", "detergent")
+    assert said(offer) == ("I found Tide PODS Laundry Detergent, 42 Count, for US$12.99. It's the best match for "
+                           "detergent. Should I order it?")
+    assert said(yes) == "OK, I've ordered Tide PODS Laundry Detergent for US$12.99. It should arrive by Thursday, 12 March."
+    assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+
+
+def test_one_shot_order_in_german(post, voice_token, container):
+    offer, yes = one_shot_order(post, voice_token, "de-DE", "Waschmittel", "detergent")
+    assert said(offer) == ("Ich habe Tide PODS Laundry Detergent, 42 Count gefunden. Das macht 12,99 $. "
+                           "Soll ich es bestellen?")
+    assert said(offer, "reprompt") == "Soll ich es bestellen? Sag ja, nein oder etwas anderes."
+    assert said(yes) == ("Alles klar, bestellt: Tide PODS Laundry Detergent für 12,99 $. "
+                         "Lieferung bis Donnerstag, 12. März.")
+    assert "Um sie in den nächsten 30 Minuten zu stornieren" in yes["response"]["card"]["content"]
+    assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
+
+
+def test_the_next_request_in_english_is_english_again(post, voice_token):
+    post(intent_request("AMAZON.HelpIntent", access_token=voice_token, locale="de-DE"))
+    assert said(post(intent_request("AMAZON.HelpIntent", access_token=voice_token))) == speech.HELP

@@ -49,7 +49,7 @@ def test_unlinked_user_gets_a_link_account_card(skill, token):
     talk = Conversation(skill.invoke, token)
     talk.say("OrderItemIntent", {"item": "detergent"})
     assert talk.card == {"type": "LinkAccount"}
-    assert "link your Replenish account" in talk.text and not talk.open
+    assert talk.text == speech.LINK_ACCOUNT and not talk.open
 
 
 def test_help_works_without_linking(skill):
@@ -60,12 +60,14 @@ def test_help_works_without_linking(skill):
 
 def test_order_with_quantity_then_yes(talk, container):
     talk.say("OrderItemIntent", {"item": "detergent", "quantity": "2"})
-    assert "2 packs of Tide PODS Laundry Detergent, 42 Count" in talk.text
-    assert "$12.99 each, $25.98 in all" in talk.text and talk.open
+    assert talk.text == ("I found 2 packs of Tide PODS Laundry Detergent, 42 Count, for $25.98 in all. "
+                         "Should I order them?") and talk.open
+    assert "$12.99 each, $25.98 in all" in talk.card["content"]  # the full title and the price per pack
     talk.say("AMAZON.YesIntent")
-    assert talk.text.startswith("Okay, I've ordered 2 packs of Tide PODS")
-    assert "should arrive by Thursday, March 12" in talk.text and "next 30 minutes" in talk.text
+    assert talk.text == ("Okay, I've ordered 2 packs of Tide PODS Laundry Detergent for $25.98. It should arrive "
+                         "by Thursday, March 12.")
     assert talk.card["title"].startswith("Ordered:") and not talk.open
+    assert "next 30 minutes" in talk.card["content"] and "cancel my order" in talk.card["content"]
     [(sku, qty, source, key, status)] = voice_orders(container)
     assert (sku, qty, source, status) == ("TIDE-PODS-42", 2, "voice:TIDE-PODS-42", "pending")
     assert key.startswith("amzn1.echo-api.request.")  # the request id of the confirming turn
@@ -97,7 +99,7 @@ def test_missing_item_asks_what_to_order(talk):
 
 def test_nothing_found(talk):
     talk.say("OrderItemIntent", {"item": "caviar"})
-    assert talk.text == speech.nothing_found("caviar") and not talk.open
+    assert talk.text == speech.nothing_found("caviar") and talk.open  # it asks what else: the session stays
 
 
 def test_no_walks_the_candidates_then_orders_nothing(talk, container):
@@ -105,7 +107,7 @@ def test_no_walks_the_candidates_then_orders_nothing(talk, container):
     talk.say("AMAZON.NoIntent")
     assert talk.text.startswith("Next, there's Tide PODS Laundry Detergent, 81 Count") and talk.open
     talk.say("AMAZON.NoIntent")
-    assert talk.text == speech.NO_OTHER_CANDIDATES and not talk.open
+    assert talk.text == speech.NO_OTHER_CANDIDATES and talk.open  # it asks what else to look for
     assert voice_orders(container) == []
 
 
@@ -167,9 +169,21 @@ def test_reorder_without_history(talk):
 def test_running_low_offers_the_first(talk, fake, container):
     fake.low = ["CHARMIN-12", "TIDE-PODS-81"]
     talk.say("RunningLowIntent")
-    assert talk.text.startswith("You may be running low on Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, "
-                                "last ordered Tuesday, February 10")
-    assert "Should I order Charmin" in talk.text and talk.open
+    assert talk.text == ("You may be running low on toilet paper and detergent. Should I order the toilet "
+                         "paper?") and talk.open
+    assert "last ordered Tuesday, February 10" in talk.card["content"]
+    talk.say("AMAZON.YesIntent")  # yes, the toilet paper: now its price
+    assert talk.text.startswith("I found Charmin Ultra Soft Toilet Paper, 12 Mega Rolls, for $18.99.")
+    assert voice_orders(container) == []
+    talk.say("AMAZON.YesIntent")
+    assert voice_orders(container)[0][0] == "CHARMIN-12"
+
+
+def test_running_low_on_one_thing_offers_it_with_its_price(talk, fake, container):
+    fake.low = ["CHARMIN-12"]
+    talk.say("RunningLowIntent")
+    assert talk.text == ("Charmin Ultra Soft Toilet Paper may be running low, last ordered Tuesday, February 10. "
+                         "Should I order more, for $18.99?") and talk.open
     talk.say("AMAZON.YesIntent")
     assert voice_orders(container)[0][0] == "CHARMIN-12"
 
@@ -204,10 +218,13 @@ def test_status_of_recent_orders(talk, container):
     move(container, shipped, "submit", "confirm", "ship", expected=container.clock() + timedelta(days=1))
     place(container, "TIDE-PODS-42", 2)
     talk.say("OrderStatusIntent", {"item": None})
-    assert "Your order of 2 packs of Tide PODS Laundry Detergent, 42 Count is placed and goes to the store" \
-           in talk.text
-    assert "Your order of Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should arrive " \
-           "tomorrow." in talk.text
+    # the newest said, the other counted; both in full on the card
+    assert talk.text in ("Your order of 2 packs of Tide PODS Laundry Detergent is placed. 1 more is in your "
+                         "Alexa app.",
+                         "Your order of Charmin Ultra Soft Toilet Paper has shipped. 1 more is in your Alexa app.")
+    assert "2 packs of Tide PODS Laundry Detergent, 42 Count is placed and goes to the store" in talk.card["content"]
+    assert "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls has shipped and should arrive tomorrow" \
+        in talk.card["content"]
     talk.say("OrderStatusIntent", {"item": "toilet paper"})
     assert talk.text.startswith("Your order of Charmin") and "Tide" not in talk.text
     talk.say("OrderStatusIntent", {"item": "coffee"})
@@ -226,8 +243,8 @@ def test_cancel_flows(talk, container, clock):
     clock.advance(minutes=1)
     charmin = place(container, "CHARMIN-12")
     talk.say("CancelOrderIntent", {"item": "detergent"})
-    assert talk.text.startswith("Cancel your order of Tide PODS Laundry Detergent, 42 Count for $12.99, "
-                                "placed today at 11 AM?")
+    assert talk.text == ("You placed it today at 11 AM. Should I cancel your order of Tide PODS Laundry "
+                         "Detergent for $12.99?")
     talk.say("AMAZON.NoIntent")
     assert talk.text == speech.CANCEL_KEPT
     talk.say("CancelOrderIntent", {"item": "coffee"})
@@ -235,7 +252,7 @@ def test_cancel_flows(talk, container, clock):
     talk.say("CancelOrderIntent")  # the most recent one
     assert "Charmin" in talk.text
     talk.say("AMAZON.YesIntent")
-    assert talk.text == speech.cancelled("Charmin Ultra Soft Toilet Paper, 12 Mega Rolls")
+    assert talk.text == speech.cancelled("Charmin Ultra Soft Toilet Paper")
     with container.uow() as uow:
         assert uow.orders.get(charmin).status == "cancelled" and uow.orders.get(tide).status == "pending"
 

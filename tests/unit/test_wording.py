@@ -140,3 +140,12 @@ def test_a_household_in_another_zone_reads_its_own_clock(client, container, cloc
         [placed] = [n.message for n in uow.notifications.for_household("h2") if n.kind == "OrderPlaced"]
     assert f"at {deadline(response, 'America/Los_Angeles')} today;" in placed, placed
     assert "AM" in placed  # 15:00 UTC is 8 AM in Los Angeles that day
+
+
+def test_alexa_says_the_cancel_window_with_its_plural_and_the_two_word_invocation_name():
+    from skills import speech
+    one = speech.placed("Tide PODS", 1299, "tomorrow", 1)
+    assert "1 minute." in one and "1 minutes" not in one
+    assert "15 minutes." in speech.placed("Tide PODS", 1299, "tomorrow", 15)
+    _, card = speech.placed_card("Tide PODS", 1299, "tomorrow", 1)
+    assert "in the next 1 minute, say: Alexa, ask home replenish to cancel my order." in card

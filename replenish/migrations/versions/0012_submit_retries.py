@@ -1,13 +1,13 @@
 """orders: how many times the store was tried without an answer (the due time of the next try is submit_after)
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
