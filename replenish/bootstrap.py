@@ -80,7 +80,7 @@ def make_alexa_notifier(settings: Settings, redis_client, env=None):
     skill stores in Redis under ``alexa:user:<household>`` when a linked request arrives."""
     import os
 
-    from skills.linking import alexa_user_for
+    from skills.linking import alexa_user_for, notifications_allowed
     from skills.proactive import (
         DEVELOPMENT_EVENTS_URL,
         TOKEN_URL,
@@ -94,7 +94,8 @@ def make_alexa_notifier(settings: Settings, redis_client, env=None):
         return None
     client = ProactiveEventsClient(client_id, client_secret, token_url=env.get("ALEXA_TOKEN_URL") or TOKEN_URL,
                                    events_url=env.get("ALEXA_EVENTS_URL") or DEVELOPMENT_EVENTS_URL)
-    return AlexaNotifier(client, alexa_user_for(redis_client))
+    return AlexaNotifier(client, alexa_user_for(redis_client),
+                         allowed=lambda household_id: notifications_allowed(redis_client, household_id))
 
 
 def make_locks(redis_client):

@@ -240,16 +240,19 @@ class AlexaNotifier:
     channel = "alexa"
 
     def __init__(self, client: ProactiveEventsClient, user_id_for: Callable[[str], str | None],
-                 seller_name: str = "Replenish"):
+                 seller_name: str = "Replenish", allowed: Callable[[str], bool] | None = None):
         self._client = client
         self._user_id_for = user_id_for
         self._seller_name = seller_name
+        self._allowed = allowed  # the household's Alexa user granted the permission (and subscribed)
 
     def send(self, message: Any) -> None:
         status = KIND_TO_STATUS.get(_snake(message.kind))
         user_id = self._user_id_for(message.household_id) if status else None
         if not status or not user_id:
             return
+        if self._allowed is not None and not self._allowed(message.household_id):
+            return  # no consent recorded: Amazon would refuse it, and the household did not ask for it
         arrival = message.data.get("expected_delivery") if message.data else None
         if isinstance(arrival, str):
             arrival = datetime.fromisoformat(arrival.replace("Z", "+00:00"))

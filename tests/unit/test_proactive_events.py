@@ -256,3 +256,11 @@ def test_alexa_notifier_turns_5xx_into_transient_error(client, amazon):
     amazon.event_replies = [(503, "busy")]
     with pytest.raises(TransientError):
         AlexaNotifier(client, lambda h: "user").send(Msg("h1", "order_shipped", order_id="o-1"))
+
+
+def test_alexa_notifier_stays_silent_without_the_households_consent(client, amazon):
+    consented = {"h1"}
+    notifier = AlexaNotifier(client, lambda h: f"amzn1.ask.account.{h}", allowed=lambda h: h in consented)
+    notifier.send(Msg("h1", "order_shipped", order_id="o-1"))
+    notifier.send(Msg("h2", "order_shipped", order_id="o-2"))  # linked, but never granted notifications
+    assert [r["body"]["referenceId"] for r in amazon.event_requests] == ["o-1-order_shipped"]
