@@ -75,6 +75,7 @@ class Recommender:
         self.popular_lines = float(np.percentile(usage.lines, 90)) if usage.lines.size else 0.0
         self.known = np.ones(len(products), bool)  # in the catalog being served (see restrict_to)
         self.sim = None  # product x product co-purchase neighbours (see neighbours), learned models only
+        self.cold = None  # ranker for requests where the household never bought a match (cold start)
         self._profiles: OrderedDict[tuple, Profile] = OrderedDict()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
@@ -191,14 +192,24 @@ class Recommender:
         return rows_l, X, starts
 
     def resolve_scores(self, prof: Profile, X: np.ndarray) -> np.ndarray:
-        return self._scores(X, np.full(X.shape[0], prof.empty))
+        return self._scores(X, np.full(X.shape[0], prof.empty), np.zeros(1, np.int64))
 
-    def _scores(self, X: np.ndarray, no_history: np.ndarray) -> np.ndarray:
-        """Ranking score per feature row; ``no_history`` marks rows of households with no purchases."""
+    def _scores(self, X: np.ndarray, no_history: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Ranking score per feature row; ``no_history`` marks rows of households with no purchases;
+        ``starts``: each request's first row (a request with no match bought goes to the cold ranker)."""
         c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
+        cold_rows = np.zeros(X.shape[0], bool)
+        if self.__dict__.get("cold") is not None and X.shape[0]:
+            nonempty = np.flatnonzero(np.diff(np.r_[starts, X.shape[0]]) > 0)
+            first = starts[nonempty]
+            any_bought = np.zeros(starts.size, bool)
+            any_bought[nonempty] = np.maximum.reduceat(c["bought"], first) > 0
+            cold_rows = ~np.repeat(any_bought, np.diff(np.r_[starts, X.shape[0]])) & ~no_history
         # no history: good matches people buy, in the category the phrase names
         out = 0.55 * c["text_rel"] + 0.3 * c["pop_rel"] + 0.15 * c["leaf_named"]
-        known = ~no_history
+        known = ~no_history & ~cold_rows
+        if cold_rows.any():
+            out[cold_rows] = self.cold.proba(X[cold_rows])
         if known.any():
             if self.ranker is not None:
                 out[known] = self.ranker.proba(X[known])
@@ -206,7 +217,7 @@ class Recommender:
                 # a product the household moved on from counts for little; a phrase that names a
                 # category ("detergent") means that category before others that contain the word
                 active = np.nan_to_num(c["still_buying"], nan=0.0)
-                out[known] = (0.25 * c["text_rel"] + 0.45 * c["match_share"] * (0.4 + 0.6 * active)
+                out[known] = (0.25 * c["text_rel"] + 0.45 * c["match_share"] * c["text_rel"] * (0.4 + 0.6 * active)
                               + 0.15 * c["leaf_named"] + 0.07 * c["most_recent"] * active
                               + 0.1 * c["pop_rel"])[known]
         return out
@@ -223,7 +234,7 @@ class Recommender:
         now_day = to_day(now or datetime.now(timezone.utc))
         rows_l, X, starts = self.resolve_inputs_many([(ph, prof, now_day) for ph, prof, _ in requests])
         empty = np.repeat([prof.empty for _, prof, _ in requests], [r.size for r in rows_l])
-        scores = self._scores(X, empty)
+        scores = self._scores(X, empty, starts)
         brand_share = X[:, F.RESOLVE_COLUMNS.index("brand_share")]
         out = []
         for (phrase, prof, k), rows, s in zip(requests, rows_l, starts):
