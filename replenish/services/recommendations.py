@@ -122,13 +122,28 @@ class Recommendations:
             log.warning(line)
 
     def status(self) -> dict:
-        """What the recommender serves and why, for ``/healthz``: ``{"model": "learned" | "baseline" |
-        "not loaded", "reason": ..., "detail": ..., "version": ...}``. Never raises."""
+        """What the recommender serves and why, for ``/healthz``: ``{"model": "learned" | "baseline",
+        "reason": ..., "detail": ..., "version": ..., "loaded": bool}``. Cheap and never raises: before
+        the model is loaded it reads only the model's metadata and the database's fingerprint."""
         try:
-            self.model  # noqa: B018 (loads or re-checks if due)
+            if self._model is not None:
+                self.model  # noqa: B018 (re-checks if due)
+                return {**self._status, "loaded": True}
+            return {**self._preview(), "loaded": False}
         except Exception as exc:  # the health page reports it rather than failing
             return {"model": "error", "detail": f"{type(exc).__name__}"}
-        return dict(self._status)
+
+    def _preview(self) -> dict:
+        from replenish.recommend.identity import Fingerprint, current, verdict
+        from replenish.recommend.store import read_latest_meta
+        meta = read_latest_meta(self.model_dir) if self._pointer() else None
+        if meta is None:
+            return {"model": "baseline", "reason": "none", "detail": f"no trained model for this database in "
+                    f"{self.model_dir}", "version": None, "model_dir": str(self.model_dir)}
+        with self.uow_factory() as uow:
+            kind, why = verdict(Fingerprint.from_dict(meta.get("fingerprint")), current(uow.session), uow.session)
+        return {"model": "learned" if kind in ("ok", "catalog_changed") else "baseline", "reason": kind,
+                "detail": why, "version": meta.get("version"), "model_dir": str(self.model_dir)}
 
     def reload(self) -> None:
         with self._lock:

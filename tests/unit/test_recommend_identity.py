@@ -79,12 +79,13 @@ def trained(tmp_path, clock):
 def test_models_are_kept_per_database_and_never_served_against_another(tmp_path, clock, trained, caplog):
     b = build(tmp_path, "b", tmp_path / "models", clock)
     assert trained.recommendations.model_dir != b.recommendations.model_dir
-    assert b.recommendations.status()["model"] == "baseline"
+    assert b.recommendations.status() == {**b.recommendations.status(), "model": "baseline", "loaded": False}
     assert "no trained model for this database" in b.recommendations.status()["detail"]
     # a model copied by hand into b's directory is still recognised as another database's
     shutil.rmtree(b.recommendations.model_dir, ignore_errors=True)
     shutil.copytree(trained.recommendations.model_dir, b.recommendations.model_dir)
     b.recommendations.reload()
+    assert b.recommendations.status()["reason"] == "other_database"  # said before loading too
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
             b.recommendations.resolve("h0", "milk")
