@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-
 import click
 
 
@@ -28,7 +26,7 @@ def train() -> None:
     version = container.recommendations.retrain(progress=progress.stage)
     if version is None:
         raise click.ClickException("the catalog is empty: import or seed products first")
-    click.echo(f"trained model version {version} in {container.settings.model_dir}")
+    click.echo(f"trained model version {version} in {container.recommendations.model_dir}")
 
 
 @recommend.command()
@@ -37,21 +35,18 @@ def train() -> None:
 def batch(input_path: str, output_path: str) -> None:
     """Answer one JSON request per line (resolve, buy_again, next_purchase) with one JSON object per line."""
     from replenish.cli import _container
-    from replenish.recommend.batch import run_batch
-    container = _container()
-    model = container.recommendations.model
-
-    @lru_cache(maxsize=4096)
-    def history_for(household_id: str):
-        return tuple(container.recommendations.history(household_id))
-
+    service = _container().recommendations
     with click.open_file(input_path, "r", encoding="utf-8") as source, \
             click.open_file(output_path, "w", encoding="utf-8") as sink:
         answered = errors = 0
-        for answer in run_batch(model, history_for, source):
+        # the service's own path: the model, clock, histories and catalog filter the API answers with
+        for answer in service.batch(source):
             sink.write(json.dumps(answer) + "\n")
             answered += 1
             errors += "error" in answer
+    status = service.status()
+    if status.get("model") == "baseline":
+        click.echo(f"note: answered with catalog baselines: {status.get('detail')}", err=True)
     click.echo(f"answered {answered} requests ({errors} errors)", err=True)
 
 

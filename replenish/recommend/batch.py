@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
 from replenish.domain.history import Purchase
@@ -85,14 +86,14 @@ def _results(cands: list[Candidate]) -> list[dict]:
     return [{"product": c.sku, "score": c.score, "reason": c.reason} for c in cands]
 
 
-def answer(rec: Recommender, req: Request, history: Sequence[Purchase]) -> dict:
+def answer(rec: Recommender, req: Request, history: Sequence[Purchase], now: datetime | None = None) -> dict:
     if isinstance(req, ResolveRequest):
-        return {"id": req.id, "results": _results(rec.resolve(req.query, history, req.k))}
+        return {"id": req.id, "results": _results(rec.resolve(req.query, history, req.k, now=now))}
     if isinstance(req, BuyAgainRequest):
-        return {"id": req.id, "results": _results(rec.buy_again(history, req.k))}
-    if rec.product(req.product) is None:
+        return {"id": req.id, "results": _results(rec.buy_again(history, req.k, now=now))}
+    if rec.product(req.product) is None or not rec.known[rec.index.row_of[req.product]]:
         raise BadRequest(f"unknown product {req.product!r}")
-    t = rec.next_purchase(history, req.product)
+    t = rec.next_purchase(history, req.product, now=now)
     if t is None:
         raise BadRequest(f"household {req.household} has never bought product {req.product}")
     return {"id": req.id, "days_after_last": t.days_after_last, "low": t.low, "high": t.high}
@@ -107,27 +108,29 @@ def _line_id(line: str) -> str | None:
 
 
 def run_batch(recommender: Recommender, history_for: Callable[[str], Sequence[Purchase]],
-              lines: Iterable[str], chunk: int = CHUNK) -> Iterator[dict]:
-    """One answer per non-blank line, in input order.
+              lines: Iterable[str], chunk: int = CHUNK, now: datetime | None = None) -> Iterator[dict]:
+    """One answer per non-blank line, in input order, every one as of ``now`` (read once: a batch is
+    one moment, and the same moment an API request at that time would see).
 
     Lines are taken ``chunk`` at a time: each household's history is fetched and summarised once per
     chunk, and all the chunk's resolve requests are scored together in one pass of array
     operations (per-request numpy overhead, not arithmetic, is what bounds throughput).
     """
+    now = now or datetime.now(timezone.utc)
     pending: list[str] = []
     profiles: dict[str, Profile] = {}
     for line in lines:
         if line.strip():
             pending.append(line)
             if len(pending) >= chunk:
-                yield from _answer_chunk(recommender, history_for, pending, profiles)
+                yield from _answer_chunk(recommender, history_for, pending, profiles, now)
                 pending = []
     if pending:
-        yield from _answer_chunk(recommender, history_for, pending, profiles)
+        yield from _answer_chunk(recommender, history_for, pending, profiles, now)
 
 
 def _answer_chunk(rec: Recommender, history_for: Callable[[str], Sequence[Purchase]],
-                  lines: list[str], profiles: dict[str, Profile]) -> list[dict]:
+                  lines: list[str], profiles: dict[str, Profile], now: datetime) -> list[dict]:
     out: list[dict | None] = [None] * len(lines)
     resolves: list[tuple[int, ResolveRequest]] = []
     for i, line in enumerate(lines):
@@ -140,11 +143,11 @@ def _answer_chunk(rec: Recommender, history_for: Callable[[str], Sequence[Purcha
                     profiles[req.household] = rec.profile(history_for(req.household))
                 resolves.append((i, req))
             else:
-                out[i] = answer(rec, req, history_for(req.household))
+                out[i] = answer(rec, req, history_for(req.household), now)
         except BadRequest as e:
             out[i] = {"id": _line_id(line), "error": str(e)}
     if resolves:
-        answers = rec.resolve_many([(req.query, profiles[req.household], req.k) for _, req in resolves])
+        answers = rec.resolve_many([(req.query, profiles[req.household], req.k) for _, req in resolves], now)
         for (i, req), cands in zip(resolves, answers):
             out[i] = {"id": req.id, "results": _results(cands)}
     return out  # type: ignore[return-value]

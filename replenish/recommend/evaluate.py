@@ -20,7 +20,7 @@ import numpy as np
 
 from catalog.instacart import read_products, read_purchases
 from replenish.recommend import features as F
-from replenish.recommend.profile import Profile, to_day
+from replenish.recommend.profile import Profile, from_day, to_day
 from replenish.recommend.recommender import Recommender
 from replenish.recommend.timing import COLUMNS as TIMING_COLUMNS
 from replenish.recommend.timing import features as timing_features
@@ -104,13 +104,15 @@ class _Tally:
 
 
 def _eval_resolve(rec, prof, held_rows, now, t: _Tally) -> None:
+    bought_col = F.RESOLVE_COLUMNS.index("bought")
     for phrase, ok in phrases_for(rec, held_rows).items():
         rows, X = rec.resolve_inputs(phrase, prof, now)
         keep = rec.attr.available[rows]
         rows, X = rows[keep], X[keep]
         if rows.size == 0:
             continue
-        section = f"resolve {len(phrase.split())}-word"
+        before = "bought a match before" if X[:, bought_col].any() else "never bought a match"
+        section = f"resolve {len(phrase.split())}-word, {before}"
         t.n[section] += 1
         for method, keys in _resolve_methods(rec, prof, X).items():
             top = rows[_top(*keys, k=3)]
@@ -126,7 +128,8 @@ def _eval_buy_again(rec, prof, held_rows, now, t: _Tally) -> None:
     last = prof.last
     ideal = np.sum(1.0 / np.log2(np.arange(2, min(10, relevant.size) + 2)))
     for method, keys in {"learned": [rec.buy_again_scores(prof, now)],
-                         "top frequency": [prof.count, last]}.items():
+                         "personal top-frequency": [prof.count, last],
+                         "most recent": [last, prof.count]}.items():
         top = prof.rows[_top(*keys, k=10)]
         hit = np.isin(top, relevant)
         t.add("buy-again", method, "Recall@10", hit.sum() / relevant.size)
@@ -155,6 +158,28 @@ def _eval_timing(rec, prof, held_rows, now, t: _Tally) -> None:
         t.add("timing", method, "MAE days", float(np.abs(pred - truth).sum()))
 
 
+def _eval_running_low(rec, train, prof, held_rows, now, t: _Tally) -> None:
+    """Precision of the top 5 "running low within the next order gap" against the held-out order, beside
+    "most overdue by median interval" (products bought twice or more, due by then, most overdue first)."""
+    gap = prof.order_gap
+    if not gap == gap or gap <= 0 or not (prof.count >= 2).any():
+        return
+    at = from_day(now)
+    learned = np.array([rec.index.row_of[x.sku] for x in rec.running_low(train, now=at, horizon_days=gap, k=5)],
+                       np.int64)
+    regular = np.flatnonzero(prof.count >= 2)
+    X = timing_features(prof, regular, prof.rows[regular], rec.usage, rec.timing.k)
+    median = X[:, TIMING_COLUMNS.index("median_int")]
+    overdue = (now - prof.last[regular]) / np.maximum(median, 0.5)
+    due = prof.last[regular] + median <= now + gap
+    pick = regular[due][np.argsort(-overdue[due], kind="stable")[:5]]
+    baseline = prof.rows[pick]
+    t.n["running low"] += 1
+    for method, top in {"learned": learned, "most overdue by median interval": baseline}.items():
+        t.add("running low", method, "precision@5", float(np.isin(top, held_rows).mean()) if top.size else 0.0)
+        t.add("running low", method, "listed", float(top.size))
+
+
 def evaluate(data_dir, progress: Progress = None, max_households: int | None = None) -> Report:
     import time
 
@@ -177,6 +202,7 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
         _eval_resolve(rec, prof, held_rows, now, tally)
         _eval_buy_again(rec, prof, held_rows, now, tally)
         _eval_timing(rec, prof, held_rows, now, tally)
+        _eval_running_low(rec, train, prof, held_rows, now, tally)
         if progress is not None and (i + 1) % step == 0:
             progress("evaluating", (i + 1) / len(split))
     if progress is not None:
@@ -185,12 +211,26 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
 
 
 def format_report(report: Report) -> str:
+    """Each section's methods side by side; the last line of a section is the learned model's margin
+    over the best simple rule, per metric (positive: learned is better; for MAE, lower is better)."""
     lines = [f"households: {report.households}   fit: {report.fit_seconds:.1f}s"]
     for section, methods in report.sections.items():
         metrics = list(next(iter(methods.values())).keys())
         lines.append("")
         lines.append(f"{section} (n={report.counts.get(section, 0)})")
-        lines.append(f"  {'method':<16}" + "".join(f"{m:>12}" for m in metrics))
+        lines.append(f"  {'method':<34}" + "".join(f"{m:>12}" for m in metrics))
         for method, values in methods.items():
-            lines.append(f"  {method:<16}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
+            lines.append(f"  {method:<34}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
+        if "learned" in methods and len(methods) > 1:
+            cells = []
+            for m in metrics:
+                rules = [v[m] for k, v in methods.items() if k != "learned"]
+                if m == "listed":
+                    cells.append(f"{'':>12}")
+                elif "MAE" in m:
+                    best = min(rules)
+                    cells.append(f"{(methods['learned'][m] - best) / best * 100 if best else 0:>+11.1f}%")
+                else:
+                    cells.append(f"{(methods['learned'][m] - max(rules)) * 100:>+10.1f}pt")
+            lines.append(f"  {'learned vs best rule':<34}" + "".join(cells))
     return "\n".join(lines)

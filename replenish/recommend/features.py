@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from catalog.synonyms import tokens
+from replenish.recommend import churn
 from replenish.recommend.profile import Profile, shares  # noqa: F401 (shares: public helper)
 from replenish.recommend.stats import Attributes, Usage
 
@@ -18,14 +19,15 @@ RESOLVE_COLUMNS = [
     "text", "text_rel", "text_rank", "head_match", "bought", "log_count", "order_share",
     "match_share", "log_days_since", "due_ratio", "orders_since", "most_recent", "brand_share",
     "brand_match_share", "size_share", "leaf_share", "dept_share", "log_pop", "pop_rel", "reorder",
-    "log_price", "price_rel", "log_orders", "available", "count_rank",
+    "log_price", "price_rel", "log_orders", "available", "count_rank", "leaf_named", "still_buying",
+    "neighbour", "neighbour_rel", "hh_share", "first_share", "leaf_pop", "organic_fit",
 ]
 FREQ, RECENT, POP = RESOLVE_COLUMNS.index("log_count"), RESOLVE_COLUMNS.index("most_recent"), RESOLVE_COLUMNS.index("log_pop")
 
 BUY_AGAIN_COLUMNS = [
     "log_count", "order_share", "log_days_since", "due_ratio", "orders_since", "in_last_order",
     "recent_share", "reorder", "log_pop", "log_orders", "log_interval", "days_since_over_gap",
-    "days_since_last_order",
+    "days_since_last_order", "still_buying", "successors", "neighbour", "neighbour_rel",
 ]
 
 
@@ -164,10 +166,14 @@ class Households:
         self.last = _stack([p.last for p in profs])
         self.expected = _stack([e if e is not None else np.full(p.rows.size, np.nan)
                                 for p, e in zip(profs, expected)])
+        self.successors = _stack([p.memoized("successors", attr.leaf, lambda p=p: churn.successor_orders(p, attr.leaf))
+                                  for p in profs])
         n_orders = [p.n_orders for p in profs]
         self.n_orders = np.array(n_orders, np.int64)
         self.order_end = np.cumsum(self.n_orders)
         self.order_days = _stack([p.order_days for p in profs]) + _offsets(n_orders, ORDER_DAY_SPAN)
+        self.organic = np.array([float(np.dot(p.count, attr.organic[p.rows]) / p.count.sum())
+                                 if p.rows.size and attr.organic is not None else np.nan for p in profs])
         tables = [Tables.of(attr, p) for p in profs]
         self.sizes = {k: getattr(attr, f"n_{k}") for k in Tables.KINDS}
         # one household: its tables as dense arrays over the (small) key spaces
@@ -194,18 +200,20 @@ ORDER_DAY_SPAN = 1e6  # days since 1970 stay far below this, so (household, day)
 
 
 def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np.ndarray | None,
-                     rows: np.ndarray, text: np.ndarray, phrase: str, now: float) -> np.ndarray:
+                     rows: np.ndarray, text: np.ndarray, phrase: str, now: float,
+                     neighbour: np.ndarray | None = None) -> np.ndarray:
     """``expected`` holds the household's expected repurchase interval per profile product."""
     stack = Households(attr, [prof], [expected])
     return resolve_features_many(attr, usage, stack, np.zeros(1, np.int64), [rows], [text], [phrase],
-                                 np.array([now], np.float64))
+                                 np.array([now], np.float64), None if neighbour is None else [neighbour])
 
 
 def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh: np.ndarray,
                           rows_list: list[np.ndarray], text_list: list[np.ndarray], phrases: list[str],
-                          now: np.ndarray) -> np.ndarray:
+                          now: np.ndarray, neighbour_list: list[np.ndarray] | None = None) -> np.ndarray:
     """Feature rows of many requests at once: request i is (household ``req_hh[i]``, its candidate
-    rows and text scores, its phrase, its time). Rows come out in request order."""
+    rows and text scores, its phrase, its time, and optionally the neighbour score of each candidate,
+    see ``neighbours``). Rows come out in request order."""
     sizes = np.array([r.size for r in rows_list], np.int64)
     n = int(sizes.sum())
     if n == 0:
@@ -234,7 +242,9 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
     count = np.where(bought, hh.count[pos] if hh.bought.size else 0.0, 0.0)
     last = np.where(bought, hh.last[pos] if hh.bought.size else np.nan, np.nan)
     since = now[seg] - last
-    due = since / np.where(bought, hh.expected[pos] if hh.bought.size else np.nan, np.nan)
+    expected = np.where(bought, hh.expected[pos] if hh.bought.size else np.nan, np.nan)
+    due = since / expected
+    successors = np.where(bought, hh.successors[pos] if hh.bought.size else 0.0, 0.0)
     after = hh.order_end[u] - np.searchsorted(hh.order_days, u * ORDER_DAY_SPAN + np.where(bought, last, 0.0),
                                               side="right")
     n_orders = hh.n_orders[u]
@@ -280,18 +290,39 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
         out[:, 22] = np.log1p(n_orders)
         out[:, 23] = attr.available[rows]
         out[:, 24] = _segment_rank(count, seg, starts) / np.maximum(width, 1)
+        out[:, 25] = _stack([attr.leaf_named(ph)[attr.leaf[r]] for ph, r in zip(phrases, rows_list)]) \
+            if n else np.zeros(0)
+        out[:, 26] = churn.probability(count, since, expected, successors)
+        nb = _stack(neighbour_list) if neighbour_list is not None else np.full(n, np.nan)
+        out[:, 27] = nb
+        out[:, 28] = nb / np.maximum(per_request(np.fmax, nb), 1e-12)
+        hh_pop = usage.households[rows]
+        out[:, 29] = hh_pop / np.maximum(per_request(np.add, hh_pop), 1.0)
+        first_pick = usage.first[rows] if usage.first is not None else np.zeros(n)
+        out[:, 30] = first_pick / np.maximum(per_request(np.add, first_pick), 1.0)
+        out[:, 31] = (usage.leaf_households[leaf] / usage.n_households if usage.n_households
+                      and usage.leaf_households is not None and usage.leaf_households.size > int(leaf.max())
+                      else np.zeros(n))
+        share = hh.organic[u]
+        org = attr.organic[rows] if attr.organic is not None else np.zeros(n, bool)
+        out[:, 32] = np.where(org, share, 1.0 - share)
     return out
 
 
-def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float) -> np.ndarray:
-    """One row per product in ``prof.rows``; ``expected`` is the household's interval per product."""
+def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float,
+                       kind: np.ndarray | None = None, neighbour: np.ndarray | None = None) -> np.ndarray:
+    """One row per product in ``prof.rows``; ``expected`` is the household's interval per product;
+    ``kind``: category code per catalog row, for succession (see ``churn``)."""
     rows = prof.rows
+    successors = np.zeros(rows.size) if kind is None else \
+        prof.memoized("successors", kind, lambda: churn.successor_orders(prof, kind))
     since = now - prof.last
     recent_days = prof.order_days[-5:]
     recent = np.bincount(np.searchsorted(rows, prof.line_rows[np.isin(prof.line_days, recent_days)]),
                          minlength=rows.size)
     gap = prof.order_gap
     last_order = prof.order_days[-1] if prof.order_days.size else now
+    nb = neighbour[rows] if neighbour is not None else np.full(rows.size, np.nan)
     return np.column_stack([
         np.log1p(prof.count), prof.count / max(prof.n_orders, 1), np.log1p(np.maximum(since, 0)),
         since / expected, prof.orders_since(prof.last), prof.last == last_order,
@@ -299,5 +330,7 @@ def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: f
         np.full(rows.size, np.log1p(prof.n_orders)), np.log(expected),
         since / gap if gap == gap and gap > 0 else np.full(rows.size, np.nan),
         np.full(rows.size, now - last_order),
+        churn.probability(prof.count, since, expected, successors), successors,
+        nb, nb / max(float(np.nanmax(nb)), 1e-12) if nb.size and not np.isnan(nb).all() else nb,
     ]).astype(np.float64)
 

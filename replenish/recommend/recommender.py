@@ -5,6 +5,8 @@ learned models every method falls back to transparent heuristics (``Recommender.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -16,7 +18,9 @@ import numpy as np
 from catalog.model import Product
 from catalog.search import CatalogIndex
 from replenish.domain.history import Purchase
+from replenish.recommend import churn
 from replenish.recommend import features as F
+from replenish.recommend import neighbours as N
 from replenish.recommend.forest import FlatForest
 from replenish.recommend.profile import Profile, encode, from_day, to_day
 from replenish.recommend.stats import Attributes, Usage
@@ -43,6 +47,8 @@ class Timing:
     high: float
     last_purchased_at: datetime
     expected_at: datetime
+    title: str = ""
+    still_buying: float = 1.0  # probability the household still buys it (see churn)
 
 
 def packs_for_slot(pack_size: float, remaining: float, target: float) -> int:
@@ -67,6 +73,9 @@ class Recommender:
         self.timing, self.ranker, self.again = timing, ranker, again
         self.meta = meta or {}
         self.popular_lines = float(np.percentile(usage.lines, 90)) if usage.lines.size else 0.0
+        self.known = np.ones(len(products), bool)  # in the catalog being served (see restrict_to)
+        self.sim = None  # product x product co-purchase neighbours (see neighbours), learned models only
+        self.cold = None  # ranker for requests where the household never bought a match (cold start)
         self._profiles: OrderedDict[tuple, Profile] = OrderedDict()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
@@ -91,6 +100,17 @@ class Recommender:
     def load_latest(cls, model_dir) -> "Recommender | None":
         from replenish.recommend.store import load_latest
         return load_latest(model_dir)
+
+    def restrict_to(self, catalog: dict[str, bool]) -> "Recommender":
+        """A copy that answers only with SKUs of ``catalog`` (sku -> available now): a model trained on
+        an older catalog never names a product that is gone, nor offers one that is out of stock now."""
+        known = np.fromiter((p.sku in catalog for p in self.products), bool, len(self.products))
+        available = np.fromiter((bool(catalog.get(p.sku, False)) for p in self.products), bool, len(self.products))
+        clone = copy.copy(self)
+        clone.attr = dataclasses.replace(self.attr, available=available)
+        clone.known = known
+        clone._profiles, clone._cache = OrderedDict(), OrderedDict()
+        return clone
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -152,7 +172,7 @@ class Recommender:
         first feature row. One pass of array operations serves every item (see ``batch``)."""
         slot: dict[int, int] = {}
         profs: list[Profile] = []
-        req_hh, rows_l, text_l = [], [], []
+        req_hh, rows_l, text_l, nb_l = [], [], [], []
         for phrase, prof, _ in items:
             u = slot.get(id(prof))
             if u is None:
@@ -162,26 +182,43 @@ class Recommender:
             rows, text = F.candidates(prof, *self.search(phrase), self.usage.lines)
             rows_l.append(rows)
             text_l.append(text)
+            nb = N.scores(self.sim, prof)
+            nb_l.append(nb[rows] if nb is not None else np.full(rows.size, np.nan))
         X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),
                                     rows_l, text_l, [it[0] for it in items],
-                                    np.array([it[2] for it in items], np.float64))
+                                    np.array([it[2] for it in items], np.float64), nb_l)
         starts = np.zeros(len(rows_l), np.int64)
         np.cumsum([r.size for r in rows_l[:-1]], out=starts[1:])
         return rows_l, X, starts
 
     def resolve_scores(self, prof: Profile, X: np.ndarray) -> np.ndarray:
-        return self._scores(X, np.full(X.shape[0], prof.empty))
+        return self._scores(X, np.full(X.shape[0], prof.empty), np.zeros(1, np.int64))
 
-    def _scores(self, X: np.ndarray, no_history: np.ndarray) -> np.ndarray:
-        """Ranking score per feature row; ``no_history`` marks rows of households with no purchases."""
+    def _scores(self, X: np.ndarray, no_history: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Ranking score per feature row; ``no_history`` marks rows of households with no purchases;
+        ``starts``: each request's first row (a request with no match bought goes to the cold ranker)."""
         c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
-        out = 0.65 * c["text_rel"] + 0.35 * c["pop_rel"]  # no history: good matches people buy
-        known = ~no_history
+        cold_rows = np.zeros(X.shape[0], bool)
+        if self.__dict__.get("cold") is not None and X.shape[0]:
+            nonempty = np.flatnonzero(np.diff(np.r_[starts, X.shape[0]]) > 0)
+            first = starts[nonempty]
+            any_bought = np.zeros(starts.size, bool)
+            any_bought[nonempty] = np.maximum.reduceat(c["bought"], first) > 0
+            cold_rows = ~np.repeat(any_bought, np.diff(np.r_[starts, X.shape[0]])) & ~no_history
+        # no history: good matches people buy, in the category the phrase names
+        out = 0.55 * c["text_rel"] + 0.3 * c["pop_rel"] + 0.15 * c["leaf_named"]
+        known = ~no_history & ~cold_rows
+        if cold_rows.any():
+            out[cold_rows] = self.cold.proba(X[cold_rows])
         if known.any():
             if self.ranker is not None:
                 out[known] = self.ranker.proba(X[known])
             else:
-                out[known] = (0.45 * c["text_rel"] + 0.3 * c["match_share"] + 0.15 * c["most_recent"]
+                # a product the household moved on from counts for little; a phrase that names a
+                # category ("detergent") means that category before others that contain the word
+                active = np.nan_to_num(c["still_buying"], nan=0.0)
+                out[known] = (0.25 * c["text_rel"] + 0.45 * c["match_share"] * c["text_rel"] * (0.4 + 0.6 * active)
+                              + 0.15 * c["leaf_named"] + 0.07 * c["most_recent"] * active
                               + 0.1 * c["pop_rel"])[known]
         return out
 
@@ -197,7 +234,7 @@ class Recommender:
         now_day = to_day(now or datetime.now(timezone.utc))
         rows_l, X, starts = self.resolve_inputs_many([(ph, prof, now_day) for ph, prof, _ in requests])
         empty = np.repeat([prof.empty for _, prof, _ in requests], [r.size for r in rows_l])
-        scores = self._scores(X, empty)
+        scores = self._scores(X, empty, starts)
         brand_share = X[:, F.RESOLVE_COLUMNS.index("brand_share")]
         out = []
         for (phrase, prof, k), rows, s in zip(requests, rows_l, starts):
@@ -232,51 +269,86 @@ class Recommender:
 
     # -- buy-again and timing -----------------------------------------------------------------
     def buy_again_scores(self, prof: Profile, now: float) -> np.ndarray:
-        X = F.buy_again_features(self.usage, prof, self.expected_intervals(prof), now)
+        X = F.buy_again_features(self.usage, prof, self.expected_intervals(prof), now, self.attr.leaf,
+                                 N.scores(self.sim, prof))
         if self.again is not None:
             return self.again.proba(X)
         cols = {name: X[:, i] for i, name in enumerate(F.BUY_AGAIN_COLUMNS)}
-        # heuristic: how habitual, gently boosted when it is due
+        # heuristic: how habitual, gently boosted when it is due, for as long as it is still bought
         due = np.clip(np.nan_to_num(cols["due_ratio"], nan=0.0), 0, 2)
-        return cols["order_share"] * (0.7 + 0.3 * (1.0 - np.abs(1.0 - due)))
+        return cols["order_share"] * (0.7 + 0.3 * (1.0 - np.abs(1.0 - due))) * cols["still_buying"]
 
     def buy_again(self, history: Sequence[Purchase], k: int = 10, now: datetime | None = None) -> list[Candidate]:
         prof = self.profile(history)
         if prof.empty:
-            avail = np.flatnonzero(self.attr.available)
+            avail = np.flatnonzero(self.attr.available & self.known)
             top = avail[np.argsort(-self.usage.lines[avail], kind="stable")[:k]]
             scale = max(float(self.usage.lines.max()), 1.0)
             return [self._candidate(int(r), float(self.usage.lines[r] / scale), prof, None) for r in top]
         scores = self.buy_again_scores(prof, to_day(now or datetime.now(timezone.utc)))
         scores = np.where(self.attr.available[prof.rows], scores, -1.0)
-        order = np.argsort(-scores, kind="stable")[:k]
+        # ties (a tree model gives equal scores to alike products): more often, then more recently bought first
+        order = np.lexsort((-prof.last, -prof.count, -np.round(scores, 4)))[:k]
         return [self._candidate(int(prof.rows[i]), float(scores[i]), prof, None) for i in order if scores[i] >= 0]
 
-    def _timings(self, prof: Profile, pos: np.ndarray) -> list[Timing]:
+    def still_buying(self, prof: Profile, now: float) -> np.ndarray:
+        """P(the household still buys it) per profile product at day ``now`` (see ``churn``)."""
+        return churn.still_buying(prof, self.expected_intervals(prof), self.attr.leaf, now)
+
+    def _timings(self, prof: Profile, pos: np.ndarray, active: np.ndarray | None = None) -> list[Timing]:
         rows = prof.rows[pos]
         mid, low, high = self.timing.predict(prof, pos, rows, self.usage)
         out = []
         for i, r in enumerate(rows):
             last = from_day(float(prof.last[pos[i]]))
-            out.append(Timing(self.products[r].sku, round(float(mid[i]), 1), round(float(low[i]), 1),
-                              round(float(high[i]), 1), last, last + timedelta(days=float(mid[i]))))
+            p = self.products[r]
+            out.append(Timing(p.sku, round(float(mid[i]), 1), round(float(low[i]), 1),
+                              round(float(high[i]), 1), last, last + timedelta(days=float(mid[i])), p.title,
+                              1.0 if active is None else round(float(active[i]), 3)))
         return out
 
     def next_purchase(self, history: Sequence[Purchase], sku: str, now: datetime | None = None) -> Timing | None:
         row = self.index.row_of.get(sku)
         prof = self.profile(history)
-        if row is None or prof.empty:
+        if row is None or prof.empty or not self.known[row]:
             return None
         pos, bought = prof.lookup(np.array([row]))
-        return self._timings(prof, pos)[0] if bought[0] else None
+        if not bought[0]:
+            return None
+        active = self.still_buying(prof, to_day(now or datetime.now(timezone.utc)))[pos]
+        return self._timings(prof, pos, active)[0]
 
     def running_low(self, history: Sequence[Purchase], now: datetime | None = None, horizon_days: float = 7,
                     k: int = 10) -> list[Timing]:
+        """Products the household still buys that run out within ``horizon_days``, soonest first.
+
+        Consumables only (bought in two orders or more); a product the household has stopped buying or
+        moved on from (``still_buying`` below ``churn.ACTIVE``) is not running low, however overdue."""
         now = now or datetime.now(timezone.utc)
         prof = self.profile(history)
-        regular = np.flatnonzero(prof.count >= 2)  # consumables: bought more than once
-        soon = [t for t in self._timings(prof, regular) if t.expected_at <= now + timedelta(days=horizon_days)]
-        return sorted(soon, key=lambda t: t.expected_at)[:k]
+        if prof.empty:
+            return []
+        active = self.still_buying(prof, to_day(now))
+        regular = np.flatnonzero((prof.count >= 2) & self.known[prof.rows] & (active >= churn.ACTIVE))
+        timings = self._timings(prof, regular, active[regular])
+        until = now + timedelta(days=horizon_days)
+        soon = [t for t in timings if t.expected_at <= until]
+        # most needed first: still bought, and likely to run out within the horizon (a product far past
+        # its expected date but probably dropped goes after this week's milk)
+        need = {t.sku: t.still_buying * churn.runs_out_by(t.days_after_last, (until - t.last_purchased_at)
+                                                          .total_seconds() / 86400) for t in soon}
+        return sorted(soon, key=lambda t: (-round(need[t.sku], 2), t.expected_at))[:k]
+
+    def forecast(self, history: Sequence[Purchase], now: datetime | None = None, k: int = 12) -> list[Timing]:
+        """Every consumable the household still buys, soonest expected run-out first (the dashboard's chart):
+        what it stopped buying or moved on from is left out, however overdue it looks."""
+        now = now or datetime.now(timezone.utc)
+        prof = self.profile(history)
+        if prof.empty:
+            return []
+        active = self.still_buying(prof, to_day(now))
+        regular = np.flatnonzero((prof.count >= 2) & self.known[prof.rows] & (active >= churn.ACTIVE))
+        return sorted(self._timings(prof, regular, active[regular]), key=lambda t: t.expected_at)[:k]
 
     def quantity(self, history: Sequence[Purchase], sku: str) -> int:
         """Usual packs per order for this product, else for its aisle, else 1."""

@@ -41,6 +41,23 @@ class Attributes:
     head_words: dict[str, int]
     price: np.ndarray
     available: np.ndarray
+    organic: np.ndarray = None  # "organic" in the title: a household's taste across categories
+    leaf_words: list[frozenset] = None  # per leaf code: the words of the category's last segment
+
+    def leaf_named(self, phrase: str) -> np.ndarray:
+        """Per leaf code: 1 when the phrase *is* the category's name ("detergent" for .../laundry/detergent,
+        not for .../dishwasher detergent), 0.5 when the name contains the phrase's words, else 0."""
+        cache = self.__dict__.setdefault("_leaf_named", {})
+        hit = cache.get(phrase)
+        if hit is None:
+            words = frozenset(tokens(phrase))
+            lw = self.leaf_words or [frozenset()]
+            hit = np.array([0.0 if not words or not w else 1.0 if w == words else 0.5 if words < w else 0.0
+                            for w in lw])
+            if len(cache) > 4096:
+                cache.clear()
+            cache[phrase] = hit
+        return hit
 
     # sizes of the key spaces, for dense per-household tables (computed on first use)
     @property
@@ -71,14 +88,21 @@ class Attributes:
         heads = [head_phrases(p.title)[0] for p in products]
         head_table: dict[str, int] = {"": 0}
         head = np.array([head_table.setdefault(h, len(head_table)) for h in heads], dtype=np.int64)
+        leaf = _codes([p.category for p in products])
+        leaf_words = [frozenset()] * (int(leaf.max()) + 1 if leaf.size else 1)
+        for p, code in zip(products, leaf.tolist()):
+            if code and not leaf_words[code]:
+                leaf_words[code] = frozenset(tokens(p.category.rsplit("/", 1)[-1]))
         return cls(
             brand=_codes([brand_key(p) for p in products]),
-            leaf=_codes([p.category for p in products]),
+            leaf=leaf,
             dept=_codes([p.category.split("/", 1)[0] for p in products]),
             size=_codes([f"{p.category}|{p.size_label}" for p in products]),
             head=head, head_words=head_table,
             price=np.array([p.price_cents for p in products], dtype=np.float64),
             available=np.array([p.available for p in products], dtype=bool),
+            leaf_words=leaf_words,
+            organic=np.array(["organic" in tokens(p.title) for p in products], dtype=bool),
         )
 
 
@@ -91,11 +115,14 @@ class Usage:
     reorder: np.ndarray       # share of purchases that were repeats
     interval: np.ndarray      # pooled typical repurchase interval in days (shrunk toward the aisle)
     global_interval: float
+    first: np.ndarray = None            # households whose first purchase in the product's category was it
+    leaf_households: np.ndarray = None  # per category code: households that bought in it
+    n_households: int = 0
 
     @classmethod
     def empty(cls, n: int) -> "Usage":
         z = np.zeros(n)
-        return cls(z, z, z, np.full(n, DEFAULT_INTERVAL), DEFAULT_INTERVAL)
+        return cls(z, z, z, np.full(n, DEFAULT_INTERVAL), DEFAULT_INTERVAL, z, np.zeros(1), 0)
 
     @classmethod
     def of(cls, n: int, leaf: np.ndarray, hh: np.ndarray, rows: np.ndarray, days: np.ndarray) -> "Usage":
@@ -118,4 +145,14 @@ class Usage:
         mu = (p_s + PRIOR_STRENGTH * leaf_mu[leaf]) / (p_n + PRIOR_STRENGTH)
         with np.errstate(invalid="ignore", divide="ignore"):
             reorder = np.where(lines > 0, (lines - households) / np.maximum(lines, 1), 0.0)
-        return cls(lines, households, reorder, np.exp(mu), float(np.exp(glob)))
+        # cold start: what a household picks the first time it buys in a category, and how many
+        # households buy in each category at all
+        n_leaf = int(leaf.max()) + 1 if leaf.size else 1
+        lf = leaf[r]
+        o2 = np.lexsort((d, lf, h))
+        h2, l2, r2 = h[o2], lf[o2], r[o2]
+        new = np.r_[True, (h2[1:] != h2[:-1]) | (l2[1:] != l2[:-1])] if h2.size else np.zeros(0, bool)
+        first = np.bincount(r2[new], minlength=n).astype(np.float64)
+        leaf_hh = np.bincount(l2[new], minlength=n_leaf).astype(np.float64)
+        n_hh = int(np.unique(h).size)
+        return cls(lines, households, reorder, np.exp(mu), float(np.exp(glob)), first, leaf_hh, n_hh)

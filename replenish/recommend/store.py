@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 # Bumped when features change meaning: a model trained on other features must not be served.
 # 2: timing features describe each product as of its last purchase (no elapsed-time leakage).
-MODEL_FORMAT = 2
+# 3: churn/succession and category-name features; a database fingerprint in meta.json.
+MODEL_FORMAT = 3
 POINTER = "LATEST"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
@@ -41,6 +42,16 @@ def save(rec, model_dir) -> str:
     tmp.write_text(version)
     os.replace(tmp, root / POINTER)
     return str(path)
+
+
+def read_latest_meta(model_dir) -> dict | None:
+    """The newest model's metadata (version, fingerprint, ...) without loading the model."""
+    root = Path(model_dir)
+    try:
+        version = (root / POINTER).read_text().strip()
+        return json.loads((root / version / META_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def load_latest(model_dir):

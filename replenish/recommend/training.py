@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from catalog.synonyms import head_phrases, tokens
 from replenish.domain.history import Purchase
 from replenish.recommend import features as F
+from replenish.recommend import neighbours as N
 from replenish.recommend.forest import FlatForest
 from replenish.recommend.profile import DAY, Profile
 from replenish.recommend.recommender import Recommender
@@ -25,6 +26,8 @@ from replenish.recommend.timing import TimingModel, interval_examples
 
 MAX_HOUSEHOLDS = 8000    # households sampled for training examples: enough signal, bounded fit time
 MAX_PHRASES = 12000
+COLD_PER_HOUSEHOLD = 3   # "never bought a match" examples made per household by hiding its matches
+BOUGHT = F.RESOLVE_COLUMNS.index("bought")
 MAX_INTERVALS = 200_000  # timing examples (completed repurchase intervals), sampled beyond this
 SEED = 0
 Progress = Callable[[str, float], None] | None
@@ -75,7 +78,7 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
     eligible = np.unique(hist.hh[target])
     chosen = rng.permutation(eligible)[:MAX_HOUSEHOLDS]
     per_hh = max(1, MAX_PHRASES // max(len(chosen), 1))
-    R, y_r, G, y_g, T, y_t = [], [], [], [], [], []
+    R, y_r, G, y_g, T, y_t, C, y_c = [], [], [], [], [], [], [], []
     for n, h in enumerate(chosen):
         s, e = hist.start[h], hist.start[h + 1]
         pre, tgt = ~target[s:e], target[s:e]
@@ -83,7 +86,8 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         now = float(hist.days[s:e][tgt][0])
         bought = np.unique(hist.rows[s:e][tgt])
         # buy-again: which of the household's products were in the next order
-        G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now))
+        G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now, rec.attr.leaf,
+                                   N.scores(rec.sim, prof)))
         y_g.append(np.isin(prof.rows, bought))
         # timing: every completed interval, the target order's included, with causal features only
         full = Profile.build(hist.rows[s:e], hist.days[s:e], hist.qty[s:e])
@@ -91,15 +95,32 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         T.append(X_t)
         y_t.append(gaps)
         # resolve: phrases a shopper would say for the products they bought
+        pre_rows, pre_days, pre_qty = hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre]
+        cold_left = COLD_PER_HOUSEHOLD
         for phrase, ok in list(phrases_for(rec, bought).items())[:per_hh]:
             rows, X = rec.resolve_inputs(phrase, prof, now)
             label = np.isin(rows, ok)
             if label.any() and not label.all():
                 R.append(X)
                 y_r.append(label)
+                if not X[:, BOUGHT].any():
+                    C.append(X)
+                    y_c.append(label)
+                elif cold_left > 0:
+                    # the same request as if the household had never bought a match: what would it
+                    # pick the first time, given everything else it buys?
+                    cold_left -= 1
+                    keep = ~np.isin(pre_rows, rows)
+                    if keep.any():
+                        cold = Profile.build(pre_rows[keep], pre_days[keep], pre_qty[keep])
+                        c_rows, c_X = rec.resolve_inputs(phrase, cold, now)
+                        c_label = np.isin(c_rows, ok)
+                        if c_label.any() and not c_label.all():
+                            C.append(c_X)
+                            y_c.append(c_label)
         if progress is not None and n % 200 == 0:
             progress("building training examples", n / len(chosen))
-    return R, y_r, G, y_g, T, y_t
+    return R, y_r, G, y_g, T, y_t, C, y_c
 
 
 def phrases_for(rec: Recommender, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -120,11 +141,15 @@ def fillable(X: np.ndarray) -> np.ndarray:
     return X
 
 
+MIN_EXAMPLES = 3000  # fewer rows than this and a learned ranker does worse than the heuristics (a 58-household
+                     # real sample: 412 rows, top-1 0.09 against 0.66 for "most recent"): keep the heuristics
+
+
 def _classifier(X: list[np.ndarray], y: list[np.ndarray]) -> FlatForest | None:
     if not X:
         return None
     Xa, ya = fillable(np.vstack(X)), np.concatenate(y)
-    if ya.min() == ya.max() or ya.size < 50:
+    if ya.min() == ya.max() or ya.size < MIN_EXAMPLES or min(ya.sum(), (~ya.astype(bool)).sum()) < 50:
         return None
     model = HistGradientBoostingClassifier(max_iter=150, max_depth=6, learning_rate=0.1,
                                            early_stopping=True, random_state=SEED)
@@ -153,10 +178,14 @@ def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, p
     pre = ~target
     rec.usage = Usage.of(n, rec.attr.leaf, hist.hh[pre], hist.rows[pre], hist.days[pre])
     _report(progress, "household profiles and product statistics", 1.0)
-    R, y_r, G, y_g, T, y_t = _examples(rec, hist, target, progress)
+    _report(progress, "co-purchase neighbours", 0.0)
+    rec.sim = N.build(hist.hh[pre], hist.rows[pre], n)
+    _report(progress, "co-purchase neighbours", 1.0)
+    R, y_r, G, y_g, T, y_t, C, y_c = _examples(rec, hist, target, progress)
     _report(progress, "building training examples", 1.0)
     _report(progress, "fitting resolve ranker", 0.0)
     ranker = _classifier(R, y_r)
+    cold = _classifier(C, y_c)
     _report(progress, "fitting resolve ranker", 1.0)
     _report(progress, "fitting buy-again model", 0.0)
     again = _classifier(G, y_g)
@@ -167,14 +196,17 @@ def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, p
     _report(progress, "fitting timing model", 1.0)
     _report(progress, "packing the model", 0.0)
     usage = Usage.of(n, rec.attr.leaf, hist.hh, hist.rows, hist.days)
+    sim = N.build(hist.hh, hist.rows, n)
     meta = {
         "kind": "learned",
         "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
         "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=timezone.utc)
                                   if hist.days.size else datetime.now(timezone.utc))).isoformat(),
-        "n_resolve_examples": int(sum(len(x) for x in R)), "n_timing_examples": int(y_t.size),
+        "n_resolve_examples": int(sum(len(x) for x in R)), "n_cold_examples": int(sum(len(x) for x in C)), "n_timing_examples": int(y_t.size),
         "timing_k": timing.k,
     }
     packed = Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)
+    packed.sim = sim
+    packed.cold = cold
     _report(progress, "packing the model", 1.0)
     return packed

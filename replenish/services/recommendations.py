@@ -1,44 +1,155 @@
-"""Recommendations for the app: the latest trained model, or baselines from the catalog when there is none."""
+"""Recommendations for the app: the latest model trained on *this* database, else baselines from its catalog.
+
+Every answer -- API, voice, dashboard, buttons, appliances and ``recommend batch`` -- goes through this
+one object: one model, one clock, one history cache, one catalog filter. Which model that is:
+
+- models live in ``<model_dir>/<database slug>/`` (see ``replenish.recommend.identity``): a model
+  trained on another ``DATABASE_URL`` is never even looked at;
+- the model's recorded fingerprint must match the database (same database, history not replaced);
+  otherwise baselines are served and ``status()`` (for ``/healthz``) and one log line say why;
+- answers only ever name SKUs of the current catalog (``Recommender.restrict_to``);
+- a newer model trained by another process (``replenish recommend train``, the worker) is picked up
+  within ``CHECK_SECONDS``, as is a change to the catalog.
+"""
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 log = logging.getLogger(__name__)
 
+CHECK_SECONDS = 60.0  # how often the served model is checked against the database and the model store
+
 
 class Recommendations:
-    def __init__(self, uow_factory: Callable, model_dir: Path, clock: Callable):
+    def __init__(self, uow_factory: Callable, model_dir: Path, clock: Callable, check_seconds: float = CHECK_SECONDS):
         self.uow_factory = uow_factory
-        self.model_dir = Path(model_dir)
+        self.root_dir = Path(model_dir)
         self.clock = clock
+        self.check_seconds = check_seconds
         self._model = None
         self._lock = threading.Lock()
         self._histories: dict[str, tuple[tuple[int, int], list]] = {}
+        self._status: dict = {"model": "not loaded"}
+        self._checked_at = 0.0
+        self._seen: tuple | None = None  # (pointer text, catalog stamp) the served model was made for
+        self._said: set[str] = set()  # reasons already logged (a log line once, not once per request)
+        self._model_dir: Path | None = None
+        self._trained_max_id = 0  # newest purchase the served model was trained on (0: baseline)
+
+    # -- which model -----------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        """This database's model directory."""
+        if self._model_dir is None:
+            from replenish.recommend.identity import database_identity, slug
+            with self.uow_factory() as uow:
+                self._model_dir = self.root_dir / slug(database_identity(uow.session))
+        return self._model_dir
 
     @property
     def model(self):
-        if self._model is None:
+        if self._model is None or time.monotonic() - self._checked_at > self.check_seconds:
             with self._lock:
                 if self._model is None:
                     self._model = self._load()
+                elif time.monotonic() - self._checked_at > self.check_seconds:
+                    self._recheck()
         return self._model
+
+    def _pointer(self) -> str:
+        from replenish.recommend.store import POINTER
+        try:
+            return (self.model_dir / POINTER).read_text().strip()
+        except OSError:
+            return ""
+
+    def _recheck(self) -> None:
+        """Reload when another process trained a newer model or the catalog changed (cheap queries)."""
+        from replenish.recommend.identity import catalog_stamp, history_row_exists
+        self._checked_at = time.monotonic()
+        try:
+            with self.uow_factory() as uow:
+                stamp = catalog_stamp(uow.session)
+                history_kept = history_row_exists(uow.session, self._trained_max_id)
+        except Exception:
+            log.exception("could not check the recommender model against the database; keeping the one served")
+            return
+        if self._seen != (self._pointer(), stamp) or not history_kept:
+            self._model = self._load()
 
     def _load(self):
         from replenish.recommend import Recommender
-        model = Recommender.load_latest(self.model_dir) if self.model_dir.exists() else None
-        if model is not None:
-            return model
-        log.info("no trained model in %s: serving catalog baselines", self.model_dir)
+        from replenish.recommend.identity import Fingerprint, current, verdict
+        from replenish.recommend.store import read_latest_meta
+        self._checked_at = time.monotonic()
+        pointer = self._pointer()
         with self.uow_factory() as uow:
-            return Recommender.baseline(uow.products.all())
+            now = current(uow.session)
+            catalog = uow.products.all()
+            meta = read_latest_meta(self.model_dir) if pointer else None
+            if meta is None:
+                kind, why = "none", f"no trained model for this database in {self.model_dir}"
+            else:
+                kind, why = verdict(Fingerprint.from_dict(meta.get("fingerprint")), now, uow.session)
+        self._seen = (pointer, (now.products, now.sku_hash))
+        self._trained_max_id = 0
+        on_catalog = {p.sku: p.available for p in catalog}
+        model = None
+        if kind in ("ok", "catalog_changed"):
+            model = Recommender.load_latest(self.model_dir)
+            if model is None:
+                kind, why = "unreadable", f"the model in {self.model_dir} could not be loaded (see the log): retrain it"
+        if model is None:
+            self._say(f"recommender: serving catalog baselines: {why}")
+            self._status = {"model": "baseline", "reason": kind, "detail": why,
+                            "version": meta.get("version") if meta else None, "model_dir": str(self.model_dir)}
+            return Recommender.baseline(catalog)
+        self._trained_max_id = Fingerprint.from_dict(meta.get("fingerprint")).history_max_id
+        if kind == "catalog_changed":
+            self._say(f"recommender: model {meta.get('version')}: {why}")
+        self._status = {"model": "learned", "reason": kind, "detail": why, "version": meta.get("version"),
+                        "trained_until": meta.get("trained_until"), "model_dir": str(self.model_dir)}
+        return model.restrict_to(on_catalog)
+
+    def _say(self, line: str) -> None:
+        if line not in self._said:
+            self._said.add(line)
+            log.warning(line)
+
+    def status(self) -> dict:
+        """What the recommender serves and why, for ``/healthz``: ``{"model": "learned" | "baseline",
+        "reason": ..., "detail": ..., "version": ..., "loaded": bool}``. Cheap and never raises: before
+        the model is loaded it reads only the model's metadata and the database's fingerprint."""
+        try:
+            if self._model is not None:
+                self.model  # noqa: B018 (re-checks if due)
+                return {**self._status, "loaded": True}
+            return {**self._preview(), "loaded": False}
+        except Exception as exc:  # the health page reports it rather than failing
+            return {"model": "error", "detail": f"{type(exc).__name__}"}
+
+    def _preview(self) -> dict:
+        from replenish.recommend.identity import Fingerprint, current, verdict
+        from replenish.recommend.store import read_latest_meta
+        meta = read_latest_meta(self.model_dir) if self._pointer() else None
+        if meta is None:
+            return {"model": "baseline", "reason": "none", "detail": f"no trained model for this database in "
+                    f"{self.model_dir}", "version": None, "model_dir": str(self.model_dir)}
+        with self.uow_factory() as uow:
+            kind, why = verdict(Fingerprint.from_dict(meta.get("fingerprint")), current(uow.session), uow.session)
+        return {"model": "learned" if kind in ("ok", "catalog_changed") else "baseline", "reason": kind,
+                "detail": why, "version": meta.get("version"), "model_dir": str(self.model_dir)}
 
     def reload(self) -> None:
         with self._lock:
             self._model = None
 
+    # -- per household -----------------------------------------------------------------------------
     def history(self, household_id: str):
         """A household's purchases, cached until one is added (a cheap count-and-newest-id check)."""
         with self.uow_factory() as uow:
@@ -52,30 +163,46 @@ class Recommendations:
         self._histories[household_id] = (stamp, history)
         return history
 
-    def resolve(self, household_id: str, phrase: str, k: int = 3):
-        return self.model.resolve(phrase, self.history(household_id), k=k, now=self.clock())
+    def resolve(self, household_id: str, phrase: str, k: int = 3, now: datetime | None = None):
+        return self.model.resolve(phrase, self.history(household_id), k=k, now=now or self.clock())
 
-    def buy_again(self, household_id: str, k: int = 10):
-        return self.model.buy_again(self.history(household_id), k=k, now=self.clock())
+    def buy_again(self, household_id: str, k: int = 10, now: datetime | None = None):
+        return self.model.buy_again(self.history(household_id), k=k, now=now or self.clock())
 
-    def next_purchase(self, household_id: str, sku: str):
-        return self.model.next_purchase(self.history(household_id), sku, now=self.clock())
+    def next_purchase(self, household_id: str, sku: str, now: datetime | None = None):
+        return self.model.next_purchase(self.history(household_id), sku, now=now or self.clock())
 
-    def running_low(self, household_id: str, horizon_days: float = 7, k: int = 10):
-        return self.model.running_low(self.history(household_id), now=self.clock(), horizon_days=horizon_days, k=k)
+    def running_low(self, household_id: str, horizon_days: float = 7, k: int = 10, now: datetime | None = None):
+        return self.model.running_low(self.history(household_id), now=now or self.clock(),
+                                      horizon_days=horizon_days, k=k)
+
+    def forecast(self, household_id: str, k: int = 12, now: datetime | None = None):
+        """Every product the household still buys regularly, soonest run-out first (the dashboard chart)."""
+        return self.model.forecast(self.history(household_id), now=now or self.clock(), k=k)
 
     def quantity(self, household_id: str, sku: str) -> int:
         return self.model.quantity(self.history(household_id), sku)
 
+    def batch(self, lines: Iterable[str], now: datetime | None = None) -> Iterator[dict]:
+        """``recommend batch``: the same model, clock and histories as every other answer (one moment for
+        the whole batch: the clock is read once)."""
+        from replenish.recommend.batch import run_batch
+        model = self.model
+        return run_batch(model, self.history, lines, now=now or self.clock())
+
     def retrain(self, progress=None) -> str | None:
         """Fits every model on the stored history and serves the new version from now on."""
         from replenish.recommend import Recommender
+        from replenish.recommend.identity import current
         with self.uow_factory() as uow:
             products = uow.products.all()
             if not products:
                 return None
+            fingerprint = current(uow.session)  # before reading: rows added meanwhile are newer than it
             model = Recommender.fit(products, uow.purchases.iter_all(), now=self.clock(), progress=progress)
+        model.meta["fingerprint"] = {**fingerprint.as_dict(), "history_rows": int(model.meta.get("n_purchases", -1))}
         version = model.save(self.model_dir)
         with self._lock:
-            self._model = model
+            self._model = None
+            self._model = self._load()
         return version

@@ -183,7 +183,9 @@ def _candidate_json(candidate) -> dict:
 
 
 def _timing_json(timing) -> dict:
-    return {"sku": timing.sku, "days_after_last": round(float(timing.days_after_last), 1),
+    return {"sku": timing.sku, "title": getattr(timing, "title", "") or timing.sku,
+            "still_buying": round(float(getattr(timing, "still_buying", 1.0)), 3),
+            "days_after_last": round(float(timing.days_after_last), 1),
             "low": round(float(timing.low), 1), "high": round(float(timing.high), 1),
             "last_purchased_at": model.iso(timing.last_purchased_at), "expected_at": model.iso(timing.expected_at)}
 

@@ -48,7 +48,9 @@ class Forecast:
 def build(recommendations, uow, household_id: str, now: datetime, *, soon_days: int = SOON_DAYS,
           lanes: int = CHART_LANES) -> Forecast:
     try:
-        timings = list(recommendations.running_low(household_id, horizon_days=3650, k=lanes) or [])
+        forecast = getattr(recommendations, "forecast", None)  # what the household still buys, soonest first
+        timings = list((forecast(household_id, k=lanes) if forecast is not None
+                        else recommendations.running_low(household_id, horizon_days=3650, k=lanes)) or [])
         history = list(recommendations.history(household_id) or [])
     except Exception:  # the page still shows the rest; the log says what broke
         log.exception("forecast unavailable for %s", household_id)

@@ -13,16 +13,14 @@ from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 import catalog.search as search_module
-from catalog.instacart import read_products, read_purchases
 from catalog.model import Product
 from catalog.search import MIN_SCORE, CatalogIndex
 from replenish.domain.history import Purchase
-from replenish.recommend import Recommender
 from replenish.recommend import features as F
 from replenish.recommend.forest import FlatForest
 from replenish.recommend.profile import DAY, Profile, encode
 from replenish.recommend.stats import Attributes
-from replenish.recommend.synth import generate
+from tests.unit.recommend_models import synth_model
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 
@@ -221,15 +219,10 @@ def test_flat_forest_of_single_leaf_trees_and_no_rows():
 
 # -- the whole first request --------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    d = tmp_path_factory.mktemp("synth_fast_paths")
-    generate(60, d, seed=11)
-    products = list(read_products(d))
-    purchases = list(read_purchases(d, anchor=NOW - timedelta(days=2)))
-    by_hh: dict[str, list[Purchase]] = {}
-    for p in purchases:
-        by_hh.setdefault(p.household_id, []).append(p)
-    return Recommender.fit(products, purchases, now=NOW), by_hh
+def fitted():
+    # the model test_recommend_serving trains (one fit per session): these checks hold for any fitted model
+    model = synth_model(80, 5, datetime(2024, 3, 10, 12, tzinfo=timezone.utc))
+    return model.rec, model.by_hh
 
 
 def test_first_request_equals_cached_request(fitted):

@@ -105,17 +105,17 @@ def test_evaluation_shows_its_progress_through_to_the_end(report):
     assert evaluating[-1] == 1.0 and max(b - a for a, b in zip(evaluating, evaluating[1:])) <= 0.05
 
 
-@pytest.mark.parametrize("section", ["resolve 1-word", "resolve 2-word"])
+@pytest.mark.parametrize("section", ["resolve 1-word, bought a match before", "resolve 2-word, bought a match before"])
 def test_learned_resolver_is_at_least_as_good_as_the_best_baseline(report, section):
     methods = report.sections[section]
     best = max(v["top-1"] for m, v in methods.items() if m != "learned")
-    assert report.counts[section] >= 200, format_report(report)
+    assert report.counts[section] >= 150, format_report(report)
     assert methods["learned"]["top-1"] >= best, format_report(report)
 
 
 def test_buy_again_and_timing_hold_up_against_their_baselines(report):
     # buy-again is close on so small a set (0.92 vs 0.91): guard against a real regression only
     assert report.sections["buy-again"]["learned"]["Recall@10"] >= \
-        report.sections["buy-again"]["top frequency"]["Recall@10"] - 0.02, format_report(report)
+        report.sections["buy-again"]["personal top-frequency"]["Recall@10"] - 0.02, format_report(report)
     timing = report.sections["timing"]
     assert timing["learned"]["MAE days"] <= timing["median interval"]["MAE days"], format_report(report)

@@ -8,33 +8,27 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from catalog.instacart import read_products, read_purchases
 from replenish.domain.history import Purchase
-from replenish.recommend import Recommender
 from replenish.recommend import features as F
 from replenish.recommend.batch import run_batch
-from replenish.recommend.synth import generate
+from tests.unit.recommend_models import synth_model
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("synth_serving")
-    generate(80, d, seed=5)
-    products = list(read_products(d))
-    purchases = list(read_purchases(d, anchor=NOW - timedelta(days=2)))
-    by_hh: dict[str, list[Purchase]] = {}
-    for p in purchases:
-        by_hh.setdefault(p.household_id, []).append(p)
-    return products, purchases, by_hh
+def model():
+    return synth_model(80, 5, NOW)  # shared with test_recommend_fast_paths
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    stages = []
-    rec = Recommender.fit(data[0], data[1], now=NOW, progress=lambda s, f: stages.append((s, f)))
-    return rec, stages
+def data(model):
+    return model.products, model.purchases, model.by_hh
+
+
+@pytest.fixture(scope="module")
+def fitted(model):
+    return model.rec, model.stages
 
 
 def test_fit_reports_each_stage(fitted):

@@ -418,7 +418,8 @@ def _expected_purchase(deps, household_id: str, sku: str):
     """The recommender's expected repurchase time: what a slot that reports no level goes by."""
     try:
         timing = recommendations(deps).next_purchase(household_id, sku)
-        return timing.expected_at if timing else None
+        # a product the household stopped buying (or moved on from) is not reordered by its old rhythm
+        return timing.expected_at if timing and getattr(timing, "still_buying", 1.0) >= 0.4 else None
     except ImportError:
         return None
     except Exception:
