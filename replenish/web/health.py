@@ -22,6 +22,10 @@ def healthz():
     except Exception as exc:  # ordering survives a Redis outage, so this degrades rather than fails
         checks["redis"] = f"error: {type(exc).__name__}"
     ok = checks["database"] == "ok"
+    try:  # which model answers (or why the baselines do): informative, never a reason to be unhealthy
+        checks["recommender"] = container.recommendations.status()
+    except Exception as exc:
+        checks["recommender"] = {"model": "error", "detail": type(exc).__name__}
     return jsonify({"status": "ok" if ok else "error", "checks": checks,
                     "mode": "embedded" if container.settings.embedded else "services"}), 200 if ok else 503
 

@@ -16,6 +16,8 @@ def auth(token):
 def test_healthz(client):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["checks"]["database"] == "ok"
+    recommender = body["checks"]["recommender"]  # no model trained for this database: the baselines answer
+    assert recommender["model"] == "baseline" and "no trained model" in recommender["detail"]
 
 
 def test_token_required(client):
