@@ -60,8 +60,15 @@ def packs_for_slot(pack_size: float, remaining: float, target: float) -> int:
     return max(1, math.ceil((target - remaining) / pack_size - 1e-9))
 
 
-def _spoken_date(day: float) -> str:
+def _spoken_date(day: float, reader: tuple | None = None) -> str:
+    """``August 14`` on the reader's calendar (``reader`` is (time zone, now), set on the household's profile
+    by the service; UTC without it), with the year once it is more than six months from now."""
     d = from_day(day)
+    if reader is not None:
+        zone, now = reader
+        d = d.astimezone(zone)
+        if now is not None and abs((now - d).days) > 183:
+            return f"{d:%B} {d.day}, {d.year}"
     return f"{d:%B} {d.day}"
 
 
@@ -255,7 +262,7 @@ class Recommender:
     def _reason(self, row: int, prof: Profile, phrase: str | None, brand_share: float | None = None) -> str:
         i = int(np.searchsorted(prof.rows, row))
         if i < prof.rows.size and prof.rows[i] == row:
-            n, last = int(prof.count[i]), _spoken_date(float(prof.last[i]))
+            n, last = int(prof.count[i]), _spoken_date(float(prof.last[i]), prof.memo.get("reader"))
             return f"you've bought this {n} times, most recently on {last}" if n > 1 else f"you bought this on {last}"
         p = self.products[row]
         if p.brand:

@@ -34,6 +34,8 @@ class Recommendations:
         self._model = None
         self._lock = threading.Lock()
         self._histories: dict[str, tuple[tuple[int, int], list]] = {}
+        from cachetools import TTLCache
+        self._zones: TTLCache = TTLCache(maxsize=4096, ttl=300)
         self._status: dict = {"model": "not loaded"}
         self._checked_at = 0.0
         self._seen: tuple | None = None  # (pointer text, catalog stamp) the served model was made for
@@ -163,11 +165,36 @@ class Recommendations:
         self._histories[household_id] = (stamp, history)
         return history
 
+    def _zone(self, household_id: str):
+        """The household's time zone (kept a few minutes: a household seldom moves)."""
+        zone = self._zones.get(household_id)
+        if zone is None:
+            from zoneinfo import ZoneInfo
+            with self.uow_factory() as uow:
+                household = uow.households.get(household_id)
+                name = household.time_zone if household is not None else "UTC"
+            try:
+                zone = ZoneInfo(name or "UTC")
+            except Exception:  # a zone this machine's tz database lacks: UTC rather than no answer
+                zone = ZoneInfo("UTC")
+            self._zones[household_id] = zone
+        return zone
+
+    def _read_by(self, model, household_id: str, history, now: datetime):
+        """The household's history, its profile marked with the household's calendar (its reasons say
+        dates as the household reads them)."""
+        if history:
+            model.profile(history).memo["reader"] = (self._zone(household_id), now)
+        return history
+
     def resolve(self, household_id: str, phrase: str, k: int = 3, now: datetime | None = None):
-        return self.model.resolve(phrase, self.history(household_id), k=k, now=now or self.clock())
+        model, now = self.model, now or self.clock()
+        return model.resolve(phrase, self._read_by(model, household_id, self.history(household_id), now), k=k,
+                             now=now)
 
     def buy_again(self, household_id: str, k: int = 10, now: datetime | None = None):
-        return self.model.buy_again(self.history(household_id), k=k, now=now or self.clock())
+        model, now = self.model, now or self.clock()
+        return model.buy_again(self._read_by(model, household_id, self.history(household_id), now), k=k, now=now)
 
     def next_purchase(self, household_id: str, sku: str, now: datetime | None = None):
         return self.model.next_purchase(self.history(household_id), sku, now=now or self.clock())
@@ -187,8 +214,9 @@ class Recommendations:
         """``recommend batch``: the same model, clock and histories as every other answer (one moment for
         the whole batch: the clock is read once)."""
         from replenish.recommend.batch import run_batch
-        model = self.model
-        return run_batch(model, self.history, lines, now=now or self.clock())
+        model, now = self.model, now or self.clock()
+        return run_batch(model, lambda household_id: self._read_by(model, household_id, self.history(household_id),
+                                                                    now), lines, now=now)
 
     def retrain(self, progress=None) -> str | None:
         """Fits every model on the stored history and serves the new version from now on."""

@@ -149,3 +149,18 @@ def test_alexa_says_the_cancel_window_with_its_plural_and_the_two_word_invocatio
     assert "15 minutes." in speech.placed("Tide PODS", 1299, "tomorrow", 15)
     _, card = speech.placed_card("Tide PODS", 1299, "tomorrow", 1)
     assert "in the next 1 minute, say: Alexa, ask home replenish to cancel my order." in card
+
+
+def test_a_recommendation_reason_says_the_day_on_the_households_calendar(container, clock):
+    from replenish.domain.history import Purchase
+    # bought at 02:00 UTC on March 6, which is still March 5 in New York; again 14 months before
+    with container.uow() as uow:
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 6, 2, 0, tzinfo=timezone.utc), 1, "a"),
+                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 6, 15, 0, tzinfo=timezone.utc), 1, "b"),
+                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 20, 15, 0, tzinfo=timezone.utc), 1, "c")])
+        uow.session.commit()
+    reasons = {c.sku: c.reason for c in container.recommendations.buy_again("h1", k=5)}
+    assert "on March 5" in reasons["TIDE-PODS-42"] and "March 6" not in reasons["TIDE-PODS-42"]
+    assert "January 20, 2025" in reasons["CHARMIN-12"]  # over six months ago: the year is said
+    batch = list(container.recommendations.batch(['{"id": "1", "kind": "buy_again", "household": "h1", "k": 5}']))
+    assert {r["product"]: r["reason"] for r in batch[0]["results"]} == reasons  # the batch says the same
