@@ -368,6 +368,10 @@ def test_alexa_notifier_backend(settings, container):
     assert session.posts == []  # the household never spoke to the skill: nobody to notify
     container.redis.set(alexa_user_key("h1"), USER_ID)
     notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))
+    assert session.posts == []  # linked, but the notifications permission was never granted
+    from skills.linking import NOTIFICATIONS_PERMISSION, record_consent
+    record_consent(container.redis, USER_ID, [NOTIFICATIONS_PERMISSION])
+    notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))
     assert [url for url, _ in session.posts] == ["https://token.test/", "https://events.test/"]
     assert session.posts[1][1]["json"]["relevantAudience"]["payload"]["user"] == USER_ID
 
