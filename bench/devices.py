@@ -37,14 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from replenish_partner import signature_headers  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
+from replenish.devices.domain import commands as dc  # noqa: E402
 from replenish.domain import commands
-from replenish.devices.domain import commands as dc# noqa: E402
+from replenish_partner import signature_headers  # noqa: E402
 from workers.queue import RecordingQueue  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from catalog.model import Product  # noqa: E402
-from replenish.adapters import orm# noqa: E402
+from replenish.adapters import orm  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
-from replenish.domain import commands# noqa: E402
+from replenish.domain import commands  # noqa: E402
+from replenish.services import event_handlers  # noqa: E402
 from workers.celery_app import make_celery  # noqa: E402
-from replenish.services import event_handlers# noqa: E402
 from workers.queue import CeleryQueue, RecordingQueue  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")

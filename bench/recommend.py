@@ -25,7 +25,7 @@ import os
 import resource
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # serving is measured on one core
@@ -39,7 +39,7 @@ from replenish.recommend import Recommender  # noqa: E402
 from replenish.recommend.batch import run_batch  # noqa: E402
 from replenish.recommend.synth import NEEDS, simulate_household  # noqa: E402
 
-NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def catalog(n: int, rng: np.random.Generator) -> tuple[list[Product], list[np.ndarray], np.ndarray]:

@@ -18,18 +18,18 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalog.model import Product  # noqa: E402
-from replenish.adapters import orm# noqa: E402
+from replenish.adapters import orm  # noqa: E402
 from replenish.adapters.clock import system_clock  # noqa: E402
 from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import make_engine  # noqa: E402
-from replenish.domain import commands# noqa: E402
+from replenish.domain import commands  # noqa: E402
 
 HOUSEHOLD = "bench-household"
 PHRASES = ["detergent", "toilet paper", "paper towels", "coffee", "dish soap", "trash bags", "milk"]
@@ -75,7 +75,7 @@ def setup(catalog_size: int, trained: bool, tmp: Path):
     from replenish.oauth import service as oauth
     oauth.create_client(container, "alexa", ["https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"])
     token = oauth.issue_token(container, HOUSEHOLD, "alexa", None)["access_token"]  # what Alexa presents once linked
-    history = demo_history(HOUSEHOLD, products, datetime.now(timezone.utc), years=3.0)
+    history = demo_history(HOUSEHOLD, products, datetime.now(UTC), years=3.0)
     with container.uow() as uow:
         uow.purchases.add_many(history)
         uow.session.commit()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from catalog.model import Product
@@ -900,7 +900,7 @@ def _line_key(sku: str) -> str:
 
 
 def demo_history(household_id: str, products: list[Product], now: datetime, years: float = 2.0,
-                 seed: int = 7) -> list["Purchase"]:
+                 seed: int = 7) -> list[Purchase]:
     """``years`` of purchases of ``DEMO_REGULARS`` up to (excluding) ``now``, sorted by time.
 
     Only SKUs present in ``products`` are used (a regular whose usual SKU is missing is skipped). The same
@@ -909,8 +909,8 @@ def demo_history(household_id: str, products: list[Product], now: datetime, year
     from replenish.domain.history import Purchase
 
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    now = now.astimezone(timezone.utc)
+        now = now.replace(tzinfo=UTC)
+    now = now.astimezone(UTC)
     rng = random.Random(seed)
     zone = _local_zone()
     by_sku = {p.sku: p for p in products}
@@ -988,7 +988,7 @@ def _order_time(rng: random.Random, when: datetime, zone, not_before: datetime) 
     hour = rng.choice((7, 8, 12, 19, 20, 20, 21, 21, 22))
     local = datetime(local_day.year, local_day.month, local_day.day, hour, rng.randrange(60),
                      rng.randrange(60), tzinfo=zone)
-    at = local.astimezone(timezone.utc)
+    at = local.astimezone(UTC)
     if at <= not_before:
         at = not_before + timedelta(minutes=rng.randrange(30, 180))
     return at

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import os
 from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -112,7 +112,7 @@ class _Orders:
         self.user, self.days_back, self.hour = user, days_back, hour
 
     @classmethod
-    def read(cls, path: Path, on_error: OnError) -> "_Orders":
+    def read(cls, path: Path, on_error: OnError) -> _Orders:
         oid, uid, num, hour = array("l"), array("l"), array("l"), array("b")
         gap = array("f")
         cols = ["order_id", "user_id", "eval_set", "order_number", "order_dow", "order_hour_of_day",
@@ -132,7 +132,7 @@ class _Orders:
                                    for a in (oid, uid, num, hour, gap)))
 
     @classmethod
-    def _from_columns(cls, oid, uid, num, hour, gap) -> "_Orders":
+    def _from_columns(cls, oid, uid, num, hour, gap) -> _Orders:
         size = int(oid.max()) + 1 if oid.size else 0
         user = np.full(size, -1, dtype=np.int64)
         days_back = np.zeros(size, dtype=np.float32)
@@ -157,7 +157,7 @@ def read_purchases(dir: str | os.PathLike, anchor: datetime | None = None, on_er
                    households: Callable[[int], bool] | None = None) -> Iterator[Purchase]:
     """Stream every order line as a Purchase. ``households(user_id)`` optionally filters users."""
     d = Path(dir)
-    anchor = (anchor or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    anchor = (anchor or datetime.now(UTC)).astimezone(UTC)
     midnight = anchor.replace(hour=0, minute=0, second=0, microsecond=0)
     orders = _Orders.read(d / "orders.csv", on_error)
     known = _known_products(d)

@@ -7,8 +7,8 @@ which keeps a query on a 50k-product catalog well under a millisecond or two.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -52,7 +52,7 @@ class CatalogIndex:
         self._char_terms = char_docs.T.tocsr()
 
     @classmethod
-    def build(cls, products: Iterable[Product]) -> "CatalogIndex":
+    def build(cls, products: Iterable[Product]) -> CatalogIndex:
         products = list(products)
         texts = [document_text(p) for p in products]
         word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,

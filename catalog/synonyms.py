@@ -11,8 +11,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 # Words that end in "s" but are not plurals: stripping them would create false matches.
 _KEEP_S = frozenset(
-    "glass gas bus plus less chips swiss hummus citrus asparagus couscous molasses series "
-    "species lens tennis analysis always this his is was yes news".split()
+    ["glass", "gas", "bus", "plus", "less", "chips", "swiss", "hummus", "citrus", "asparagus", "couscous", "molasses", "series", "species", "lens", "tennis", "analysis", "always", "this", "his", "is", "was", "yes", "news"]
 )
 
 # Whole-phrase synonyms applied to queries. Values are appended (not substituted) so that the
@@ -48,7 +47,7 @@ QUERY_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 # Units and packaging words say nothing about *what* the product is.
 SIZE_WORDS = frozenset(
-    "oz fl lb lbs g kg ml l ct count pk pack packs gal gallon qt pt each ea x roll rolls".split()
+    ["oz", "fl", "lb", "lbs", "g", "kg", "ml", "l", "ct", "count", "pk", "pack", "packs", "gal", "gallon", "qt", "pt", "each", "ea", "x", "roll", "rolls"]
 )
 
 

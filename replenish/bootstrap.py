@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from replenish.adapters import orm
 from replenish.adapters.clock import system_clock
@@ -11,8 +12,8 @@ from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
 from replenish.lists import wiring as lists
-from replenish.pantry import wiring as pantry
 from replenish.oauth import wiring as oauth
+from replenish.pantry import wiring as pantry
 from replenish.services import event_handlers
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -109,7 +109,7 @@ def _parse_anchor(anchor: str | None) -> datetime | None:
         value = datetime.fromisoformat(anchor)
     except ValueError:
         raise click.BadParameter("use ISO 8601, e.g. 2026-03-01", param_hint="--anchor")
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @main.command()
@@ -120,11 +120,10 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     """Run the web server (and, in embedded mode, the worker inside it)."""
     from werkzeug.serving import run_simple
 
+    from replenish.config import ConfigError, check_secret_key
     from replenish.importers import seed_demo as run_seed
     from replenish.web import create_app
     from workers import runtime
-
-    from replenish.config import ConfigError, check_secret_key
     try:
         check_secret_key(Settings.from_env().secret_key)
     except ConfigError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+
 import click
 
 
@@ -56,7 +57,8 @@ def batch(input_path: str, output_path: str) -> None:
 def evaluate(data_dir: str, max_households: int | None) -> None:
     """Offline evaluation on an Instacart-format directory: each household's last order held out."""
     from replenish.progress import Progress
-    from replenish.recommend.evaluate import evaluate as run, format_report
+    from replenish.recommend.evaluate import evaluate as run
+    from replenish.recommend.evaluate import format_report
     progress = Progress("evaluate")
     report = run(data_dir, progress=progress.stage, max_households=max_households)
     click.echo(format_report(report))

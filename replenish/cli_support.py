@@ -3,7 +3,8 @@ refusal by the rules printed as a message (exit status 1), never a traceback."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 

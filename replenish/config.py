@@ -94,7 +94,7 @@ class Settings:
         return self.broker_url.startswith("memory://")
 
     @classmethod
-    def from_env(cls, env=None) -> "Settings":
+    def from_env(cls, env=None) -> Settings:
         env = os.environ if env is None else env
         var_dir = Path(env.get("REPLENISH_VAR_DIR", "var"))
         database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'replenish.db'}"

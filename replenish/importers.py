@@ -1,16 +1,15 @@
 """Loading catalogs and purchase histories into the database: Instacart-format imports and the demo seed."""
 from __future__ import annotations
 
-import io
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import insert
 
 from replenish.adapters import orm
-from replenish.domain import commands, model
+from replenish.domain import commands
 from replenish.domain.history import Purchase
 
 log = logging.getLogger(__name__)

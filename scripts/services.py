@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from replenish.config import Settings  # noqa: E402
 
 
-def fail(message: str) -> "None":
+def fail(message: str) -> None:
     print(f"make services: {message}", file=sys.stderr)
     sys.exit(2)
 

@@ -18,8 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from replenish.domain import commands, model
-from replenish.domain.errors import (DomainError, InvalidCommand, LimitExceeded, NotFound, PinLocked,
-                                     ProductUnavailable)
+from replenish.domain.errors import DomainError, InvalidCommand, LimitExceeded, NotFound, PinLocked, ProductUnavailable
 from replenish.services.ports import PermanentError, TransientError
 
 from . import orders, speech

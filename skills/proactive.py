@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -50,14 +50,14 @@ class ProactiveEventsError(Exception):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a Z, as in Amazon's examples."""
     if moment.tzinfo is None:
         raise ValueError("datetimes sent to Alexa must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def normalise_status(order_status: str) -> str:
@@ -257,7 +257,7 @@ class AlexaNotifier:
         if isinstance(arrival, str):
             arrival = datetime.fromisoformat(arrival.replace("Z", "+00:00"))
         if isinstance(arrival, datetime) and arrival.tzinfo is None:
-            arrival = arrival.replace(tzinfo=timezone.utc)
+            arrival = arrival.replace(tzinfo=UTC)
         reference = f"{message.order_id or uuid.uuid4().hex}-{status.lower()}"
         try:
             self._client.send_order_status(user_id, status, self._seller_name, arrival, reference)

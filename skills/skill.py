@@ -16,8 +16,8 @@ from ask_sdk_model import RequestEnvelope
 
 from replenish import jsonsafe
 
-from .handlers import EXCEPTION_HANDLERS, REQUEST_HANDLERS
 from . import speech
+from .handlers import EXCEPTION_HANDLERS, REQUEST_HANDLERS
 from .turn import CURRENT_TURN, LocalizationInterceptor, TurnInterceptor
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 TURN = "replenish.turn"
 # The turn of the request being answered in this thread/task: VoiceSkill.invoke reads it after the SDK has built
 # the response, to hand the dialog state to Alexa when a request without a session opens one.
-CURRENT_TURN: ContextVar["Turn | None"] = ContextVar("replenish_current_turn", default=None)
+CURRENT_TURN: ContextVar[Turn | None] = ContextVar("replenish_current_turn", default=None)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -49,7 +49,7 @@ class VerificationError(Exception):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _http_fetch(url: str) -> bytes:
@@ -131,7 +131,7 @@ def _parse_timestamp(value: Any) -> datetime:
     except ValueError:
         raise VerificationError("request.timestamp is not an ISO 8601 time") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)  # Alexa always sends UTC
+        stamp = stamp.replace(tzinfo=UTC)  # Alexa always sends UTC
     return stamp
 
 

@@ -16,8 +16,8 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from cryptography import x509
@@ -44,14 +44,14 @@ class Issued:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _key(slot: str) -> rsa.RSAPrivateKey:
     # RSA generation is the slow part; one key per role keeps a test run fast (certs stay distinct).
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def make_ca(
@@ -190,7 +190,7 @@ def make_pki() -> TestPKI:
 
 
 def timestamp(at: datetime | None = None) -> str:
-    return (at or _now()).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (at or _now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def envelope(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -39,7 +39,7 @@ PRODUCTS = [
 
 @pytest.fixture
 def clock():
-    return ManualClock(datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc))
+    return ManualClock(datetime(2026, 3, 10, 15, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ class EmbeddedWorker:
         self._threads: list[threading.Thread] = []
         self.worker: WorkController | None = None
 
-    def start(self) -> "EmbeddedWorker":
+    def start(self) -> EmbeddedWorker:
         from . import tasks  # noqa: F401  (registers the tasks)
         self.worker = WorkController(app=app, pool="threads", concurrency=self.concurrency, loglevel="WARNING",
                                      without_heartbeat=True, without_mingle=True, without_gossip=True,

@@ -1,7 +1,7 @@
 """The TaskQueue port on Celery: how the services layer asks for work to be done later."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class CeleryQueue:
@@ -15,7 +15,7 @@ class CeleryQueue:
 
     FLAG_TTL_MS = 5000
 
-    def __init__(self, app=None, clock=lambda: datetime.now(timezone.utc), redis=None):
+    def __init__(self, app=None, clock=lambda: datetime.now(UTC), redis=None):
         if app is None:
             from .celery_app import app
         self.app = app

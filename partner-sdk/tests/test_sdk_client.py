@@ -10,6 +10,7 @@ import pytest
 import requests
 from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+
 from replenish_partner import ButtonClient, PartnerClient, PartnerError
 from replenish_partner.signatures import COVERED_COMPONENTS, TOLERANCE
 
@@ -89,7 +90,7 @@ def test_every_call_is_signed_gets_included_each_with_a_new_nonce(api):
     client = PartnerClient(api.url + "/", "pk_live", "sk_live")  # a trailing slash is fine
     assert client.keys() == [{"key_id": "pk_live"}]
     client.report_slot_status("dev_1", "detergent", 12, original=84,
-                              last_use=datetime.datetime(2026, 3, 10, 14, 0, tzinfo=datetime.timezone.utc))
+                              last_use=datetime.datetime(2026, 3, 10, 14, 0, tzinfo=datetime.UTC))
     client.report_slot_status("dev_1", "detergent", consumed=2.5, unit="count", idempotency_key="use-1")
     get, level, usage = api.seen
     assert get["method"] == "GET" and get["body"] == b"" and get["verified"]["keyid"] == "pk_live"

@@ -7,6 +7,7 @@ import pytest
 import requests
 from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
+
 from replenish_partner import signature_headers
 from replenish_partner.signatures import COVERED_COMPONENTS, TOLERANCE
 

@@ -3,11 +3,12 @@ signs, with one secret or several (a rotation), and refuses anything tampered wi
 platform is needed here."""
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from replenish_partner import WEBHOOK_TOLERANCE, PartnerClient, PartnerError, verify_webhook, webhook_key
 from standardwebhooks import Webhook
+
+from replenish_partner import WEBHOOK_TOLERANCE, PartnerClient, PartnerError, verify_webhook, webhook_key
 
 OLD_SECRET = "whsec_" + base64.b64encode(b"old-secret-key-of-32-bytes-long!").decode()
 NEW_SECRET = "whsec_" + base64.b64encode(b"new-secret-key-of-32-bytes-long!").decode()
@@ -18,7 +19,7 @@ BODY = json.dumps({"id": "evt_1", "type": "order.placed", "data": {"order_id": "
 
 def signed(secrets, body=BODY, msg_id="msg_1", at=SENT_AT):
     """The headers a Standard Webhooks sender puts on ``body``: one signature per secret, space-separated."""
-    when = datetime.fromtimestamp(at, timezone.utc)
+    when = datetime.fromtimestamp(at, UTC)
     return {"webhook-id": msg_id, "webhook-timestamp": str(at),
             "webhook-signature": " ".join(Webhook(secret).sign(msg_id, when, body) for secret in secrets)}
 
@@ -26,7 +27,7 @@ def signed(secrets, body=BODY, msg_id="msg_1", at=SENT_AT):
 def test_what_standardwebhooks_signs_verifies():
     headers = signed([NEW_SECRET])
     assert verify_webhook([NEW_SECRET], headers, BODY, now=SENT_AT + 5)["id"] == "evt_1"
-    at = datetime.fromtimestamp(SENT_AT - WEBHOOK_TOLERANCE, timezone.utc)
+    at = datetime.fromtimestamp(SENT_AT - WEBHOOK_TOLERANCE, UTC)
     assert verify_webhook([NEW_SECRET], headers, BODY, now=at)["type"] == "order.placed"  # a datetime works too
     upper = {name.upper(): value for name, value in headers.items()}  # header names are case-insensitive
     assert verify_webhook([NEW_SECRET], upper, BODY, now=SENT_AT)["id"] == "evt_1"
@@ -34,7 +35,7 @@ def test_what_standardwebhooks_signs_verifies():
 
 
 def test_the_wall_clock_is_the_default():
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     assert verify_webhook([NEW_SECRET], signed([NEW_SECRET], at=now), BODY)["id"] == "evt_1"
     with pytest.raises(PartnerError):
         verify_webhook([NEW_SECRET], signed([NEW_SECRET], at=now - WEBHOOK_TOLERANCE - 60), BODY)
@@ -99,7 +100,7 @@ def test_webhook_keys_of_both_secret_formats():
     legacy = "whsec_" + "Zm9vYmFy-_Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9v"  # a urlsafe token, never strict base64
     assert webhook_key(legacy) == legacy[6:].encode()
     # A sender keying HMAC with those bytes (any Standard Webhooks library, given them) verifies here.
-    when = datetime.fromtimestamp(SENT_AT, timezone.utc)
+    when = datetime.fromtimestamp(SENT_AT, UTC)
     headers = {"webhook-id": "msg_1", "webhook-timestamp": str(SENT_AT),
                "webhook-signature": Webhook(legacy[6:].encode()).sign("msg_1", when, BODY)}
     assert verify_webhook([legacy], headers, BODY, now=SENT_AT)["id"] == "evt_1"

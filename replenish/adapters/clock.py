@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ManualClock:
     def __init__(self, start: datetime | None = None):
-        self._now = start or datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+        self._now = start or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:

@@ -12,9 +12,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -57,7 +58,7 @@ def _parse_datetime(value: Any) -> datetime | None:
     except ValueError as exc:
         raise PermanentError(f"retailer sent an unreadable date: {value!r}") from exc
     # A bare date or naive time is taken as UTC: the core only handles aware datetimes.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _json(response: requests.Response) -> dict:

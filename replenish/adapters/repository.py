@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, and_, bindparam, func, insert, null, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, contains_eager, lazyload
@@ -18,7 +18,7 @@ from . import orm
 def _parse_sqlite_time(value) -> datetime:
     if isinstance(value, datetime):
         return model.as_utc(value)
-    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _spent_since_statement():
@@ -147,7 +147,7 @@ class OrderRepository:
         return list(self.session.scalars(stmt))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool):
     """Built once per shape (building a statement costs more CPU than running a cached one): its values are
     bound parameters (household_id, idempotency_key, source_key)."""

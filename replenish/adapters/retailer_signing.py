@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 SIGNATURE_HEADER = "X-Replenish-Signature"
 TOLERANCE = 300

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert

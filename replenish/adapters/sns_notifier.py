@@ -9,7 +9,8 @@ import hashlib
 import logging
 import re
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from replenish.services.ports import Message, PermanentError, TransientError
 
@@ -141,8 +142,10 @@ class SnsNotifier:
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
-            ConnectionError as BotoConnectionError,
             HTTPClientError,
+        )
+        from botocore.exceptions import (
+            ConnectionError as BotoConnectionError,
         )
 
         try:

@@ -23,13 +23,13 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
-from replenish_partner import ButtonClient, PartnerClient, PartnerError
 
 from replenish.devices.domain import commands as dc
 from replenish.domain import commands
+from replenish_partner import ButtonClient, PartnerClient, PartnerError
 
 LEAD_DAYS = 2
 DELIVERY_WAIT = 30.0  # seconds a simulated day waits for yesterday's orders to be delivered
@@ -148,7 +148,7 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         sdk, slots, presses, pack = _setup(container, url, appliances, buttons, tag, rng, say, pool)
         say(f"simulating {appliances} appliances and {buttons} buttons for {days} days against {url}")
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=days)
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days)
         # each slot and button draws from a generator of its own: the run is the same whatever the threads do
         slot_rngs = [random.Random(rng.random()) for _ in slots]
         button_rngs = [random.Random(rng.random()) for _ in presses]

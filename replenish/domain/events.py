@@ -13,7 +13,7 @@ class Event:
         return asdict(self)
 
     @classmethod
-    def from_payload(cls, payload: dict) -> "Event":
+    def from_payload(cls, payload: dict) -> Event:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in names})
 

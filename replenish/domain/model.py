@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from . import events
 from .aggregate import Aggregate
@@ -18,14 +18,14 @@ from .errors import IllegalTransition, InvalidCommand
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; everything in the domain is aware UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -107,7 +107,7 @@ class ApiToken:
         self.revoked_at: datetime | None = None
 
     @staticmethod
-    def issue(household_id: str, label: str = "api", now: datetime | None = None) -> tuple["ApiToken", str]:
+    def issue(household_id: str, label: str = "api", now: datetime | None = None) -> tuple[ApiToken, str]:
         secret = "rpl_" + secrets.token_urlsafe(32)
         return ApiToken(household_id, hash_secret(secret), label, now, secret[:ApiToken.PREFIX_LENGTH]), secret
 

@@ -21,8 +21,19 @@ from replenish.domain.model import MAX_QUANTITY, new_id
 from replenish.services import handlers as core
 from replenish.services.views import order_view
 
-from .model import (MAX_ITEMS, SOURCES, AddToList, ChangeListItem, ClearChecked, ListChanged, ListItem, OrderList,
-                    RemoveFromList, check_quantity, clean_phrase)
+from .model import (
+    MAX_ITEMS,
+    SOURCES,
+    AddToList,
+    ChangeListItem,
+    ClearChecked,
+    ListChanged,
+    ListItem,
+    OrderList,
+    RemoveFromList,
+    check_quantity,
+    clean_phrase,
+)
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=2)  # an order is placed in well under this; older claims were left by a crash

@@ -3,11 +3,11 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from replenish.adapters.orm import metadata
-from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
-from replenish.oauth import tables as _oauth_tables  # noqa: F401  (likewise)
-from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
-from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
 from replenish.config import Settings
+from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
+from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
+from replenish.oauth import tables as _oauth_tables  # noqa: F401  (likewise)
+from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url

@@ -19,11 +19,11 @@ import json
 import logging
 import os
 import time
+from datetime import UTC
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client import multiprocess
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +157,9 @@ class ScrapeTimeCollector:
         age = GaugeMetricFamily("replenish_outbox_oldest_unhandled_age_seconds",
                                 "Age of the oldest unhandled outbox event (0 when none)")
         if oldest is not None:
-            from datetime import timezone
             now = self.container.clock()
             if oldest.tzinfo is None:
-                oldest = oldest.replace(tzinfo=timezone.utc)
+                oldest = oldest.replace(tzinfo=UTC)
             age.add_metric([], max(0.0, (now - oldest).total_seconds()))
         else:
             age.add_metric([], 0.0)

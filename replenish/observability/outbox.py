@@ -53,7 +53,7 @@ class RequestTaggedOutbox(OutboxRepository):
 class ObservedUnitOfWork(SqlAlchemyUnitOfWork):
     """The unit of work with request-tagged outbox rows (bootstrap also gives it ``committed``: metrics)."""
 
-    def __enter__(self) -> "ObservedUnitOfWork":
+    def __enter__(self) -> ObservedUnitOfWork:
         super().__enter__()
         self.outbox = RequestTaggedOutbox(self.session)
         return self

@@ -9,8 +9,18 @@ from replenish.domain.events import OrderDelivered
 from replenish.lists import handlers as lists
 from replenish.lists.model import AddToList
 
-from .model import (MAX_LEVEL, Choice, Pack, RefillStock, SetStockLevel, StockLevel, UseStock, check_levels,
-                    choose_packs, product_line)
+from .model import (
+    MAX_LEVEL,
+    Choice,
+    Pack,
+    RefillStock,
+    SetStockLevel,
+    StockLevel,
+    UseStock,
+    check_levels,
+    choose_packs,
+    product_line,
+)
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ the problem and the batch carries on with the next line.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from datetime import UTC, datetime
+from typing import Union
 
 from replenish.domain.history import Purchase
 from replenish.recommend.profile import Profile
@@ -116,7 +117,7 @@ def run_batch(recommender: Recommender, history_for: Callable[[str], Sequence[Pu
     chunk, and all the chunk's resolve requests are scored together in one pass of array
     operations (per-request numpy overhead, not arithmetic, is what bounds throughput).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     pending: list[str] = []
     profiles: dict[str, Profile] = {}
     for line in lines:

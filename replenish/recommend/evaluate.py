@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from replenish.recommend.timing import COLUMNS as TIMING_COLUMNS
 from replenish.recommend.timing import features as timing_features
 from replenish.recommend.training import phrases_for
 
-ANCHOR = datetime(2020, 1, 1, tzinfo=timezone.utc)  # fixed so runs are reproducible
+ANCHOR = datetime(2020, 1, 1, tzinfo=UTC)  # fixed so runs are reproducible
 Progress = Callable[[str, float], None] | None
 
 

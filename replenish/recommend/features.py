@@ -135,7 +135,7 @@ class Tables:
         self.price = (keys, spent[keys] / n[keys])
 
     @classmethod
-    def of(cls, attr: Attributes, prof: Profile) -> "Tables":
+    def of(cls, attr: Attributes, prof: Profile) -> Tables:
         return prof.memoized("tables", attr, lambda: cls(attr, prof))
 
 

@@ -36,7 +36,7 @@ class Fingerprint:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict | None) -> "Fingerprint | None":
+    def from_dict(cls, raw: dict | None) -> Fingerprint | None:
         if not isinstance(raw, dict):
             return None
         try:

@@ -5,10 +5,10 @@ lines; we count *orders containing* a product, which is what repurchase cycles a
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import ne
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def to_day(t: datetime) -> float:
 
 
 def from_day(d: float) -> datetime:
-    return datetime.fromtimestamp(d * DAY, tz=timezone.utc)
+    return datetime.fromtimestamp(d * DAY, tz=UTC)
 
 
 def encode(history: Sequence[Purchase], row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,7 +106,7 @@ class Profile:
         return hit[1]
 
     @classmethod
-    def build(cls, rows: np.ndarray, days: np.ndarray, qty: np.ndarray | None = None) -> "Profile":
+    def build(cls, rows: np.ndarray, days: np.ndarray, qty: np.ndarray | None = None) -> Profile:
         if qty is None:
             qty = np.ones(rows.size)
         if rows.size == 0:
@@ -159,7 +159,7 @@ class Profile:
                    qsum / count, order_days, r, d)
 
     @classmethod
-    def empty_profile(cls) -> "Profile":
+    def empty_profile(cls) -> Profile:
         z = np.zeros(0)
         return cls(np.zeros(0, np.int64), z, z, z, z, z, z, z, np.zeros(0, np.int64), z)
 

@@ -9,9 +9,9 @@ import copy
 import dataclasses
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -88,14 +88,14 @@ class Recommender:
 
     # -- construction and persistence ---------------------------------------------------------
     @classmethod
-    def baseline(cls, products: Iterable[Product]) -> "Recommender":
+    def baseline(cls, products: Iterable[Product]) -> Recommender:
         products = list(products)
         return cls(products, CatalogIndex.build(products), Attributes.of(products),
                    Usage.empty(len(products)), TimingModel(FEATURE_K), meta={"kind": "baseline"})
 
     @classmethod
     def fit(cls, products: Iterable[Product], purchases: Iterable[Purchase], now: datetime | None = None,
-            progress: Callable[[str, float], None] | None = None) -> "Recommender":
+            progress: Callable[[str, float], None] | None = None) -> Recommender:
         from replenish.recommend.training import fit
         return fit(cls.baseline(products), purchases, now, progress)
 
@@ -104,11 +104,11 @@ class Recommender:
         return save(self, model_dir)
 
     @classmethod
-    def load_latest(cls, model_dir) -> "Recommender | None":
+    def load_latest(cls, model_dir) -> Recommender | None:
         from replenish.recommend.store import load_latest
         return load_latest(model_dir)
 
-    def restrict_to(self, catalog: dict[str, bool]) -> "Recommender":
+    def restrict_to(self, catalog: dict[str, bool]) -> Recommender:
         """A copy that answers only with SKUs of ``catalog`` (sku -> available now): a model trained on
         an older catalog never names a product that is gone, nor offers one that is out of stock now."""
         known = np.fromiter((p.sku in catalog for p in self.products), bool, len(self.products))
@@ -238,7 +238,7 @@ class Recommender:
         """``resolve`` for many (phrase, profile, k) requests at once, answers in request order."""
         if not requests:
             return []
-        now_day = to_day(now or datetime.now(timezone.utc))
+        now_day = to_day(now or datetime.now(UTC))
         rows_l, X, starts = self.resolve_inputs_many([(ph, prof, now_day) for ph, prof, _ in requests])
         empty = np.repeat([prof.empty for _, prof, _ in requests], [r.size for r in rows_l])
         scores = self._scores(X, empty, starts)
@@ -292,7 +292,7 @@ class Recommender:
             top = avail[np.argsort(-self.usage.lines[avail], kind="stable")[:k]]
             scale = max(float(self.usage.lines.max()), 1.0)
             return [self._candidate(int(r), float(self.usage.lines[r] / scale), prof, None) for r in top]
-        scores = self.buy_again_scores(prof, to_day(now or datetime.now(timezone.utc)))
+        scores = self.buy_again_scores(prof, to_day(now or datetime.now(UTC)))
         scores = np.where(self.attr.available[prof.rows], scores, -1.0)
         # ties (a tree model gives equal scores to alike products): more often, then more recently bought first
         order = np.lexsort((-prof.last, -prof.count, -np.round(scores, 4)))[:k]
@@ -322,7 +322,7 @@ class Recommender:
         pos, bought = prof.lookup(np.array([row]))
         if not bought[0]:
             return None
-        active = self.still_buying(prof, to_day(now or datetime.now(timezone.utc)))[pos]
+        active = self.still_buying(prof, to_day(now or datetime.now(UTC)))[pos]
         return self._timings(prof, pos, active)[0]
 
     def running_low(self, history: Sequence[Purchase], now: datetime | None = None, horizon_days: float = 7,
@@ -331,7 +331,7 @@ class Recommender:
 
         Consumables only (bought in two orders or more); a product the household has stopped buying or
         moved on from (``still_buying`` below ``churn.ACTIVE``) is not running low, however overdue."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         prof = self.profile(history)
         if prof.empty:
             return []
@@ -349,7 +349,7 @@ class Recommender:
     def forecast(self, history: Sequence[Purchase], now: datetime | None = None, k: int = 12) -> list[Timing]:
         """Every consumable the household still buys, soonest expected run-out first (the dashboard's chart):
         what it stopped buying or moved on from is left out, however overdue it looks."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         prof = self.profile(history)
         if prof.empty:
             return []

@@ -84,7 +84,7 @@ class Attributes:
         return self.__dict__[key]
 
     @classmethod
-    def of(cls, products: list[Product]) -> "Attributes":
+    def of(cls, products: list[Product]) -> Attributes:
         heads = [head_phrases(p.title)[0] for p in products]
         head_table: dict[str, int] = {"": 0}
         head = np.array([head_table.setdefault(h, len(head_table)) for h in heads], dtype=np.int64)
@@ -120,12 +120,12 @@ class Usage:
     n_households: int = 0
 
     @classmethod
-    def empty(cls, n: int) -> "Usage":
+    def empty(cls, n: int) -> Usage:
         z = np.zeros(n)
         return cls(z, z, z, np.full(n, DEFAULT_INTERVAL), DEFAULT_INTERVAL, z, np.zeros(1), 0)
 
     @classmethod
-    def of(cls, n: int, leaf: np.ndarray, hh: np.ndarray, rows: np.ndarray, days: np.ndarray) -> "Usage":
+    def of(cls, n: int, leaf: np.ndarray, hh: np.ndarray, rows: np.ndarray, days: np.ndarray) -> Usage:
         order = np.lexsort((days, rows, hh))
         h, r, d = hh[order], rows[order], days[order]
         keep = np.r_[True, (h[1:] != h[:-1]) | (r[1:] != r[:-1]) | (d[1:] != d[:-1])]

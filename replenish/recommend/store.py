@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -28,7 +28,7 @@ META_FILE = "meta.json"
 def save(rec, model_dir) -> str:
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     version = created.strftime("%Y%m%dT%H%M%S%fZ")
     path = root / version
     path.mkdir()

@@ -9,8 +9,8 @@ popular product is often *not* the one a given household buys -- as in real shop
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

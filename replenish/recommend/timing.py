@@ -125,7 +125,7 @@ class TimingModel:
         high = np.maximum(self.high.raw(X), mid)
         return mid, low, high
 
-    def fit(self, X_parts: list[np.ndarray], y: np.ndarray) -> "TimingModel":
+    def fit(self, X_parts: list[np.ndarray], y: np.ndarray) -> TimingModel:
         """X_parts: feature rows from ``interval_examples`` (computed with k=1, column 0 recomputed per k)."""
         X = np.vstack(X_parts) if X_parts else np.zeros((0, N_FEATURES))
         if y.size < 50:

@@ -8,8 +8,8 @@ from all purchases. ``progress(stage, fraction)`` hears about every stage.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -43,7 +43,7 @@ class History:
         self.start = np.searchsorted(self.hh, np.arange(len(households) + 1))
 
     @classmethod
-    def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> "History":
+    def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> History:
         codes: dict[str, int] = {}
         hh, rows, days, qty = [], [], [], []
         total = len(purchases) if hasattr(purchases, "__len__") else 0
@@ -200,8 +200,8 @@ def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, p
     meta = {
         "kind": "learned",
         "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
-        "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=timezone.utc)
-                                  if hist.days.size else datetime.now(timezone.utc))).isoformat(),
+        "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=UTC)
+                                  if hist.days.size else datetime.now(UTC))).isoformat(),
         "n_resolve_examples": int(sum(len(x) for x in R)), "n_cold_examples": int(sum(len(x) for x in C)), "n_timing_examples": int(y_t.size),
         "timing_k": timing.k,
     }

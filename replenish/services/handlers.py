@@ -3,17 +3,25 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from replenish.domain import commands, model
-from replenish.domain.errors import (IdempotencyKeyReused, InvalidCommand, LimitExceeded, NotFound, PinLocked,
-                                     ProductUnavailable, UnknownProduct)
+from replenish.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidCommand,
+    LimitExceeded,
+    NotFound,
+    PinLocked,
+    ProductUnavailable,
+    UnknownProduct,
+)
 from replenish.domain.history import Purchase
 
 from . import messages

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class SubmitBackoff:
     give_up_after: float = 2 * 3600.0  # the tries' nominal waits add up to this: then the order fails
 
     @classmethod
-    def from_settings(cls, settings) -> "SubmitBackoff":
+    def from_settings(cls, settings) -> SubmitBackoff:
         return cls(settings.submit_retry_base, settings.submit_retry_cap, settings.submit_give_up)
 
     def nominal(self, attempts: int) -> float:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from replenish.adapters import repository
-
 from replenish.domain.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ class SqlAlchemyUnitOfWork:
         self._on_commit: list[Callable[[], None]] = []
         self.session: Session | None = None
 
-    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.session_factory()
         self.orders = repository.OrderRepository(self.session)
         self.households = repository.HouseholdRepository(self.session)

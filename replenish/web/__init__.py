@@ -32,8 +32,8 @@ def create_app(container=None) -> Flask:
     app.after_request(strict_transport_security)  # HSTS when the public URL is https
 
     from replenish.devices import wiring as devices
-    from replenish.oauth import wiring as oauth
     from replenish.lists import wiring as lists
+    from replenish.oauth import wiring as oauth
     from replenish.pantry import wiring as pantry
 
     from . import alexa, api, dashboard, health

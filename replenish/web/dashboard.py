@@ -12,7 +12,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for)
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from replenish.domain import commands, model
@@ -20,7 +20,8 @@ from replenish.domain.errors import DomainError
 from replenish.services.ports import PermanentError, TransientError
 from replenish.services.views import limits_view, order_view
 
-from . import dashboard_forecast, dashboard_forms, dashboard_security as security, throttle
+from . import dashboard_forecast, dashboard_forms, throttle
+from . import dashboard_security as security
 from .auth import container, household_for_token
 from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, image_url, money, timeline
 

@@ -18,8 +18,8 @@ import logging
 import math
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
@@ -87,7 +87,7 @@ class SessionStore:
     def update(self, sid: str, created_at: float, data: dict, now: datetime) -> bool:
         """Rewrites an existing record with the time it has left; False when it is gone (ended or expired)."""
         household_id = data.get("household_id")
-        ends = datetime.fromtimestamp(created_at, timezone.utc) + self.lifetime_of(household_id)
+        ends = datetime.fromtimestamp(created_at, UTC) + self.lifetime_of(household_id)
         ttl = int((ends - now).total_seconds())
         if ttl <= 0:
             return False
@@ -156,7 +156,7 @@ class RedisSessionInterface(SessionInterface):
         if record is None:
             return ServerSession()
         created_at = float(record.get("created_at") or 0)
-        started = datetime.fromtimestamp(created_at, timezone.utc)
+        started = datetime.fromtimestamp(created_at, UTC)
         if self.clock() - started >= self.store.lifetime_of(record.get("household_id")):
             self._forget(sid, record.get("household_id"))  # past its absolute lifetime: Redis may lag our clock
             return ServerSession()

@@ -2,14 +2,34 @@
 from __future__ import annotations
 
 from .errors import CatchAllExceptionHandler
-from .events import (ExceptionEncounteredHandler, PermissionHandler, ProactiveSubscriptionHandler,
-                     QuietRequestHandler, SkillAccountLinkedHandler, SkillDisabledHandler, SkillEnabledHandler)
+from .events import (
+    ExceptionEncounteredHandler,
+    PermissionHandler,
+    ProactiveSubscriptionHandler,
+    QuietRequestHandler,
+    SkillAccountLinkedHandler,
+    SkillDisabledHandler,
+    SkillEnabledHandler,
+)
+from .ordering import (
+    NoIntentHandler,
+    OrderItemIntentHandler,
+    PinIntentHandler,
+    ReorderIntentHandler,
+    SomethingElseIntentHandler,
+    YesIntentHandler,
+)
 from .orders import CancelOrderIntentHandler, OrderStatusIntentHandler, RunningLowIntentHandler
-from .ordering import (NoIntentHandler, OrderItemIntentHandler, PinIntentHandler, ReorderIntentHandler,
-                       SomethingElseIntentHandler, YesIntentHandler)
-from .session import (CancelIntentHandler, FallbackIntentHandler, HelpIntentHandler, LaunchRequestHandler,
-                      NavigateHomeIntentHandler, SessionEndedRequestHandler, StopIntentHandler,
-                      UnhandledRequestHandler)
+from .session import (
+    CancelIntentHandler,
+    FallbackIntentHandler,
+    HelpIntentHandler,
+    LaunchRequestHandler,
+    NavigateHomeIntentHandler,
+    SessionEndedRequestHandler,
+    StopIntentHandler,
+    UnhandledRequestHandler,
+)
 
 REQUEST_HANDLERS = (
     SkillEnabledHandler,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -20,8 +20,20 @@ from replenish.web import create_app
 from skills import speech
 from skills.linking import alexa_user_key, forget_written
 from skills.recommending import HISTORIES
-from tests.alexa_certs import (CERT_URL, SKILL_ID, USER_ID, envelope_bytes, intent_request, launch_request,
-                               make_ca, make_leaf, make_pki, sign, signed_headers, timestamp)
+from tests.alexa_certs import (
+    CERT_URL,
+    SKILL_ID,
+    USER_ID,
+    envelope_bytes,
+    intent_request,
+    launch_request,
+    make_ca,
+    make_leaf,
+    make_pki,
+    sign,
+    signed_headers,
+    timestamp,
+)
 from tests.voice_fakes import Conversation, FakeRecommendations, issue_voice_token
 
 
@@ -229,7 +241,7 @@ def test_real_recommender_from_history(container, pki, voice_token, clock):
     container.settings.alexa_skill_ids = (SKILL_ID,)
     HISTORIES.clear()
     with container.uow() as uow:
-        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 3, 18, tzinfo=timezone.utc), 1,
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 3, 18, tzinfo=UTC), 1,
                                          "o-old")])
         uow.session.commit()
     client = create_app(container).test_client()
@@ -283,7 +295,7 @@ def _signed(pki, env, **overrides):
 
 def _stale_launch(voice_token):
     env = launch_request(access_token=voice_token)
-    env["request"]["timestamp"] = timestamp(datetime.now(timezone.utc) - timedelta(minutes=10))
+    env["request"]["timestamp"] = timestamp(datetime.now(UTC) - timedelta(minutes=10))
     return env
 
 

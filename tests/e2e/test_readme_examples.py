@@ -15,8 +15,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT,
-                                        REDIS_TEST_DB, free_port, require, wait_for)
+from tests.integration.services import (
+    PG_ADMIN_DB,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    REDIS_TEST_DB,
+    free_port,
+    require,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

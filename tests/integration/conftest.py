@@ -9,14 +9,26 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from replenish.adapters import orm
+from replenish.config import Settings
+from replenish.db import migrate
 from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
 from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
 from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
-from replenish.config import Settings
-from replenish.db import migrate
 
-from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, RABBIT_HOST, RABBIT_PORT, REDIS_HOST, REDIS_PORT,
-                       REDIS_TEST_DB, Process, replenish_bin, require)
+from .services import (
+    PG_ADMIN_DB,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    RABBIT_HOST,
+    RABBIT_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    REDIS_TEST_DB,
+    Process,
+    replenish_bin,
+    require,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from replenish_partner import signature_headers
 from sqlalchemy import create_engine, text
 
-from .services import (PG_ADMIN_DB, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, REDIS_TEST_DB, ROOT, free_port,
-                       require, wait_until_serving)
+from replenish_partner import signature_headers
+
+from .services import (
+    PG_ADMIN_DB,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    REDIS_TEST_DB,
+    ROOT,
+    free_port,
+    require,
+    wait_until_serving,
+)
 
 pytestmark = pytest.mark.integration
 REDIS_DB = (REDIS_TEST_DB + 2) % 16  # 11 by default
@@ -305,7 +317,7 @@ def test_a_partner_written_with_only_http_message_signatures_registers_and_repor
         prepared = requests.Request(method, server["base"] + path, data=body,
                                     headers={"Content-Type": "application/json"}).prepare()
         signer.sign(prepared, key_id=partner["key_id"], nonce=uuid.uuid4().hex, body=body,
-                    created=datetime.datetime.now(datetime.timezone.utc),
+                    created=datetime.datetime.now(datetime.UTC),
                     covered_component_ids=("@method", "@target-uri", "content-digest"))
         return requests.Session().send(prepared, timeout=30)
 

@@ -27,7 +27,7 @@ class Fitted:
     stages: list[tuple[str, float]]  # what fit reported, in order
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def synth_model(households: int, seed: int, now: datetime, anchor_days_before: float = 2.0) -> Fitted:
     d = tempfile.mkdtemp(prefix="rpl_synth_")
     try:

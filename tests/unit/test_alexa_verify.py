@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from tests.alexa_certs import (
     timestamp,
 )
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class Clock:
@@ -253,7 +253,7 @@ def test_missing_intermediate_is_refused(fresh_pki, clock):
 
 def test_default_store_does_not_trust_test_root(fresh_pki):
     verifier = RequestVerifier(fetch_cert=fresh_pki.fetch)  # certifi roots
-    body = body_at(datetime.now(timezone.utc))
+    body = body_at(datetime.now(UTC))
     assert "not trusted" in reason_of(verifier, fresh_pki.headers(body), body)
 
 

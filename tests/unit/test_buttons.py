@@ -13,10 +13,10 @@ import requests
 from click.testing import CliRunner
 from http_message_signatures import HTTPMessageSigner, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
-from replenish_partner import signature_headers
 
 from replenish.domain import commands
 from replenish.web import create_app
+from replenish_partner import signature_headers
 
 BASE = "http://test"
 Placed = namedtuple("Placed", "id status channel source_id sku")

@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from catalog.demo import (CATEGORY_FAMILIES, DEMO_HOUSEHOLD, DEMO_REGULARS, UNAVAILABLE, category_family,
-                          demo_catalog, demo_history)
+from catalog.demo import (
+    CATEGORY_FAMILIES,
+    DEMO_HOUSEHOLD,
+    DEMO_REGULARS,
+    UNAVAILABLE,
+    category_family,
+    demo_catalog,
+    demo_history,
+)
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

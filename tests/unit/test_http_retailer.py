@@ -6,7 +6,7 @@ import hmac
 import itertools
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask, jsonify, request
@@ -259,13 +259,13 @@ def test_status_is_parsed_into_aware_datetimes(retailer):
     assert gateway.status(rid) == RetailerStatus(
         status="shipped",
         tracking_url="https://track.example/1",
-        expected_delivery=datetime(2030, 5, 4, 17, 0, tzinfo=timezone.utc),
+        expected_delivery=datetime(2030, 5, 4, 17, 0, tzinfo=UTC),
         delivery_photo_url=None,
     )
     fake.orders[rid].update(status="delivered", expected_delivery="2030-05-04T19:00:00+02:00",
                             delivery_photo_url="https://photo.example/1.jpg")
     status = gateway.status(rid)
-    assert status.expected_delivery == datetime(2030, 5, 4, 17, 0, tzinfo=timezone.utc)
+    assert status.expected_delivery == datetime(2030, 5, 4, 17, 0, tzinfo=UTC)
     assert status.expected_delivery.tzinfo is not None
     assert status.delivery_photo_url == "https://photo.example/1.jpg"
 
@@ -299,7 +299,7 @@ def test_sign_and_verify_round_trip():
     header = sign(SECRET, body, 1_700_000_000)
     assert header.startswith("t=1700000000,v1=")
     assert verify_signature(SECRET, header, body, now=1_700_000_100)
-    assert verify_signature(SECRET, header, body.decode(), now=datetime.fromtimestamp(1_700_000_000, timezone.utc))
+    assert verify_signature(SECRET, header, body.decode(), now=datetime.fromtimestamp(1_700_000_000, UTC))
 
 
 @pytest.mark.parametrize(

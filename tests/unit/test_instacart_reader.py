@@ -1,8 +1,8 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from catalog.instacart import Order, read_products, read_purchases, write_dataset
 
-ANCHOR = datetime(2024, 3, 10, tzinfo=timezone.utc)
+ANCHOR = datetime(2024, 3, 10, tzinfo=UTC)
 
 
 def make(tmp_path):
@@ -27,9 +27,9 @@ def test_products_round_trip_with_commas_and_quotes(tmp_path):
 def test_dates_count_back_from_anchor(tmp_path):
     ps = list(read_purchases(make(tmp_path), anchor=ANCHOR))
     by_order = {p.order_ref: p.ordered_at for p in ps if p.household_id == "7"}
-    assert by_order["3"] == datetime(2024, 3, 10, 8, tzinfo=timezone.utc)  # last order at the anchor day
-    assert by_order["2"] == datetime(2024, 3, 5, 18, tzinfo=timezone.utc)
-    assert by_order["1"] == datetime(2024, 2, 24, 9, tzinfo=timezone.utc)
+    assert by_order["3"] == datetime(2024, 3, 10, 8, tzinfo=UTC)  # last order at the anchor day
+    assert by_order["2"] == datetime(2024, 3, 5, 18, tzinfo=UTC)
+    assert by_order["1"] == datetime(2024, 2, 24, 9, tzinfo=UTC)
     assert len(ps) == 6 and all(p.quantity == 1 for p in ps)
 
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from werkzeug.wrappers import Request  # noqa: E402
 
-from replenish.devices.domain import commands as dc# noqa: E402
+from replenish.devices.domain import commands as dc  # noqa: E402
+from replenish.web import create_app  # noqa: E402
 from replenish_partner import signature_headers  # noqa: E402
-from replenish.web import create_app# noqa: E402
 
 SIGNED = ("Content-Digest", "Signature-Input", "Signature")
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -6,7 +6,7 @@ from replenish.domain import events
 from replenish.domain.errors import IllegalTransition, InvalidCommand
 from replenish.domain.model import Limits, Order, OrderLine, OrderStatus
 
-NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def make_order(**kw):

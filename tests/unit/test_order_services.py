@@ -5,8 +5,15 @@ import pytest
 
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
-from replenish.domain.errors import (IllegalTransition, InvalidCommand, LimitExceeded, NotFound, PinLocked,
-                                     ProductUnavailable, UnknownProduct)
+from replenish.domain.errors import (
+    IllegalTransition,
+    InvalidCommand,
+    LimitExceeded,
+    NotFound,
+    PinLocked,
+    ProductUnavailable,
+    UnknownProduct,
+)
 from replenish.services import event_handlers
 from replenish.web.dashboard_format import image_url
 
@@ -69,13 +76,13 @@ def test_one_order_in_flight_per_source(container, clock):
 
 def test_database_refuses_a_second_in_flight_order_even_without_the_check(container, clock):
     from sqlalchemy.exc import IntegrityError
+
     from replenish.domain.model import Order, OrderLine
     place(container, source_id="btn-1")
-    with pytest.raises(IntegrityError):
-        with container.uow() as uow:
-            uow.orders.add(Order("h1", "button", [OrderLine("TIDE-PODS-42", 1, 1299)], source_id="btn-1",
-                                 now=clock()))
-            uow.commit()
+    with pytest.raises(IntegrityError), container.uow() as uow:
+        uow.orders.add(Order("h1", "button", [OrderLine("TIDE-PODS-42", 1, 1299)], source_id="btn-1",
+                             now=clock()))
+        uow.commit()
 
 
 def test_idempotency_key_replays_the_same_order(container):

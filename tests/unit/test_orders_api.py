@@ -111,6 +111,7 @@ def test_limits_update(client, token):
 
 def test_recommendations_api(client, token, container, clock):
     from datetime import timedelta
+
     from replenish.domain.history import Purchase
     with container.uow() as uow:
         uow.purchases.add_many([Purchase("h1", "TIDE-PODS-81", clock() - timedelta(days=30 * n), 1, f"o{n}")

@@ -2,14 +2,15 @@
 device keys, replays, key and webhook-secret rotation, slot readings and the policy, webhooks and their log."""
 import json
 import time
+from datetime import UTC
 
 import pytest
-from replenish_partner import PartnerClient, PartnerError, signature_headers
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
 from replenish.domain import commands
 from replenish.web import create_app
+from replenish_partner import PartnerClient, PartnerError, signature_headers
 
 from .device_fakes import FlaskSession, RecordingSender
 
@@ -600,5 +601,5 @@ def test_a_partner_in_test_mode_places_only_test_orders_and_they_spend_nothing(a
     answer = client.report_slot_status(device["device_id"], "detergent", 0)
     assert answer["order"]["status"] == "order_placed" and answer["order"]["test"] is True
     with container.uow() as uow:
-        from datetime import datetime, timezone
-        assert uow.orders.spent_since("h1", datetime(2000, 1, 1, tzinfo=timezone.utc)) == 0
+        from datetime import datetime
+        assert uow.orders.spent_since("h1", datetime(2000, 1, 1, tzinfo=UTC)) == 0

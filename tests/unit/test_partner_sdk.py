@@ -4,16 +4,16 @@ and the button and partner clients work over the API. The SDK's tests that need 
 ``partner-sdk/tests``."""
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from replenish_partner import ButtonClient, PartnerClient, PartnerError, signature_headers, verify_webhook
 
 from replenish.devices.adapters.webhook_sender import webhook_headers
 from replenish.devices.domain import commands as dc
 from replenish.devices.web import signatures
 from replenish.web import create_app
 from replenish.web.errors import ApiError
+from replenish_partner import ButtonClient, PartnerClient, PartnerError, signature_headers, verify_webhook
 
 from .device_fakes import FlaskSession
 
@@ -92,7 +92,7 @@ OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LWtleS0yNC1ieXRl"
 
 def test_verify_webhook_accepts_either_secret_during_rotation_and_rejects_tampering():
     body = json.dumps({"id": "evt_1", "type": "order.placed"}).encode()
-    headers = webhook_headers([OLD_SECRET, NEW_SECRET], "msg_1", body, datetime.fromtimestamp(1_000, timezone.utc))
+    headers = webhook_headers([OLD_SECRET, NEW_SECRET], "msg_1", body, datetime.fromtimestamp(1_000, UTC))
     assert headers["webhook-timestamp"] == "1000" and len(headers["webhook-signature"].split(" ")) == 2
 
     def client(secrets, now=1_010):

@@ -4,7 +4,7 @@ for the placeholders."""
 import json
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ def test_the_readme_quickstart_runs_as_written(container, server):
         exec(compile(code, f"{README.name} python block {i}", "exec"), ns)
         if "app = Flask" in code:  # the webhook handler: what the platform signs passes, tampering does not
             body = json.dumps({"id": "evt_1", "type": "order.placed", "data": {"order_id": "o-1"}}).encode()
-            headers = webhook_headers([partner["webhook_secret"]], "msg_1", body, datetime.now(timezone.utc))
+            headers = webhook_headers([partner["webhook_secret"]], "msg_1", body, datetime.now(UTC))
             hooks = ns.pop("app").test_client()
             assert hooks.post("/hooks", data=body, headers=headers).status_code == 204
             assert hooks.post("/hooks", data=body + b" ", headers=headers).status_code == 401

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from replenish.recommend import Recommender, packs_for_slot
 from replenish.recommend.batch import run_batch
 from replenish.recommend.synth import generate
 
-NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

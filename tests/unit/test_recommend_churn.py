@@ -3,7 +3,7 @@ not on the forecast, not bought again and not reordered by an appliance; "deterg
 detergent for the demo household. All before any model is trained (catalog baselines)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from replenish.domain import commands
 from replenish.domain.history import Purchase
 from replenish.recommend import Recommender, churn
 
-NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 WEEKLY = {"DOLE-BANANAS-8", "EGGLANDS-WHITE-18", "HORIZON-WHOLE-64", "DAVES-21GRAIN-27"}
 MOVED_ON = {"PAMPERS-SWAD-S3-52", "PAMPERS-SWAD-S4-46", "SIMILAC-360-30.8", "PEETS-MAJOR-WB-18",
             "COTTONELLE-ULTRA-12"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ from replenish.recommend.profile import DAY, Profile, encode
 from replenish.recommend.stats import Attributes
 from tests.unit.recommend_models import synth_model
 
-NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 # -- profile ----------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_flat_forest_of_single_leaf_trees_and_no_rows():
 @pytest.fixture(scope="module")
 def fitted():
     # the model test_recommend_serving trains (one fit per session): these checks hold for any fitted model
-    model = synth_model(80, 5, datetime(2024, 3, 10, 12, tzinfo=timezone.utc))
+    model = synth_model(80, 5, datetime(2024, 3, 10, 12, tzinfo=UTC))
     return model.rec, model.by_hh
 
 

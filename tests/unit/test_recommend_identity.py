@@ -6,7 +6,7 @@ import json
 import logging
 import shutil
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +20,7 @@ from replenish.db import make_engine
 from replenish.domain import commands
 from replenish.domain.history import Purchase
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 CATALOG = [Product(f"MILK-{i}", f"Brand{i} Whole Milk, 64 oz", f"Brand{i}", "grocery/dairy/milk", 64, "oz", 399 + i)
            for i in range(6)] + \

@@ -3,7 +3,7 @@ training progress."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from replenish.recommend import features as F
 from replenish.recommend.batch import run_batch
 from tests.unit.recommend_models import synth_model
 
-NOW = datetime(2024, 3, 10, 12, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

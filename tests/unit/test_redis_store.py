@@ -64,10 +64,9 @@ def test_lock_excludes_other_threads(server):
 
 def test_lock_is_released_after_the_block_even_on_error(client):
     locks = RedisLocks(client)
-    with pytest.raises(RuntimeError):
-        with locks.hold("a"):
-            assert client.get("lock:a") is not None
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), locks.hold("a"):
+        assert client.get("lock:a") is not None
+        raise RuntimeError("boom")
     assert client.get("lock:a") is None
     with locks.hold("a", wait=0) as handle:
         assert handle.held
@@ -98,9 +97,8 @@ def test_lock_timeout_when_held_elsewhere(client):
     locks = RedisLocks(client)
     with locks.hold("busy", timeout=5):
         started = time.monotonic()
-        with pytest.raises(LockTimeout):
-            with locks.hold("busy", wait=0.1):
-                pytest.fail("acquired a held lock")
+        with pytest.raises(LockTimeout), locks.hold("busy", wait=0.1):
+            pytest.fail("acquired a held lock")
         assert 0.09 <= time.monotonic() - started < 1.0
 
 
@@ -124,25 +122,22 @@ def test_waiter_gets_the_lock_when_it_frees(client):
 def test_lock_fails_open_when_redis_is_down(server, client, caplog):
     server.connected = False
     ran = []
-    with caplog.at_level(logging.WARNING):
-        with RedisLocks(client).hold("h") as handle:
-            ran.append(handle.held)
+    with caplog.at_level(logging.WARNING), RedisLocks(client).hold("h") as handle:
+        ran.append(handle.held)
     assert ran == [False]
     assert "without lock" in caplog.text
 
 
 def test_errors_in_the_block_are_not_swallowed_when_redis_is_down(server, client):
     server.connected = False
-    with pytest.raises(KeyError):
-        with RedisLocks(client).hold("h"):
-            raise KeyError("body failed")
+    with pytest.raises(KeyError), RedisLocks(client).hold("h"):
+        raise KeyError("body failed")
 
 
 def test_redis_dying_while_held_does_not_fail_the_block(server, client, caplog):
-    with caplog.at_level(logging.WARNING):
-        with RedisLocks(client).hold("h") as handle:
-            assert handle.held
-            server.connected = False
+    with caplog.at_level(logging.WARNING), RedisLocks(client).hold("h") as handle:
+        assert handle.held
+        server.connected = False
     assert "will expire on its own" in caplog.text
 
 

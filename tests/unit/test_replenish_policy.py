@@ -1,5 +1,5 @@
 """The slot replenishment policy: pure domain rules, then through the bus on SQLite."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from replenish.devices.domain import commands as dc
 from replenish.devices.domain.model import Slot
 from replenish.domain.errors import InvalidCommand
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def make_slot(**kw):

@@ -4,7 +4,7 @@ concurrent single calls when a retailer has no batch endpoint."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.serving import make_server
@@ -37,7 +37,7 @@ def serve(tmp_path):
     def start(batch: bool = True, script: Scripted | None = None):
         engine = make_engine(f"sqlite:///{tmp_path / f'store{len(servers)}.db'}")
         orm.metadata.create_all(engine, tables=[orm.sim_store_orders])
-        store = SimulatedStore(engine, lambda: datetime.now(timezone.utc), out_of_stock={"SKU-GONE"})
+        store = SimulatedStore(engine, lambda: datetime.now(UTC), out_of_stock={"SKU-GONE"})
         faults = Faults(refuse=0.1, lose=0.1, rng=script or Scripted())
         app = make_http_app(store, [SECRET], faults, batch=batch)
         calls = []

@@ -8,12 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from replenish_partner import signature_headers
 
 from replenish.devices.domain import commands as dc
 from replenish.domain import commands
 from replenish.web import create_app
 from replenish.web import sessions as web_sessions
+from replenish_partner import signature_headers
 
 CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 COOKIE = "replenish_session"  # the name on loopback over plain HTTP (tests); __Host-replenish_session when Secure

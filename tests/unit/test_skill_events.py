@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -179,11 +179,12 @@ def test_an_error_during_a_skill_event_is_answered_without_speech(skill, contain
 
 
 def test_skill_events_may_arrive_an_hour_late():
+    from datetime import datetime
+
     from skills.verify import RequestVerifier, VerificationError
     from tests.alexa_certs import make_pki, timestamp
-    from datetime import datetime, timezone
     pki = make_pki()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     verifier = RequestVerifier(store=pki.store, skill_ids=None, clock=lambda: now, fetch_cert=pki.fetch)
 
     def post(kind, late):

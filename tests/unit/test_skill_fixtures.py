@@ -70,7 +70,7 @@ def client(container, pki):
 
 def test_the_fixtures_cover_every_request_type():
     found = {json.loads(path.read_text())["request"]["type"] for path in fixtures()}
-    assert REQUIRED_TYPES <= found, sorted(REQUIRED_TYPES - found)
+    assert found >= REQUIRED_TYPES, sorted(REQUIRED_TYPES - found)
     assert any("session" not in json.loads(p.read_text()) and json.loads(p.read_text())["request"]["type"]
                == "IntentRequest" for p in fixtures())  # a one-shot intent without a session
     assert found - REQUIRED_TYPES - {"UnknownRequest"} == set()  # and one type the SDK cannot read

@@ -7,16 +7,16 @@ The plain package checks ``webhook-timestamp`` against the wall clock, so the de
 the current time (``datetime.now``); the SDK's checks run on the test clock."""
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from replenish_partner import PartnerClient, PartnerError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
 from replenish.web import create_app
+from replenish_partner import PartnerClient, PartnerError
 
 from .device_fakes import FlaskSession, RecordingSender
 
@@ -85,7 +85,7 @@ def test_a_delivered_webhook_verifies_with_the_plain_library_and_keeps_its_id_ac
     container.deps.webhook_sender = sender = RecordingSender(500, 200)
     device = register_device(app, token, sdk)
     [delivery_id] = queued(container, "device.registered")
-    first_at = datetime.now(timezone.utc)
+    first_at = datetime.now(UTC)
     with pytest.raises(device_events.TransientError):
         device_events.deliver_webhook(delivery_id, container.deps, now=first_at)
     body, headers = deliver(container, sender, delivery_id, now=first_at + timedelta(seconds=60))
@@ -108,7 +108,7 @@ def test_during_a_rotation_either_secret_verifies_and_a_retired_one_stops(app, t
     new = sdk.add_webhook_secret()
     device = register_device(app, token, sdk)
     [registered] = queued(container, "device.registered")
-    body, headers = deliver(container, sender, registered, now=datetime.now(timezone.utc))
+    body, headers = deliver(container, sender, registered, now=datetime.now(UTC))
     assert len(headers["webhook-signature"].split(" ")) == 2
     assert Webhook(old).verify(body, headers)["type"] == "device.registered"
     assert Webhook(new).verify(body, headers)["type"] == "device.registered"
@@ -120,7 +120,7 @@ def test_during_a_rotation_either_secret_verifies_and_a_retired_one_stops(app, t
                                       headers={"Authorization": f"Bearer {token}"})
     assert patched.status_code == 200
     [changed] = queued(container, "subscription.changed")
-    body, headers = deliver(container, sender, changed, now=datetime.now(timezone.utc))
+    body, headers = deliver(container, sender, changed, now=datetime.now(UTC))
     assert Webhook(new).verify(body, headers)["type"] == "subscription.changed"
     assert fails(old, body, headers)
 
@@ -154,7 +154,7 @@ def test_a_secret_in_the_old_format_still_signs(app, token, container, partner, 
         uow.commit()
     register_device(app, token, sdk)
     [registered] = queued(container, "device.registered")
-    body, headers = deliver(container, sender, registered, now=datetime.now(timezone.utc))
+    body, headers = deliver(container, sender, registered, now=datetime.now(UTC))
     # Its key is the UTF-8 bytes of the part after "whsec_" (it is not standard base64).
     key = LEGACY_SECRET.removeprefix("whsec_").encode()
     assert Webhook(key).verify(body, headers)["type"] == "device.registered"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -122,6 +122,7 @@ def test_reprompts_ask(locale):
 
 def test_every_translation_keeps_the_placeholders():
     import re as re_
+
     from babel.messages.pofile import read_po
     for po in speech.LOCALES_DIR.glob("*/LC_MESSAGES/skill.po"):
         with open(po, "rb") as handle:
@@ -374,7 +375,7 @@ def test_the_setting_through_the_household_api(container, token):
 
 
 def test_dates_use_the_household_zone_in_running_low(talk, fake, container):
-    now = datetime(2026, 3, 10, 3, 0, tzinfo=timezone.utc)  # still March 9 in New York
+    now = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # still March 9 in New York
     fake.timings = [Timing("CHARMIN-12", 30.0, 25.0, 35.0, now - timedelta(days=1), now + timedelta(days=29))]
     talk.say("RunningLowIntent")
     assert "last ordered yesterday" in talk.text or "last ordered Sunday, March 8" in talk.text

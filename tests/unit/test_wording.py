@@ -1,7 +1,7 @@
 """What the household reads names things by their names, in its own time zone, with plurals right; never an
 order id, a serial, a slot id or a raw timestamp."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,14 +69,14 @@ def test_the_cancel_deadline_is_said_on_the_households_clock(client, token, cont
 
 
 def test_an_order_sent_at_once_does_not_offer_a_cancel_window(container):
-    now = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
     order = {"lines": [{"sku": "X", "title": "Paper Towels", "quantity": 1}], "total_cents": 1999}
     text = messages.order_message("OrderPlaced", order, {"submit_after": None}, "America/Los_Angeles", now)
     assert text == "Ordered Paper Towels for $19.99; it goes to the store now."
 
 
 def test_a_late_evening_deadline_is_today_where_the_household_is_even_when_utc_says_tomorrow():
-    now = datetime(2026, 12, 6, 5, 0, tzinfo=timezone.utc)  # Dec 5, 9 PM in Los Angeles
+    now = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)  # Dec 5, 9 PM in Los Angeles
     assert messages.local_time("2026-12-06T05:43:02.860831+00:00", "America/Los_Angeles", now) == "9:43 PM today"
     assert messages.local_time(now + timedelta(hours=12), "America/Los_Angeles", now) == "9:00 AM tomorrow"
     assert messages.local_time(now + timedelta(days=3), "America/Los_Angeles", now) == \
@@ -84,7 +84,7 @@ def test_a_late_evening_deadline_is_today_where_the_household_is_even_when_utc_s
 
 
 def test_dates_more_than_six_months_away_say_the_year():
-    now = datetime(2026, 12, 6, 17, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
     assert messages.local_day(now - timedelta(days=400), "UTC", now) == "November 1, 2025"
     assert messages.local_day(now - timedelta(days=20), "UTC", now) == "Monday, November 16"
 
@@ -155,9 +155,9 @@ def test_a_recommendation_reason_says_the_day_on_the_households_calendar(contain
     from replenish.domain.history import Purchase
     # bought at 02:00 UTC on March 6, which is still March 5 in New York; again 14 months before
     with container.uow() as uow:
-        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 6, 2, 0, tzinfo=timezone.utc), 1, "a"),
-                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 6, 15, 0, tzinfo=timezone.utc), 1, "b"),
-                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 20, 15, 0, tzinfo=timezone.utc), 1, "c")])
+        uow.purchases.add_many([Purchase("h1", "TIDE-PODS-42", datetime(2026, 3, 6, 2, 0, tzinfo=UTC), 1, "a"),
+                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 6, 15, 0, tzinfo=UTC), 1, "b"),
+                                Purchase("h1", "CHARMIN-12", datetime(2025, 1, 20, 15, 0, tzinfo=UTC), 1, "c")])
         uow.session.commit()
     reasons = {c.sku: c.reason for c in container.recommendations.buy_again("h1", k=5)}
     assert "on March 5" in reasons["TIDE-PODS-42"] and "March 6" not in reasons["TIDE-PODS-42"]

@@ -45,9 +45,9 @@ def signature_headers(method: str, url: str, body: bytes, key_id: str, secret: s
     a request of ``method`` to the absolute ``url`` with exactly ``body``. ``created`` defaults to now."""
     request = requests.Request(method.upper(), url, data=body, headers=dict(headers or {})).prepare()
     if isinstance(created, (int, float)):
-        created = datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc)
+        created = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
     signer = HTTPMessageSigner(signature_algorithm=ALGORITHM, key_resolver=_OneKey(key_id, secret))
     signer.sign(request, key_id=key_id, nonce=nonce or new_nonce(), label=LABEL,
-                created=created or datetime.datetime.now(datetime.timezone.utc),
+                created=created or datetime.datetime.now(datetime.UTC),
                 covered_component_ids=COVERED_COMPONENTS, body=body or b"")
     return {name: value for name, value in request.headers.items() if name.lower() != "content-length"}

@@ -10,8 +10,9 @@ import binascii
 import hmac
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
@@ -67,7 +68,7 @@ def verify_webhook(secrets: Iterable[str], headers: Mapping[str, str] | Iterable
     now = now.timestamp() if isinstance(now, datetime) else now
     if abs(now - t) > WEBHOOK_TOLERANCE:
         raise _refused(f"webhook-timestamp is more than {WEBHOOK_TOLERANCE} s from now")
-    at = datetime.fromtimestamp(t, timezone.utc)
+    at = datetime.fromtimestamp(t, UTC)
     matched = False
     for secret in secrets:
         expected = Webhook(webhook_key(secret)).sign(msg_id, at, body).encode()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import requests
-from replenish_partner.webhooks import webhook_key
 from standardwebhooks.webhooks import Webhook
 
 from replenish.services.ports import PermanentError, TransientError
+from replenish_partner.webhooks import webhook_key
 
 
 def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datetime) -> dict:
@@ -19,7 +19,7 @@ def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datet
     ``v1,<base64 HMAC-SHA256>`` per secret, space-separated, so that a partner rotating its secrets verifies
     with either. No ``webhook-signature`` without a secret."""
     t = math.floor(now.timestamp())
-    at = datetime.fromtimestamp(t, timezone.utc)  # the header's second is exactly what is signed
+    at = datetime.fromtimestamp(t, UTC)  # the header's second is exactly what is signed
     signatures = " ".join(Webhook(webhook_key(secret)).sign(msg_id, at, body) for secret in secrets)
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(t)}
     if signatures:

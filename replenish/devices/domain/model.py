@@ -376,7 +376,7 @@ class Device(Aggregate):
         self.secret = new_secret("dsk_")
         return self.secret
 
-    def slot(self, slot_id: str) -> "Slot":
+    def slot(self, slot_id: str) -> Slot:
         for slot in self.slots:
             if slot.slot_id == slot_id:
                 return slot
@@ -404,17 +404,17 @@ class Device(Aggregate):
                                               household_id=self.household_id, reason=reason))
         return True
 
-    def slot_changed(self, slot: "Slot") -> None:
+    def slot_changed(self, slot: Slot) -> None:
         self.events.append(SubscriptionChanged(device_id=self.id, partner_id=self.partner_id,
                                                household_id=self.household_id, slot_id=slot.slot_id,
                                                mode=slot.mode, sku=slot.sku))
 
-    def order_refused(self, slot: "Slot", reason: str, code: str, tell_household: bool = True) -> None:
+    def order_refused(self, slot: Slot, reason: str, code: str, tell_household: bool = True) -> None:
         self.events.append(SlotOrderRefused(device_id=self.id, partner_id=self.partner_id,
                                             household_id=self.household_id, slot_id=slot.slot_id, reason=reason,
                                             code=code, tell_household=tell_household))
 
-    def slot_low(self, slot: "Slot", reason: str) -> None:
+    def slot_low(self, slot: Slot, reason: str) -> None:
         self.events.append(SlotRunningLow(device_id=self.id, partner_id=self.partner_id,
                                           household_id=self.household_id, slot_id=slot.slot_id,
                                           remaining=float(slot.remaining or 0), unit=slot.unit, reason=reason))

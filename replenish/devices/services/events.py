@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import event as sa_event
 
 from replenish.devices.domain import model as devices
+from replenish.devices.domain.slots import amount_words
 from replenish.domain import events
 from replenish.domain.model import iso, new_id
-from replenish.devices.domain.slots import amount_words
 from replenish.services import event_handlers, messages
-from replenish.services.views import order_view
 from replenish.services.ports import PermanentError, TransientError
+from replenish.services.views import order_view
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ or, on a device's own routes, with that device's key (keyid: the device id)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, g, jsonify
@@ -123,7 +123,7 @@ def _partner_call(call, device_id: str | None = None):
 
 
 def _when(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    return value.astimezone(UTC) if value is not None else None
 
 
 # -- partner routes ----------------------------------------------------------------------------------------

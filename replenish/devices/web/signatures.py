@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from flask import current_app, request
 from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
-from replenish_partner.signatures import TOLERANCE
 
 from replenish.web.errors import ApiError
+from replenish_partner.signatures import TOLERANCE
 
 REQUIRED_PARAMETERS = ("created", "keyid", "nonce")
 MAX_NONCE = 128
@@ -99,7 +99,7 @@ def _check_created() -> None:
     found = re.search(r";\s*created=(-?\d{1,15})(?=;|,|$|\s)", request.headers.get("Signature-Input", ""))
     if found is None:
         return  # missing or malformed: the library names it
-    age = datetime.datetime.now(datetime.timezone.utc).timestamp() - int(found.group(1))
+    age = datetime.datetime.now(datetime.UTC).timestamp() - int(found.group(1))
     if age > TOLERANCE:
         raise unauthorized(f"created is {int(age)} s old; signatures are accepted for {TOLERANCE} s.")
     if age < -TOLERANCE:
