@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-unit test-integration bench install install-test clean lock audit services chaos
+.PHONY: run test test-unit test-integration bench install install-test clean lock audit services chaos lint
 
 # What the product needs, from requirements.lock (pinned, with hashes: `make lock` remakes it), then this
 # repository's own packages (the partner SDK and the platform) without touching those pins.
@@ -38,6 +38,10 @@ test-unit: $(TEST_STAMP)
 
 test-integration: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/integration
+
+# The quality gate's linter (ruff, configured in pyproject.toml): `.ci/run` runs it before the tests.
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check .
 
 lock: $(TEST_STAMP)
 	$(PY) scripts/lock.py

@@ -43,7 +43,7 @@ from replenish.bootstrap import bootstrap  # noqa: E402
 from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
 from replenish.devices.domain import commands as dc  # noqa: E402
-from replenish.domain import commands
+from replenish.domain import commands  # noqa: E402  (after the repository root is put on sys.path)
 from replenish_partner import signature_headers  # noqa: E402
 from workers.queue import RecordingQueue  # noqa: E402
 
@@ -201,7 +201,7 @@ def main() -> None:
         devices, warm_devices = devices[:args.devices], devices[args.devices:]
 
         port = 18000 + os.getpid() % 1000
-        log = open(tmp / "gunicorn.log", "wb")
+        log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
                                    f"127.0.0.1:{port}", "bench.devices_wsgi:app"], cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
@@ -263,7 +263,7 @@ def main() -> None:
                 ("presses" + tag, [press(i) for i in range(first, first + n)]),
                 ("slot reports" + tag, [report(i) for i in range(first, first + n)])],
                 args.threads, args.batch)
-            for kind, (_, count, seconds) in zip(("noop", "press", "report"), measured):
+            for kind, (_, count, seconds) in zip(("noop", "press", "report"), measured, strict=False):
                 total = totals.setdefault(kind, [0, 0.0])
                 total[0] += count
                 total[1] += seconds

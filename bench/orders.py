@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import contextlib  # noqa: E402  (after the repository root is put on sys.path)
+
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from catalog.model import Product  # noqa: E402
@@ -96,8 +98,8 @@ def placement_cost(container, n: int = 400) -> None:
             for i in range(count):
                 extra = {"idempotency_key": f"k-{uuid.uuid4().hex}"} if form == "key" else \
                     {"source_id": f"button-{uuid.uuid4().hex}"} if form == "source" else {}
-                container.bus.handle(commands.PlaceOrder(f"h{i % 20}", "web", (commands.LineRequest(f"SKU-{i % 50}", 1),),
-                                                         **extra))
+                line = commands.LineRequest(f"SKU-{i % 50}", 1)
+                container.bus.handle(commands.PlaceOrder(f"h{i % 20}", "web", (line,), **extra))
         place(50, "key")  # warm: compiled-statement caches, pooled connections
         for form, label in (("plain", "no key"), ("key", "Idempotency-Key"), ("source", "button (one in flight)")):
             counts.update(sql=0, redis=0)
@@ -146,7 +148,7 @@ class Bench:
         exe = str(Path(sys.executable).parent / "replenish")
         started = []
         for n in range(count):
-            log = open(self.tmp / f"{tag}-{n}.log", "wb")
+            log = open(self.tmp / f"{tag}-{n}.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
             started.append(subprocess.Popen(
                 [exe, "worker", "-c", str(self.args.concurrency), "--pool", self.args.pool, "--loglevel",
                  os.environ.get("BENCH_LOGLEVEL", "WARNING")], env=env or self.env, cwd=ROOT, stdout=log,
@@ -255,7 +257,7 @@ def _paced_client(job: tuple) -> int:
 def serve_store(bench: Bench, port: int, refuse: float, lose: float, tag: str) -> str:
     """The simulated store over HTTP (gunicorn, 2 processes x 8 threads), its books in the bench database."""
     env = dict(bench.env, RETAILER_SECRET=STORE_SECRET, SIM_FAIL_REFUSE=str(refuse), SIM_FAIL_LOSE=str(lose))
-    log = open(bench.tmp / f"store-{tag}.log", "wb")
+    log = open(bench.tmp / f"store-{tag}.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
     bench.processes.append(subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}",
          "replenish.adapters.simulated_store:wsgi_app()"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -288,7 +290,7 @@ def flaky_retailer(bench: Bench) -> None:
                    CELERY_QUEUE=f"{bench.env['CELERY_QUEUE']}-{tag}")
         workers = bench.start_workers(args.workers, env, tag=f"worker-{tag}")
         beat = subprocess.Popen([str(Path(sys.executable).parent / "replenish"), "beat", "--loglevel", "WARNING"],
-                                env=env, cwd=ROOT, stdout=open(bench.tmp / f"beat-{tag}.log", "wb"),
+                                env=env, cwd=ROOT, stdout=open(bench.tmp / f"beat-{tag}.log", "wb"),  # noqa: SIM115
                                 stderr=subprocess.STDOUT, start_new_session=True)
         bench.processes.append(beat)
         bench.warm(make_celery(Settings.from_env(env)), counter=f"bench:warm-{tag}")
@@ -302,16 +304,14 @@ def flaky_retailer(bench: Bench) -> None:
         load_end = time.time()
         o = orm.orders
 
-        def pending() -> int:
+        def pending(o=o, since=since) -> int:
             with bench.container.engine.connect() as conn:
                 return conn.execute(select(func.count()).select_from(o).where(
                     o.c.created_at >= since, o.c.status == "pending")).scalar_one()
         time.sleep(max(0.0, load_end + 10 - time.time()))
         backlog_at_10s = pending()
-        try:
+        with contextlib.suppress(SystemExit):
             wait(lambda: pending() == 0, 600)
-        except SystemExit:
-            pass
         with bench.container.engine.connect() as conn:
             rows = conn.execute(select(o.c.id, o.c.status, o.c.created_at, o.c.submitted_at, o.c.submit_attempts,
                                        o.c.retailer_order_id).where(o.c.created_at >= since)).all()
@@ -419,8 +419,9 @@ def http_placement(bench: Bench) -> None:
     port = 18500 + os.getpid() % 500
     env = dict(bench.env, WEB_CONCURRENCY=str(args.web_workers), WEB_THREADS="4", BIND=f"127.0.0.1:{port}",
                REPLENISH_AUTH_FAILURE_LIMIT="1000000/second")
-    log = open(bench.tmp / "gunicorn.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "infra/gunicorn.conf.py", "bench.devices_wsgi:app"],
+    log = open(bench.tmp / "gunicorn.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "infra/gunicorn.conf.py",
+                               "bench.devices_wsgi:app"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     bench.processes.append(server)
     base = f"http://127.0.0.1:{port}"
@@ -451,7 +452,8 @@ def http_placement(bench: Bench) -> None:
     cpu = measured["POST /v1/orders"]["cpu"]
     web, database = cpu.get("gunicorn", 0.0), cpu.get("postgres", 0.0)
     print(f"HTTP placement: {order_rate:.1f} orders/s = {order_rate / noop_rate:.0%} of the no-op's "
-          f"{noop_rate:.1f}/s (target >= 25%); gunicorn {args.web_workers} processes x 4 threads (infra/gunicorn.conf.py), "
+          f"{noop_rate:.1f}/s (target >= 25%); gunicorn {args.web_workers} processes x 4 threads "
+          "(infra/gunicorn.conf.py), "
           f"{args.threads} client threads on the same machine")
     if web:
         print(f"per placement: web {web:.2f} ms CPU ({1000 / web:.0f} orders/s per web core), PostgreSQL "
@@ -483,7 +485,7 @@ def worker_scaling(bench: Bench) -> None:
             bench.warm(celery, counter=f"bench:warm-scale{run}")
             o = orm.orders
 
-            def pending() -> int:
+            def pending(o=o) -> int:
                 with bench.container.engine.connect() as conn:
                     return conn.execute(select(func.count()).select_from(o)
                                         .where(o.c.status == "pending")).scalar_one()

@@ -99,7 +99,7 @@ def latency(rec: Recommender, history, phrases, n: int, cold: bool = False) -> t
 
 
 def median_of(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
-    return tuple(float(np.median(col)) for col in zip(*runs))
+    return tuple(float(np.median(col)) for col in zip(*runs, strict=False))
 
 
 def search_latency(rec: Recommender, phrases: list[str], rounds: int) -> tuple[float, ...]:
@@ -175,7 +175,8 @@ def full(households: int) -> None:
                          {"n": name})
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
-    lines = sum(1 for _ in open(work / "data" / "order_products__prior.csv")) - 1
+    with open(work / "data" / "order_products__prior.csv") as prior:
+        lines = sum(1 for _ in prior) - 1
     print(f"\n{households:,} households, {lines:,} prior lines (Instacart: 206,209 households, 32.4M prior lines)")
     scale = INSTACART_PRIOR_LINES / max(lines, 1)
     print(f"{'step':20}{'wall':>10}{'CPU':>10}{'peak RSS':>12}"

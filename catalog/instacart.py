@@ -127,7 +127,8 @@ class _Orders:
             if o < 0 or not 0 <= h <= 23 or g < 0:
                 _report(on_error, path, line, "order_id, hour or days_since_prior_order out of range")
                 continue
-            oid.append(o); uid.append(u); num.append(n); hour.append(h); gap.append(g)
+            for column, value in ((oid, o), (uid, u), (num, n), (hour, h), (gap, g)):
+                column.append(value)
         return cls._from_columns(*(np.frombuffer(a, dtype=a.typecode) if len(a) else np.zeros(0, "i8")
                                    for a in (oid, uid, num, hour, gap)))
 

@@ -80,7 +80,7 @@ class CatalogIndex:
             self._analyzers = (self._word.build_analyzer(), self._char.build_analyzer())
         text = expand_query(phrase)
         out = []
-        for vec, analyze in zip((self._word, self._char), self._analyzers):
+        for vec, analyze in zip((self._word, self._char), self._analyzers, strict=False):
             ids = [i for t in analyze(text) if (i := vec.vocabulary_.get(t)) is not None]
             terms, counts = np.unique(np.array(ids, dtype=np.int64), return_counts=True)
             w = (1.0 + np.log(counts)) * vec.idf_[terms]
@@ -95,7 +95,7 @@ class CatalogIndex:
         if not n:
             return scores
         for (terms, w), m, weight in zip(self._query(phrase), (self._word_terms, self._char_terms),
-                                         (WORD_WEIGHT, 1.0 - WORD_WEIGHT)):
+                                         (WORD_WEIGHT, 1.0 - WORD_WEIGHT), strict=False):
             if terms.size == 0:
                 continue
             starts, ends = m.indptr[terms], m.indptr[terms + 1]
@@ -165,4 +165,4 @@ class CatalogIndex:
 
     def search(self, phrase: str, k: int = 20) -> list[Match]:
         rows, scores = self.search_rows(phrase, k)
-        return [Match(self.skus[r], float(s)) for r, s in zip(rows, scores)]
+        return [Match(self.skus[r], float(s)) for r, s in zip(rows, scores, strict=False)]

@@ -40,7 +40,7 @@ def migrate() -> None:
     try:
         run(settings.database_url)
     except OperationalError as exc:
-        raise click.ClickException(_unreachable(settings.database_url, exc))
+        raise click.ClickException(_unreachable(settings.database_url, exc)) from exc
     click.echo(f"database at head: {_redact(settings.database_url)}")
 
 
@@ -108,7 +108,7 @@ def _parse_anchor(anchor: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(anchor)
     except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-03-01", param_hint="--anchor")
+        raise click.BadParameter("use ISO 8601, e.g. 2026-03-01", param_hint="--anchor") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -127,7 +127,7 @@ def serve(host: str | None, port: int | None, no_seed: bool) -> None:
     try:
         check_secret_key(Settings.from_env().secret_key)
     except ConfigError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     container = _container()
     settings = container.settings
     host, port = host or settings.host, port or settings.port
@@ -174,15 +174,16 @@ def _check_port_free(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise click.ClickException(f"cannot listen on {host!r}: {exc.strerror}")
+        raise click.ClickException(f"cannot listen on {host!r}: {exc.strerror}") from exc
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}. Another program is using "
-                                       "it; choose another port with --port or PORT=..., e.g. `PORT=8001 make run`.")
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror}. Another program is using it; choose another port "
+                "with --port or PORT=..., e.g. `PORT=8001 make run`.") from exc
 
 
 @main.command()
@@ -234,7 +235,7 @@ def household_create(household_id, name, address, time_zone, as_json) -> None:
     try:
         container.bus.handle(commands.CreateHousehold(household_id, name, address, time_zone))
     except DomainError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(exc.message) from exc
     token = container.bus.handle(commands.IssueToken(household_id))
     click.echo(json.dumps({"household_id": household_id, "token": token}) if as_json
                else f"household {household_id} created\nAPI token: {token}")
@@ -263,7 +264,7 @@ def token_create(household_id: str, label: str, as_json: bool) -> None:
     try:
         made = new_token(commands.IssueToken(household_id, label), container.deps)
     except DomainError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(exc.message) from exc
     click.echo(json.dumps(made) if as_json else f"token {made['id']} ({made['label']}): {made['token']}")
 
 
@@ -276,7 +277,7 @@ def token_list(household_id: str, as_json: bool) -> None:
     try:
         tokens = list_tokens(household_id, _container().deps)
     except DomainError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(exc.message) from exc
     if as_json:
         click.echo(json.dumps(tokens))
         return

@@ -15,6 +15,6 @@ def run(container, command, as_json: bool, describe: Callable[[Any], str]) -> An
     try:
         result = container.bus.handle(command)
     except DomainError as exc:
-        raise click.ClickException(exc.message)
+        raise click.ClickException(exc.message) from exc
     click.echo(json.dumps(result) if as_json else describe(result))
     return result

@@ -43,10 +43,10 @@ def _copy_purchases(engine, rows: list[Purchase], source: str) -> None:
     """PostgreSQL's COPY: an order of magnitude faster than INSERT for millions of history lines."""
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur:
-            with cur.copy("COPY purchases (household_id, sku, ordered_at, quantity, order_ref, source) FROM STDIN") as cp:
-                for p in rows:
-                    cp.write_row((p.household_id, p.sku, p.ordered_at, p.quantity, p.order_ref, source))
+        copy = "COPY purchases (household_id, sku, ordered_at, quantity, order_ref, source) FROM STDIN"
+        with raw.cursor() as cur, cur.copy(copy) as cp:
+            for p in rows:
+                cp.write_row((p.household_id, p.sku, p.ordered_at, p.quantity, p.order_ref, source))
         raw.commit()
     finally:
         raw.close()

@@ -1,4 +1,5 @@
-"""`make audit`: pip-audit over requirements-test.lock (the runtime pins and the test tools) (known vulnerabilities, from PyPI's advisory data).
+"""`make audit`: pip-audit over requirements-test.lock (the runtime pins and the test tools) for known
+vulnerabilities, from PyPI's advisory data.
 
 Exit status: 1 when a locked package has a known vulnerability; 0 when none has. When the advisory service
 cannot be reached (a machine with no way out), it says so plainly and exits 0: an audit that could not run is

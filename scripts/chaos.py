@@ -24,6 +24,7 @@ submitted), 5xx answers and the submission lag. Exit status 1 if any order is lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -121,9 +122,10 @@ class PrivateRedis:
 
     def start(self) -> None:
         binary = shutil.which("redis-server") or "redis-server"
-        self.process = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+        self.process = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                                         str(self.dir),
                                          "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
-                                        stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT,
+                                        stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                         start_new_session=True)
         import redis
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
@@ -347,10 +349,8 @@ def kill_a_worker(supervisor: int) -> str:
     victim = workers[0]
     pool = descendants(victim)
     for pid in [victim, *pool]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return f"SIGKILLed worker pid {victim} and its {len(pool)} pool process(es)"
 
 
@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                         p for p in [str(ROOT), str(ROOT / "partner-sdk" / "src"), env.get("PYTHONPATH", "")] if p)})
         services_log = base_dir / "services.log"
         supervisor = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "services.py"), "--workers",
-                                       str(args.workers)], cwd=ROOT, env=env, stdout=open(services_log, "ab"),
+                                       str(args.workers)], cwd=ROOT, env=env, stdout=open(services_log, "ab"),  # noqa: SIM115
                                       stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{web_port}"
         if not wait_for(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 120, 0.5):

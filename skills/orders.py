@@ -29,7 +29,7 @@ def recent(turn: Turn, statuses: list[str] | None = None, limit: int = 20) -> li
     """Order views, newest first, each with ``_words``: what the household might call its products."""
     with turn.container.uow() as uow:
         orders = [order_view(o) for o in uow.orders.list(turn.household_id, statuses=statuses, limit=limit)]
-        products = uow.products.get_many({l["sku"] for o in orders for l in o["lines"]})
+        products = uow.products.get_many({line["sku"] for o in orders for line in o["lines"]})
     for order in orders:
         found: set[str] = set()
         for line in order["lines"]:

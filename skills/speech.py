@@ -148,13 +148,15 @@ _TEXTS = {
                   "Say: cancel my order.\nSay: where's my stuff?\nSay: what am I running low on?\n"
                   "I always ask before buying anything.")),
     "GOODBYE": N_("Okay. Goodbye."),
-    "FALLBACK": N_("Sorry, I didn't catch that. You can say: order detergent, or: where's my stuff. What would you like?"),
+    "FALLBACK": N_("Sorry, I didn't catch that. You can say: order detergent, or: where's my stuff. "
+                   "What would you like?"),
     "FALLBACK_REPROMPT": N_("What would you like? For example: order detergent."),
     "FALLBACK_CONFIRM_ORDER": N_("Sorry, I didn't catch that. Should I order it? Say yes, no, or something else."),
     "FALLBACK_PIN": N_("Sorry, I didn't catch that. What's your four digit voice PIN?"),
     "FALLBACK_CONFIRM_CANCEL": N_("Sorry, I didn't catch that. Should I cancel that order? Say yes or no."),
     "FALLBACK_DID_YOU_MEAN": N_("Sorry, I didn't catch that. Is that what you meant? Say yes or no."),
-    "LINK_ACCOUNT": N_("To order with Replenish, please link your Replenish account. I've sent a card to the Alexa app to help."),
+    "LINK_ACCOUNT": N_("To order with Replenish, please link your Replenish account. "
+                       "I've sent a card to the Alexa app to help."),
     "ASK_ITEM": N_("What would you like to order? For example, say: order detergent."),
     "ASK_ITEM_REPROMPT": N_("What should I order?"),
     "CONFIRM_REPROMPT": N_("Should I order it? Say yes, no, or something else."),

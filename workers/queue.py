@@ -1,6 +1,7 @@
 """The TaskQueue port on Celery: how the services layer asks for work to be done later."""
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 
@@ -42,10 +43,8 @@ class CeleryQueue:
 
     def drain_started(self) -> None:
         if self.redis is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.redis.delete(self._flag)
-            except Exception:
-                pass
 
     # No ETA or countdown messages: a worker holding them when a Redis broker drops its connection dies
     # (kombu acks them on the dead channel), and they sit invisible for the visibility timeout. Work that is

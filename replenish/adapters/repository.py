@@ -59,8 +59,8 @@ class OrderRepository:
         row["version"] = 1  # as the mapper's version counter starts
         self.session.execute(_INSERT_ORDER, row)
         self.session.execute(_INSERT_LINES, [
-            {"order_id": order.id, "sku": l.sku, "title": l.title, "quantity": l.quantity,
-             "unit_price_cents": l.unit_price_cents} for l in order.lines])
+            {"order_id": order.id, "sku": line.sku, "title": line.title, "quantity": line.quantity,
+             "unit_price_cents": line.unit_price_cents} for line in order.lines])
         self.seen.add(order)
 
     def get(self, order_id: str, *, for_update: bool = False) -> model.Order | None:
@@ -214,7 +214,8 @@ class HouseholdRepository:
     def by_token(self, secret: str) -> model.Household | None:
         """The household whose live API token this is (every API request asks: its limits are loaded only when
         read, not joined in)."""
-        stmt = (select(model.Household).options(lazyload(model.Household.limits)).join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
+        stmt = (select(model.Household).options(lazyload(model.Household.limits))
+                .join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
                 .where(orm.api_tokens.c.token_hash == model.hash_secret(secret), orm.api_tokens.c.revoked_at.is_(None)))
         return self.session.scalars(stmt).first()
 

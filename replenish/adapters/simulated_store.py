@@ -66,8 +66,9 @@ class SimulatedStore:
                 "retailer_order_id": "SIM-" + uuid.uuid4().hex[:12].upper(),
                 "idempotency_key": request.idempotency_key, "received_at": now, "attempts": 1,
                 "payload": {"household_id": request.household_id, "address": request.address,
-                            "lines": [{"sku": l.sku, "quantity": l.quantity, "unit_price_cents": l.unit_price_cents}
-                                      for l in request.lines]}})
+                            "lines": [{"sku": line.sku, "quantity": line.quantity,
+                                       "unit_price_cents": line.unit_price_cents}
+                                      for line in request.lines]}})
         booked: dict[str, str] = {}
         if rows:
             # One statement books each order or, for a key seen before, counts the attempt and returns the
@@ -155,7 +156,8 @@ def _request_from(body: dict) -> SubmitRequest:
     if not isinstance(key, str) or not key or not isinstance(lines, list) or not lines:
         raise ValueError("an order needs an idempotency_key and at least one line")
     try:
-        parsed = tuple(SubmitLine(str(l["sku"]), int(l["quantity"]), int(l["unit_price_cents"])) for l in lines)
+        parsed = tuple(SubmitLine(str(line["sku"]), int(line["quantity"]),
+                                  int(line["unit_price_cents"])) for line in lines)
     except (KeyError, TypeError, ValueError):
         raise ValueError("each line needs sku, quantity and unit_price_cents") from None
     return SubmitRequest(key, str(body.get("household_id") or ""), str(body.get("ship_to") or ""), parsed)
@@ -232,7 +234,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
             if a.accepted else
             {"idempotency_key": o.idempotency_key, "status": "refused",
              "error": {"code": "out_of_stock", "message": a.reason or "refused"}}
-            for o, a in zip(parsed, answers)])
+            for o, a in zip(parsed, answers, strict=False)])
 
     @app.get("/orders/<retailer_order_id>")
     def show(retailer_order_id):

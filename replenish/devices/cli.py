@@ -130,10 +130,10 @@ def simulate(appliances: int, button_count: int, days: int, url: str, seed: int,
         report = run(_container(), url, appliances=appliances, buttons=button_count, days=days, seed=seed,
                      echo=None if as_json else click.echo, concurrency=concurrency)
     except RuntimeError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # the server is not there, or answered nonsense: say so, no traceback
         import requests
         if isinstance(exc, requests.RequestException):
-            raise click.ClickException(f"could not reach the server at {url}: {exc}")
+            raise click.ClickException(f"could not reach the server at {url}: {exc}") from exc
         raise
     click.echo(json.dumps(report, indent=2) if as_json else report["summary"])

@@ -219,7 +219,7 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
             for button in presses:
                 if button.waiting in ended:
                     button.waiting = None
-            list(pool.map(lambda i: slot_day(i, day), range(len(slots))))
+            list(pool.map(lambda i, today=day: slot_day(i, today), range(len(slots))))
             list(pool.map(button_day, range(len(presses))))
             if echo and (day + 1) % max(1, days // 10) == 0:
                 c = stats.counts

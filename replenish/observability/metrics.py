@@ -56,7 +56,8 @@ _STATUS_OF_EVENT = {"OrderPlaced": "placed", "OrderSubmitted": "submitted", "Ord
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
+    # prometheus_client itself also honours the old lower-case name, so a deployment may still set that one
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None  # noqa: SIM112
 
 
 def observe_events(events) -> None:
@@ -204,7 +205,8 @@ class ScrapeTimeCollector:
                 age = (self.container.clock() - datetime.fromisoformat(created)).total_seconds()
             except (TypeError, ValueError):
                 return
-            gauge = GaugeMetricFamily("replenish_recommender_model_age_seconds", "Time since the served model was trained")
+            gauge = GaugeMetricFamily("replenish_recommender_model_age_seconds",
+                                      "Time since the served model was trained")
             gauge.add_metric([], max(0.0, age))
             yield gauge
 

@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Union
 
 from replenish.domain.history import Purchase
 from replenish.recommend.profile import Profile
@@ -46,7 +45,7 @@ class NextPurchaseRequest:
     product: str
 
 
-Request = Union[ResolveRequest, BuyAgainRequest, NextPurchaseRequest]
+Request = ResolveRequest | BuyAgainRequest | NextPurchaseRequest
 
 
 def _text(raw: dict, name: str) -> str:
@@ -149,6 +148,6 @@ def _answer_chunk(rec: Recommender, history_for: Callable[[str], Sequence[Purcha
             out[i] = {"id": _line_id(line), "error": str(e)}
     if resolves:
         answers = rec.resolve_many([(req.query, profiles[req.household], req.k) for _, req in resolves], now)
-        for (i, req), cands in zip(resolves, answers):
+        for (i, req), cands in zip(resolves, answers, strict=False):
             out[i] = {"id": req.id, "results": _results(cands)}
     return out  # type: ignore[return-value]

@@ -162,7 +162,7 @@ def _eval_running_low(rec, train, prof, held_rows, now, t: _Tally) -> None:
     """Precision of the top 5 "running low within the next order gap" against the held-out order, beside
     "most overdue by median interval" (products bought twice or more, due by then, most overdue first)."""
     gap = prof.order_gap
-    if not gap == gap or gap <= 0 or not (prof.count >= 2).any():
+    if gap != gap or gap <= 0 or not (prof.count >= 2).any():
         return
     at = from_day(now)
     learned = np.array([rec.index.row_of[x.sku] for x in rec.running_low(train, now=at, horizon_days=gap, k=5)],

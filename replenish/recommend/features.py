@@ -22,7 +22,8 @@ RESOLVE_COLUMNS = [
     "log_price", "price_rel", "log_orders", "available", "count_rank", "leaf_named", "still_buying",
     "neighbour", "neighbour_rel", "hh_share", "first_share", "leaf_pop", "organic_fit",
 ]
-FREQ, RECENT, POP = RESOLVE_COLUMNS.index("log_count"), RESOLVE_COLUMNS.index("most_recent"), RESOLVE_COLUMNS.index("log_pop")
+FREQ, RECENT, POP = (RESOLVE_COLUMNS.index("log_count"), RESOLVE_COLUMNS.index("most_recent"),
+                     RESOLVE_COLUMNS.index("log_pop"))
 
 BUY_AGAIN_COLUMNS = [
     "log_count", "order_share", "log_days_since", "due_ratio", "orders_since", "in_last_order",
@@ -165,7 +166,7 @@ class Households:
         self.count = _stack([p.count for p in profs])
         self.last = _stack([p.last for p in profs])
         self.expected = _stack([e if e is not None else np.full(p.rows.size, np.nan)
-                                for p, e in zip(profs, expected)])
+                                for p, e in zip(profs, expected, strict=False)])
         self.successors = _stack([p.memoized("successors", attr.leaf, lambda p=p: churn.successor_orders(p, attr.leaf))
                                   for p in profs])
         n_orders = [p.n_orders for p in profs]
@@ -290,7 +291,7 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
         out[:, 22] = np.log1p(n_orders)
         out[:, 23] = attr.available[rows]
         out[:, 24] = _segment_rank(count, seg, starts) / np.maximum(width, 1)
-        out[:, 25] = _stack([attr.leaf_named(ph)[attr.leaf[r]] for ph, r in zip(phrases, rows_list)]) \
+        out[:, 25] = _stack([attr.leaf_named(ph)[attr.leaf[r]] for ph, r in zip(phrases, rows_list, strict=False)]) \
             if n else np.zeros(0)
         out[:, 26] = churn.probability(count, since, expected, successors)
         nb = _stack(neighbour_list) if neighbour_list is not None else np.full(n, np.nan)

@@ -67,7 +67,8 @@ def catalog_stamp(session) -> tuple[int, str]:
     """(products, md5 of sorted SKUs)."""
     p = orm.products
     if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(text("select count(*), coalesce(md5(string_agg(sku, E'\\n' order by sku collate \"C\")), '')"
+        row = session.execute(text("select count(*), "
+                                   "coalesce(md5(string_agg(sku, E'\\n' order by sku collate \"C\")), '')"
                                    " from products")).one()
         return int(row[0]), str(row[1])
     skus = sorted(session.execute(select(p.c.sku)).scalars(), key=lambda s: s.encode())

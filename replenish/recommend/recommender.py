@@ -244,7 +244,7 @@ class Recommender:
         scores = self._scores(X, empty, starts)
         brand_share = X[:, F.RESOLVE_COLUMNS.index("brand_share")]
         out = []
-        for (phrase, prof, k), rows, s in zip(requests, rows_l, starts):
+        for (phrase, prof, k), rows, s in zip(requests, rows_l, starts, strict=False):
             sc, bs = scores[s:s + rows.size], brand_share[s:s + rows.size]
             if available_only:
                 ok = self.attr.available[rows]

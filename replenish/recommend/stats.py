@@ -90,7 +90,7 @@ class Attributes:
         head = np.array([head_table.setdefault(h, len(head_table)) for h in heads], dtype=np.int64)
         leaf = _codes([p.category for p in products])
         leaf_words = [frozenset()] * (int(leaf.max()) + 1 if leaf.size else 1)
-        for p, code in zip(products, leaf.tolist()):
+        for p, code in zip(products, leaf.tolist(), strict=False):
             if code and not leaf_words[code]:
                 leaf_words[code] = frozenset(tokens(p.category.rsplit("/", 1)[-1]))
         return cls(

@@ -100,7 +100,8 @@ def interval_examples(prof: Profile, usage: Usage, last_orders: int = RECENT_ORD
     n_int = (at - start_of[at]).astype(np.float64)
     sum_log = cum_log[at] - cum_log[start_of[at]]
     last_int = np.where(n_int > 0, gap[at], np.nan)
-    median = np.array([np.median(gap[s + 1:a + 1]) if a > s else np.nan for s, a in zip(start_of[at], at)])
+    median = np.array([np.median(gap[s + 1:a + 1]) if a > s else np.nan for s, a in zip(start_of[at], at,
+                                                                                        strict=False)])
     orders_upto = np.searchsorted(prof.order_days, d[at], side="right")
     X = _matrix(n_int, d[at] - d[start_of[at]], sum_log, last_int, median, orders_upto, prof.order_days[0],
                 d[at], r[at], usage, 1.0)

@@ -202,7 +202,8 @@ def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, p
         "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
         "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=UTC)
                                   if hist.days.size else datetime.now(UTC))).isoformat(),
-        "n_resolve_examples": int(sum(len(x) for x in R)), "n_cold_examples": int(sum(len(x) for x in C)), "n_timing_examples": int(y_t.size),
+        "n_resolve_examples": int(sum(len(x) for x in R)), "n_cold_examples": int(sum(len(x) for x in C)),
+            "n_timing_examples": int(y_t.size),
         "timing_k": timing.k,
     }
     packed = Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)

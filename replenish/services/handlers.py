@@ -80,11 +80,10 @@ def _check_limits(household: model.Household, total: int, spent: int) -> None:
     if limits.per_order_cap_cents is not None and total > limits.per_order_cap_cents:
         raise LimitExceeded(messages.limit_per_order(total, limits.per_order_cap_cents), field="total_cents",
                             limit="per_order", cap_cents=limits.per_order_cap_cents, total_cents=total)
-    if limits.per_month_cap_cents is not None:
-        if spent + total > limits.per_month_cap_cents:
-            raise LimitExceeded(messages.limit_per_month(total, spent, limits.per_month_cap_cents),
-                                field="total_cents", limit="per_month", cap_cents=limits.per_month_cap_cents,
-                                spent_cents=spent, total_cents=total)
+    if limits.per_month_cap_cents is not None and spent + total > limits.per_month_cap_cents:
+        raise LimitExceeded(messages.limit_per_month(total, spent, limits.per_month_cap_cents),
+                            field="total_cents", limit="per_month", cap_cents=limits.per_month_cap_cents,
+                            spent_cents=spent, total_cents=total)
 
 
 def _replay(uow, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | None) -> PlaceResult | None:
@@ -149,7 +148,7 @@ def merged_lines(requests) -> list[tuple[str, int]]:
         totals[sku] = totals.get(sku, 0) + request.quantity
     if len(totals) > MAX_LINES:
         raise InvalidCommand(f"An order holds at most {MAX_LINES} different products.", field="lines")
-    for sku, quantity in totals.items():
+    for quantity in totals.values():
         if quantity > model.MAX_QUANTITY:
             raise InvalidCommand(f"At most {model.MAX_QUANTITY} of one product in an order; these lines add up to "
                                  f"{quantity}.", field="quantity")
@@ -203,10 +202,9 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
         order = uow.orders.for_household(cmd.household_id, cmd.order_id)
         if order is None:
             raise NotFound(f"No order {cmd.order_id!r} for this household.", field="order_id")
-        if order.can_cancel and order.retailer_order_id:
-            # Already at the store: it must agree before we call the order cancelled.
-            if not deps.gateway.cancel(order.retailer_order_id):
-                raise PermanentError("The store could not cancel this order any more.")
+        # Already at the store: it must agree before we call the order cancelled.
+        if order.can_cancel and order.retailer_order_id and not deps.gateway.cancel(order.retailer_order_id):
+            raise PermanentError("The store could not cancel this order any more.")
         order.cancel(now, cmd.reason, cmd.speaker)
         uow.commit()
         return order_view(order)
@@ -266,7 +264,7 @@ def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Excepti
 def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
     # The order id is the retailer's idempotency key: every retry of this order carries the same one.
     return SubmitRequest(order.id, order.household_id, household.address if household else "",
-                         tuple(SubmitLine(l.sku, l.quantity, l.unit_price_cents) for l in order.lines))
+                         tuple(SubmitLine(line.sku, line.quantity, line.unit_price_cents) for line in order.lines))
 
 
 def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) -> dict[str, str]:
@@ -287,7 +285,7 @@ def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) ->
         answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
     except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
         answers = [exc] * len(due)
-    for order, answer in zip(due, answers):
+    for order, answer in zip(due, answers, strict=False):
         if isinstance(answer, TransientError):
             outcome[order.id] = _retry_later(order, deps, now, answer)
         else:
@@ -347,8 +345,8 @@ def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
                                        expected_delivery=status.expected_delivery,
                                        photo_url=status.delivery_photo_url)
             if changed and order.state is model.OrderStatus.DELIVERED:
-                uow.purchases.add_many([Purchase(order.household_id, l.sku, now, l.quantity, order.id)
-                                        for l in order.lines], source="order")
+                uow.purchases.add_many([Purchase(order.household_id, line.sku, now, line.quantity, order.id)
+                                        for line in order.lines], source="order")
         try:
             uow.commit()
         except StaleDataError:
@@ -366,7 +364,7 @@ def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict:
     try:
         ZoneInfo(cmd.time_zone)
     except Exception:
-        raise InvalidCommand(f"Unknown time zone {cmd.time_zone!r}.", field="time_zone")
+        raise InvalidCommand(f"Unknown time zone {cmd.time_zone!r}.", field="time_zone") from None
     with deps.uow() as uow:
         if uow.households.get(cmd.household_id) is not None:
             raise InvalidCommand(f"Household {cmd.household_id!r} already exists.", field="household_id")

@@ -70,7 +70,7 @@ def _local_secret_key(var_dir) -> str:
             if key:
                 return key
             time.sleep(0.02)
-        raise RuntimeError(f"{path} is empty; delete it or set REPLENISH_SECRET_KEY")
+        raise RuntimeError(f"{path} is empty; delete it or set REPLENISH_SECRET_KEY") from None
     except OSError:
         log.warning("could not keep a secret key under %s; sessions last only as long as this process", var_dir)
         return secrets.token_hex(32)

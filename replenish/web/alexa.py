@@ -3,7 +3,8 @@
 Every request is verified first (certificate URL and chain, signature, timestamp, skill id) with
 ``skills.verify.RequestVerifier``; any failure is a 400 with the reason in the log, whatever the request type
 (the timestamp may be up to 150 s off, 3,600 s for skill events). A verified envelope whose request type the SDK
-cannot read is answered with an empty response (``VoiceSkill.invoke``); only a body that is no envelope is a 400. The verifier's trust store,
+cannot read is answered with an empty response (``VoiceSkill.invoke``); only a body that is no envelope is a 400.
+The verifier's trust store,
 certificate fetcher and clock can be injected through ``container.extras`` (``alexa_cert_store``,
 ``alexa_fetch_cert``, ``alexa_clock``), or a whole verifier through ``container.extras["alexa_verifier"]`` or
 ``app.extensions["alexa.verifier"]``. Its clock is real time by default: Alexa stamps requests with real time,

@@ -38,7 +38,7 @@ class PlaceOrderIn(BaseModel):
 
     def line_requests(self) -> tuple[commands.LineRequest, ...]:
         lines = self.lines or [LineIn(sku=self.sku, quantity=self.quantity)]
-        return tuple(commands.LineRequest(l.sku, l.quantity) for l in lines)
+        return tuple(commands.LineRequest(line.sku, line.quantity) for line in lines)
 
 
 class LimitsIn(BaseModel):
@@ -65,7 +65,7 @@ def list_orders():
     try:
         limit = int(request.args.get("limit", "50"))
     except ValueError:
-        raise ApiError(400, "invalid", "limit must be a whole number.", field="limit")
+        raise ApiError(400, "invalid", "limit must be a whole number.", field="limit") from None
     if not 1 <= limit <= 200:
         raise ApiError(400, "invalid", "limit must be from 1 to 200.", field="limit")
     with container().uow() as uow:
@@ -194,7 +194,7 @@ def _k(default: int, maximum: int) -> int:
     try:
         k = int(request.args.get("k", default))
     except ValueError:
-        raise ApiError(400, "invalid", "k must be a whole number.", field="k")
+        raise ApiError(400, "invalid", "k must be a whole number.", field="k") from None
     if not 1 <= k <= maximum:
         raise ApiError(400, "invalid", f"k must be from 1 to {maximum}.", field="k")
     return k
@@ -223,7 +223,7 @@ def running_low():
     try:
         days = float(request.args.get("days", "7"))
     except ValueError:
-        raise ApiError(400, "invalid", "days must be a number.", field="days")
+        raise ApiError(400, "invalid", "days must be a number.", field="days") from None
     if not 0 < days <= 365:
         raise ApiError(400, "invalid", "days must be more than 0 and at most 365.", field="days")
     found = container().recommendations.running_low(g.household_id, horizon_days=days, k=_k(10, 50))

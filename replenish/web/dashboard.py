@@ -166,7 +166,8 @@ def link(secret: str):
     state = security.link_state(container().redis, secret)
     if state != "live":  # asking whether a guessed link is live is a guess too
         throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
-    return render_template("dashboard/link.html", secret=secret, state=state, minutes=LINK_MINUTES), 200 if state == "live" else 410
+    return render_template("dashboard/link.html", secret=secret, state=state,
+                           minutes=LINK_MINUTES), 200 if state == "live" else 410
 
 
 @bp.post("/link/<secret>")

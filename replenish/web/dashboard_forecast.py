@@ -155,7 +155,8 @@ def chart(items: list[Item], now: datetime, fmt_day, *, width: int = WIDTH, past
         shown = [(at, q) for at, q in item.purchases if at >= start]
         dots = [Dot(x(at), 4 + min(q - 1, 4), f"Bought {q} on {fmt_day(at)}") for at, q in shown]
         lanes.append(Lane(
-            title=_short(item.title, title_chars), y=top + 36, label_y=top + 18, dots=dots, band=(x(item.low_at), x(item.high_at)),
+            title=_short(item.title, title_chars), y=top + 36, label_y=top + 18, dots=dots, band=(x(item.low_at),
+                                                                                                  x(item.high_at)),
             last_x=x(item.last_purchased_at), expected_x=x(item.expected_at),
             expected_label=(f"Runs out around {fmt_day(item.expected_at)} "
                             f"(likely {fmt_day(item.low_at)} to {fmt_day(item.high_at)})"),

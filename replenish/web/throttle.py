@@ -120,7 +120,7 @@ class Throttle:
         """Which allowance is used up (the address's first), or None. Allows when the store is unreachable."""
         item = _parse(limit)
         for scope, identifiers in self._identifiers(address, credential):
-            stats = self._call(lambda: self.limiter.get_window_stats(item, *identifiers))
+            stats = self._call(lambda ids=identifiers: self.limiter.get_window_stats(item, *ids))
             if stats is not None:
                 reset_time, remaining = stats  # limits' WindowStats
                 if remaining <= 0:
@@ -130,7 +130,7 @@ class Throttle:
     def record(self, limit: str, address: str, credential: Credential | None) -> None:
         item = _parse(limit)
         for _, identifiers in self._identifiers(address, credential):
-            self._call(lambda: self.limiter.hit(item, *identifiers))
+            self._call(lambda ids=identifiers: self.limiter.hit(item, *ids))
 
     @staticmethod
     def _identifiers(address: str, credential: Credential | None):

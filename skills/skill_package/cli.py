@@ -69,7 +69,7 @@ def register(main: click.Group, container_factory: Callable[[], object]) -> None
         try:
             icons = icons_from(icons_dir) if icons_dir is not None else generated_icons()
         except IconError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--icons'")
+            raise click.BadParameter(str(exc), param_hint="'--icons'") from exc
         products = _catalog(container_factory)
         made = build.build_package(products, endpoint=endpoint, privacy_url=privacy_url, terms_url=terms_url,
                                    icons=icons, invocation_name=invocation_name, locales=locales,
@@ -102,4 +102,4 @@ def _catalog(container_factory: Callable[[], object]) -> list:
         with container.uow() as uow:
             return uow.products.all()
     except Exception as exc:  # the database is the operator's to fix; say which and stop
-        raise click.ClickException(f"could not read the catalog from the database: {exc}")
+        raise click.ClickException(f"could not read the catalog from the database: {exc}") from exc

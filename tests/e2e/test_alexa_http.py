@@ -88,7 +88,8 @@ def test_order_then_yes(talk, container):
                          "detergent. Should I order it?")
     assert orders(container) == []  # nothing is bought without a yes
     talk.say("AMAZON.YesIntent")
-    assert talk.text == "Okay, I've ordered Tide PODS Laundry Detergent for $12.99. It should arrive by Thursday, March 12."
+    assert talk.text == ("Okay, I've ordered Tide PODS Laundry Detergent for $12.99. "
+                         "It should arrive by Thursday, March 12.")
     assert not talk.open and "Tide PODS Laundry Detergent, 42 Count" in talk.card["title"]
     assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
     assert container.redis.get(alexa_user_key("h1")) == USER_ID.encode()
@@ -431,7 +432,8 @@ def test_one_shot_order_in_british_english(post, voice_token, container):
     offer, yes = one_shot_order(post, voice_token, "en-GB", "washing powder", "detergent")
     assert said(offer) == ("I found Tide PODS Laundry Detergent, 42 Count, for US$12.99. It's the best match for "
                            "detergent. Should I order it?")
-    assert said(yes) == "OK, I've ordered Tide PODS Laundry Detergent for US$12.99. It should arrive by Thursday, 12 March."
+    assert said(yes) == ("OK, I've ordered Tide PODS Laundry Detergent for US$12.99. "
+                         "It should arrive by Thursday, 12 March.")
     assert orders(container) == [("TIDE-PODS-42", 1, "voice", "pending")]
 
 

@@ -38,11 +38,12 @@ def server(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BROKER_URL")}
     env.update(REPLENISH_VAR_DIR=str(tmp_path / "var"), PORT=str(port), SIM_CONFIRM_DELAY="0.2",
-               SIM_SHIP_DELAY="0.5", SIM_DELIVER_DELAY="1", TRACK_INTERVAL="0.5", SWEEP_INTERVAL="0.5", SUBMIT_GRACE="0",
+               SIM_SHIP_DELAY="0.5", SIM_DELIVER_DELAY="1", TRACK_INTERVAL="0.5", SWEEP_INTERVAL="0.5",
+               SUBMIT_GRACE="0",
                PYTHONUNBUFFERED="1")
     log = tmp_path / "serve.log"
     exe = Path(sys.executable).parent / "replenish"
-    process = subprocess.Popen([str(exe), "serve"], cwd=tmp_path, env=env, stdout=open(log, "wb"),
+    process = subprocess.Popen([str(exe), "serve"], cwd=tmp_path, env=env, stdout=open(log, "wb"),  # noqa: SIM115
                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

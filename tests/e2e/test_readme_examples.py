@@ -3,6 +3,7 @@ breaks one fails here), with only the port (and, for the real-services block, th
 changed so that the test never collides with a server already running on this machine."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -55,7 +56,7 @@ def shell(tmp_path):
         script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         kwargs = dict(cwd=ROOT, env={**env, **extra}, start_new_session=True)
         if background:
-            log = open(tmp_path / f"bg{len(started)}.log", "wb")
+            log = open(tmp_path / f"bg{len(started)}.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
             process = subprocess.Popen(["bash", "-c", script], stdout=log, stderr=subprocess.STDOUT, **kwargs)
             started.append(process)
             return process
@@ -70,10 +71,8 @@ def shell(tmp_path):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def _serving(port: int, path: str = "/healthz") -> bool:

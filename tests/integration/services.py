@@ -1,6 +1,7 @@
 """Reaching the real services integration tests need; skip where they are missing, fail under CI=true."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -90,15 +91,13 @@ class Process:
 
     def __init__(self, args: list[str], env: dict, log_path: Path):
         self.log_path = log_path
-        self.log = open(log_path, "ab")
+        self.log = open(log_path, "ab")  # noqa: SIM115  (the child process writes to it for its whole life)
         self.popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
 
     def kill(self, sig) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             self.popen.wait(timeout=20)
         except subprocess.TimeoutExpired:

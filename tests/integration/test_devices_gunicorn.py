@@ -62,7 +62,7 @@ def start_gunicorn(database, tmp_path_factory, redis_url: str, workers: int = 3)
                REPLENISH_VAR_DIR=str(tmp_path_factory.mktemp("var")), PYTHONUNBUFFERED="1",
                REPLENISH_AUTH_FAILURE_LIMIT="1000/minute")  # these tests send many refused signatures on purpose
     port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "gunicorn.log", "wb")
+    log = open(tmp_path_factory.mktemp("log") / "gunicorn.log", "wb")  # noqa: SIM115  (the child process writes to it for its whole life)
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                                 "--timeout", "60", "replenish.web.wsgi:app"], env=env, cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)

@@ -75,7 +75,7 @@ def test_two_hundred_orders_flow_to_delivered(pg, redis_url, service_env, proces
         wait_for(lambda: statuses(container).get("delivered") == 200, timeout=180, interval=0.5,
                  what="200 delivered orders")
     except AssertionError:
-        raise AssertionError(f"{statuses(container)}\n{workers[0].tail()}")
+        raise AssertionError(f"{statuses(container)}\n{workers[0].tail()}") from None
     books = store_books(container)
     assert sorted(books) == sorted(order_ids)  # each order reached the store exactly once, under its own key
     with container.uow() as uow:
@@ -158,7 +158,8 @@ def test_order_placed_while_redis_is_down_is_kept_and_dispatched_when_it_returns
     redis_proc = start_redis()
     try:
         wait_for(lambda: _status(container, result.order_id) in {"submitted", "confirmed", "shipped", "delivered"},
-                 timeout=90, interval=0.5, what=f"order dispatched after Redis came back; worker exit {worker.popen.poll()}")
+                 timeout=90, interval=0.5,
+                 what=f"order dispatched after Redis came back; worker exit {worker.popen.poll()}")
         assert result.order_id in store_books(container)
         assert worker.popen.poll() is None, "the worker must ride out the broker outage"
     finally:

@@ -86,7 +86,7 @@ def test_make_services_runs_an_order_end_to_end_and_stops_every_process(scratch_
         try:
             wait_until_serving(base, timeout=90)
         except AssertionError:
-            raise AssertionError(log_path.read_text(errors="replace")[-4000:])
+            raise AssertionError(log_path.read_text(errors="replace")[-4000:]) from None
         assert "created database" in log_path.read_text()
         # The database was created and migrated by the command; the test only adds a household to order for.
         container = bootstrap(Settings.from_env(env), queue=RecordingQueue())
@@ -105,7 +105,7 @@ def test_make_services_runs_an_order_end_to_end_and_stops_every_process(scratch_
         try:
             wait_for(lambda: status() != "pending" and status(), timeout=60, what="the order to be submitted")
         except AssertionError:
-            raise AssertionError(log_path.read_text(errors="replace")[-4000:])
+            raise AssertionError(log_path.read_text(errors="replace")[-4000:]) from None
         assert status() in ("submitted", "confirmed")
         container.engine.dispose()
 

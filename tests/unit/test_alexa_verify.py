@@ -201,7 +201,8 @@ def test_expired_leaf_is_refused(fresh_pki, clock):
     leaf = make_leaf(fresh_pki.intermediate, not_before=NOW - timedelta(days=30), not_after=NOW - timedelta(seconds=1))
     verifier = verifier_serving(chain_pem(leaf, fresh_pki.intermediate), fresh_pki.store, clock)
     body = body_at()
-    assert "expired" in reason_of(verifier, {"SignatureCertChainUrl": CERT_URL, "Signature-256": sign(body, leaf)}, body)
+    assert "expired" in reason_of(verifier, {"SignatureCertChainUrl": CERT_URL, "Signature-256": sign(body, leaf)},
+                                  body)
 
 
 def test_not_yet_valid_leaf_is_refused(fresh_pki, clock):
@@ -257,7 +258,8 @@ def test_default_store_does_not_trust_test_root(fresh_pki):
     assert "not trusted" in reason_of(verifier, fresh_pki.headers(body), body)
 
 
-@pytest.mark.parametrize("payload", [b"", b"not a certificate", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
+@pytest.mark.parametrize("payload", [b"", b"not a certificate",
+                                     b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
 def test_garbage_chain_is_refused(payload, fresh_pki, clock):
     verifier = verifier_serving(payload, fresh_pki.store, clock)
     body = body_at()
@@ -328,7 +330,8 @@ def test_truncated_signature_is_refused(verifier, fresh_pki):
 # -- envelope ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("offset", [timedelta(seconds=-151), timedelta(seconds=151), timedelta(hours=-1), timedelta(days=1)])
+@pytest.mark.parametrize("offset", [timedelta(seconds=-151), timedelta(seconds=151), timedelta(hours=-1),
+                                    timedelta(days=1)])
 def test_stale_or_future_timestamp_is_refused(offset, verifier, fresh_pki):
     body = body_at(NOW + offset)
     assert "timestamp" in reason_of(verifier, fresh_pki.headers(body), body)

@@ -37,7 +37,7 @@ def history(catalog):
 
 def _median_gap_days(purchases, sku_prefixes) -> float:
     times = sorted({p.ordered_at for p in purchases if p.sku.startswith(sku_prefixes)})
-    return statistics.median((b - a).total_seconds() / 86400 for a, b in zip(times, times[1:]))
+    return statistics.median((b - a).total_seconds() / 86400 for a, b in zip(times, times[1:], strict=False))
 
 
 # ------------------------------------------------------------------------------------------- catalog

@@ -51,7 +51,8 @@ def test_metrics_count_a_placed_order_and_its_http_request(client, token):
     assert value(after, "replenish_order_transitions_total", channel="web", status="placed") == \
         value(before, "replenish_order_transitions_total", channel="web", status="placed") + 1
     key = dict(method="POST", route="/v1/orders", status="201")
-    assert value(after, "replenish_http_requests_total", **key) == value(before, "replenish_http_requests_total", **key) + 1
+    assert value(after, "replenish_http_requests_total", **key) == value(before, "replenish_http_requests_total",
+                                                                         **key) + 1
     hist = dict(method="POST", route="/v1/orders")
     assert value(after, "replenish_http_request_duration_seconds_count", **hist) == \
         value(before, "replenish_http_request_duration_seconds_count", **hist) + 1
@@ -65,7 +66,8 @@ def test_a_404_is_counted_under_one_route_not_per_path(client):
     assert client.get("/no/such/page/123").status_code == 404
     after = scrape(client)
     key = dict(method="GET", route="(unmatched)", status="404")
-    assert value(after, "replenish_http_requests_total", **key) == value(before, "replenish_http_requests_total", **key) + 1
+    assert value(after, "replenish_http_requests_total", **key) == value(before, "replenish_http_requests_total",
+                                                                         **key) + 1
     client.open("/no/such/page/456", method="BREW")  # nor can a made-up method mint a new series
     methods = {labels for (name, labels) in scrape(client) if name == "replenish_http_requests_total"}
     assert not any(("method", "BREW") in labels for labels in methods)

@@ -129,7 +129,8 @@ def test_event_is_posted_with_bearer_token_and_schema_shape(client, amazon):
         "event": {
             "name": "AMAZON.OrderStatus.Updated",
             "payload": {
-                "state": {"status": "ORDER_SHIPPED", "deliveryDetails": {"expectedArrival": "2025-03-03T12:00:00.000Z"}},
+                "state": {"status": "ORDER_SHIPPED",
+                          "deliveryDetails": {"expectedArrival": "2025-03-03T12:00:00.000Z"}},
                 "order": {"seller": {"name": "localizedattribute:sellerName"}},
             },
         },

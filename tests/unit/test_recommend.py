@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def test_quantity_and_slot_packs(baseline, data):
 def test_save_and_load_latest(tmp_path, learned):
     assert Recommender.load_latest(tmp_path) is None
     path = learned.save(tmp_path)
-    meta = json.loads(open(f"{path}/meta.json").read())
+    meta = json.loads(Path(f"{path}/meta.json").read_text())
     assert {"version", "created_at", "n_purchases", "n_households", "n_products", "metrics"} <= meta.keys()
     loaded = Recommender.load_latest(tmp_path)
     assert loaded.resolve("milk", [], now=NOW)[0].sku == learned.resolve("milk", [], now=NOW)[0].sku

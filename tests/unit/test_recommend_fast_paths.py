@@ -172,7 +172,7 @@ def test_long_postings_scores_do_not_depend_on_the_kernel(monkeypatch):
     fast = [index.score_all(p) for p in phrases]
     assert fast[0].max() > 0.2 and not fast[-1].any()
     monkeypatch.setattr(search_module, "_csc_matvec", None)
-    assert all(np.array_equal(a, index.score_all(p)) for a, p in zip(fast, phrases))
+    assert all(np.array_equal(a, index.score_all(p)) for a, p in zip(fast, phrases, strict=False))
 
 
 # -- forest ---------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_one_household_features_equal_its_row_in_a_stack(fitted):
     rec, by_hh = fitted
     day = NOW.timestamp() / DAY
     profs = [rec.profile(by_hh[h]) for h in sorted(by_hh)[:8]]
-    for i, prof in enumerate(profs):
+    for _i, prof in enumerate(profs):
         for phrase in ("milk", "eggs", "soda"):
             rows, X = rec.resolve_inputs(phrase, prof, day)
             # the same request as the last of a stack of several households

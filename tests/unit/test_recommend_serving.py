@@ -50,7 +50,7 @@ def test_batch_answers_match_single_requests(fitted, data):
     lines.insert(9, "{oops")
     got = list(run_batch(rec, lambda h: by_hh.get(h, []), lines, chunk=32))
     assert len(got) == len(lines) and got[7]["id"] == "b" and "error" in got[9]
-    for line, answer in zip(lines, got):
+    for line, answer in zip(lines, got, strict=False):
         req = json.loads(line) if line != "{oops" else None
         if req is None or req["kind"] != "resolve":
             continue
@@ -66,7 +66,7 @@ def test_stacked_features_equal_per_request_features(fitted, data):
     items = [(ph, rec.profile(by_hh[h]), day) for h in sorted(by_hh)[:12] for ph in ("milk", "eggs", "soda")]
     items.append(("milk", rec.profile([]), day))
     rows, X, starts = rec.resolve_inputs_many(items)
-    for (phrase, prof, now), r, s in zip(items, rows, starts):
+    for (phrase, prof, now), r, s in zip(items, rows, starts, strict=False):
         one_rows, one_X = rec.resolve_inputs(phrase, prof, now)
         assert np.array_equal(one_rows, r)
         np.testing.assert_allclose(X[s:s + r.size], one_X, equal_nan=True)

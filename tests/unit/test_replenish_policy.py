@@ -146,7 +146,7 @@ def test_slot_report_below_threshold_places_one_order_then_reports_in_progress(c
     with container.uow() as uow:
         order = uow.orders.get(first["order"]["order_id"])
         assert order.source_id == f"slot:{device['device_id']}:detergent" and order.channel == "appliance"
-        assert [(l.sku, l.quantity) for l in order.lines] == [("TIDE-PODS-42", 2)]  # 84 - 10 = 74 -> 2 x 42
+        assert [(line.sku, line.quantity) for line in order.lines] == [("TIDE-PODS-42", 2)]  # 84 - 10 = 74 -> 2 x 42
 
 
 @pytest.mark.parametrize("lead_days, ordered", [("2", False), ("6", True)])

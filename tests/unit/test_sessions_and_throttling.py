@@ -371,7 +371,7 @@ def test_services_mode_counts_in_redis_shared_by_every_process(make_container, s
         assert bearer(first, f"rpl_guess-{i}", "203.0.113.7").status_code == 401
         assert bearer(second, f"rpl_guess-{i}x", "203.0.113.7").status_code == 401
     assert bearer(first, "rpl_guess-z", "203.0.113.7").status_code == 429
-    assert any(k.startswith(b"replenish:auth-failures") for k in fakeredis.FakeRedis(server=shared).keys())
+    assert any(k.startswith(b"replenish:auth-failures") for k in fakeredis.FakeRedis(server=shared).scan_iter())
 
 
 def test_with_its_redis_unreachable_the_throttle_allows_and_says_so_once(caplog):

@@ -38,9 +38,9 @@ def test_the_choice_says_why_beside_the_next_best():
 def test_exhaustive_search_agrees_on_small_cases():
     import itertools
     for need in range(1, 300, 7):
-        best = min(sum(c * p.price_cents for c, p in zip(counts, TIDE))
+        best = min(sum(c * p.price_cents for c, p in zip(counts, TIDE, strict=False))
                    for counts in itertools.product(range(9), repeat=3)
-                   if sum(c * p.size for c, p in zip(counts, TIDE)) >= need)
+                   if sum(c * p.size for c, p in zip(counts, TIDE, strict=False)) >= need)
         assert choose_packs(need, TIDE).price_cents == best, need
 
 

@@ -379,7 +379,7 @@ class Slot:
         var = sum((x - mx) ** 2 for x in xs)
         if var <= 0:
             return None
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / var
         return -slope if slope < 0 else None
 
     def predicted_runout(self, now: datetime) -> datetime | None:

@@ -151,7 +151,7 @@ def order_webhook(event: events.OrderEvent, uow, deps) -> None:
     data = {"device_id": device.id, "external_id": device.external_id, "slot_id": slot_ref[1],
             "order_id": event.order_id, "status": order.status if order else None,
             "test": bool(order.test) if order else False,
-            "lines": [{"sku": l.sku, "quantity": l.quantity} for l in order.lines] if order else [],
+            "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines] if order else [],
             "reason": getattr(event, "reason", None), "tracking_url": getattr(event, "tracking_url", None),
             "expected_delivery": getattr(event, "expected_delivery", None)}
     queue_webhook(uow, deps, uow.devices.partner(device.partner_id), WEBHOOK_TYPES[event.name],

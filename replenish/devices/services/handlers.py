@@ -318,7 +318,7 @@ def register_device(cmd: dc.RegisterDevice, deps) -> dict:
         try:
             uow.commit()
         except IntegrityError:
-            raise LinkCodeInvalid("That link code or device was just registered by another request.")
+            raise LinkCodeInvalid("That link code or device was just registered by another request.") from None
         return {**device_view(device), "key_id": device.id, "secret": device_secret}
 
 

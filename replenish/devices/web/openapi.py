@@ -119,7 +119,8 @@ def document() -> dict:
                                             body=_body("RegisterDeviceIn"),
                                             codes=("400", "401", "404", "409", "422", "429"))},
         "/v1/partner/devices/{device_id}": {
-            "get": _op("A device and its slots", PARTNER, _ok(), params=[DEVICE, SIGNATURE], codes=("401", "404", "429")),
+            "get": _op("A device and its slots", PARTNER, _ok(), params=[DEVICE, SIGNATURE], codes=("401", "404",
+                                                                                                    "429")),
             "delete": _op("Deregister: stops ordering, revokes the device's credentials", PARTNER, _ok(),
                           params=[DEVICE, SIGNATURE], codes=("401", "404", "422", "429")),
         },

@@ -128,13 +128,13 @@ def verify(resolve: Callable[[str], tuple[str, object] | None]) -> Verified:
     except InvalidSignature as exc:
         if isinstance(exc.__cause__, CryptoInvalidSignature) or "did not match" in str(exc):
             raise unauthorized("The signature does not verify: wrong secret for this keyid, or the method, URL or "
-                               "body is not the one signed.")
+                               "body is not the one signed.") from exc
         reason = str(exc) or "The signature does not verify."
         if "Content-Digest" in reason:
-            raise unauthorized(reason, field="Content-Digest")
-        raise unauthorized(reason)
+            raise unauthorized(reason, field="Content-Digest") from exc
+        raise unauthorized(reason) from exc
     except Exception as exc:  # a header the library could not make sense of: still the client's
-        raise unauthorized(f"The signature could not be read: {exc}")
+        raise unauthorized(f"The signature could not be read: {exc}") from exc
     result = results[0]
     covered = {str(name).split(";")[0] for name in result.covered_components}
     missing = [name for name in ('"@method"', '"content-digest"') if name not in covered]

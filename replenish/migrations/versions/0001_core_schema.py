@@ -1,7 +1,7 @@
 """core schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:16:15.739500
 """
 from alembic import op
