@@ -13,14 +13,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from catalog.model import Product
 
 if TYPE_CHECKING:  # the domain sits above the catalog; import it only where a history is built
     from replenish.domain.history import Purchase
 
-DEMO_HOUSEHOLD = {
+DEMO_HOUSEHOLD: dict[str, Any] = {
     "id": "demo",
     "name": "The Demo Household",
     "address": "2217 NW Alder Street, Portland, OR 97210",

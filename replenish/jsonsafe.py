@@ -3,6 +3,8 @@ RecursionError deep in the decoder (a 500)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 MAX_DEPTH = 64  # deeper than any request of ours needs, far from the interpreter's recursion limit
 
@@ -12,6 +14,7 @@ def depth(value) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -11,6 +11,7 @@ import hmac
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from . import events
 from .aggregate import Aggregate
@@ -21,6 +22,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; everything in the domain is aware UTC."""
     if value is None:
@@ -220,7 +225,7 @@ class Limits(Aggregate):
             return True
         if self.pin_locked(now):
             return False
-        salt, digest = self.voice_pin_hash.split("$", 1)
+        salt, digest = (self.voice_pin_hash or "$").split("$", 1)
         if hmac.compare_digest(_pin_digest(salt, str(pin)), digest):
             self.pin_failures = 0
             self.pin_locked_until = None
@@ -233,7 +238,7 @@ class Limits(Aggregate):
             self.pin_lockouts = (self.pin_lockouts or 0) + 1
             self.pin_failures = 0
             self.events.append(events.VoicePinLocked(household_id=self.household_id,
-                                                     until=iso(self.pin_locked_until),
+                                                     until=iso(self.pin_locked_until) or "",
                                                      minutes=int(lockout.total_seconds() // 60)))
         return False
 
@@ -298,17 +303,17 @@ class Order(Aggregate):
         self.created_at = now
         self.updated_at = now
         self.submit_after = now + cancel_window
-        self.submitted_at = None
-        self.retailer_order_id = None
-        self.confirmed_at = None
-        self.shipped_at = None
-        self.delivered_at = None
-        self.cancelled_at = None
-        self.failed_at = None
-        self.failure_reason = None
-        self.tracking_url = None
-        self.delivery_photo_url = None
-        self.expected_delivery = None
+        self.submitted_at: datetime | None = None
+        self.retailer_order_id: str | None = None
+        self.confirmed_at: datetime | None = None
+        self.shipped_at: datetime | None = None
+        self.delivered_at: datetime | None = None
+        self.cancelled_at: datetime | None = None
+        self.failed_at: datetime | None = None
+        self.failure_reason: str | None = None
+        self.tracking_url: str | None = None
+        self.delivery_photo_url: str | None = None
+        self.expected_delivery: datetime | None = None
         self.active_key = self.source_key(household_id, source_id) if (source_id and exclusive_source) else None
         self.test = bool(test)  # a test order (a partner integrating): never sent to the store, never charged
         self.submit_attempts = 0  # tries the store did not answer (refused for now, or the reply was lost)

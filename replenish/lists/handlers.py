@@ -231,7 +231,7 @@ def order_list(cmd: OrderList, deps) -> core.PlaceResult:
                 raise InvalidCommand(f"I don't know which product you mean by {', '.join(missing)}. Choose one or "
                                      "remove it, then order the list.", field="items", unresolved=missing)
             key = _key(nonce, version)
-            lines = tuple(commands.LineRequest(i.sku, i.quantity) for i in claimed)
+            lines = tuple(commands.LineRequest(i.sku, i.quantity) for i in claimed if i.sku is not None)
             uow.lists.claim([i.id for i in claimed], key, now)
             uow.lists.bump(cmd.household_id)
         uow.commit()

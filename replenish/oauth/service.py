@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.common.security import is_secure_transport
@@ -141,7 +142,7 @@ def create_client(container, name: str, redirect_uris, display_name: str | None 
 
 
 def client_view(client: Client, linked: int | None = None) -> dict:
-    view = {"client_id": client.id, "name": client.name, "display_name": client.display_name,
+    view: dict[str, Any] = {"client_id": client.id, "name": client.name, "display_name": client.display_name,
             "redirect_uris": list(client.redirect_uris), "scope": client.scope,
             "created_at": client.created_at.isoformat() if client.created_at else None}
     if linked is not None:

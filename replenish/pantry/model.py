@@ -74,16 +74,19 @@ def choose_packs(need: float, packs: list[Pack], unit: str = "") -> Choice:
     best[0] = (0, 0, (0,) * len(packs))
     for units in range(1, top + 1):
         for i, size in enumerate(sizes):
-            if size <= units and best[units - size] is not None:
-                price, count, counts = best[units - size]
+            before = best[units - size] if size <= units else None
+            if before is not None:
+                price, count, counts = before
                 option = (price + packs[i].price_cents, count + 1,
                           tuple(c + (j == i) for j, c in enumerate(counts)))
-                if best[units] is None or option[:2] < best[units][:2]:
+                here = best[units]
+                if here is None or option[:2] < here[:2]:
                     best[units] = option
     options = []
     for units in range(target, top + 1):
-        if best[units] is not None and max(best[units][2]) <= MAX_PACKS:
-            price, count, counts = best[units]
+        found = best[units]
+        if found is not None and max(found[2]) <= MAX_PACKS:
+            price, count, counts = found
             options.append((price, count, units - target, units, counts))
     if not options:
         raise InvalidCommand("That is more than one order can hold of this product.", field="refill_to")

@@ -48,10 +48,8 @@ def _days(ats: list[datetime]) -> np.ndarray:
         return np.zeros(0)
     starts = np.flatnonzero(np.fromiter(map(ne, ats[1:], ats[:-1]), bool, n - 1)) + 1
     if starts.size > n // 4:  # mostly one-line orders: a table of the distinct times is cheaper
-        stamps = dict.fromkeys(ats)
-        for t in stamps:
-            stamps[t] = t.timestamp()
-        return np.fromiter(map(stamps.__getitem__, ats), np.float64, n) / DAY
+        seconds: dict[datetime, float] = {t: t.timestamp() for t in dict.fromkeys(ats)}
+        return np.fromiter(map(seconds.__getitem__, ats), np.float64, n) / DAY
     first = np.zeros(starts.size + 1, np.int64)
     first[1:] = starts
     stamps = np.array([ats[i].timestamp() for i in first.tolist()], np.float64) / DAY

@@ -41,8 +41,8 @@ class Attributes:
     head_words: dict[str, int]
     price: np.ndarray
     available: np.ndarray
-    organic: np.ndarray = None  # "organic" in the title: a household's taste across categories
-    leaf_words: list[frozenset] = None  # per leaf code: the words of the category's last segment
+    organic: np.ndarray | None = None  # "organic" in the title: a household's taste across categories
+    leaf_words: list[frozenset] | None = None  # per leaf code: the words of the category's last segment
 
     def leaf_named(self, phrase: str) -> np.ndarray:
         """Per leaf code: 1 when the phrase *is* the category's name ("detergent" for .../laundry/detergent,
@@ -89,7 +89,7 @@ class Attributes:
         head_table: dict[str, int] = {"": 0}
         head = np.array([head_table.setdefault(h, len(head_table)) for h in heads], dtype=np.int64)
         leaf = _codes([p.category for p in products])
-        leaf_words = [frozenset()] * (int(leaf.max()) + 1 if leaf.size else 1)
+        leaf_words: list[frozenset] = [frozenset()] * (int(leaf.max()) + 1 if leaf.size else 1)
         for p, code in zip(products, leaf.tolist(), strict=False):
             if code and not leaf_words[code]:
                 leaf_words[code] = frozenset(tokens(p.category.rsplit("/", 1)[-1]))
@@ -115,8 +115,8 @@ class Usage:
     reorder: np.ndarray       # share of purchases that were repeats
     interval: np.ndarray      # pooled typical repurchase interval in days (shrunk toward the aisle)
     global_interval: float
-    first: np.ndarray = None            # households whose first purchase in the product's category was it
-    leaf_households: np.ndarray = None  # per category code: households that bought in it
+    first: np.ndarray | None = None            # households whose first purchase in the product's category was it
+    leaf_households: np.ndarray | None = None  # per category code: households that bought in it
     n_households: int = 0
 
     @classmethod

@@ -137,7 +137,7 @@ def chart(items: list[Item], now: datetime, fmt_day, *, width: int = WIDTH, past
         at = min(max(at, start), end)
         return round(left + (right - left) * (at - start).total_seconds() / span, 1)
 
-    ticks = []
+    ticks: list[tuple[float, str]] = []
     month = _month_start(start)
     step = 1 if span <= (240 if width >= 600 else 130) * 86400 else 2
     index = 0

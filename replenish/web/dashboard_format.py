@@ -25,7 +25,7 @@ def zone(name: str | None) -> ZoneInfo:
 class Formatter:
     def __init__(self, time_zone: str | None, now: datetime):
         self.tz = zone(time_zone)
-        self.now = model.as_utc(now)
+        self.now: datetime = model.as_utc(now)
 
     def _local(self, value) -> datetime | None:
         if isinstance(value, str):
@@ -53,6 +53,8 @@ class Formatter:
 
     def relative_days(self, value) -> str:
         local = self._local(value)
+        if local is None:
+            return ""
         days = (local.date() - self.now.astimezone(self.tz).date()).days
         if days == 0:
             return "today"

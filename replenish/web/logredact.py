@@ -44,4 +44,4 @@ try:  # gunicorn is there in services mode; `logger_class` in infra/gunicorn.con
                     atoms[key] = redact(atoms[key])
             return atoms
 except ImportError:  # pragma: no cover - the embedded mode does not need gunicorn
-    GunicornLogger = None
+    GunicornLogger = None  # type: ignore[misc, assignment]

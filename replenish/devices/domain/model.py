@@ -306,7 +306,7 @@ class Button(Aggregate):
         if low and self.battery_low_at is None:
             self.battery_low_at = now
             self.events.append(ButtonBatteryLow(serial=self.serial, household_id=self.household_id,
-                                                battery=self.battery))
+                                                battery=self.battery or ""))
         elif not low:
             self.battery_low_at = None
 
