@@ -36,13 +36,13 @@ def create_app(container=None) -> Flask:
     from replenish.oauth import wiring as oauth
     from replenish.pantry import wiring as pantry
 
-    from . import alexa, api, dashboard, health
+    from . import alexa, api, dashboard, health, openapi
     devices.attach_dashboard(dashboard.bp)
     oauth.attach_dashboard(dashboard.bp)
     lists.attach_dashboard(dashboard.bp)
     pantry.attach_dashboard(dashboard.bp)
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
-    for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
+    for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
                       *lists.blueprints(), *pantry.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)
     return app
@@ -70,7 +70,7 @@ def _local_secret_key(var_dir) -> str:
             if key:
                 return key
             time.sleep(0.02)
-        raise RuntimeError(f"{path} is empty; delete it or set REPLENISH_SECRET_KEY")
+        raise RuntimeError(f"{path} is empty; delete it or set REPLENISH_SECRET_KEY") from None
     except OSError:
         log.warning("could not keep a secret key under %s; sessions last only as long as this process", var_dir)
         return secrets.token_hex(32)
