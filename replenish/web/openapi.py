@@ -93,11 +93,13 @@ class Operation:
                                            if c not in self.responses}}
 
 
-def operation(summary: str, responses: Mapping[int, type[BaseModel] | None], **kwargs) -> Callable:
-    """Declares a view's request and responses; put it right under the route decorator."""
+def operation(summary: str, responses: Mapping[int, type[BaseModel] | None], *, description: str = "",
+              **options: Any) -> Callable:
+    """Declares a view's request and responses (``Operation``'s fields); put it right under the route decorator.
+    The description defaults to the first paragraph of the view's docstring."""
     def decorate(view):
-        view.openapi = Operation(summary, responses, description=kwargs.pop("description", None) or
-                                 _first_paragraph(view.__doc__), **kwargs)
+        view.openapi = Operation(summary, responses, description=description or _first_paragraph(view.__doc__),
+                                 **options)
         return view
     return decorate
 
