@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from replenish.domain.errors import DomainError
 from replenish.domain.model import MAX_QUANTITY, Channel
 from replenish.services.ports import PermanentError, TransientError
+from replenish.web.api import OrderOut
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.openapi import operation
 
 from . import handlers
 from .model import MAX_PHRASE, AddToList, ChangeListItem, ClearChecked, OrderList, RemoveFromList
@@ -40,13 +42,53 @@ class OrderIn(BaseModel):
     version: int | None = Field(default=None, ge=0, strict=True)
 
 
+class ListItemOut(BaseModel):
+    """An item on the list"""
+    id: str
+    phrase: str
+    sku: str | None
+    title: str | None
+    quantity: int
+    position: int
+    checked: bool
+    added_by: str
+    added_at: str
+    already: bool | None = None
+
+
+class ShownItem(ListItemOut):
+    price_cents: int | None
+
+
+class ListOut(BaseModel):
+    """The list: its version (to order exactly this), its items in order, the total of those not checked off"""
+    version: int
+    items: list[ShownItem]
+    total_cents: int
+
+
+class RemovedOut(BaseModel):
+    """How many checked-off items were cleared"""
+    removed: int
+
+
+class ListOrderOut(BaseModel):
+    """The order placed from the list"""
+    status: str
+    order_id: str
+    order: OrderOut
+
+
 @bp.get("/list")
+@operation("The shopping list", {200: ListOut}, tag="list")
 @require_household
 def get_list():
     return jsonify(handlers.list_view(container().deps, g.household_id))
 
 
 @bp.post("/list")
+@operation("Put something on the list (a phrase or a product)", {201: ListItemOut}, body=AddIn, errors=(404, 422),
+           tag="list")
 @require_household
 def add():
     body = AddIn.model_validate(json_body())
@@ -55,6 +97,8 @@ def add():
 
 
 @bp.patch("/list/<item_id>")
+@operation("Change an item's quantity, check it off, or move it", {200: ListItemOut}, body=ChangeIn,
+           errors=(422,), tag="list")
 @require_household
 def change(item_id: str):
     body = ChangeIn.model_validate(json_body())
@@ -63,6 +107,7 @@ def change(item_id: str):
 
 
 @bp.delete("/list/<item_id>")
+@operation("Take an item off the list", {204: None}, tag="list")
 @require_household
 def remove(item_id: str):
     container().bus.handle(RemoveFromList(g.household_id, item_id=item_id[:32]))
@@ -70,12 +115,15 @@ def remove(item_id: str):
 
 
 @bp.post("/list/clear-checked")
+@operation("Clear the checked-off items", {200: RemovedOut}, tag="list")
 @require_household
 def clear_checked():
     return jsonify(container().bus.handle(ClearChecked(g.household_id)))
 
 
 @bp.post("/list/order")
+@operation("Order the list (the version seen, if given)", {201: ListOrderOut, 200: ListOrderOut},
+           body=OrderIn, body_required=False, errors=(409, 422), tag="list")
 @require_household
 def order():
     body = OrderIn.model_validate(json_body() if request.get_data(cache=True) else {})

@@ -4,13 +4,16 @@ dashboard's blueprint: the way back from the dashboard's sign-in to the consent 
 """
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from pydantic import BaseModel, ConfigDict, Field
 
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container
+from replenish.web.openapi import OAuthError, operation
 
 from . import scopes, service
 from .models import AUTH_METHODS, GRANT_TYPES
@@ -101,7 +104,60 @@ def _client_credential():
     return throttle.keyid_credential(f"oauth:{client_id}") if client_id else None
 
 
+class TokenRequest(BaseModel):
+    """RFC 6749 4.1.3 (authorization_code, with the PKCE code_verifier of RFC 7636) and 6 (refresh_token). The
+    client authenticates with HTTP Basic, or with client_id and client_secret here."""
+    model_config = ConfigDict(extra="allow")
+    grant_type: Literal["authorization_code", "refresh_token"]
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 5.1: the access token (and a refresh token)"""
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+class RevokeRequest(BaseModel):
+    """RFC 7009 2.1; the client authenticates as at the token endpoint."""
+    model_config = ConfigDict(extra="allow")
+    token: str
+    token_type_hint: Literal["access_token", "refresh_token"] | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class Revoked(BaseModel):
+    """Revoked (or not a token of this client's: RFC 7009 answers 200 either way)"""
+
+
+class Metadata(BaseModel):
+    """RFC 8414 authorization server metadata"""
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    revocation_endpoint: str
+    scopes_supported: list[str]
+    response_types_supported: list[str]
+    response_modes_supported: list[str]
+    grant_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    code_challenge_methods_supported: list[str] = Field(min_length=1)
+
+
 @bp.post("/oauth/token")
+@operation("The token endpoint (RFC 6749)", {200: TokenResponse}, form=TokenRequest, auth="oauth_client",
+           errors=(401, 429), error_model=OAuthError, tag="oauth")
 def token():
     """The token endpoint; failed client authentication and bad grants are throttled like every other failed
     authentication (per address and per client: 429 with Retry-After)."""
@@ -120,11 +176,14 @@ def token():
 
 
 @bp.post("/oauth/revoke")
+@operation("Revoke a token and its whole link (RFC 7009)", {200: Revoked}, form=RevokeRequest,
+           auth="oauth_client", errors=(401,), error_model=OAuthError, tag="oauth")
 def revoke():
     return server().create_endpoint_response("revocation")
 
 
 @bp.get("/.well-known/oauth-authorization-server")
+@operation("Authorization server metadata (RFC 8414)", {200: Metadata}, auth="none", tag="oauth")
 def metadata():
     issuer = (container().settings.public_url or request.url_root).rstrip("/")
     return jsonify({

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from replenish.domain.errors import DomainError
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.openapi import operation
 
 from . import handlers
 from .model import MAX_LEVEL, RefillStock, SetStockLevel, UseStock
@@ -26,13 +27,56 @@ class UsedIn(BaseModel):
     all: bool = Field(default=False, strict=True)
 
 
+class StockLevelOut(BaseModel):
+    """A stock level"""
+    sku: str
+    title: str
+    unit: str
+    on_hand: float
+    minimum: float
+    refill_to: float
+    low: bool
+    updated_at: str
+
+
+class StockLevelsOut(RootModel[list[StockLevelOut]]):
+    """The household's stock levels"""
+
+
+class PackLine(BaseModel):
+    sku: str
+    title: str
+    quantity: int
+
+
+class RefillOut(BaseModel):
+    """The packs put on the shopping list to refill"""
+    lines: list[PackLine]
+    units: float
+    price_cents: int | None
+    why: str
+    on_list: list[str]
+
+
+class UsedOut(BaseModel):
+    """The level after use, and the refill put on the list when it went low"""
+    level: StockLevelOut
+    refill: RefillOut | None
+
+
+SKU = {"sku": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+
 @bp.get("/stock")
+@operation("The household's stock levels", {200: StockLevelsOut}, tag="stock")
 @require_household
 def levels():
     return jsonify(handlers.levels_view(container().deps, g.household_id))
 
 
 @bp.put("/stock/<sku>")
+@operation("Keep count of a product: its minimum, refill level and what is at home", {200: StockLevelOut},
+           body=LevelIn, errors=(422,), path=SKU, tag="stock")
 @require_household
 def set_level(sku: str):
     body = LevelIn.model_validate(json_body())
@@ -41,6 +85,7 @@ def set_level(sku: str):
 
 
 @bp.post("/stock/<sku>/used")
+@operation("Some (or all) of it was used", {200: UsedOut}, body=UsedIn, errors=(422,), path=SKU, tag="stock")
 @require_household
 def used(sku: str):
     body = UsedIn.model_validate(json_body())
@@ -48,6 +93,7 @@ def used(sku: str):
 
 
 @bp.post("/stock/<sku>/refill")
+@operation("Put the refill on the shopping list", {201: RefillOut}, errors=(422,), path=SKU, tag="stock")
 @require_household
 def refill(sku: str):
     return jsonify(container().bus.handle(RefillStock(g.household_id, sku[:64]))), 201

@@ -36,13 +36,13 @@ def create_app(container=None) -> Flask:
     from replenish.oauth import wiring as oauth
     from replenish.pantry import wiring as pantry
 
-    from . import alexa, api, dashboard, health
+    from . import alexa, api, dashboard, health, openapi
     devices.attach_dashboard(dashboard.bp)
     oauth.attach_dashboard(dashboard.bp)
     lists.attach_dashboard(dashboard.bp)
     pantry.attach_dashboard(dashboard.bp)
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
-    for blueprint in (health.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
+    for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
                       *lists.blueprints(), *pantry.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)
     return app

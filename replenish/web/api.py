@@ -1,7 +1,7 @@
 """The household's orders API: list, get (with timeline), place, cancel; limits; notifications."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -11,6 +11,7 @@ from replenish.services.views import limits_view, order_view
 
 from .auth import container, json_body, require_household
 from .errors import ApiError
+from .openapi import operation
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -49,6 +50,179 @@ class LimitsIn(BaseModel):
     recognised_voices_only: bool | None = Field(default=None, strict=True)
 
 
+# -- what the views answer (documented in the OpenAPI document; the schemathesis test holds them to it) ---------
+class LineOut(BaseModel):
+    sku: str
+    title: str
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+
+
+class OrderOut(BaseModel):
+    """An order"""
+    id: str
+    household_id: str
+    status: Literal[tuple(sorted(STATUSES))]  # type: ignore[valid-type]
+    channel: str
+    source_id: str | None
+    lines: list[LineOut]
+    total_cents: int
+    created_at: str | None
+    submit_after: str | None
+    submitted_at: str | None
+    confirmed_at: str | None
+    shipped_at: str | None
+    delivered_at: str | None
+    cancelled_at: str | None
+    failed_at: str | None
+    failure_reason: str | None
+    retailer_order_id: str | None
+    tracking_url: str | None
+    delivery_photo_url: str | None
+    expected_delivery: str | None
+    can_cancel: bool
+    test: bool
+
+
+class TimelineEntry(BaseModel):
+    event: str
+    at: str | None
+    reason: str | None = None
+    tracking_url: str | None = None
+    delivery_photo_url: str | None = None
+    speaker: str | None = None
+
+
+class OrderWithTimeline(OrderOut):
+    """An order and what happened to it, oldest first"""
+    timeline: list[TimelineEntry]
+
+
+class OrdersOut(BaseModel):
+    """The household's orders, newest first"""
+    orders: list[OrderOut]
+
+
+class PlacedOut(BaseModel):
+    """The order placed (201), or the one an Idempotency-Key already placed (200)"""
+    status: Literal["order_placed", "order_in_progress"]
+    order_id: str
+    order: OrderOut
+
+
+class LimitsOut(BaseModel):
+    """The household's spending caps, cancel windows and voice settings"""
+    per_order_cap_cents: int | None
+    per_month_cap_cents: int | None
+    cancel_windows: dict[str, int]
+    voice_pin_set: bool
+    recognised_voices_only: bool
+
+
+class HouseholdOut(BaseModel):
+    """The household"""
+    id: str
+    name: str | None
+    address: str | None
+    time_zone: str
+    members: list[Any]
+    limits: LimitsOut
+
+
+class TokenOut(BaseModel):
+    """A token as lists show it: its first characters, never the token"""
+    id: str
+    label: str
+    prefix: str
+    created_at: str | None
+    revoked_at: str | None
+
+
+class TokensOut(BaseModel):
+    """The household's API tokens"""
+    tokens: list[TokenOut]
+
+
+class NewTokenOut(TokenOut):
+    """The new token, shown this once"""
+    token: str
+    replaces: str | None = None
+
+
+class NotificationOut(BaseModel):
+    id: str
+    kind: str
+    message: str
+    channel: str
+    order_id: str | None
+    status: str
+    created_at: str | None
+
+
+class NotificationsOut(BaseModel):
+    """What the household was told, newest first"""
+    notifications: list[NotificationOut]
+
+
+class CandidateOut(BaseModel):
+    sku: str
+    score: float
+    reason: str
+    title: str | None
+    size: str | None
+    price_cents: int | None
+
+
+class ResolvedOut(BaseModel):
+    """The products a phrase most likely means for this household"""
+    query: str
+    results: list[CandidateOut]
+
+
+class BuyAgainOut(BaseModel):
+    """What the household is likely to buy again"""
+    results: list[CandidateOut]
+
+
+class TimingOut(BaseModel):
+    sku: str
+    title: str
+    still_buying: float
+    days_after_last: float
+    low: float
+    high: float
+    last_purchased_at: str | None
+    expected_at: str | None
+
+
+class RunningLowOut(BaseModel):
+    """What is expected to run out within the horizon"""
+    days: float
+    results: list[TimingOut]
+
+
+class OrdersQuery(BaseModel):
+    status: Literal[tuple(sorted(STATUSES))] | None = None  # type: ignore[valid-type]
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ResolveQuery(BaseModel):
+    q: str = Field(min_length=1, max_length=200, description="What the household calls it, e.g. detergent")
+    k: int = Field(default=3, ge=1, le=20)
+
+
+class TopQuery(BaseModel):
+    k: int = Field(default=10, ge=1, le=50)
+
+
+class RunningLowQuery(BaseModel):
+    days: float = Field(default=7, gt=0, le=365)
+    k: int = Field(default=10, ge=1, le=50)
+
+
+
+
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 200):
@@ -57,6 +231,7 @@ def _idempotency_key() -> str | None:
 
 
 @bp.get("/orders")
+@operation("The household's orders", {200: OrdersOut}, query=OrdersQuery, tag="orders")
 @require_household
 def list_orders():
     status = request.args.get("status")
@@ -74,6 +249,7 @@ def list_orders():
 
 
 @bp.get("/orders/<order_id>")
+@operation("One order and its timeline", {200: OrderWithTimeline}, tag="orders")
 @require_household
 def get_order(order_id: str):
     with container().uow() as uow:
@@ -90,6 +266,8 @@ def get_order(order_id: str):
 
 
 @bp.post("/orders")
+@operation("Place an order (one product, or several lines)", {201: PlacedOut, 200: PlacedOut}, body=PlaceOrderIn,
+           idempotent=True, errors=(404, 409, 422), tag="orders")
 @require_household
 def place_order():
     body = PlaceOrderIn.model_validate(json_body())
@@ -101,6 +279,7 @@ def place_order():
 
 
 @bp.post("/orders/<order_id>/cancel")
+@operation("Cancel an order in its cancel window", {200: OrderOut}, errors=(409, 422), tag="orders")
 @require_household
 def cancel_order(order_id: str):
     order = container().bus.handle(commands.CancelOrder(g.household_id, order_id))
@@ -108,6 +287,7 @@ def cancel_order(order_id: str):
 
 
 @bp.get("/household")
+@operation("The household, its caps and settings", {200: HouseholdOut}, tag="household")
 @require_household
 def get_household():
     with container().uow() as uow:
@@ -118,6 +298,8 @@ def get_household():
 
 
 @bp.patch("/household/limits")
+@operation("Change spending caps, cancel windows or voice settings", {200: LimitsOut}, body=LimitsIn,
+           errors=(422,), tag="household")
 @require_household
 def update_limits():
     raw = json_body()
@@ -136,6 +318,7 @@ class TokenIn(BaseModel):
 
 
 @bp.get("/household/tokens")
+@operation("The household's API tokens", {200: TokensOut}, tag="tokens")
 @require_household
 def list_tokens():
     """The household's API tokens: labels and first characters only."""
@@ -144,6 +327,7 @@ def list_tokens():
 
 
 @bp.post("/household/tokens")
+@operation("A new API token", {201: NewTokenOut}, body=TokenIn, body_required=False, tag="tokens")
 @require_household
 def create_token():
     """A new API token, shown this once (only its hash is kept)."""
@@ -153,6 +337,7 @@ def create_token():
 
 
 @bp.post("/household/tokens/<token_id>/rotate")
+@operation("Rotate a token", {201: NewTokenOut}, tag="tokens")
 @require_household
 def rotate_token(token_id: str):
     """A new token with this one's label; this one stops working now."""
@@ -160,12 +345,14 @@ def rotate_token(token_id: str):
 
 
 @bp.delete("/household/tokens/<token_id>")
+@operation("Revoke a token (not the last one: rotate it)", {200: TokenOut}, errors=(409,), tag="tokens")
 @require_household
 def revoke_token(token_id: str):
     return jsonify(container().bus.handle(commands.RevokeToken(g.household_id, token_id)))
 
 
 @bp.get("/notifications")
+@operation("What the household was told", {200: NotificationsOut}, tag="notifications")
 @require_household
 def notifications():
     with container().uow() as uow:
@@ -201,6 +388,7 @@ def _k(default: int, maximum: int) -> int:
 
 
 @bp.get("/recommendations/resolve")
+@operation("Which products a phrase means", {200: ResolvedOut}, query=ResolveQuery, tag="recommendations")
 @require_household
 def resolve():
     phrase = (request.args.get("q") or "").strip()
@@ -211,6 +399,7 @@ def resolve():
 
 
 @bp.get("/recommendations/buy-again")
+@operation("Products to buy again", {200: BuyAgainOut}, query=TopQuery, tag="recommendations")
 @require_household
 def buy_again():
     found = container().recommendations.buy_again(g.household_id, k=_k(10, 50))
@@ -218,6 +407,7 @@ def buy_again():
 
 
 @bp.get("/recommendations/running-low")
+@operation("What runs out soon", {200: RunningLowOut}, query=RunningLowQuery, tag="recommendations")
 @require_household
 def running_low():
     try:

@@ -1,12 +1,38 @@
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from flask import Blueprint, current_app, jsonify
+from pydantic import BaseModel
 from sqlalchemy import text
+
+from .openapi import operation
 
 bp = Blueprint("health", __name__)
 
 
+class HealthChecks(BaseModel):
+    database: str
+    redis: str
+    recommender: dict[str, Any]
+
+
+class HealthOut(BaseModel):
+    """Up (200) when the database answers, else 503; Redis degrades, the recommender informs"""
+    status: Literal["ok", "error"]
+    checks: HealthChecks
+    mode: Literal["embedded", "services"]
+
+
+class ReadyOut(BaseModel):
+    """Ready (200) when the database, Redis and the broker each answer in time, else 503 naming what failed"""
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+    failed: list[str]
+
+
 @bp.get("/healthz")
+@operation("Is the process up", {200: HealthOut, 503: HealthOut}, auth="none", tag="health")
 def healthz():
     container = current_app.extensions["replenish"]
     checks = {}
@@ -84,6 +110,7 @@ def readiness(container, timeout: float = READY_TIMEOUT) -> dict[str, str]:
 
 
 @bp.get("/readyz")
+@operation("Can it do its work now", {200: ReadyOut, 503: ReadyOut}, auth="none", tag="health")
 def readyz():
     container = current_app.extensions["replenish"]
     checks = readiness(container)

@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -18,6 +19,7 @@ from replenish.devices.domain import commands as dc
 from replenish.devices.web import common
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.errors import ApiError
+from replenish.web.openapi import operation
 
 bp = Blueprint("buttons", __name__)
 
@@ -90,6 +92,50 @@ class OneClickPress(BaseModel):
     deviceEvent: DeviceEvent
 
 
+class Press(RootModel[OurPress | IotButtonPress | OneClickPress]):
+    """A press in any of the three formats."""
+
+
+class ButtonOut(BaseModel):
+    """A button"""
+    serial: str
+    household_id: str
+    sku: str | None
+    category: str | None
+    quantity: int
+    status: str
+    battery: str | None
+    battery_low: bool
+    last_press_at: str | None
+    created_at: str | None
+    action: Literal["order", "list"]
+
+
+class PairedOut(ButtonOut):
+    """The button paired: its serial (the keyid) and secret, shown this once"""
+    key_id: str
+    secret: str
+
+
+class ButtonsOut(BaseModel):
+    """The household's buttons"""
+    buttons: list[ButtonOut]
+
+
+class PressOut(BaseModel):
+    """What the press did"""
+    status: Literal["order_placed", "order_in_progress", "status_requested", "no_order_to_cancel", "cannot_cancel",
+                    "order_cancelled", "not_on_list", "cannot_remove", "removed_from_list", "already_on_list",
+                    "added_to_list"]
+    order_id: str | None = None
+    order_status: str | None = None
+    reason: str | None = None
+    item_id: str | None = None
+
+
+SERIAL = {"serial": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9]+$"}}
+
+
 def parse_press(serial: str, data: dict) -> dc.PressButton:
     """Any of the three formats into one command; a serial in the body must match the URL's."""
     if "deviceEvent" in data or "deviceInfo" in data:
@@ -108,7 +154,14 @@ def parse_press(serial: str, data: dict) -> dc.PressButton:
     return dc.PressButton(serial, click, battery_mv, battery_percent)
 
 
+class ButtonStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["active", "disabled"]
+
+
 @bp.post("/v1/buttons")
+@operation("Pair a button (returns its serial and secret)", {201: PairedOut}, body=RegisterButtonIn, idempotent=True,
+           errors=(404, 409, 422), tag="buttons")
 @require_household
 @common.idempotent(lambda: f"household:{g.household_id}")
 def register_button():
@@ -119,6 +172,7 @@ def register_button():
 
 
 @bp.get("/v1/buttons")
+@operation("The household's buttons", {200: ButtonsOut}, tag="buttons")
 @require_household
 def list_buttons():
     from replenish.devices.services.views import button_view
@@ -126,12 +180,10 @@ def list_buttons():
         return jsonify({"buttons": [button_view(b) for b in uow.devices.buttons_for(g.household_id)]})
 
 
-class ButtonStatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["active", "disabled"]
-
 
 @bp.patch("/v1/buttons/<serial>")
+@operation("Disable a button, or enable it again", {200: ButtonOut}, body=ButtonStatusIn, path=SERIAL,
+           tag="buttons")
 @require_household
 def set_button_status(serial: str):
     """Disable a button (its presses order nothing) or enable it again."""
@@ -142,6 +194,7 @@ def set_button_status(serial: str):
 
 
 @bp.delete("/v1/buttons/<serial>")
+@operation("Unpair a button for good", {200: ButtonOut}, path=SERIAL, tag="buttons")
 @require_household
 def unpair_button(serial: str):
     """Unpair a button for good: its secret stops verifying."""
@@ -161,6 +214,8 @@ def _button_key(serial: str):
 
 
 @bp.post("/v1/buttons/<serial>/press")
+@operation("A press: SINGLE orders, DOUBLE asks for status, LONG cancels the pending order", {200: PressOut},
+           auth="signature", body=Press, idempotent=True, errors=(409, 422), path=SERIAL, tag="buttons")
 def press(serial: str):
     """A press, signed (RFC 9421) with the button's secret, keyid its serial."""
     if len(serial) > 64 or common.lookups().button_key(serial) is None:
@@ -175,12 +230,6 @@ def press(serial: str):
 
     return common.signed(_button_key(serial), run,
                          limits_of=lambda verified: [(scope, "REPLENISH_BUTTON_RATE", "600/60")])
-
-
-@bp.get("/openapi.json")
-def openapi():
-    from replenish.devices.web.openapi import document
-    return jsonify(document())
 
 
 __all__ = ["bp", "parse_press", "ValidationError"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, g, jsonify
 from http_message_signatures import InvalidSignature
@@ -25,6 +25,7 @@ from replenish.devices.services import handlers as device_handlers
 from replenish.devices.web import common
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.errors import ApiError
+from replenish.web.openapi import operation
 
 bp = Blueprint("partners", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -90,6 +91,215 @@ class ConfigureSlotIn(BaseModel):
     debounce: int | None = Field(default=None, ge=1, le=10, strict=True)
 
 
+class EmptyIn(BaseModel):
+    """No body, or an empty JSON object."""
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- what the views answer ------------------------------------------------------------------------------------
+class SlotStatusOut(BaseModel):
+    remainingQuantityInUnit: float | None
+    originalQuantityInUnit: float | None
+    totalQuantityOnHand: float | None
+    expectedReplenishmentDate: str | None
+    lastUseDate: str | None
+    reportedAt: str | None
+
+
+class SlotOut(BaseModel):
+    """A slot"""
+    slot_id: str
+    products: list[str]
+    sku: str
+    capacity: float
+    unit: str
+    threshold: float | None
+    target: float | None
+    mode: Literal["auto", "notify"]
+    debounce: int
+    status: SlotStatusOut
+
+
+class DeviceOut(BaseModel):
+    """A device and its slots"""
+    device_id: str
+    external_id: str
+    partner_id: str
+    household_id: str
+    model: str
+    status: str
+    created_at: str | None
+    last_seen_at: str | None
+    deregistered_at: str | None
+    test: bool
+    slots: list[SlotOut]
+
+
+class RegisteredDeviceOut(DeviceOut):
+    """The device registered: its own signing key (keyid: its id), the secret shown this once"""
+    key_id: str
+    secret: str
+
+
+class DevicesOut(BaseModel):
+    """The household's devices"""
+    devices: list[DeviceOut]
+
+
+class LinkCodeOut(BaseModel):
+    """A link code for a partner's device"""
+    code: str
+    expires_at: str | None
+
+
+class DeregisteredOut(BaseModel):
+    """The device deregistered, and the orders cancelled with it"""
+    device_id: str
+    status: str
+    cancelled_orders: list[Any]
+
+
+class HeartbeatOut(BaseModel):
+    """Seen"""
+    device_id: str
+    last_seen_at: str | None
+
+
+class SlotSubscription(BaseModel):
+    subscribed: bool
+    mode: str
+    productInfo: list[dict[str, Any]]
+
+
+class SubscriptionOut(BaseModel):
+    """Which slots replenish, and with which product (DRS subscriptionInfo)"""
+    slotsSubscriptionStatus: dict[str, bool]
+    slots: dict[str, SlotSubscription]
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    title: str
+    quantity: int
+
+
+class DeviceOrderOut(BaseModel):
+    slot_id: str
+    order_id: str
+    status: str
+    lines: list[dict[str, Any]]
+    created_at: str | None
+    expected_delivery: str | None
+
+
+class DeviceOrdersOut(BaseModel):
+    """Orders for the device's slots, newest first (DRS orderInfo)"""
+    orders: list[DeviceOrderOut]
+
+
+class PartnerOrderOut(BaseModel):
+    """An order for one of the partner's devices (DRS getOrderInfo)"""
+    order_id: str
+    device_id: str
+    external_id: str
+    slot_id: str
+    status: str
+    test: bool
+    detailCode: str
+    lines: list[OrderLineOut]
+    created_at: str | None
+    submitted_at: str | None
+    shipped_at: str | None
+    delivered_at: str | None
+    cancelled_at: str | None
+    failure_reason: str | None
+    tracking_url: str | None
+    expected_delivery: str | None
+    can_cancel: bool
+
+
+class PartnerOrdersOut(BaseModel):
+    """The partner's test orders in flight"""
+    orders: list[PartnerOrderOut]
+
+
+class Decision(BaseModel):
+    action: str
+    reason: str | None
+    packs: int | None
+    predicted_runout: str | None
+
+
+class SlotOrder(BaseModel):
+    status: str
+    order_id: str | None = None
+    test: bool | None = None
+    reason: str | None = None
+    code: str | None = None
+
+
+class SlotReportOut(BaseModel):
+    """The slot, the policy's decision, and the order placed or in flight"""
+    slot: SlotOut
+    fresh: bool
+    decision: Decision
+    order: SlotOrder | None
+
+
+class ReplenishOut(BaseModel):
+    """ORDER_PLACED or ORDER_IN_PROGRESS (TEST_ for a test device)"""
+    detailCode: str
+    eventInstanceId: str
+    order_id: str
+    status: str
+    test: bool
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str | None
+    delivered_at: str | None
+
+
+class DeliveriesOut(BaseModel):
+    """The webhook delivery log"""
+    deliveries: list[DeliveryOut]
+
+
+class KeyOut(BaseModel):
+    """A signing key"""
+    key_id: str
+    created_at: str | None
+    revoked_at: str | None
+
+
+class NewKeyOut(KeyOut):
+    """The new signing key, its secret shown this once"""
+    secret: str
+
+
+class KeysOut(BaseModel):
+    """The partner's signing keys"""
+    keys: list[KeyOut]
+
+
+class WebhookSecretsOut(BaseModel):
+    """The webhook secrets now live"""
+    partner_id: str
+    added: str | None
+    active_secrets: int
+
+
+DEVICE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9]+$"}
+SLOT = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9._-]+$"}
+DEVICE_SLOT = {"device_id": DEVICE, "slot_id": SLOT}
+
+
 # -- partner authentication --------------------------------------------------------------------------------
 
 def _resolver(device_id: str | None):
@@ -129,6 +339,8 @@ def _when(value: datetime | None) -> datetime | None:
 # -- partner routes ----------------------------------------------------------------------------------------
 
 @bp.post("/partner/devices")
+@operation("Register a device with a household's link code", {201: RegisteredDeviceOut}, body=RegisterDeviceIn,
+           idempotent=True, errors=(404, 409, 422), auth="signature", tag="partners")
 def register_device():
     def run():
         body = RegisterDeviceIn.model_validate(json_body())
@@ -141,18 +353,24 @@ def register_device():
 
 
 @bp.get("/partner/devices/<device_id>")
+@operation("A device and its slots", {200: DeviceOut}, path={"device_id": DEVICE}, auth="signature",
+           tag="partners")
 def get_device(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.get_device(g.partner_id, device_id, container().deps)),
                          device_id)
 
 
 @bp.delete("/partner/devices/<device_id>")
+@operation("Deregister: stops ordering, revokes the device's credentials", {200: DeregisteredOut}, errors=(422,),
+           path={"device_id": DEVICE}, auth="signature", tag="partners")
 def deregister_device(device_id: str):
     return _partner_call(lambda: jsonify(container().bus.handle(dc.DeregisterDevice(g.partner_id, device_id))),
                          device_id)
 
 
 @bp.post("/partner/devices/<device_id>/heartbeat")
+@operation("Device status (DRS deviceStatus)", {200: HeartbeatOut}, body=HeartbeatIn, body_required=False,
+           idempotent=True, errors=(410, 422), path={"device_id": DEVICE}, auth="signature", tag="partners")
 def heartbeat(device_id: str):
     def run():
         body = HeartbeatIn.model_validate(json_body())
@@ -162,6 +380,8 @@ def heartbeat(device_id: str):
 
 
 @bp.get("/partner/devices/<device_id>/subscription")
+@operation("Subscription info (DRS subscriptionInfo)", {200: SubscriptionOut}, errors=(410,),
+           path={"device_id": DEVICE}, auth="signature", tag="partners")
 def subscription(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.subscription_info(g.partner_id, device_id,
                                                                            container().deps)),
@@ -169,12 +389,16 @@ def subscription(device_id: str):
 
 
 @bp.get("/partner/devices/<device_id>/orders")
+@operation("Orders for the device's slots (DRS orderInfo)", {200: DeviceOrdersOut}, path={"device_id": DEVICE},
+           auth="signature", tag="partners")
 def orders(device_id: str):
     return _partner_call(lambda: jsonify(device_handlers.order_info(g.partner_id, device_id, container().deps)),
                          device_id)
 
 
 @bp.get("/partner/orders/<order_id>")
+@operation("One order for one of the partner's devices (DRS getOrderInfo)", {200: PartnerOrderOut},
+           path={"order_id": {"type": "string", "minLength": 1, "maxLength": 64}}, auth="signature", tag="partners")
 def partner_order(order_id: str):
     """One order placed for one of the partner's devices (DRS getOrderInfo). A partner key only: a device asks
     for its own orders at ``/partner/devices/<id>/orders``."""
@@ -184,6 +408,8 @@ def partner_order(order_id: str):
 
 
 @bp.get("/partner/test-orders")
+@operation("The partner's test orders in flight (never sent to the store)", {200: PartnerOrdersOut},
+           auth="signature", tag="partners")
 def test_orders():
     """The partner's test orders in flight (DRS TEST_ORDER_PLACED): never sent to the store; cancel them to try
     again."""
@@ -191,6 +417,9 @@ def test_orders():
 
 
 @bp.post("/partner/orders/<order_id>/cancel")
+@operation("Cancel a test order", {200: PartnerOrderOut}, body=EmptyIn, body_required=False, idempotent=True,
+           errors=(409, 422), path={"order_id": {"type": "string", "minLength": 1, "maxLength": 64}},
+           auth="signature", tag="partners")
 def cancel_test_order(order_id: str):
     """Cancels one of the partner's test orders (409 for a real order: that is the household's to cancel)."""
     if len(order_id) > 64:
@@ -203,6 +432,9 @@ def cancel_test_order(order_id: str):
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/status")
+@operation("Slot status (DRS slotStatus) or usage; may place or announce an order", {200: SlotReportOut},
+           body=SlotStatusIn, idempotent=True, errors=(409, 410, 422), path=DEVICE_SLOT, auth="signature",
+           tag="partners")
 def slot_status(device_id: str, slot_id: str):
     """A slot status report, applied at once and answered with the slot and the policy's decision."""
     def run():
@@ -215,6 +447,9 @@ def slot_status(device_id: str, slot_id: str):
 
 
 @bp.post("/partner/devices/<device_id>/slots/<slot_id>/replenish")
+@operation("Replenish now: ORDER_PLACED or ORDER_IN_PROGRESS", {200: ReplenishOut}, body=EmptyIn,
+           body_required=False, idempotent=True, errors=(409, 410, 422), path=DEVICE_SLOT, auth="signature",
+           tag="partners")
 def replenish(device_id: str, slot_id: str):
     def run():
         json_body()  # must be empty or a JSON object
@@ -223,6 +458,7 @@ def replenish(device_id: str, slot_id: str):
 
 
 @bp.get("/partner/webhooks")
+@operation("The webhook delivery log", {200: DeliveriesOut}, auth="signature", tag="partners")
 def webhook_log():
     def run():
         with container().uow() as uow:
@@ -242,6 +478,8 @@ class RetireSecretIn(BaseModel):
 
 
 @bp.post("/partner/webhook-secrets")
+@operation("Add a webhook secret (rotation)", {201: WebhookSecretsOut}, body=EmptyIn, body_required=False,
+           idempotent=True, errors=(422,), auth="signature", tag="partners")
 def add_webhook_secret():
     """A new webhook secret: our webhooks are signed with every live one until the old one is retired."""
     def run():
@@ -251,6 +489,8 @@ def add_webhook_secret():
 
 
 @bp.post("/partner/webhook-secrets/retire")
+@operation("Retire a webhook secret", {200: WebhookSecretsOut}, body=RetireSecretIn, idempotent=True,
+           errors=(404, 422), auth="signature", tag="partners")
 def retire_webhook_secret():
     def run():
         body = RetireSecretIn.model_validate(json_body())
@@ -259,11 +499,14 @@ def retire_webhook_secret():
 
 
 @bp.get("/partner/keys")
+@operation("The partner's signing keys", {200: KeysOut}, auth="signature", tag="partners")
 def list_keys():
     return _partner_call(lambda: jsonify(device_handlers.partner_keys(g.partner_id, container().deps)))
 
 
 @bp.post("/partner/keys")
+@operation("A new signing key (its secret shown once)", {201: NewKeyOut}, body=EmptyIn, body_required=False,
+           idempotent=True, errors=(422,), auth="signature", tag="partners")
 def create_key():
     """A new signing key (its secret is shown once): sign with it, then revoke the old one."""
     def run():
@@ -273,6 +516,8 @@ def create_key():
 
 
 @bp.delete("/partner/keys/<key_id>")
+@operation("Revoke a signing key", {200: KeyOut}, errors=(409, 422),
+           path={"key_id": {"type": "string", "minLength": 1, "maxLength": 64}}, auth="signature", tag="partners")
 def revoke_key(key_id: str):
     def run():
         result = container().bus.handle(dc.RevokePartnerKey(g.partner_id, key_id))
@@ -284,6 +529,8 @@ def revoke_key(key_id: str):
 # -- household routes --------------------------------------------------------------------------------------
 
 @bp.post("/devices/link-codes")
+@operation("A short code a partner's device joins the household with", {201: LinkCodeOut}, body=EmptyIn,
+           body_required=False, idempotent=True, errors=(422,), tag="devices")
 @require_household
 @common.idempotent(lambda: f"household:{g.household_id}")
 def create_link_code():
@@ -292,6 +539,7 @@ def create_link_code():
 
 
 @bp.get("/devices")
+@operation("The household's devices", {200: DevicesOut}, tag="devices")
 @require_household
 def list_devices():
     from replenish.devices.services.views import device_view
@@ -300,6 +548,8 @@ def list_devices():
 
 
 @bp.patch("/devices/<device_id>/slots/<slot_id>")
+@operation("Choose a slot's product, mode, threshold or target", {200: SlotOut}, body=ConfigureSlotIn,
+           errors=(410, 422), path=DEVICE_SLOT, tag="devices")
 @require_household
 def configure_slot(device_id: str, slot_id: str):
     body = ConfigureSlotIn.model_validate(json_body())
@@ -308,6 +558,8 @@ def configure_slot(device_id: str, slot_id: str):
 
 
 @bp.delete("/devices/<device_id>")
+@operation("Remove a device", {200: DeregisteredOut}, errors=(410, 422), path={"device_id": DEVICE},
+           tag="devices")
 @require_household
 def remove_device(device_id: str):
     return jsonify(container().bus.handle(dc.DeregisterDevice(None, device_id, g.household_id,
