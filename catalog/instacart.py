@@ -127,8 +127,9 @@ class _Orders:
             if o < 0 or not 0 <= h <= 23 or g < 0:
                 _report(on_error, path, line, "order_id, hour or days_since_prior_order out of range")
                 continue
-            for column, value in ((oid, o), (uid, u), (num, n), (hour, h), (gap, g)):
-                column.append(value)
+            for column, whole in ((oid, o), (uid, u), (num, n), (hour, h)):
+                column.append(whole)
+            gap.append(g)
         return cls._from_columns(*(np.frombuffer(a, dtype=a.typecode) if len(a) else np.zeros(0, "i8")
                                    for a in (oid, uid, num, hour, gap)))
 

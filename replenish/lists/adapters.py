@@ -4,7 +4,20 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from replenish.adapters.orm import UTCDateTime, metadata
@@ -87,7 +100,8 @@ class ListRepository:
     def remove(self, ids: list[str]) -> int:
         if not ids:
             return 0
-        return self.session.execute(delete(list_items).where(list_items.c.id.in_(ids))).rowcount
+        result: CursorResult = self.session.execute(delete(list_items).where(list_items.c.id.in_(ids)))  # type: ignore[assignment]
+        return result.rowcount
 
     def claim(self, ids: list[str], key: str | None, now: datetime | None) -> None:
         self.session.execute(update(list_items).where(list_items.c.id.in_(ids))

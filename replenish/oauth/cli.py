@@ -6,12 +6,14 @@ With ``--json`` the answer is one JSON object on stdout, and so is a refusal (``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from .service import OAuthInputError
 
-_make_container = None
+_make_container: Callable[[], Any] | None = None
 
 # the command-line option each field of a refusal came from
 _OPTIONS = {"name": "--name", "redirect_uri": "--redirect-uri", "scope": "--scope", "display_name": "--display-name",
@@ -19,6 +21,8 @@ _OPTIONS = {"name": "--name", "redirect_uri": "--redirect-uri", "scope": "--scop
 
 
 def _container():
+    if _make_container is None:
+        raise RuntimeError("replenish.oauth.cli.register() was not called")
     return _make_container()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
@@ -41,7 +42,7 @@ class S256Challenge(CodeChallenge):
 class _Grants:
     """What both token grants need: the container, to reach the store and the clock."""
 
-    container = None
+    container: Any = None  # set on the grant class when the server is made (Authlib instantiates grants)
 
     def _household(self, household_id: str) -> str | None:
         with self.container.uow() as uow:

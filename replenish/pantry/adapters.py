@@ -1,7 +1,7 @@
 """The stock levels table (on the core's metadata) and its repository."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, String, Table, delete, insert, select, update
+from sqlalchemy import Column, CursorResult, Float, ForeignKey, String, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from replenish.adapters.orm import UTCDateTime, metadata
@@ -52,5 +52,6 @@ class StockRepository:
                                                             stock_levels.c.line == level.line).values(**values))
 
     def remove(self, household_id: str, line: str) -> int:
-        return self.session.execute(delete(stock_levels).where(stock_levels.c.household_id == household_id,
-                                                                stock_levels.c.line == line)).rowcount
+        result: CursorResult = self.session.execute(  # type: ignore[assignment]
+            delete(stock_levels).where(stock_levels.c.household_id == household_id, stock_levels.c.line == line))
+        return result.rowcount

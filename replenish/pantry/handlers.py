@@ -79,7 +79,8 @@ def use_stock(cmd: UseStock, deps) -> dict:
         level = uow.stock.get(cmd.household_id, product_line(product), for_update=True)
         if level is None:
             raise NotFound(f"You don't keep count of {product.title}; set its stock level first.", field="sku")
-        level.on_hand = 0.0 if cmd.all else max(0.0, level.on_hand - float(cmd.amount))
+        used = level.on_hand if cmd.all or cmd.amount is None else float(cmd.amount)
+        level.on_hand = max(0.0, level.on_hand - used)
         level.updated_at = deps.clock()
         uow.stock.put(level, new=False)
         title = _product(uow, level.sku).title

@@ -75,7 +75,7 @@ def _top(scores: np.ndarray, *tie_breaks: np.ndarray, k: int) -> np.ndarray:
     return np.lexsort(keys)[:k]
 
 
-def _resolve_methods(rec: Recommender, prof: Profile, X: np.ndarray) -> dict[str, np.ndarray]:
+def _resolve_methods(rec: Recommender, prof: Profile, X: np.ndarray) -> dict[str, list[np.ndarray]]:
     c = {n: X[:, i] for i, n in enumerate(F.RESOLVE_COLUMNS)}
     last_rank = np.where(c["bought"] > 0, -c["log_days_since"], np.nan)
     return {

@@ -8,7 +8,7 @@ from all purchases. ``progress(stage, fraction)`` hears about every stage.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from datetime import UTC, datetime
 
 import numpy as np
@@ -46,7 +46,7 @@ class History:
     def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> History:
         codes: dict[str, int] = {}
         hh, rows, days, qty = [], [], [], []
-        total = len(purchases) if hasattr(purchases, "__len__") else 0
+        total = len(purchases) if isinstance(purchases, Sized) else 0
         _report(progress, "reading purchase history", 0.0)
         for i, p in enumerate(purchases, 1):
             r = row_of.get(p.sku)

@@ -166,6 +166,7 @@ def make_throttle(container) -> Throttle:
     from limits.storage import MemoryStorage, RedisStorage
     url = container.settings.redis_url
     pool = getattr(container.redis, "connection_pool", None)
+    storage: RedisStorage | MemoryStorage
     if url and pool is not None:
         storage = RedisStorage(url, connection_pool=pool, key_prefix=KEY_PREFIX, wrap_exceptions=True)
     else:

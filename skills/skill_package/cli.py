@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -96,7 +97,7 @@ def register(main: click.Group, container_factory: Callable[[], object]) -> None
             click.echo(line)
 
 
-def _catalog(container_factory: Callable[[], object]) -> list:
+def _catalog(container_factory: Callable[[], Any]) -> list:
     try:
         container = container_factory()
         with container.uow() as uow:

@@ -56,7 +56,7 @@ def draw_icon(size: int) -> bytes:
     draw.polygon(points, fill=FOREGROUND)
     dot = side * 0.09
     draw.ellipse((centre - dot, centre - dot, centre + dot, centre + dot), fill=FOREGROUND)
-    return _png(image.resize((size, size), Image.LANCZOS))
+    return _png(image.resize((size, size), Image.Resampling.LANCZOS))
 
 
 def generated_icons() -> dict[int, bytes]:
@@ -90,5 +90,5 @@ def icons_from(directory: str | Path) -> dict[int, bytes]:
     if 108 not in found:
         with Image.open(io.BytesIO(found[512])) as large:
             found[108] = _png(large.convert("RGBA" if "A" in large.getbands() else "RGB")
-                              .resize((108, 108), Image.LANCZOS))
+                              .resize((108, 108), Image.Resampling.LANCZOS))
     return found
