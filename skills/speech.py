@@ -727,6 +727,14 @@ def list_unpicked(names: list[str]) -> str:
            len(names)).format(count=len(names))])
 
 
+def list_needs_picks(names: list[str]) -> str:
+    """The short way to say why a list is not offered: 'laundry soap needs a product.'"""
+    if len(names) == 1:
+        return _("{name} needs a product.").format(name=_said(names[0]))
+    return _n("{count} thing needs a product.", "{count} things need a product.",
+              len(names)).format(count=len(names))
+
+
 def list_removed(phrase: str) -> str:
     return _("Okay, I've taken {phrase} off your list.").format(phrase=_said(phrase))
 

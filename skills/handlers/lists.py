@@ -66,10 +66,14 @@ def _card(items: list[dict]) -> tuple[str, str]:
 def _best(turn: Turn, phrases: list[str]):
     """The candidate that answers best to what was said, and how well (``dialog.match_strength``)."""
     candidates = []
-    for phrase in phrases:  # what was said first, then Alexa's catalog value for it
-        candidates = turn.recs.resolve(phrase, k=dialog.MAX_CANDIDATES)
-        if candidates:
-            break
+    try:
+        for phrase in phrases:  # what was said first, then Alexa's catalog value for it
+            candidates = turn.recs.resolve(phrase, k=dialog.MAX_CANDIDATES)
+            if candidates:
+                break
+    except Exception:  # the list keeps working while the recommender cannot answer: the words go on it
+        log.warning("could not resolve %r for the list by voice", phrases[0], exc_info=True)
+        return 0.0, None
     scored = [(dialog.match_strength(phrases, c.product), c) for c in candidates[:dialog.MAX_CANDIDATES]]
     scored = [sc for sc in scored if sc[0] >= dialog.WEAK_MATCH]
     if not scored:
@@ -135,9 +139,10 @@ def read_list(turn: Turn) -> Say:
     unpicked = [spoken_name(i) for i in items if not i["sku"]]
     offer = not unpicked and _may_buy(turn)
     text = speech.list_read([spoken_name(i) for i in items], view["total_cents"], offer=offer)
-    if unpicked:  # not offered: what it needs first is said, with the list when there is room (it is on the card)
-        both = f"{text} {speech.list_unpicked(unpicked)}"
-        return Say(both if speech.words(both) <= speech.MAX_WORDS else speech.list_unpicked(unpicked), card=card)
+    if unpicked:  # read, not offered: what it needs first is said as fully as there is room for (and carded)
+        for then in (speech.list_unpicked(unpicked), speech.list_needs_picks(unpicked), ""):
+            if speech.words(text) + speech.words(then) <= speech.MAX_WORDS:
+                return Say(f"{text} {then}".strip(), card=card)
     if not offer:
         return Say(text, card=card)
     turn.set_state(CONFIRM_LIST, version=view["version"])

@@ -106,6 +106,15 @@ def test_no_match_is_added_in_words_and_nothing_unrelated_is_picked(talk, contai
     assert on_list(container) == [("unicorn saddles", None, 1, "voice")]
 
 
+def test_the_words_go_on_the_list_while_the_recommender_cannot_answer(talk, container, fake):
+    def down(*args, **kwargs):
+        raise RuntimeError("model not loaded")
+    fake.resolve = down
+    talk.say("AddToListIntent", {"item": "paper towels"})
+    assert talk.text == speech.list_added_unmatched("paper towels")
+    assert on_list(container) == [("paper towels", None, 1, "voice")]
+
+
 def test_add_without_an_item_or_with_a_bad_quantity_asks_and_changes_nothing(talk, container):
     talk.say("AddToListIntent", {"item": None})
     assert talk.text == speech.LIST_ASK_ITEM and talk.open
@@ -164,7 +173,8 @@ def test_a_thing_without_a_product_is_named_and_the_list_is_not_offered(talk, co
     add(container, sku="CHARMIN-12")
     add(container, "laundry soap", pick=False)
     talk.say("ListIntent")
-    assert talk.text == speech.list_unpicked(["laundry soap"]) and not talk.open
+    assert talk.text == ("Your list has Charmin Ultra Soft Toilet Paper and laundry soap, for $18.99 in all. "
+                         "laundry soap needs a product.") and not talk.open
     assert "Charmin" in talk.card["content"] and "laundry soap: no product chosen yet" in talk.card["content"]
     talk.say("OrderListIntent")
     assert talk.text == speech.list_unpicked(["laundry soap"]) and not talk.open

@@ -73,6 +73,7 @@ SAMPLES.update({
     "list_offer": [([ITEMS] * 25, PRICE * QTY, "Your list changed since I read it."), ([ITEMS], PRICE)],
     "list_changed": [()],
     "list_unpicked": [(LIST_NAMES,), (LIST_NAMES[:1],), (["laundry soap"],)],
+    "list_needs_picks": [(LIST_NAMES,), (LIST_NAMES[:1],)],
     "list_removed": [(PHRASE,)],
     "list_not_on": [(PHRASE,)],
     "list_which": [(LIST_NAMES,), (LIST_NAMES[:2],)],
