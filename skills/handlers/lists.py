@@ -92,7 +92,6 @@ def add_to_list(turn: Turn, phrases: list[str], quantity: int) -> Say:
     except DomainError as exc:
         turn.clear_state()
         return Say(speech.list_refused(exc.message))
-    card = None
     if view["sku"]:  # a strong match, or the same words already on the list with their pick
         with turn.container.uow() as uow:
             product = uow.products.get(view["sku"])
