@@ -617,3 +617,154 @@ def not_allowed(scope: str) -> str:
     action = _(_SCOPE_ACTIONS.get(scope) or N_("do that"))
     return _("Your account is linked without permission to {action}. To allow it, link again in the Alexa "
              "app.").format(action=action)
+
+
+# -- the shopping list (issue 18) ------------------------------------------------------------------------------
+
+_TEXTS.update({
+    "LIST_EMPTY": N_("Your shopping list is empty."),
+    "LIST_ASK_ITEM": N_("What should I add to your list?"),
+    "LIST_ASK_REMOVE": N_("What should I take off your list?"),
+    "LIST_CONFIRM_REPROMPT": N_("Should I order your list? Say yes or no."),
+    "LIST_NOT_ORDERED": N_("Okay, I didn't order your list. It's still there."),
+    "LIST_REMOVE_KEPT": N_("Okay, I left your list as it was."),
+    "LIST_REMOVE_REPROMPT": N_("Which one should I take off your list?"),
+    "LIST_BUSY": N_("Your list is being ordered right now, so I didn't order it again."),
+    "LIST_OUT_OF_STOCK": N_("Something on your list is out of stock, so I didn't order it. Your list is as it was."),
+    "LIST_GONE": N_("That's no longer on your list, so I left it as it is."),
+    "FALLBACK_CONFIRM_LIST": N_("Sorry, I didn't catch that. Should I order your list? Say yes or no."),
+    "FALLBACK_LIST_REMOVE": N_("Sorry, I didn't catch that. Which one should I take off your list?"),
+})
+_FALLBACK_DURING.update({"confirm_list": ("FALLBACK_CONFIRM_LIST", "LIST_CONFIRM_REPROMPT"),
+                         "list_pin": ("FALLBACK_PIN", "ASK_PIN_REPROMPT"),
+                         "list_pick": ("FALLBACK_DID_YOU_MEAN", "DID_YOU_MEAN_REPROMPT"),
+                         "list_remove": ("FALLBACK_LIST_REMOVE", "LIST_REMOVE_REPROMPT")})
+
+
+def _list_what(phrase: str, quantity: int) -> str:
+    name = _said(phrase)
+    return name if quantity == 1 else _("{quantity} packs of {name}").format(quantity=quantity, name=name)
+
+
+def list_added(phrase: str, quantity: int, total: int, title: str, size: str) -> str:
+    """'I've added paper towels to your list. I'll get Bounty Select-A-Size Paper Towels, 6 Rolls.' (or 'Your list
+    now has 3 packs of paper towels.' when it was there already); the pack size is dropped when there is no room."""
+    done = (_("I've added {what} to your list.").format(what=_list_what(phrase, quantity)) if total == quantity
+            else _("Your list now has {what}.").format(what=_list_what(phrase, total)))
+    return _first_that_fits([f"{done} " + _("I'll get {product}.").format(product=product_phrase(title, sized, 1))
+                             for sized in (size, "")] + [done])  # at worst the pick is on the card only
+
+
+def list_added_weak(phrase: str, title: str) -> str:
+    """A weak match, asked about as the ordering dialog asks: the words are on the list, the pick is not yet."""
+    return _("I've put {phrase} on your list. Did you mean {name}?").format(phrase=_said(phrase),
+                                                                           name=short_name(title))
+
+
+def list_added_unmatched(phrase: str) -> str:
+    said = _("I've put {phrase} on your list.").format(phrase=_said(phrase))
+    return _first_that_fits([said + " " + _("I couldn't find a product for it, so choose one in the Replenish app."),
+                             said + " " + _("I couldn't find a product for it yet.")])
+
+
+def list_picked(phrase: str, title: str, size: str) -> str:
+    return _first_that_fits([_("Okay, for {phrase} I'll get {product}.").format(
+        phrase=_said(phrase), product=product_phrase(title, sized, 1)) for sized in (size, "")])
+
+
+def list_kept_in_words(phrase: str) -> str:
+    return _("Okay, {phrase} stays on your list. Choose a product for it in the Replenish app.").format(
+        phrase=_said(phrase))
+
+
+def _things(count: int) -> str:
+    return _n("{count} thing", "{count} things", count).format(count=count)
+
+
+def list_read(names: list[str], total_cents: int, offer: bool = True) -> str:
+    """'Your list has paper towels and detergent, for $31.98 in all. Should I order your list?'; more than two are
+    summarised ('..., detergent and 3 more') and the whole list is on the card."""
+    question = " " + _("Should I order your list?") if offer else ""
+    total = money(total_cents)
+    return _first_that_fits([
+        _("Your list has {names}, for {total} in all.").format(names=summary([_said(n) for n in names]),
+                                                              total=total) + question,
+        _("Your list has {things}, for {total} in all, listed in your Alexa app.").format(
+            things=_things(len(names)), total=total) + question,
+        _("Your list has {things}, for {total} in all.").format(things=_things(len(names)), total=total)
+        + question])
+
+
+def list_offer(picks: list[str], total_cents: int, lead: str = "") -> str:
+    """'I'll order Bounty Select-A-Size Paper Towels and Tide PODS Laundry Detergent, for $31.98. Should I order your
+    list?': each thing said by its pick when there is room, else counted (the card has them all). ``lead`` (the list
+    changed) is always said."""
+    question = _("Should I order your list?")
+    total = money(total_cents)
+    bodies = [_("I'll order {picks}, for {total} in all.").format(picks=summary(picks), total=total),
+              _("I'll order {picks}, for {total}.").format(picks=summary(picks), total=total)]
+    if lead:
+        bodies.append(_("That's {things} for {total}.").format(things=_things(len(picks)), total=total))
+    else:
+        bodies.append(_("Your list has {things}, for {total} in all.").format(things=_things(len(picks)),
+                                                                            total=total))
+    return _first_that_fits([" ".join(p for p in (lead, body, asked) if p) for body in bodies
+                             for asked in (question, _("Should I order it?"))])
+
+
+def list_changed() -> str:
+    return _("Your list changed since I read it.")
+
+
+def list_unpicked(names: list[str]) -> str:
+    names = [_said(n) for n in names]
+    return _first_that_fits([
+        _("I don't know which product you mean by {names} yet. Choose one in the Replenish app, then order your "
+          "list.").format(names=summary(names)),
+        _("Choose a product for {names} in the Replenish app, then order your list.").format(names=summary(names)),
+        _n("Choose a product for {count} thing in the Replenish app, then order your list.",
+           "Choose products for {count} things in the Replenish app, then order your list.",
+           len(names)).format(count=len(names))])
+
+
+def list_needs_picks(names: list[str]) -> str:
+    """The short way to say why a list is not offered: 'laundry soap needs a product.'"""
+    if len(names) == 1:
+        return _("{name} needs a product.").format(name=_said(names[0]))
+    return _n("{count} thing needs a product.", "{count} things need a product.",
+              len(names)).format(count=len(names))
+
+
+def list_removed(phrase: str) -> str:
+    return _("Okay, I've taken {phrase} off your list.").format(phrase=_said(phrase))
+
+
+def list_not_on(phrase: str) -> str:
+    return _("I don't see {phrase} on your list.").format(phrase=_said(phrase))
+
+
+def list_which(names: list[str]) -> str:
+    """'Do you mean whole milk or oat milk?' (three at most; the card lists them all)."""
+    said = [_said(n) for n in names[:3]]
+    alternatives = said[0] if len(said) == 1 else _("{first} or {last}").format(first=", ".join(said[:-1]),
+                                                                                 last=said[-1])
+    return _("Do you mean {names}?").format(names=alternatives)
+
+
+def list_card_line(name: str, title: str | None, quantity: int, price_cents: int | None) -> str:
+    """A line of the list's card: what it was called, its pick and price, or that it has none yet."""
+    what = name if quantity == 1 else _("{quantity} packs of {name}").format(quantity=quantity, name=name)
+    if not title:
+        return _("{what}: no product chosen yet").format(what=what)
+    if title == name:
+        return f"{what}: {money(price_cents or 0)}"
+    return f"{what}: {title}, {money(price_cents or 0)}"
+
+
+def list_bad_quantity() -> str:
+    return _("I can put one to ninety nine packs on your list. What should I add?")
+
+
+def list_refused(message: str) -> str:
+    """Why the list could not be changed, in the list's words when they speak the request's language (English)."""
+    return fit(_("I couldn't change your list."), message if _locale.get().startswith("en") else "")

@@ -82,8 +82,15 @@ def add_to_list(cmd: AddToList, deps) -> dict:
             sku, phrase = product.sku, product.title
         else:
             phrase, sku = clean_phrase(cmd.phrase), None
+            if isinstance(cmd.pick, str):
+                if uow.products.get(cmd.pick) is None:
+                    raise UnknownProduct(f"There is no product with SKU {cmd.pick!r}.", field="pick")
+            elif not isinstance(cmd.pick, bool):
+                raise InvalidCommand("pick is true, false or a SKU.", field="pick")
     chosen = sku  # a product chosen by the household; a pick from words could be wrong, so it merges nothing
-    if sku is None:
+    if sku is None and isinstance(cmd.pick, str):
+        sku = cmd.pick
+    elif sku is None and cmd.pick:
         sku = _pick(deps, cmd.household_id, phrase)  # outside the lock: the recommender may take a moment
     with deps.uow() as uow:
         uow.lists.lock(cmd.household_id)
@@ -130,6 +137,10 @@ def change_list_item(cmd: ChangeListItem, deps) -> dict:
         item = _item(uow, cmd.household_id, cmd.item_id)
         if cmd.quantity is not None:
             item.quantity = check_quantity(cmd.quantity)
+        if cmd.sku is not None:
+            if uow.products.get(str(cmd.sku)) is None:
+                raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
+            item.sku = str(cmd.sku)
         if cmd.checked is not None:
             if not isinstance(cmd.checked, bool):
                 raise InvalidCommand("checked is true or false.", field="checked")
@@ -244,7 +255,8 @@ def order_list(cmd: OrderList, deps) -> core.PlaceResult:
         return result
     try:
         result = core.place_order(commands.PlaceOrder(cmd.household_id, cmd.channel, lines, source_id=None,
-                                                      exclusive_source=False, idempotency_key=key), deps)
+                                                      exclusive_source=False, idempotency_key=key,
+                                                      speaker=cmd.speaker), deps)
     except DomainError:
         with deps.uow() as uow:
             uow.lists.lock(cmd.household_id)

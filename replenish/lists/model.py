@@ -69,6 +69,9 @@ class AddToList:
     quantity: int = 1
     added_by: str = "web"
     only_if_absent: bool = False  # already on the list: leave it as it is (a button pressed again)
+    # for words: the recommender's pick (True), none yet, to be chosen later (False), or the caller's own match (a
+    # SKU: the voice skill's, which it has said to the household)
+    pick: bool | str = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class ChangeListItem:
     quantity: int | None = None
     checked: bool | None = None
     position: int | None = None  # 0 is the top
+    sku: str | None = None  # the product an item in words stands for, chosen later ("yes, that one")
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,4 @@ class OrderList:
     household_id: str
     channel: str = "web"
     version: int | None = None
+    speaker: str | None = None  # who asked, when the channel knows (an Alexa voice profile's personId)

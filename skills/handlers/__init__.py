@@ -11,6 +11,7 @@ from .events import (
     SkillDisabledHandler,
     SkillEnabledHandler,
 )
+from .lists import LIST_HANDLERS
 from .ordering import (
     NoIntentHandler,
     OrderItemIntentHandler,
@@ -40,6 +41,7 @@ REQUEST_HANDLERS = (
     ExceptionEncounteredHandler,
     QuietRequestHandler,  # AudioPlayer, PlaybackController, Messaging...: no speech allowed
     LaunchRequestHandler,
+    *LIST_HANDLERS,  # the shopping list; its yes, no and PIN only while the list asks, before the ordering dialog's
     OrderItemIntentHandler,
     ReorderIntentHandler,
     SomethingElseIntentHandler,

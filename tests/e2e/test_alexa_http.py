@@ -14,6 +14,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from catalog.model import Product
 from replenish.domain import commands
 from replenish.domain.history import Purchase
 from replenish.web import create_app
@@ -451,3 +452,62 @@ def test_one_shot_order_in_german(post, voice_token, container):
 def test_the_next_request_in_english_is_english_again(post, voice_token):
     post(intent_request("AMAZON.HelpIntent", access_token=voice_token, locale="de-DE"))
     assert said(post(intent_request("AMAZON.HelpIntent", access_token=voice_token))) == speech.HELP
+
+
+# -- the shopping list (issue 18) ---------------------------------------------------------------------------
+
+BOUNTY = Product("BOUNTY-6", "Bounty Select-A-Size Paper Towels, 6 Rolls", "Bounty", "paper/paper towels", 6, "rolls",
+                 1599)
+
+
+def list_of(container):
+    from replenish.lists.handlers import list_view
+    return [(i["phrase"], i["sku"], i["quantity"], i["added_by"]) for i in list_view(container.deps, "h1")["items"]]
+
+
+def test_the_list_built_by_voice_and_ordered_in_one_order(talk, container):
+    with container.uow() as uow:
+        uow.products.upsert_many([BOUNTY])
+        uow.session.commit()
+    talk.launch()
+    talk.say("AddToListIntent", {"item": "paper towels"})
+    assert talk.text == ("I've added paper towels to your list. I'll get Bounty Select-A-Size Paper Towels, "
+                         "6 Rolls.")
+    talk.say("AddToListIntent", {"item": "detergent", "quantity": "2"})
+    assert talk.text == ("I've added 2 packs of detergent to your list. I'll get Tide PODS Laundry Detergent, "
+                         "42 Count.")
+    talk.say("AddToListIntent", {"item": "toilet paper"})
+    talk.say("AddToListIntent", {"item": "unicorn saddles"})
+    talk.say("RemoveFromListIntent", {"item": "unicorn saddles"})
+    assert talk.text == "Okay, I've taken unicorn saddles off your list."
+    assert list_of(container) == [("paper towels", "BOUNTY-6", 1, "voice"), ("detergent", "TIDE-PODS-42", 2, "voice"),
+                                  ("toilet paper", "CHARMIN-12", 1, "voice")]
+    assert orders(container) == []  # a list is not an order
+    talk.say("ListIntent")
+    assert talk.text == ("Your list has paper towels, detergent and 1 more, for $60.96 in all. Should I order your "
+                         "list?")
+    assert talk.open and talk.reprompt == speech.LIST_CONFIRM_REPROMPT and len(talk.card["content"].splitlines()) == 3
+    talk.say("AMAZON.YesIntent")
+    assert talk.text == ("Okay, I've ordered Bounty Select-A-Size Paper Towels and 2 more for $60.96. It should "
+                         "arrive by Thursday, March 12.")
+    with container.uow() as uow:
+        [order] = uow.orders.list("h1")
+        assert sorted((line.sku, line.quantity) for line in order.lines) == [
+            ("BOUNTY-6", 1), ("CHARMIN-12", 1), ("TIDE-PODS-42", 2)]
+        assert (order.channel, order.status, order.total_cents) == ("voice", "pending", 6096)
+    assert list_of(container) == []
+
+
+def test_a_list_turn_in_german(post, voice_token, container):
+    with container.uow() as uow:
+        uow.products.upsert_many([BOUNTY])
+        uow.session.commit()
+    env = resolved(intent_request("AddToListIntent", {"item": "Küchenrolle"}, access_token=voice_token,
+                                  new_session=True, locale="de-DE"), "item", "paper towels")
+    answer = post(env)
+    assert said(answer) == ("Ich habe Küchenrolle auf deine Liste gesetzt. Ich nehme Bounty Select-A-Size Paper "
+                            "Towels, 6 Rolls.")
+    assert list_of(container) == [("Küchenrolle", "BOUNTY-6", 1, "voice")]
+    answer = post(intent_request("ListIntent", access_token=voice_token, new_session=True, locale="de-DE"))
+    assert said(answer) == "Deine Liste: Küchenrolle, zusammen 15,99 $. Soll ich deine Liste bestellen?"
+    assert said(answer, "reprompt") == "Soll ich deine Liste bestellen? Sag ja oder nein."

@@ -22,6 +22,7 @@ LOCALES = ("de-DE", "en-GB", "en-US")
 CUSTOM_INTENTS = {
     "OrderItemIntent", "ReorderIntent", "CancelOrderIntent", "OrderStatusIntent", "RunningLowIntent",
     "SomethingElseIntent", "PinIntent",
+    "AddToListIntent", "ListIntent", "OrderListIntent", "RemoveFromListIntent",
 }
 BUILT_IN_INTENTS = {
     "AMAZON.YesIntent", "AMAZON.NoIntent", "AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent",

@@ -61,13 +61,33 @@ SAMPLES = {
     "running_low_many": [(LEAVES, LEAVES[0]), (LEAVES[:2], LEAVES[0]), (LEAVES, None)],
     "not_allowed": [("orders:place",), ("orders:cancel",), ("orders:read",), ("something:new",)],
 }
+# The shopping list's replies (issue 18), worst cases: the longest phrases and titles, 25 things, 99 packs.
+LIST_NAMES = [PHRASE, "refrigerator water filters", "whole bean coffee"] + ["dry dog food"] * 22
+SAMPLES.update({
+    "list_added": [(PHRASE, QTY, QTY, LONG_TITLE, LONG_SIZE), (PHRASE, 1, QTY, LONG_TITLE, LONG_SIZE)],
+    "list_added_weak": [(PHRASE, LONG_TITLE)],
+    "list_added_unmatched": [(PHRASE,), ("unicorn saddles",)],
+    "list_picked": [(PHRASE, LONG_TITLE, LONG_SIZE)],
+    "list_kept_in_words": [(PHRASE,)],
+    "list_read": [(LIST_NAMES, PRICE * QTY), (LIST_NAMES[:2], PRICE * QTY), (LIST_NAMES[:1], PRICE, False)],
+    "list_offer": [([ITEMS] * 25, PRICE * QTY, "Your list changed since I read it."), ([ITEMS], PRICE)],
+    "list_changed": [()],
+    "list_unpicked": [(LIST_NAMES,), (LIST_NAMES[:1],), (["laundry soap"],)],
+    "list_needs_picks": [(LIST_NAMES,), (LIST_NAMES[:1],)],
+    "list_removed": [(PHRASE,)],
+    "list_not_on": [(PHRASE,)],
+    "list_which": [(LIST_NAMES,), (LIST_NAMES[:2],)],
+    "list_bad_quantity": [()],
+    "list_refused": [("Your list holds at most 25 things; order it or remove some first.",)],
+})
 # Not replies: pieces of replies, formatting, the rules themselves, and card text (read, not heard).
 NOT_REPLIES = {"words", "seconds", "asks", "last_question", "fit", "money", "day", "clock_time", "at_time", "day_at",
                "join", "summary", "and_more", "short_name", "product_phrase", "with_reason", "product_card",
                "list_card", "placed_card", "arriving", "status_text", "running_low_item",
                # languages
                "available_locales", "resolve_locale", "translations", "babel_locale", "use_locale", "keep_locale",
-               "restore_locale", "current_locale", "N_", "duration", "aisle"}
+               "restore_locale", "current_locale", "N_", "duration", "aisle",
+               "list_card_line"}  # the shopping list's card
 INVITES = re.compile(r"\b(you can say|try saying|try:|say:|say,)", re.I)
 
 
