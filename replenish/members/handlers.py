@@ -228,6 +228,13 @@ def _things(request: ApprovalRequest) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def spoken_things(view: dict) -> str:
+    """What a request (its view) asks for, by name: "2 × Tide PODS" or "Tide PODS and Charmin"."""
+    lines = view["lines"]
+    parts = [line["title"] if line["quantity"] == 1 else f"{line['quantity']} × {line['title']}" for line in lines]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _decider_name(uow, household_id: str, decided_by: str | None) -> str:
     if decided_by and decided_by != OWNER:
         member = uow.members.get(household_id, decided_by)
