@@ -23,6 +23,7 @@ CUSTOM_INTENTS = {
     "OrderItemIntent", "ReorderIntent", "CancelOrderIntent", "OrderStatusIntent", "RunningLowIntent",
     "SomethingElseIntent", "PinIntent",
 }
+CUSTOM_INTENTS |= {"ApprovalsIntent"}  # members and approvals
 BUILT_IN_INTENTS = {
     "AMAZON.YesIntent", "AMAZON.NoIntent", "AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent",
     "AMAZON.FallbackIntent", "AMAZON.NavigateHomeIntent",
