@@ -279,22 +279,36 @@ def request_approval(cmd: RequestApproval, deps) -> dict:
     return view
 
 
+def _open_request(uow, cmd: DecideApproval, now: datetime) -> ApprovalRequest | dict:
+    """The request, locked, if it still waits for an answer; else what to answer (its view when it was approved
+    already and this is an approval too). Raises when it is closed."""
+    if cmd.decided_by is not None:
+        decider = _member(uow, cmd.household_id, cmd.decided_by)
+        if not decider.approves:
+            raise NotAllowed("Only an adult can approve or decline requests.", field="decided_by")
+    request = uow.members.request(cmd.household_id, str(cmd.request_id)[:32], for_update=True)
+    if request is None:
+        raise NotFound("There is no such request.", field="request_id")
+    if request.status == "approved" and cmd.approve:
+        return request_view(uow, request)  # approved already (twice, or by two adults): the same order
+    if request.status != "pending":
+        raise RequestClosed(f"This request was {request.status} already.")
+    return request
+
+
 def decide_approval(cmd: DecideApproval, deps) -> dict:
+    """Approve (the request's order is placed) or decline. Three short steps, none holding a lock while waiting
+    for another connection: (1) the request is checked, still open; (2) its order is placed with the key
+    ``approval:<id>`` (any number of approvals at once get one order from the core); (3) under the request's row
+    lock, the first to get there marks it approved and tells the household; a decline that got there in between
+    wins, and the order just placed is cancelled inside its cancel window (nothing reaches the store)."""
     now = deps.clock()
     with deps.uow() as uow:
-        household = _household(uow, cmd.household_id)
-        if cmd.decided_by is not None:
-            decider = _member(uow, cmd.household_id, cmd.decided_by)
-            if not decider.approves:
-                raise NotAllowed("Only an adult can approve or decline requests.", field="decided_by")
-        request = uow.members.request(cmd.household_id, str(cmd.request_id)[:32], for_update=True)
-        if request is None:
-            raise NotFound("There is no such request.", field="request_id")
-        if request.status == "approved" and cmd.approve:
-            return request_view(uow, request)  # approved already (twice, or by two adults): the same order
-        if request.status != "pending":
-            raise RequestClosed(f"This request was {request.status} already.")
-        requester = uow.members.get(cmd.household_id, request.member_id)
+        time_zone = _household(uow, cmd.household_id).time_zone
+        found = _open_request(uow, cmd, now)
+        if isinstance(found, dict):
+            return found
+        request = found
         names = {m.id: m.name for m in uow.members.list(cmd.household_id)}
         who = names.get(request.member_id, "A former member")
         decider_name = _decider_name(uow, cmd.household_id, cmd.decided_by or OWNER)
@@ -302,31 +316,54 @@ def decide_approval(cmd: DecideApproval, deps) -> dict:
             _expire(uow, deps, request, who, now)
             uow.commit()
             raise RequestClosed("This request expired: it was not answered within a day.")
-        request.decided_by, request.decided_at = cmd.decided_by or OWNER, now
         if not cmd.approve:
-            request.status = "declined"
+            request.status, request.decided_by, request.decided_at = "declined", cmd.decided_by or OWNER, now
             uow.members.save_request(request)
             notify_household_of(uow, deps, cmd.household_id, "ApprovalDeclined",
                                 f"{decider_name} declined {who}'s request for {_things(request)}.")
             view = request_view(uow, request, names)
             uow.commit()
             return view
-        if requester is not None:
-            check_member_caps(uow, requester, _line_requests(request), household.time_zone, now)
-        # the request's row stays locked while its order is placed (another approval waits for it)
+        requester = uow.members.get(cmd.household_id, request.member_id)
+    lock = f"member-spend:{requester.id}" if requester else f"approval:{request.id}"
+    with deps.locks.hold(lock, timeout=30.0, wait=10.0):
+        with deps.uow() as uow:
+            placed = uow.orders.by_idempotency_key(cmd.household_id, request.idempotency_key())
+            if requester is not None and placed is None:
+                check_member_caps(uow, requester, _line_requests(request), time_zone, now)
         result = core.place_order(commands.PlaceOrder(
             cmd.household_id, request.channel, _line_requests(request), idempotency_key=request.idempotency_key(),
             speaker=requester.speaker() if requester else None), deps)
-        request.status, request.order_id = "approved", result.order_id
-        uow.members.save_request(request)
-        if requester is not None:
-            uow.members.record_order(result.order_id, cmd.household_id, requester.id)
-        notify_household_of(uow, deps, cmd.household_id, "ApprovalApproved",
-                            f"{decider_name} approved {who}'s request for {_things(request)}: it is ordered "
-                            f"({messages.money(result.order['total_cents'])}).", result.order_id)
-        view = request_view(uow, request, names)
-        uow.commit()
+        with deps.uow() as uow:
+            if requester is not None:
+                uow.members.record_order(result.order_id, cmd.household_id, requester.id)
+            try:
+                found = _open_request(uow, cmd, now)
+            except RequestClosed:
+                uow.commit()
+                _withdraw(deps, cmd.household_id, result.order_id)
+                raise
+            if isinstance(found, dict):
+                uow.commit()
+                return found
+            request = found
+            request.status, request.order_id = "approved", result.order_id
+            request.decided_by, request.decided_at = cmd.decided_by or OWNER, now
+            uow.members.save_request(request)
+            notify_household_of(uow, deps, cmd.household_id, "ApprovalApproved",
+                                f"{decider_name} approved {who}'s request for {_things(request)}: it is ordered "
+                                f"({messages.money(result.order['total_cents'])}).", result.order_id)
+            view = request_view(uow, request, names)
+            uow.commit()
     return view
+
+
+def _withdraw(deps, household_id: str, order_id: str) -> None:
+    """The order of a request declined while it was being approved: cancelled, inside its cancel window."""
+    try:
+        core.cancel_order(commands.CancelOrder(household_id, order_id, "the request was declined"), deps)
+    except Exception:  # the order stays visible, and cancellable, on the Orders page
+        log.warning("could not withdraw order %s of a declined request", order_id, exc_info=True)
 
 
 def _line_requests(request: ApprovalRequest) -> tuple:

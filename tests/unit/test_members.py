@@ -166,3 +166,22 @@ def test_member_input_is_checked(container, people):
         container.bus.handle(ChangeMember("h1", people["sam"]["id"], {"per_order_cap_cents": -5}))
     assert bad.value.field == "per_order_cap_cents"
     assert container.bus.handle(RemoveMember("h1", people["gus"]["id"])) == {"removed": "Gus"}
+
+
+def test_a_decline_that_lands_while_approving_wins_and_the_order_is_withdrawn(container, people, monkeypatch):
+    from replenish.services import handlers as core
+    request = container.bus.handle(RequestApproval("h1", people["sam"]["id"], "voice", (TIDE,)))
+    place = core.place_order
+
+    def racing(cmd, deps):  # another adult declines between the order and the request's update
+        result = place(cmd, deps)
+        container.bus.handle(DecideApproval("h1", request["id"], False, people["olivia"]["id"]))
+        return result
+
+    monkeypatch.setattr(core, "place_order", racing)
+    with pytest.raises(RequestClosed):
+        container.bus.handle(DecideApproval("h1", request["id"], True, people["alex"]["id"]))
+    with container.uow() as uow:
+        [order] = uow.orders.list("h1")
+        assert order.status == "cancelled"
+        assert uow.members.request("h1", request["id"]).status == "declined"
