@@ -98,7 +98,7 @@ class MemberRepository:
     # members
     def list(self, household_id: str) -> list[Member]:
         rows = self.session.execute(select(members).where(members.c.household_id == household_id)
-                                    .order_by(members.c.created_at, members.c.id))
+                                    .order_by(members.c.created_at, members.c.name))
         return [_member(r) for r in rows]
 
     def get(self, household_id: str, member_id: str) -> Member | None:

@@ -252,7 +252,8 @@ def place():
     try:
         result = container().bus.handle(commands.PlaceOrder(
             g.household_id, model.Channel.WEB.value, (commands.LineRequest(sku, quantity),),
-            idempotency_key=f"dashboard:{key}" if key else None))
+            idempotency_key=f"dashboard:{key}" if key else None,
+            speaker=g.get("member_id")))  # a member signed in by their own link: their caps, their name
     except (DomainError, PermanentError, TransientError) as exc:
         flash(_problem(exc), "error")
         return redirect(url_for("dashboard.forecast"))

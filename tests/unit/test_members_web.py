@@ -9,7 +9,7 @@ import pytest
 
 from replenish.domain import commands
 from replenish.lists.model import AddToList
-from replenish.members.model import AddMember, RequestApproval
+from replenish.members.model import AddMember, ChangeMember, RequestApproval
 from replenish.web import create_app
 from replenish.web import dashboard_security as security
 
@@ -183,3 +183,16 @@ def test_a_member_link_works_once(app, container, people):
     assert security.take_member_link(container.redis, secret) == ("h1", people["sam"]["id"])
     assert security.take_member_link(container.redis, secret) is None
     assert client.get(f"/dashboard/link/{secret}").status_code == 410
+
+
+def test_an_adult_members_own_cap_holds_in_the_dashboard(app, container, people):
+    container.bus.handle(ChangeMember(
+        "h1", people["alex"]["id"], {"per_order_cap_cents": 3000}))
+    alex = _as_member(app, container, people["alex"]["id"])
+    csrf = csrf_of(alex.get("/dashboard/approvals"))
+    refused = alex.post("/dashboard/orders", data={"csrf_token": csrf, "sku": "TIDE-PODS-81", "quantity": "2"},
+                        follow_redirects=True)
+    assert "Alex's limit is $30.00 per order" in _text(refused) and _orders(container) == 0
+    alex.post("/dashboard/orders", data={"csrf_token": csrf, "sku": "TIDE-PODS-42", "quantity": "1"})
+    assert _orders(container) == 1
+    assert "Asked for by Alex" in _text(alex.get("/dashboard/"))
