@@ -6,6 +6,7 @@ unrecognised voice is the account holder, as it is for every other intent."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from replenish.domain import commands
 from replenish.domain.errors import DomainError, LimitExceeded, NotFound, ProductUnavailable
@@ -79,7 +80,8 @@ class ApprovalsIntentHandler(VoiceHandler):
         if asker is not None and asker.asks:
             return Say(speech.approvals_adults_only())
         pending = members.approvals_view(turn.container.deps, turn.household_id, pending_only=True)
-        pending = sorted((r for r in pending if r["expires_at"] > turn.now().isoformat()),
+        now = turn.now()
+        pending = sorted((r for r in pending if datetime.fromisoformat(r["expires_at"]) > now),
                          key=lambda r: r["created_at"])
         if not pending:
             return Say(speech.approvals_none())

@@ -2,6 +2,8 @@
 an adult's own cap holds by voice. In English, British English and German."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from replenish.members.model import AddMember
@@ -104,3 +106,17 @@ def test_the_approval_speech_is_translated(locale, asked, pending):
             assert "2 weitere Anfragen warten" in said and "12,99" in said
     finally:
         speech.restore_locale(kept)
+
+
+def test_a_request_past_its_day_is_not_offered(skill, voice_token, container, family, clock):
+    sam = SpeakerConversation(skill.invoke, voice_token, SAM)
+    sam.say("OrderItemIntent", {"item": "detergent"})
+    sam.say("AMAZON.YesIntent")
+    with container.uow() as uow:  # a day later (the voice token would have expired by then: moved the other way)
+        [request] = uow.members.requests("h1", ["pending"])
+        request.expires_at = clock() - timedelta(minutes=1)
+        uow.members.save_request(request)
+        uow.commit()
+    alex = SpeakerConversation(skill.invoke, voice_token, ALEX)
+    alex.say("ApprovalsIntent")
+    assert alex.text == "Nothing is waiting for approval right now."
