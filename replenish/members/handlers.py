@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from replenish.adapters import orm
 from replenish.domain import commands
 from replenish.domain.errors import InvalidCommand, LimitExceeded, NotFound, UnknownProduct
-from replenish.domain.model import Channel, OrderStatus, iso, new_id
+from replenish.domain.model import OrderStatus, iso, new_id
 from replenish.services import handlers as core
 from replenish.services import messages
 from replenish.services.event_handlers import notify_household_of
@@ -430,4 +430,3 @@ MEMBER_COMMAND_HANDLERS = {
     DecideApproval: decide_approval,
     ExpireApprovals: expire_approvals,
 }
-VOICE = Channel.VOICE.value
