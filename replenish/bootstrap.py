@@ -12,6 +12,7 @@ from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
 from replenish.lists import wiring as lists
+from replenish.members import wiring as members
 from replenish.oauth import wiring as oauth
 from replenish.pantry import wiring as pantry
 from replenish.services import event_handlers
@@ -131,14 +132,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES,  # the features' stores
-                    **pantry.REPOSITORIES}
+                    **pantry.REPOSITORIES, **members.REPOSITORIES}
     # Outbox rows carry the request id; committed order events are counted (replenish.observability).
     deps.uow = lambda: ObservedUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
                                           repositories=repositories, committed=metrics.observe_events,
                                           clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
-    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS})
+    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS,
+                                **members.COMMAND_HANDLERS})  # members: PlaceOrder with their roles and caps
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.

@@ -768,3 +768,44 @@ def list_bad_quantity() -> str:
 def list_refused(message: str) -> str:
     """Why the list could not be changed, in the list's words when they speak the request's language (English)."""
     return fit(_("I couldn't change your list."), message if _locale.get().startswith("en") else "")
+# -- members and approvals ----------------------------------------------------------------------------------
+
+def approval_asked(items: str) -> str:
+    """A child's or guest's yes: a request for an adult, not an order."""
+    return fit(_("Okay, I've asked an adult to approve {items}.").format(items=items),
+               _("They have a day to answer."))
+
+
+def approval_pending(name: str, items: str, total_cents: int, more: int) -> str:
+    """'Sam asked for 2 packs of Tide PODS, for $25.98. Should I approve it?' (how many more wait, when there is
+    room)."""
+    asked = _("{name} asked for {items}, for {total}.").format(name=name, items=items, total=money(total_cents))
+    question = _("Should I approve it?")
+    if not more:
+        return f"{asked} {question}"
+    waiting = _n("{count} more is waiting.", "{count} more are waiting.", more).format(count=more)
+    return _first_that_fits([f"{asked} {waiting} {question}", f"{asked} {question}"])
+
+
+def approval_approved(name: str, items: str) -> str:
+    return _("Okay, I've approved {name}'s request and ordered {items}.").format(name=name, items=items)
+
+
+def approval_declined(name: str) -> str:
+    return _("Okay, I've declined {name}'s request.").format(name=name)
+
+
+def approvals_none() -> str:
+    return _("Nothing is waiting for approval right now.")
+
+
+def approvals_adults_only() -> str:
+    return _("Only an adult can approve requests.")
+
+
+def approval_not_placed() -> str:
+    return _("I couldn't order that, so the request is still waiting.")
+
+
+def approval_closed() -> str:
+    return _("That request was already answered.")

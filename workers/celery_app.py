@@ -18,6 +18,7 @@ def beat_schedule(settings: Settings) -> dict:
         "track-in-transit": {"task": "workers.tasks.track_in_transit", "schedule": settings.track_interval_seconds},
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},
         "resend-webhooks": {"task": "replenish.devices.tasks.resend_pending_webhooks", "schedule": 60.0},
+        "expire-approvals": {"task": "replenish.members.tasks.expire_approvals", "schedule": 300.0},
     }
 
 
@@ -49,7 +50,8 @@ def configure(app: Celery, settings: Settings) -> Celery:
 
 
 def make_celery(settings: Settings) -> Celery:
-    return configure(Celery("replenish", include=["workers.tasks", "replenish.devices.tasks"]), settings)
+    return configure(Celery("replenish", include=["workers.tasks", "replenish.devices.tasks",
+                                                             "replenish.members.tasks"]), settings)
 
 
 app = make_celery(Settings.from_env())

@@ -6,6 +6,7 @@ from replenish.adapters.orm import metadata
 from replenish.config import Settings
 from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
 from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
+from replenish.members import adapters as _member_tables  # noqa: F401  (likewise)
 from replenish.oauth import tables as _oauth_tables  # noqa: F401  (likewise)
 from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
 

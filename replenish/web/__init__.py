@@ -33,6 +33,7 @@ def create_app(container=None) -> Flask:
 
     from replenish.devices import wiring as devices
     from replenish.lists import wiring as lists
+    from replenish.members import wiring as members
     from replenish.oauth import wiring as oauth
     from replenish.pantry import wiring as pantry
 
@@ -41,9 +42,10 @@ def create_app(container=None) -> Flask:
     oauth.attach_dashboard(dashboard.bp)
     lists.attach_dashboard(dashboard.bp)
     pantry.attach_dashboard(dashboard.bp)
+    members.attach_dashboard(dashboard.bp)
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
     for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
-                      *lists.blueprints(), *pantry.blueprints(), dashboard.bp):
+                      *lists.blueprints(), *pantry.blueprints(), *members.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)
     return app
 

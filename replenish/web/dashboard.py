@@ -144,7 +144,8 @@ def _throttled(refused: throttle.Refusal):
 @bp.post("/links")
 @security.login_required
 def issue_link():
-    secret = security.issue_link(container().redis, g.household_id)
+    # a member's link signs in that member again, never the household itself
+    secret = security.issue_link(container().redis, g.household_id, member_id=g.get("member_id"))
     link = url_for("dashboard.link", secret=secret, _external=True)
     base = (container().settings.public_url or "").rstrip("/")
     if base:
@@ -176,12 +177,13 @@ def link_post(secret: str):
     refused = throttle.over(credential)
     if refused is not None:
         return _throttled(refused)
-    household_id = security.take_link(container().redis, secret)
+    taken = security.take_member_link(container().redis, secret)
+    household_id, member_id = taken or (None, None)
     if household_id is None:
         throttle.failed("dashboard_link", credential, "unknown, used or expired sign-in link")
         state = security.link_state(container().redis, secret)
         return render_template("dashboard/link.html", secret=secret, state=state, minutes=LINK_MINUTES), 410
-    security.sign_in(household_id, "link")
+    security.sign_in(household_id, "link", member_id)
     flash("You are signed in on this device.", "ok")
     return redirect(url_for("dashboard.orders"))
 
@@ -195,6 +197,11 @@ def _orders_context(household_id: str) -> dict:
             view = order_view(order)
             view["steps"] = timeline(view, uow.outbox.timeline(order.id), g.fmt)
             shown.append(view)
+        people = _order_people()
+        if people is not None:  # "Asked for by Sam, approved by Alex" (replenish.members)
+            said = people(uow, household_id, [o["id"] for o in shown])
+            for view in shown:
+                view["people"] = said.get(view["id"])
     active = [o for o in shown if o["status"] in ("pending", "submitted", "confirmed", "shipped")]
     past = [o for o in shown if o not in active]
     digest = hashlib.sha256(json.dumps([(o["id"], o["status"], o["can_cancel"]) for o in shown]).encode())
@@ -246,7 +253,8 @@ def place():
     try:
         result = container().bus.handle(commands.PlaceOrder(
             g.household_id, model.Channel.WEB.value, (commands.LineRequest(sku, quantity),),
-            idempotency_key=f"dashboard:{key}" if key else None))
+            idempotency_key=f"dashboard:{key}" if key else None,
+            speaker=g.get("member_id")))  # a member signed in by their own link: their caps, their name
     except (DomainError, PermanentError, TransientError) as exc:
         flash(_problem(exc), "error")
         return redirect(url_for("dashboard.forecast"))
@@ -315,6 +323,11 @@ def settings_token_change(token_id: str, action: str):
     if action == "rotate":  # this session ended with the old token: the new one is shown on a page of its own
         return render_template("dashboard/token_rotated.html", page="settings", token=result), 200
     return render_template("dashboard/token_rotated.html", page="settings", token=None, revoked=result), 200
+
+
+def _order_people():
+    from flask import current_app
+    return current_app.extensions.get("replenish_order_people")
 
 
 def _linked_apps(household_id: str) -> list | None:

@@ -100,13 +100,15 @@ def _interface():
     return interface
 
 
-def sign_in(household_id: str, how: str) -> None:
+def sign_in(household_id: str, how: str, member_id: str | None = None) -> None:
     # A fresh session on sign-in, under a new id written to Redis now: nothing chosen before (a planted
     # cookie) survives into the signed-in one, and a store that cannot keep it is a 503, not a half sign-in.
     session.clear()
     session.permanent = True
     session["household_id"] = household_id
     session["via"] = how
+    if member_id:  # a member's own link: the dashboard shows and allows what that member may (replenish.members)
+        session["member_id"] = member_id
     session["csrf"] = secrets.token_urlsafe(32)
     try:
         _interface().start(session)
@@ -139,6 +141,7 @@ def login_required(view):
             return redirect(url_for("dashboard.signin",
                                     next=request.full_path.rstrip("?") if request.method == "GET" else None))
         g.household_id = household_id
+        g.member_id = session.get("member_id")  # None: the household token's holder (the owner)
         return view(*args, **kwargs)
     return wrapper
 
@@ -162,11 +165,16 @@ def _state_key(secret: str) -> str:
 LINK_MEMORY = timedelta(days=7)  # how long a link is remembered after it was issued, to say why it stopped working
 
 
-def issue_link(redis, household_id: str, ttl: timedelta = LINK_TTL) -> str:
+MEMBER_SEPARATOR = "\x1f"
+
+
+def issue_link(redis, household_id: str, ttl: timedelta = LINK_TTL, member_id: str | None = None) -> str:
+    """A link that signs in the household, as ``member_id`` when given (that member's own link)."""
     secret = secrets.token_urlsafe(32)
     key = _link_key(secret)
+    value = household_id + (MEMBER_SEPARATOR + member_id if member_id else "")
     pipe = redis.pipeline(transaction=True)
-    pipe.set(key, household_id.encode(), ex=int(ttl.total_seconds()))
+    pipe.set(key, value.encode(), ex=int(ttl.total_seconds()))
     pipe.set(_state_key(secret), b"issued", ex=int(LINK_MEMORY.total_seconds()))
     pipe.execute()
     return secret
@@ -193,8 +201,14 @@ def link_is_live(redis, secret: str) -> bool:
 
 
 def take_link(redis, secret: str) -> str | None:
-    """The household the link signs in, once: GET and DELETE in one transaction, so two takers cannot both win;
-    the link is remembered as used."""
+    """The household the link signs in, once (see ``take_member_link``)."""
+    taken = take_member_link(redis, secret)
+    return taken[0] if taken else None
+
+
+def take_member_link(redis, secret: str) -> tuple[str, str | None] | None:
+    """The household and member (None: the household itself) the link signs in, once: GET and DELETE in one
+    transaction, so two takers cannot both win; the link is remembered as used."""
     if not secret or len(secret) > 100:
         return None
     key = _link_key(secret)
@@ -205,4 +219,6 @@ def take_link(redis, secret: str) -> str | None:
     if value is None or not deleted:
         return None
     redis.set(_state_key(secret), b"used", ex=int(LINK_MEMORY.total_seconds()))
-    return value.decode() if isinstance(value, bytes) else str(value)
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    household_id, _, member_id = value.partition(MEMBER_SEPARATOR)
+    return household_id, member_id or None

@@ -1,6 +1,7 @@
 """One handler class per intent or request type, in the order the dispatcher tries them."""
 from __future__ import annotations
 
+from .approvals import ApprovalsIntentHandler
 from .errors import CatchAllExceptionHandler
 from .events import (
     ExceptionEncounteredHandler,
@@ -51,6 +52,7 @@ REQUEST_HANDLERS = (
     CancelOrderIntentHandler,
     OrderStatusIntentHandler,
     RunningLowIntentHandler,
+    ApprovalsIntentHandler,
     HelpIntentHandler,
     StopIntentHandler,
     CancelIntentHandler,

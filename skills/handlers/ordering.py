@@ -5,6 +5,7 @@ from replenish.oauth.scopes import CANCEL, PLACE
 
 from .. import dialog, speech
 from ..dialog import Say
+from . import approvals
 from .base import VoiceHandler, slot_phrases, slot_value
 
 
@@ -59,12 +60,17 @@ class YesIntentHandler(VoiceHandler):
         step = turn.state.get("step")
         if step == dialog.CONFIRM_CANCEL:
             return CANCEL
-        return PLACE if step in (dialog.CONFIRM_ORDER, dialog.PIN, dialog.PROPOSE) else None
+        return PLACE if step in (dialog.CONFIRM_ORDER, dialog.PIN, dialog.PROPOSE, approvals.APPROVE) else None
 
     def answer(self, turn, handler_input):
         step = turn.state.get("step")
         if step == dialog.CONFIRM_ORDER:
+            asker = approvals.member(turn)
+            if asker is not None and asker.asks:  # a child or guest: a request for an adult, never an order
+                return approvals.ask_approval(turn, asker)
             return dialog.confirm_order(turn)
+        if step == approvals.APPROVE:
+            return approvals.decide(turn, True)
         if step == dialog.PROPOSE:
             return dialog.accept_proposal(turn)
         if step == dialog.CONFIRM_CANCEL:
@@ -81,6 +87,8 @@ class NoIntentHandler(VoiceHandler):
         step = turn.state.get("step")
         if step == dialog.CONFIRM_ORDER:
             return dialog.next_candidate(turn)
+        if step == approvals.APPROVE:
+            return approvals.decide(turn, False)
         turn.clear_state()
         if step == dialog.PROPOSE:
             return Say(speech.NOT_THAT, speech.ASK_ITEM_REPROMPT)

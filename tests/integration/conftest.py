@@ -13,6 +13,7 @@ from replenish.config import Settings
 from replenish.db import migrate
 from replenish.devices.adapters import orm as _device_tables  # noqa: F401  (its tables, on the same metadata)
 from replenish.lists import adapters as _list_tables  # noqa: F401  (likewise)
+from replenish.members import adapters as _member_tables  # noqa: F401  (likewise)
 from replenish.pantry import adapters as _stock_tables  # noqa: F401  (likewise)
 
 from .services import (

@@ -24,6 +24,7 @@ CUSTOM_INTENTS = {
     "SomethingElseIntent", "PinIntent",
     "AddToListIntent", "ListIntent", "OrderListIntent", "RemoveFromListIntent",
 }
+CUSTOM_INTENTS |= {"ApprovalsIntent"}  # members and approvals
 BUILT_IN_INTENTS = {
     "AMAZON.YesIntent", "AMAZON.NoIntent", "AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent",
     "AMAZON.FallbackIntent", "AMAZON.NavigateHomeIntent",

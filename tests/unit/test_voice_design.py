@@ -80,6 +80,16 @@ SAMPLES.update({
     "list_bad_quantity": [()],
     "list_refused": [("Your list holds at most 25 things; order it or remove some first.",)],
 })
+SAMPLES.update({  # members and approvals
+    "approval_asked": [(ITEMS,)],
+    "approval_pending": [("Alexandra", ITEMS, PRICE * QTY, 9), ("Sam", ITEMS, PRICE, 0)],
+    "approval_approved": [("Alexandra", ITEMS)],
+    "approval_declined": [("Alexandra",)],
+    "approvals_none": [()],
+    "approvals_adults_only": [()],
+    "approval_not_placed": [()],
+    "approval_closed": [()],
+})
 # Not replies: pieces of replies, formatting, the rules themselves, and card text (read, not heard).
 NOT_REPLIES = {"words", "seconds", "asks", "last_question", "fit", "money", "day", "clock_time", "at_time", "day_at",
                "join", "summary", "and_more", "short_name", "product_phrase", "with_reason", "product_card",
