@@ -4,7 +4,7 @@ gate that keeps a child or guest signed in by their own link to the list and the
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Literal
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -16,6 +16,7 @@ from replenish.services.ports import PermanentError, TransientError
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.errors import ApiError
+from replenish.web.openapi import operation
 
 from . import handlers
 from .model import (
@@ -54,13 +55,65 @@ class MemberChange(BaseModel):
     person_id: Person | None = None
 
 
+class MemberOut(BaseModel):
+    """A member of the household"""
+    id: str
+    name: str
+    role: str
+    per_order_cap_cents: int | None
+    per_month_cap_cents: int | None
+    person_id: str | None
+    created_at: str | None
+
+
+class MembersOut(BaseModel):
+    """The household's members"""
+    members: list[MemberOut]
+
+
+class RequestLineOut(BaseModel):
+    sku: str
+    title: str
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+
+
+class ApprovalOut(BaseModel):
+    """An approval request: what a child or guest asked for, and what became of it"""
+    id: str
+    status: str
+    member_id: str
+    requested_by: str
+    channel: str
+    lines: list[RequestLineOut]
+    total_cents: int
+    created_at: str | None
+    expires_at: str | None
+    decided_at: str | None
+    decided_by: str | None
+    order_id: str | None
+    reason: str | None
+
+
+class ApprovalsOut(BaseModel):
+    """The household's approval requests, newest first"""
+    approvals: list[ApprovalOut]
+
+
+class ApprovalsQuery(BaseModel):
+    status: Literal["pending"] | None = None
+
+
 @bp.get("/members")
+@operation("The household's members", {200: MembersOut}, tag="members")
 @require_household
 def list_members():
     return jsonify({"members": handlers.members_view(container().deps, g.household_id)})
 
 
 @bp.post("/members")
+@operation("Add a member", {201: MemberOut}, body=MemberIn, errors=(409, 422), tag="members")
 @require_household
 def add_member():
     body = MemberIn.model_validate(json_body())
@@ -68,6 +121,7 @@ def add_member():
 
 
 @bp.patch("/members/<member_id>")
+@operation("Change a member", {200: MemberOut}, body=MemberChange, errors=(409, 422), tag="members")
 @require_household
 def change_member(member_id: str):
     body = MemberChange.model_validate(json_body())
@@ -80,6 +134,7 @@ def change_member(member_id: str):
 
 
 @bp.delete("/members/<member_id>")
+@operation("Remove a member", {204: None}, errors=(409, 422), tag="members")
 @require_household
 def remove_member(member_id: str):
     container().bus.handle(RemoveMember(g.household_id, member_id[:32]))
@@ -87,6 +142,7 @@ def remove_member(member_id: str):
 
 
 @bp.get("/approvals")
+@operation("Approval requests", {200: ApprovalsOut}, query=ApprovalsQuery, tag="members")
 @require_household
 def list_approvals():
     status = request.args.get("status")
@@ -97,6 +153,8 @@ def list_approvals():
 
 
 @bp.post("/approvals/<request_id>/<action>")
+@operation("Approve or decline a request (action: approve or decline)", {200: ApprovalOut}, errors=(409, 422),
+           tag="members", path={"action": {"type": "string", "enum": ["approve", "decline"]}})
 @require_household
 def decide(request_id: str, action: str):
     if action not in ("approve", "decline"):

@@ -235,4 +235,15 @@ def test_every_operation_answers_its_documented_success(api, container):
     call("DELETE /v1/partner/devices/{device_id}", path=at)
     call("DELETE /v1/devices/{device_id}", path={"device_id": real["device_id"]})
 
+    from replenish.domain.commands import LineRequest
+    from replenish.members.model import RequestApproval
+    child = call("POST /v1/members", body={"name": "Sam", "role": "child"}, status=201)
+    adult = call("POST /v1/members", body={"name": "Alex", "role": "adult", "per_order_cap_cents": 5000}, status=201)
+    call("PATCH /v1/members/{member_id}", path={"member_id": adult["id"]}, body={"per_order_cap_cents": 6000})
+    call("GET /v1/members")
+    asked = container.bus.handle(RequestApproval("h1", child["id"], "voice", (LineRequest("CHARMIN-12", 1),)))
+    call("GET /v1/approvals", query={"status": "pending"})
+    call("POST /v1/approvals/{request_id}/{action}", path={"request_id": asked["id"], "action": "approve"})
+    call("DELETE /v1/members/{member_id}", path={"member_id": adult["id"]}, status=204)
+
     assert set(operations) - answered == set()
