@@ -11,6 +11,7 @@ from replenish.adapters.clock import system_clock
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
+from replenish.domain import commands
 from replenish.lists import wiring as lists
 from replenish.members import wiring as members
 from replenish.oauth import wiring as oauth
@@ -141,6 +142,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps.recommendations = recommendations
     bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS,
                                 **members.COMMAND_HANDLERS})  # members: PlaceOrder with their roles and caps
+    deps.place_order = bus.command_handlers[commands.PlaceOrder]  # features that place orders go through it too
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.

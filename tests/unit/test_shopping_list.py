@@ -5,7 +5,7 @@ import re
 import pytest
 
 from replenish.domain import commands
-from replenish.domain.errors import InvalidCommand, LimitExceeded, NotFound
+from replenish.domain.errors import DomainError, InvalidCommand, LimitExceeded, NotFound
 from replenish.lists.handlers import list_view
 from replenish.lists.model import AddToList, ChangeListItem, ClearChecked, ListChanged, OrderList, RemoveFromList
 from replenish.web import create_app
@@ -249,3 +249,14 @@ def test_a_category_list_button_adds_the_kind_of_thing_and_the_dashboard_pairs_o
     assert buttons.press(client, {"serial": serial, "secret": secret}).get_json()["status"] == "added_to_list"
     [item] = list_view(container.deps, "h1")["items"]
     assert item["phrase"] == "detergent" and item["sku"].startswith("TIDE-PODS")
+
+
+def test_a_childs_voice_cannot_order_the_list_and_the_list_stays(container):
+    from replenish.members.model import AddMember
+    container.bus.handle(AddMember("h1", "Sam", "child", person_id="amzn1.ask.person.SAM"))
+    add(container, sku="TIDE-PODS-42")
+    with pytest.raises(DomainError) as refused:
+        container.bus.handle(OrderList("h1", channel="voice", speaker="amzn1.ask.person.SAM"))
+    assert "Sam" in refused.value.message and orders(container) == []
+    assert shown(container) == [("Tide PODS Laundry Detergent, 42 Count", "TIDE-PODS-42", 1, False)]
+    assert container.bus.handle(OrderList("h1", channel="voice")).status == "order_placed"  # the household may
