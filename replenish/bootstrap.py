@@ -11,6 +11,7 @@ from replenish.adapters.clock import system_clock
 from replenish.config import Settings
 from replenish.db import make_engine, make_session_factory
 from replenish.devices import wiring as devices
+from replenish.digest import wiring as digest
 from replenish.domain import commands
 from replenish.lists import wiring as lists
 from replenish.members import wiring as members
@@ -140,8 +141,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
                                           clock=clock, needs_handling=event_handlers.has_subscribers)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
+    # the features' handlers; members' PlaceOrder (their roles and caps) replaces the core's
     bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS,
-                                **members.COMMAND_HANDLERS})  # members: PlaceOrder with their roles and caps
+                            **members.COMMAND_HANDLERS, **digest.COMMAND_HANDLERS})
     deps.place_order = bus.command_handlers[commands.PlaceOrder]  # features that place orders go through it too
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)

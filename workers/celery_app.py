@@ -19,6 +19,7 @@ def beat_schedule(settings: Settings) -> dict:
         "retrain-models": {"task": "workers.tasks.retrain_models", "schedule": settings.retrain_interval_seconds},
         "resend-webhooks": {"task": "replenish.devices.tasks.resend_pending_webhooks", "schedule": 60.0},
         "expire-approvals": {"task": "replenish.members.tasks.expire_approvals", "schedule": 300.0},
+        "weekly-digests": {"task": "replenish.digest.tasks.send_weekly_digests", "schedule": 3600.0},
     }
 
 
@@ -50,8 +51,8 @@ def configure(app: Celery, settings: Settings) -> Celery:
 
 
 def make_celery(settings: Settings) -> Celery:
-    return configure(Celery("replenish", include=["workers.tasks", "replenish.devices.tasks",
-                                                             "replenish.members.tasks"]), settings)
+    tasks = ["workers.tasks", "replenish.devices.tasks", "replenish.members.tasks", "replenish.digest.tasks"]
+    return configure(Celery("replenish", include=tasks), settings)
 
 
 app = make_celery(Settings.from_env())

@@ -1,0 +1,1 @@
+"""The weekly digest (a feature package: see wiring.py)."""

@@ -1,0 +1,139 @@
+"""The weekly digest: once a week, on Sunday evening in the household's own time zone, one notice that says what
+was ordered this week, what is running low (now on the shopping list), the month's spending against its limit and
+the deliveries saved by sending orders together. It goes to the feed and to each channel the household wants
+(email and text through SNS); a digest is sent at most once in six days, however often beat asks."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from replenish.adapters import orm
+from replenish.domain import model
+from replenish.lists import handlers as lists
+from replenish.lists.model import AddToList
+from replenish.services import messages
+from replenish.services.event_handlers import notify_household_of
+from replenish.services.handlers import month_start
+
+log = logging.getLogger(__name__)
+
+KIND = "WeeklyDigest"
+SEND_AT_HOUR = 17  # local time, on Sunday: the week is over and the next one's shopping is ahead
+WEEK = timedelta(days=7)
+RUNNING_LOW_ON_LIST = 3  # at most this many running-low things are put on the list by a digest
+SHOWN = 2  # things named in a sentence; the rest are counted ("and 3 more")
+
+
+@dataclass(frozen=True)
+class SendWeeklyDigests:
+    """Sends the digest of every household whose Sunday evening it is (or of one household, now: ``household_id``)."""
+    household_id: str | None = None
+
+
+def _named(names: list[str]) -> str:
+    if len(names) <= SHOWN:
+        return " and ".join(names)
+    return f"{', '.join(names[:SHOWN])} and {messages.plural(len(names) - SHOWN, 'more', 'more')}"
+
+
+def _due(household: model.Household, now: datetime) -> bool:
+    try:
+        local = now.astimezone(ZoneInfo(household.time_zone or "UTC"))
+    except Exception:
+        local = now
+    return local.weekday() == 6 and local.hour >= SEND_AT_HOUR
+
+
+def _sent_recently(uow, household_id: str, now: datetime) -> bool:
+    last = uow.session.execute(select(func.max(orm.notifications.c.created_at)).where(
+        orm.notifications.c.household_id == household_id, orm.notifications.c.kind == KIND,
+        orm.notifications.c.channel == "feed")).scalar_one_or_none()
+    return last is not None and now - model.as_utc(last) < timedelta(days=6)
+
+
+def _saved_deliveries(uow, household_id: str, since: datetime) -> int:
+    try:  # the deliveries feature counts them, when it is in this build
+        from replenish.services.handlers import deliveries_saved  # type: ignore[attr-defined]
+    except ImportError:
+        return 0
+    return int(deliveries_saved(uow, household_id, since))
+
+
+def compose(deps, household_id: str, now: datetime, low_titles: list[str]) -> str:
+    """The digest's words (read, not heard: a few short sentences)."""
+    since = now - WEEK
+    with deps.uow() as uow:
+        household = uow.households.get(household_id)
+        orders = [o for o in uow.orders.list(household_id, limit=200)
+                  if model.as_utc(o.created_at) >= since and not o.test
+                  and o.status not in ("cancelled", "failed")]
+        things: list[str] = []
+        for order in orders:
+            for line in order.lines:
+                if line.title not in things:
+                    things.append(line.title)
+        total = sum(o.total_cents for o in orders)
+        spent = uow.orders.spent_since(household_id, month_start(now, household.time_zone))
+        saved = _saved_deliveries(uow, household_id, since)
+        cap = household.limits.per_month_cap_cents if household.limits else None
+    parts = []
+    if orders:
+        parts.append(f"This week: {messages.plural(len(orders), 'order')} for {messages.money(total)}, "
+                     f"with {_named(things)}.")
+    else:
+        parts.append("Nothing was ordered this week.")
+    if low_titles:
+        parts.append(f"Running low: {_named(low_titles)}; I've put "
+                     f"{'it' if len(low_titles) == 1 else 'them'} on your shopping list.")
+    if cap is not None:
+        parts.append(f"This month you've spent {messages.money(spent)} of your {messages.money(cap)} limit.")
+    else:
+        parts.append(f"This month you've spent {messages.money(spent)}.")
+    if saved:
+        parts.append(f"Sending orders together saved {messages.plural(saved, 'delivery', 'deliveries')} this week.")
+    return " ".join(parts)
+
+
+def send_digest(deps, household_id: str, now: datetime) -> str | None:
+    """One household's digest, now: the running-low things go on its list first. None when one was sent less
+    than six days ago."""
+    with deps.uow() as uow:
+        if uow.households.get(household_id) is None or _sent_recently(uow, household_id, now):
+            return None
+    low_titles = []
+    try:
+        running_low = deps.recommendations.running_low(household_id, horizon_days=7, k=RUNNING_LOW_ON_LIST)
+    except Exception:  # the digest still goes out without the recommender
+        log.warning("digest: running-low not available for %s", household_id, exc_info=True)
+        running_low = []
+    for timing in running_low:
+        try:
+            item = lists.add_to_list(AddToList(household_id, sku=timing.sku, added_by="digest", only_if_absent=True),
+                                     deps)
+            low_titles.append(item.get("title") or item["phrase"])
+        except Exception:
+            log.warning("digest: could not put %s on the list of %s", timing.sku, household_id, exc_info=True)
+    text = compose(deps, household_id, now, low_titles)
+    with deps.uow() as uow:
+        uow.households.lock_limits(household_id)  # two beats at once: the second finds the first's digest
+        if _sent_recently(uow, household_id, now):
+            return None
+        notify_household_of(uow, deps, household_id, KIND, text)
+        uow.commit()
+    return text
+
+
+def send_weekly_digests(cmd: SendWeeklyDigests, deps) -> int:
+    now = deps.clock()
+    if cmd.household_id is not None:
+        return int(send_digest(deps, cmd.household_id, now) is not None)
+    with deps.uow() as uow:
+        due = [h.id for h in uow.session.scalars(select(model.Household)) if _due(h, now)]
+    return sum(send_digest(deps, household_id, now) is not None for household_id in due)
+
+
+DIGEST_COMMAND_HANDLERS = {SendWeeklyDigests: send_weekly_digests}

@@ -1,0 +1,7 @@
+"""What the composition roots plug in for the weekly digest: its command handler and its beat task."""
+from __future__ import annotations
+
+from .handlers import DIGEST_COMMAND_HANDLERS
+
+COMMAND_HANDLERS = DIGEST_COMMAND_HANDLERS
+CELERY_MODULES = ("replenish.digest.tasks",)
