@@ -57,7 +57,7 @@ def synthetic_catalog(n: int, rng: random.Random) -> list[Product]:
 def setup(catalog_size: int, trained: bool, tmp: Path):
     from catalog.demo import demo_history
     from tests.alexa_certs import SKILL_ID, make_pki
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
 
     settings = Settings(var_dir=tmp, database_url=f"sqlite:///{tmp / 'bench.db'}", model_dir=tmp / "models",
                         alexa_skill_ids=(SKILL_ID,))

@@ -148,7 +148,7 @@ def test_outbox_relay_sends_what_was_never_handed_over(container, clock):
     place(container)
     with container.uow() as uow:
         assert len(uow.outbox.unhandled(clock())) == 1
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
     container.deps.queue = RecordingQueue()
     assert event_handlers.relay_outbox(container.deps) == 0  # within the grace period: maybe still on its way
     clock.advance(seconds=31)
