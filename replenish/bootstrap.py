@@ -15,12 +15,18 @@ from replenish.lists import wiring as lists
 from replenish.oauth import wiring as oauth
 from replenish.pantry import wiring as pantry
 from replenish.services import event_handlers
+from replenish.services.event_handlers import EventConsumers
+from replenish.services.handlers import COMMAND_HANDLERS as CORE_COMMAND_HANDLERS
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
 from replenish.services.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
+
+# The feature packages, in the order their tables are merged (their event consumers run after the core's, in
+# this order). Each wiring module declares REPOSITORIES, COMMAND_HANDLERS and EVENT_CONSUMERS.
+FEATURES = (devices, oauth, lists, pantry)
 
 
 @dataclass
@@ -109,8 +115,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     settings = settings or Settings.from_env()
     orm.start_mappers()
     devices.start_mappers()
-    devices.subscribe()
-    pantry.subscribe()
     clock = clock or system_clock
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -130,15 +134,18 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
-    repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES,  # the features' stores
-                    **pantry.REPOSITORIES}
+    repositories = {name: make for feature in FEATURES for name, make in feature.REPOSITORIES.items()}
+    consumers = EventConsumers(event_handlers.EVENT_CONSUMERS, *(feature.EVENT_CONSUMERS for feature in FEATURES))
+    command_handlers = {**CORE_COMMAND_HANDLERS}
+    for feature in FEATURES:
+        command_handlers.update(feature.COMMAND_HANDLERS)
     # Outbox rows carry the request id; committed order events are counted (replenish.observability).
     deps.uow = lambda: ObservedUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
                                           repositories=repositories, committed=metrics.observe_events,
-                                          clock=clock, needs_handling=event_handlers.has_subscribers)
+                                          clock=clock, needs_handling=consumers.wanted)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
-    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS})
+    bus = MessageBus(deps, command_handlers, consumers)
     container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
                           redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.

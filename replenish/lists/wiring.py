@@ -8,6 +8,7 @@ from .handlers import LIST_COMMAND_HANDLERS
 
 REPOSITORIES = {"lists": ListRepository}
 COMMAND_HANDLERS = LIST_COMMAND_HANDLERS
+EVENT_CONSUMERS: dict = {}  # the list consumes no events
 
 
 def blueprints() -> list:

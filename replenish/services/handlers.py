@@ -42,6 +42,7 @@ class Deps:
     locks: Any
     settings: Any
     recommendations: Any = None
+    consumers: Any = None  # the container's EventConsumers (the message bus sets it)
     # Called with a household id after its API tokens changed (issued, revoked): entrypoints that keep state
     # bound to a token hang their reaction here (the web ends the household's dashboard sessions).
     token_listeners: list = field(default_factory=list)

@@ -71,7 +71,7 @@ class SqlAlchemyUnitOfWork:
                                             handled=not needed))
                 consumed.append(needed)
         ids = self.outbox.add_many(rows)  # one statement, however many events a batch of work made
-        return [event_id for event_id, needed in zip(ids, consumed) if needed]
+        return [event_id for event_id, needed in zip(ids, consumed, strict=True) if needed]
 
     def commit(self) -> None:
         """Commits state and its events together; only then hands the new events to the dispatcher."""

@@ -240,14 +240,15 @@ def resend_pending(deps) -> int:
     return len(ids)
 
 
-def subscribe() -> None:
-    """Registers this feature's consumers (``subscribe`` keeps each once, so calling it again is harmless)."""
-    event_handlers.subscribe("ButtonBatteryLow", battery_low)
-    event_handlers.subscribe("ButtonStatusRequested", button_status)
-    event_handlers.subscribe("SlotRunningLow", slot_low)
-    event_handlers.subscribe("ButtonPressRefused", press_refused)
-    event_handlers.subscribe("SlotOrderRefused", slot_order_refused)
-    for name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
-        event_handlers.subscribe(name, order_webhook)
-    for name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered", "SlotRunningLow"):
-        event_handlers.subscribe(name, device_webhook)
+# The feature's event consumers (household notices, partner webhooks); bootstrap merges them after the core's.
+EVENT_CONSUMERS: dict[str, list] = {
+    "ButtonBatteryLow": [battery_low],
+    "ButtonStatusRequested": [button_status],
+    "SlotRunningLow": [slot_low, device_webhook],
+    "ButtonPressRefused": [press_refused],
+    "SlotOrderRefused": [slot_order_refused],
+}
+for _name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
+    EVENT_CONSUMERS.setdefault(_name, []).append(order_webhook)
+for _name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered"):
+    EVENT_CONSUMERS.setdefault(_name, []).append(device_webhook)
