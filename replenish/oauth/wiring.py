@@ -8,6 +8,7 @@ from .store import OAuthStore
 
 REPOSITORIES = {"oauth": OAuthStore}
 COMMAND_HANDLERS: dict = {}  # account linking is driven by its web flow and CLI, not by bus commands
+ERROR_STATUSES: dict = {}  # no errors of its own beyond the core's
 EVENT_CONSUMERS: dict = {}
 
 

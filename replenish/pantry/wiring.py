@@ -8,6 +8,7 @@ from .handlers import PANTRY_COMMAND_HANDLERS, stock_delivered
 
 REPOSITORIES = {"stock": StockRepository}
 COMMAND_HANDLERS = PANTRY_COMMAND_HANDLERS
+ERROR_STATUSES: dict = {}  # no errors of its own beyond the core's
 EVENT_CONSUMERS = {"OrderDelivered": [stock_delivered]}
 
 

@@ -420,7 +420,6 @@ def list_tokens(household_id: str, deps: Deps) -> list[dict]:
 
 class LastToken(InvalidCommand):
     code = "last_token"
-    status = 409
 
 
 def _live_token(uow, household_id: str, token_id: str) -> model.ApiToken:

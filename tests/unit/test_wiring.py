@@ -22,3 +22,18 @@ def test_every_feature_consumer_is_wired_by_bootstrap(container):
     assert {"notify_household", "order_webhook", "stock_delivered"} <= names  # core, devices, pantry
     assert [h.__name__ for h in consumers("OrderPlaced")][:2] == ["schedule_submission", "notify_household"]
     assert not consumers.wanted("OrderSubmitted")  # recorded on the timeline, handled by nobody
+
+
+def test_domain_errors_know_no_http_and_the_web_maps_every_features_errors(container):
+    from replenish.devices.domain.model import DeviceGone, Unauthorized
+    from replenish.domain import errors
+    from replenish.lists.model import ListChanged
+    from replenish.web import create_app
+    from replenish.web.errors import status_for
+
+    assert not any(hasattr(cls, "status") for cls in (errors.DomainError, errors.NotFound, DeviceGone, ListChanged))
+    app = create_app(container)
+    with app.app_context():
+        assert [status_for(cls("x")) for cls in (DeviceGone, Unauthorized, ListChanged, errors.UnknownProduct,
+                                                 errors.PinLocked, errors.Conflict, errors.DomainError)] == \
+            [410, 401, 409, 404, 423, 409, 422]

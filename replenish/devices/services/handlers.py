@@ -31,25 +31,21 @@ log = logging.getLogger(__name__)
 
 class LinkCodeInvalid(DomainError):
     code = "invalid_link_code"
-    status = 400
     field = "link_code"
 
 
 class SlotFull(DomainError):
     code = "slot_full"
-    status = 409
     field = "slot_id"
 
 
 class NotATestOrder(DomainError):
     code = "not_a_test_order"
-    status = 409
     field = "order_id"
 
 
 class NotifyOnly(DomainError):
     code = "notify_only"
-    status = 409
     field = "slot_id"
 
 
