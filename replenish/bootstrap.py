@@ -140,9 +140,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     for feature in FEATURES:
         command_handlers.update(feature.COMMAND_HANDLERS)
     # Outbox rows carry the request id; committed order events are counted (replenish.observability).
-    deps.uow = lambda: ObservedUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                          repositories=repositories, committed=metrics.observe_events,
-                                          clock=clock, needs_handling=consumers.wanted)
+    hooks = (lambda committed: event_handlers.dispatch(committed.to_handle, deps),  # to the queue
+             lambda committed: metrics.observe_events(committed.events))  # order transitions counted
+    deps.uow = lambda: ObservedUnitOfWork(session_factory, hooks=hooks, repositories=repositories, clock=clock,
+                                          needs_handling=consumers.wanted)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
     bus = MessageBus(deps, command_handlers, consumers)

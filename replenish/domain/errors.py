@@ -54,3 +54,13 @@ class Conflict(DomainError):
     """What someone else changed at the same moment made this change impossible (a row written twice, a version
     that moved on): the unit of work raises it for the database's own conflicts, so handlers need no SQL."""
     code = "conflict"
+
+
+class DuplicateEntry(Conflict):
+    """Another transaction saved the same unique thing first (an idempotency key, a link code)."""
+    code = "duplicate"
+
+
+class ConcurrentUpdate(Conflict):
+    """Another transaction changed the same row first (the version it was read at moved on)."""
+    code = "concurrent_update"

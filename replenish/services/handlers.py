@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
-
 from replenish.domain import commands, model
 from replenish.domain.errors import (
+    ConcurrentUpdate,
+    DuplicateEntry,
     IdempotencyKeyReused,
     InvalidCommand,
     LimitExceeded,
@@ -125,7 +124,7 @@ def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
         raise InvalidCommand("An order needs at least one product.", field="lines")
     try:
         return _place(cmd, deps)
-    except IntegrityError:
+    except DuplicateEntry:
         # Another transaction committed the same key or source while this one waited: report its order.
         with deps.uow() as uow:
             found = _existing(uow, cmd)
@@ -224,7 +223,7 @@ def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
         outcome = _submit_locked(uow, [order], deps, now).get(order.id, "missing")
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
         return outcome
@@ -306,7 +305,7 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
         outcome = _submit_locked(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             # Only without row locks (SQLite): another worker got to some of them. One at a time instead;
             # the store has seen each key already and answers with the same booking.
             uow.rollback()
@@ -326,7 +325,7 @@ def submit_due_batch(deps: Deps, grace: timedelta, limit: int) -> int:
         _submit_locked(uow, orders, deps, now)
         try:
             uow.commit()
-        except StaleDataError:  # SQLite only (no row locks): another worker sent some; the next sweep sees
+        except ConcurrentUpdate:  # SQLite only (no row locks): another worker sent some; the next sweep sees
             uow.rollback()
             return 0
         return len(orders)
@@ -352,7 +351,7 @@ def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
                                         for l in order.lines], source="order")
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             return "duplicate"
         return order.status
 

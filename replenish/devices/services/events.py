@@ -6,7 +6,6 @@ import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import event as sa_event
 
 from replenish.devices.domain import model as devices
 from replenish.devices.domain.slots import amount_words
@@ -120,12 +119,12 @@ def _slot_of(source_id: str | None) -> tuple[str, str] | None:
 
 def _enqueue_after_commit(uow, deps, delivery_id: str) -> None:
     """The task is sent only once the delivery row is committed (a worker must be able to read it)."""
-    def send(_session):
+    def send():
         try:
             deps.queue.send(WEBHOOK_TASK, delivery_id)
         except Exception:
             log.exception("could not enqueue webhook %s; the sweep will send it", delivery_id)
-    sa_event.listen(uow.session, "after_commit", send, once=True)
+    uow.on_commit(send)
 
 
 def queue_webhook(uow, deps, partner, event_type: str, event_key: str, data: dict) -> str | None:
