@@ -83,7 +83,7 @@ def setup(catalog_size: int, trained: bool, tmp: Path):
         version = container.recommendations.retrain()
         print(f"trained model: {version}")
     pki = make_pki()
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     return container, token, pki, len(history)
 
 

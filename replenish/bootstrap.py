@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from replenish.adapters import orm
@@ -21,6 +21,8 @@ from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
 from replenish.services.unit_of_work import SqlAlchemyUnitOfWork
+from replenish.web.dashboard_security import SESSION_LIFETIME
+from replenish.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,12 @@ class Container:
     deps: Deps
     bus: MessageBus
     recommendations: Recommendations
+    sessions: SessionStore  # dashboard sessions, in Redis: a token revoked or rotated anywhere ends them
     store: Any = None  # the simulated retailer, when it is the gateway
-    extras: dict = field(default_factory=dict)
+    # Where the Alexa request verifier gets Amazon's signing certificates: None for the real ones (a test gives
+    # its own PKI's store and fetcher).
+    alexa_cert_store: Any = None
+    alexa_fetch_cert: Callable[[str], bytes] | None = None
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         return self.deps.uow()
@@ -82,11 +88,9 @@ def make_notifiers(settings: Settings, redis_client=None) -> list:
     return notifiers
 
 
-def make_alexa_notifier(settings: Settings, redis_client, env=None):
+def make_alexa_notifier(settings: Settings, redis_client):
     """Alexa order-status notifications (Proactive Events API), addressed via the Alexa user id that the
     skill stores in Redis under ``alexa:user:<household>`` when a linked request arrives."""
-    import os
-
     from skills.linking import alexa_user_for, notifications_allowed
     from skills.proactive import (
         DEVELOPMENT_EVENTS_URL,
@@ -94,13 +98,12 @@ def make_alexa_notifier(settings: Settings, redis_client, env=None):
         AlexaNotifier,
         ProactiveEventsClient,
     )
-    env = os.environ if env is None else env
-    client_id, client_secret = env.get("ALEXA_CLIENT_ID", ""), env.get("ALEXA_CLIENT_SECRET", "")
+    client_id, client_secret = settings.alexa_client_id, settings.alexa_client_secret
     if not client_id or not client_secret or redis_client is None:
         log.warning("notifier 'alexa' needs ALEXA_CLIENT_ID, ALEXA_CLIENT_SECRET and Redis: not enabled")
         return None
-    client = ProactiveEventsClient(client_id, client_secret, token_url=env.get("ALEXA_TOKEN_URL") or TOKEN_URL,
-                                   events_url=env.get("ALEXA_EVENTS_URL") or DEVELOPMENT_EVENTS_URL)
+    client = ProactiveEventsClient(client_id, client_secret, token_url=settings.alexa_token_url or TOKEN_URL,
+                                   events_url=settings.alexa_events_url or DEVELOPMENT_EVENTS_URL)
     return AlexaNotifier(client, alexa_user_for(redis_client),
                          allowed=lambda household_id: notifications_allowed(redis_client, household_id))
 
@@ -147,11 +150,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
     bus = MessageBus(deps, command_handlers, consumers)
-    container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
-                          redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.
-    from replenish.web.dashboard_security import SESSION_LIFETIME
-    from replenish.web.sessions import SessionStore
-    sessions = container.extras["dashboard_sessions"] = SessionStore(redis_client, SESSION_LIFETIME)
+    sessions = SessionStore(redis_client, SESSION_LIFETIME)
     deps.token_listeners.append(sessions.end_household)
-    return container
+    return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
+                     redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, sessions=sessions,
+                     store=store)

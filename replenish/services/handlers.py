@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from replenish.domain import commands, model
@@ -28,6 +28,12 @@ from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, su
 from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
+if TYPE_CHECKING:
+    from replenish.config import Settings
+
+    from .event_handlers import EventConsumers
+    from .ports import FulfillmentGateway, Notifier, TaskQueue
+
 log = logging.getLogger(__name__)
 
 
@@ -35,13 +41,13 @@ log = logging.getLogger(__name__)
 class Deps:
     uow: Callable[[], Any]
     clock: Callable[[], datetime]
-    gateway: Any
-    notifiers: list
-    queue: Any
-    locks: Any
-    settings: Any
+    gateway: FulfillmentGateway
+    notifiers: list[Notifier]
+    queue: TaskQueue
+    locks: Any  # RedisLocks, or a test's
+    settings: Settings
     recommendations: Any = None
-    consumers: Any = None  # the container's EventConsumers (the message bus sets it)
+    consumers: EventConsumers | None = None  # the container's event consumers (the message bus sets it)
     # Called with a household id after its API tokens changed (issued, revoked): entrypoints that keep state
     # bound to a token hang their reaction here (the web ends the household's dashboard sessions).
     token_listeners: list = field(default_factory=list)
