@@ -45,7 +45,7 @@ from replenish.db import migrate  # noqa: E402
 from replenish.devices.domain import commands as dc  # noqa: E402
 from replenish.domain import commands  # noqa: E402  (after the repository root is put on sys.path)
 from replenish_partner import signature_headers  # noqa: E402
-from workers.queue import RecordingQueue  # noqa: E402
+from tests.doubles import RecordingQueue  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")

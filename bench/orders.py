@@ -42,8 +42,9 @@ from replenish.config import Settings  # noqa: E402
 from replenish.db import migrate  # noqa: E402
 from replenish.domain import commands  # noqa: E402
 from replenish.services import event_handlers  # noqa: E402
+from tests.doubles import RecordingQueue  # noqa: E402
 from workers.celery_app import make_celery  # noqa: E402
-from workers.queue import CeleryQueue, RecordingQueue  # noqa: E402
+from workers.queue import CeleryQueue  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/8")

@@ -57,7 +57,7 @@ def synthetic_catalog(n: int, rng: random.Random) -> list[Product]:
 def setup(catalog_size: int, trained: bool, tmp: Path):
     from catalog.demo import demo_history
     from tests.alexa_certs import SKILL_ID, make_pki
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
 
     settings = Settings(var_dir=tmp, database_url=f"sqlite:///{tmp / 'bench.db'}", model_dir=tmp / "models",
                         alexa_skill_ids=(SKILL_ID,))
@@ -83,7 +83,7 @@ def setup(catalog_size: int, trained: bool, tmp: Path):
         version = container.recommendations.retrain()
         print(f"trained model: {version}")
     pki = make_pki()
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     return container, token, pki, len(history)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from replenish.adapters import orm
@@ -18,12 +18,21 @@ from replenish.members import wiring as members
 from replenish.oauth import wiring as oauth
 from replenish.pantry import wiring as pantry
 from replenish.services import event_handlers
+from replenish.services.event_handlers import EventConsumers
+from replenish.services.handlers import COMMAND_HANDLERS as CORE_COMMAND_HANDLERS
 from replenish.services.handlers import Deps
 from replenish.services.messagebus import MessageBus
 from replenish.services.recommendations import Recommendations
 from replenish.services.unit_of_work import SqlAlchemyUnitOfWork
+from replenish.web.dashboard_security import SESSION_LIFETIME
+from replenish.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
+
+# The feature packages, in the order their tables are merged (their event consumers run after the core's, in
+# this order). Each wiring module declares REPOSITORIES, COMMAND_HANDLERS and EVENT_CONSUMERS.
+# members' PlaceOrder (their roles and caps) replaces the core's.
+FEATURES = (devices, oauth, lists, pantry, members, digest)
 
 
 @dataclass
@@ -36,8 +45,12 @@ class Container:
     deps: Deps
     bus: MessageBus
     recommendations: Recommendations
+    sessions: SessionStore  # dashboard sessions, in Redis: a token revoked or rotated anywhere ends them
     store: Any = None  # the simulated retailer, when it is the gateway
-    extras: dict = field(default_factory=dict)
+    # Where the Alexa request verifier gets Amazon's signing certificates: None for the real ones (a test gives
+    # its own PKI's store and fetcher).
+    alexa_cert_store: Any = None
+    alexa_fetch_cert: Callable[[str], bytes] | None = None
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         return self.deps.uow()
@@ -79,11 +92,9 @@ def make_notifiers(settings: Settings, redis_client=None) -> list:
     return notifiers
 
 
-def make_alexa_notifier(settings: Settings, redis_client, env=None):
+def make_alexa_notifier(settings: Settings, redis_client):
     """Alexa order-status notifications (Proactive Events API), addressed via the Alexa user id that the
     skill stores in Redis under ``alexa:user:<household>`` when a linked request arrives."""
-    import os
-
     from skills.linking import alexa_user_for, notifications_allowed
     from skills.proactive import (
         DEVELOPMENT_EVENTS_URL,
@@ -91,13 +102,12 @@ def make_alexa_notifier(settings: Settings, redis_client, env=None):
         AlexaNotifier,
         ProactiveEventsClient,
     )
-    env = os.environ if env is None else env
-    client_id, client_secret = env.get("ALEXA_CLIENT_ID", ""), env.get("ALEXA_CLIENT_SECRET", "")
+    client_id, client_secret = settings.alexa_client_id, settings.alexa_client_secret
     if not client_id or not client_secret or redis_client is None:
         log.warning("notifier 'alexa' needs ALEXA_CLIENT_ID, ALEXA_CLIENT_SECRET and Redis: not enabled")
         return None
-    client = ProactiveEventsClient(client_id, client_secret, token_url=env.get("ALEXA_TOKEN_URL") or TOKEN_URL,
-                                   events_url=env.get("ALEXA_EVENTS_URL") or DEVELOPMENT_EVENTS_URL)
+    client = ProactiveEventsClient(client_id, client_secret, token_url=settings.alexa_token_url or TOKEN_URL,
+                                   events_url=settings.alexa_events_url or DEVELOPMENT_EVENTS_URL)
     return AlexaNotifier(client, alexa_user_for(redis_client),
                          allowed=lambda household_id: notifications_allowed(redis_client, household_id))
 
@@ -112,8 +122,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     settings = settings or Settings.from_env()
     orm.start_mappers()
     devices.start_mappers()
-    devices.subscribe()
-    pantry.subscribe()
     clock = clock or system_clock
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -133,23 +141,23 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
     deps = Deps(uow=None, clock=clock, gateway=gateway,
                 notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
                 queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
-    repositories = {**devices.REPOSITORIES, **oauth.REPOSITORIES, **lists.REPOSITORIES,  # the features' stores
-                    **pantry.REPOSITORIES, **members.REPOSITORIES}
+    repositories = {name: make for feature in FEATURES for name, make in feature.REPOSITORIES.items()}
+    consumers = EventConsumers(event_handlers.EVENT_CONSUMERS, *(feature.EVENT_CONSUMERS for feature in FEATURES))
+    command_handlers = {**CORE_COMMAND_HANDLERS}
+    for feature in FEATURES:
+        command_handlers.update(feature.COMMAND_HANDLERS)
     # Outbox rows carry the request id; committed order events are counted (replenish.observability).
-    deps.uow = lambda: ObservedUnitOfWork(session_factory, after_commit=lambda ids: event_handlers.dispatch(ids, deps),
-                                          repositories=repositories, committed=metrics.observe_events,
-                                          clock=clock, needs_handling=event_handlers.has_subscribers)
+    hooks = (lambda committed: event_handlers.dispatch(committed.to_handle, deps),  # to the queue
+             lambda committed: metrics.observe_events(committed.events))  # order transitions counted
+    deps.uow = lambda: ObservedUnitOfWork(session_factory, hooks=hooks, repositories=repositories, clock=clock,
+                                          needs_handling=consumers.wanted)
     recommendations = Recommendations(deps.uow, settings.model_dir, clock)
     deps.recommendations = recommendations
-    # the features' handlers; members' PlaceOrder (their roles and caps) replaces the core's
-    bus = MessageBus(deps, {**devices.COMMAND_HANDLERS, **lists.COMMAND_HANDLERS, **pantry.COMMAND_HANDLERS,
-                            **members.COMMAND_HANDLERS, **digest.COMMAND_HANDLERS})
+    bus = MessageBus(deps, command_handlers, consumers)
     deps.place_order = bus.command_handlers[commands.PlaceOrder]  # features that place orders go through it too
-    container = Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
-                          redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, store=store)
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.
-    from replenish.web.dashboard_security import SESSION_LIFETIME
-    from replenish.web.sessions import SessionStore
-    sessions = container.extras["dashboard_sessions"] = SessionStore(redis_client, SESSION_LIFETIME)
+    sessions = SessionStore(redis_client, SESSION_LIFETIME)
     deps.token_listeners.append(sessions.end_household)
-    return container
+    return Container(settings=settings, engine=engine, session_factory=session_factory, clock=clock,
+                     redis=redis_client, deps=deps, bus=bus, recommendations=recommendations, sessions=sessions,
+                     store=store)

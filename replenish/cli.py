@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 
 import click
 
-from replenish.config import Settings
+from replenish.config import ConfigError, Settings
+
+
+class _Main(click.Group):
+    """A setting the product refuses to run with is one line naming the variable, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _container(migrate_sqlite: bool = True):
@@ -20,7 +30,7 @@ def _container(migrate_sqlite: bool = True):
     return bootstrap(settings)
 
 
-@click.group()
+@click.group(cls=_Main)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Replenish: replenishment ordering by voice, button and appliance."""

@@ -1,20 +1,16 @@
-"""Settings from environment variables, with embedded defaults (a fresh machine needs none of them)."""
+"""One typed Settings (pydantic-settings), read from the environment once by each composition root (the CLI, the
+WSGI module, the Celery app, Alembic's env) and passed to whatever needs a setting; no other module reads
+``os.environ``. Every field names its environment variable (its alias); a fresh machine needs none of them. A
+value that does not parse is refused at start with a ``ConfigError`` naming the variable."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
-
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _float(env, name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigError(ValueError):
@@ -41,49 +37,93 @@ def check_secret_key(value: str) -> None:
                           "or leave it empty.")
 
 
-@dataclass
-class Settings:
-    var_dir: Path = Path("var")
-    database_url: str = ""
-    redis_url: str | None = None  # None: the in-process Redis substitute
-    broker_url: str = "memory://"
-    queue_name: str = "replenish"
-    embedded_worker: bool = True  # a Celery worker thread inside the server process
-    fulfillment: str = "sim"  # sim | http
-    retailer_url: str | None = None
-    retailer_secret: str = ""
-    notifiers: tuple[str, ...] = ()  # extra channels beside the feed: "sns", "alexa"
-    aws_region: str = "us-east-1"
-    sns_endpoint_url: str | None = None
-    sim_confirm_delay: float = 5.0
-    sim_ship_delay: float = 60.0
-    sim_deliver_delay: float = 180.0
-    sim_out_of_stock: tuple[str, ...] = ()
-    track_interval_seconds: float = 10.0
-    relay_interval_seconds: float = 10.0
-    relay_grace_seconds: float = 30.0
-    outbox_batch: int = 100
-    outbox_linger_seconds: float = 0.02
-    sweep_interval_seconds: float = 5.0
-    submit_grace_seconds: float = 10.0
-    retrain_interval_seconds: float = 24 * 3600.0
-    sim_submit_latency: float = 0.0
+
+def env(name: str, default, *more: str):
+    """A field read from the environment variable ``name`` (or, for compatibility, ``more``)."""
+    return Field(default, validation_alias=AliasChoices(name, *more), json_schema_extra={"env": name})
+
+
+RATE = re.compile(r"^\d+(/\d+(\.\d+)?)?$")  # count[/seconds]
+
+
+class Settings(BaseSettings):
+    # Given values only (the composition root passes the environment through ``from_env``): a Settings built in
+    # a test from keyword arguments is not changed by whatever the test process's environment holds.
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", validate_default=False)
+
+    var_dir: Path = env("REPLENISH_VAR_DIR", Path("var"))
+    database_url: str = env("DATABASE_URL", "")  # from_env: sqlite under var_dir when unset
+    redis_url: str | None = env("REDIS_URL", None)  # None: the in-process Redis substitute
+    broker_url: str = env("BROKER_URL", "memory://")  # from_env: REDIS_URL when unset
+    queue_name: str = env("CELERY_QUEUE", "replenish")
+    embedded_worker: bool = env("REPLENISH_EMBEDDED_WORKER", True)  # a Celery worker thread inside the server
+    fulfillment: str = env("REPLENISH_FULFILLMENT", "sim")  # sim | http
+    retailer_url: str | None = env("RETAILER_URL", None)
+    retailer_secret: str = env("RETAILER_SECRET", "")
+    notifiers: tuple[str, ...] = env("REPLENISH_NOTIFIERS", ())  # extra channels beside the feed: "sns", "alexa"
+    aws_region: str = env("AWS_REGION", "us-east-1", "AWS_DEFAULT_REGION")
+    sns_endpoint_url: str | None = env("SNS_ENDPOINT_URL", None)
+    sim_confirm_delay: float = env("SIM_CONFIRM_DELAY", 5.0)
+    sim_ship_delay: float = env("SIM_SHIP_DELAY", 60.0)
+    sim_deliver_delay: float = env("SIM_DELIVER_DELAY", 180.0)
+    sim_out_of_stock: tuple[str, ...] = env("SIM_OUT_OF_STOCK", ())
+    track_interval_seconds: float = env("TRACK_INTERVAL", 10.0)
+    relay_interval_seconds: float = env("RELAY_INTERVAL", 10.0)
+    relay_grace_seconds: float = env("RELAY_GRACE", 30.0)
+    outbox_batch: int = env("OUTBOX_BATCH", 100)
+    outbox_linger_seconds: float = env("OUTBOX_LINGER_MS", 0.02)  # the variable is in milliseconds (from_env)
+    sweep_interval_seconds: float = env("SWEEP_INTERVAL", 5.0)
+    submit_grace_seconds: float = env("SUBMIT_GRACE", 10.0)
+    retrain_interval_seconds: float = env("RETRAIN_INTERVAL", 24 * 3600.0)
+    sim_submit_latency: float = env("SIM_SUBMIT_LATENCY", 0.0)
     # Orders the store did not answer: tried again after submit_retry_base * 2**n seconds (n: tries so far), at
     # most submit_retry_cap apart, with jitter; failed with a reason the household is told after submit_give_up.
-    submit_retry_base: float = 1.0
-    submit_retry_cap: float = 300.0
-    submit_give_up: float = 2 * 3600.0
-    delivery_lead_days: float = 2.0  # how long an order takes to arrive: slots reorder this far ahead of run-out
-    model_dir: Path = Path("var/models")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    secret_key: str = ""
-    alexa_verify: bool = True
-    alexa_skill_ids: tuple[str, ...] = ()
-    public_url: str = ""
-    auth_failure_limit: str = "10/minute"  # failed authentications per client address and per credential
-    metrics_token: str = ""  # Bearer token for GET /metrics from beyond loopback (docs/operations.md)
-    extra: dict = field(default_factory=dict)
+    submit_retry_base: float = env("SUBMIT_RETRY_BASE", 1.0)
+    submit_retry_cap: float = env("SUBMIT_RETRY_CAP", 300.0)
+    submit_give_up: float = env("SUBMIT_GIVE_UP", 2 * 3600.0)
+    delivery_lead_days: float = env("REPLENISH_LEAD_DAYS", 2.0)  # slots reorder this far ahead of run-out
+    model_dir: Path = env("REPLENISH_MODEL_DIR", Path("var/models"))  # from_env: under var_dir when unset
+    host: str = env("HOST", "127.0.0.1")
+    port: int = env("PORT", 8000)
+    secret_key: str = env("REPLENISH_SECRET_KEY", "")
+    alexa_verify: bool = env("REPLENISH_ALEXA_VERIFY", True)
+    alexa_skill_ids: tuple[str, ...] = env("ALEXA_SKILL_IDS", ())
+    public_url: str = env("REPLENISH_PUBLIC_URL", "")
+    auth_failure_limit: str = env("REPLENISH_AUTH_FAILURE_LIMIT", "10/minute")  # per client address and credential
+    metrics_token: str = env("REPLENISH_METRICS_TOKEN", "")  # Bearer token for GET /metrics beyond loopback
+    # Requests allowed per button, partner and device, as count/seconds (devices' signed API).
+    button_rate: str = env("REPLENISH_BUTTON_RATE", "600/60")
+    partner_rate: str = env("REPLENISH_PARTNER_RATE", "12000/60")
+    device_rate: str = env("REPLENISH_DEVICE_RATE", "600/60")
+    # The skill's credentials for proactive notifications (the "alexa" notifier).
+    alexa_client_id: str = env("ALEXA_CLIENT_ID", "")
+    alexa_client_secret: str = env("ALEXA_CLIENT_SECRET", "")
+    alexa_token_url: str = env("ALEXA_TOKEN_URL", "")  # empty: Amazon's
+    alexa_events_url: str = env("ALEXA_EVENTS_URL", "")  # empty: the development endpoint
+    currency: str = env("REPLENISH_CURRENCY", "USD")  # the store's prices are in this currency (the skill says it)
+    worker_metrics_port: int | None = env("REPLENISH_WORKER_METRICS_PORT", None)  # a worker's own exporter
+    worker_metrics_addr: str = env("REPLENISH_WORKER_METRICS_ADDR", "127.0.0.1")
+
+    @field_validator("notifiers", "sim_out_of_stock", "alexa_skill_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("button_rate", "partner_rate", "device_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not RATE.match(value.strip()):
+            raise ValueError("give requests allowed as count/seconds, e.g. 600/60")
+        return value.strip()
+
+    @field_validator("fulfillment")
+    @classmethod
+    def _fulfillment(cls, value: str) -> str:
+        if value not in ("sim", "http"):
+            raise ValueError("give sim or http")
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,54 +134,47 @@ class Settings:
         return self.broker_url.startswith("memory://")
 
     @classmethod
-    def from_env(cls, env=None) -> Settings:
+    def env_names(cls) -> dict[str, str]:
+        """Each field's environment variable."""
+        return {name: info.json_schema_extra["env"] for name, info in cls.model_fields.items()}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings from ``env`` (the process environment by default): unset and empty variables take their
+        defaults. Raises ``ConfigError`` naming the variable whose value does not parse."""
         env = os.environ if env is None else env
-        var_dir = Path(env.get("REPLENISH_VAR_DIR", "var"))
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'replenish.db'}"
+        names = cls.env_names()
+        given = {names[f]: env[names[f]] for f in names if env.get(names[f]) not in (None, "")}
+        if "AWS_REGION" not in given and env.get("AWS_DEFAULT_REGION"):
+            given["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
+        var_dir = Path(given.get("REPLENISH_VAR_DIR", "var"))
+        database_url = given.get("DATABASE_URL") or f"sqlite:///{var_dir / 'replenish.db'}"
         if database_url.startswith("postgres://"):
             database_url = "postgresql://" + database_url[len("postgres://"):]
         if database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
-        redis_url = env.get("REDIS_URL") or None
-        broker_url = env.get("BROKER_URL") or redis_url or "memory://"
-        embedded_default = broker_url.startswith("memory://")
-        return cls(
-            var_dir=var_dir,
-            database_url=database_url,
-            redis_url=redis_url,
-            broker_url=broker_url,
-            queue_name=env.get("CELERY_QUEUE", "replenish"),
-            embedded_worker=_bool(env.get("REPLENISH_EMBEDDED_WORKER"), embedded_default),
-            fulfillment=env.get("REPLENISH_FULFILLMENT", "sim"),
-            retailer_url=env.get("RETAILER_URL") or None,
-            retailer_secret=env.get("RETAILER_SECRET", ""),
-            notifiers=tuple(n for n in env.get("REPLENISH_NOTIFIERS", "").replace(" ", "").split(",") if n),
-            aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
-            sns_endpoint_url=env.get("SNS_ENDPOINT_URL") or None,
-            sim_confirm_delay=_float(env, "SIM_CONFIRM_DELAY", 5.0),
-            sim_ship_delay=_float(env, "SIM_SHIP_DELAY", 60.0),
-            sim_deliver_delay=_float(env, "SIM_DELIVER_DELAY", 180.0),
-            sim_out_of_stock=tuple(s for s in env.get("SIM_OUT_OF_STOCK", "").split(",") if s),
-            track_interval_seconds=_float(env, "TRACK_INTERVAL", 10.0),
-            relay_interval_seconds=_float(env, "RELAY_INTERVAL", 10.0),
-            relay_grace_seconds=_float(env, "RELAY_GRACE", 30.0),
-            outbox_batch=max(1, int(_float(env, "OUTBOX_BATCH", 100))),
-            outbox_linger_seconds=max(0.0, _float(env, "OUTBOX_LINGER_MS", 20.0) / 1000),
-            sweep_interval_seconds=_float(env, "SWEEP_INTERVAL", 5.0),
-            submit_grace_seconds=_float(env, "SUBMIT_GRACE", 10.0),
-            retrain_interval_seconds=_float(env, "RETRAIN_INTERVAL", 24 * 3600.0),
-            sim_submit_latency=_float(env, "SIM_SUBMIT_LATENCY", 0.0),
-            submit_retry_base=max(0.01, _float(env, "SUBMIT_RETRY_BASE", 1.0)),
-            submit_retry_cap=max(0.01, _float(env, "SUBMIT_RETRY_CAP", 300.0)),
-            submit_give_up=max(0.0, _float(env, "SUBMIT_GIVE_UP", 2 * 3600.0)),
-            delivery_lead_days=max(0.0, _float(env, "REPLENISH_LEAD_DAYS", 2.0)),
-            model_dir=Path(env.get("REPLENISH_MODEL_DIR", str(var_dir / "models"))),
-            host=env.get("HOST", "127.0.0.1"),
-            port=int(env.get("PORT", "8000")),
-            secret_key=env.get("REPLENISH_SECRET_KEY", ""),
-            alexa_verify=_bool(env.get("REPLENISH_ALEXA_VERIFY"), True),
-            alexa_skill_ids=tuple(s for s in env.get("ALEXA_SKILL_IDS", "").split(",") if s),
-            public_url=env.get("REPLENISH_PUBLIC_URL", ""),
-            auth_failure_limit=env.get("REPLENISH_AUTH_FAILURE_LIMIT") or "10/minute",
-            metrics_token=env.get("REPLENISH_METRICS_TOKEN", ""),
-        )
+        given["DATABASE_URL"] = database_url
+        given.setdefault("BROKER_URL", given.get("REDIS_URL") or "memory://")
+        given.setdefault("REPLENISH_EMBEDDED_WORKER", str(given["BROKER_URL"].startswith("memory://")))
+        given.setdefault("REPLENISH_MODEL_DIR", str(var_dir / "models"))
+        try:
+            settings = cls(**given)
+        except ValidationError as exc:
+            raise ConfigError(_problems(exc, given)) from None
+        # Values that are clamped rather than refused, as they always were; milliseconds to seconds.
+        settings.outbox_batch = max(1, settings.outbox_batch)
+        if "OUTBOX_LINGER_MS" in given:
+            settings.outbox_linger_seconds = max(0.0, settings.outbox_linger_seconds / 1000)
+        settings.submit_retry_base = max(0.01, settings.submit_retry_base)
+        settings.submit_retry_cap = max(0.01, settings.submit_retry_cap)
+        settings.submit_give_up = max(0.0, settings.submit_give_up)
+        settings.delivery_lead_days = max(0.0, settings.delivery_lead_days)
+        return settings
+
+
+def _problems(exc: ValidationError, given: Mapping[str, str]) -> str:
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else "?"
+        lines.append(f"{name}={given.get(name, '')!r} is not valid: {error.get('msg', 'invalid value')}")
+    return "; ".join(lines)

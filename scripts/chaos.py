@@ -359,7 +359,7 @@ def seed(env: dict, households: int, skus: int) -> tuple[dict[str, str], list[st
     from replenish.bootstrap import bootstrap
     from replenish.config import Settings
     from replenish.domain import commands
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
     container = bootstrap(Settings.from_env(env), queue=RecordingQueue())
     products = [Product(f"CHAOS-{i}", f"Chaos item {i}", "Brand", "household/things", 1, "count", 150 + i)
                 for i in range(skus)]

@@ -78,7 +78,7 @@ def arrival(turn: Turn, order: dict) -> datetime:
     expected = _when(order.get("expected_delivery"))
     if expected is not None:
         return expected
-    days = float((turn.container.settings.extra or {}).get("voice_delivery_days", DEFAULT_DELIVERY_DAYS))
+    days = DEFAULT_DELIVERY_DAYS
     start = _when(order.get("submitted_at")) or _when(order.get("submit_after")) or turn.now()
     return start + timedelta(days=days)
 

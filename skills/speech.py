@@ -50,7 +50,7 @@ SHORT_NAME_WORDS = 5
 LOCALES_DIR = Path(__file__).resolve().with_name("locales")
 DOMAIN = "skill"
 DEFAULT_LOCALE = "en-US"
-DEFAULT_CURRENCY = "USD"  # the store's prices are in this currency (settings.extra["currency"] changes it)
+DEFAULT_CURRENCY = "USD"  # the store's prices are in this currency (REPLENISH_CURRENCY changes it)
 _locale: ContextVar[str] = ContextVar("speech_locale", default=DEFAULT_LOCALE)
 _currency: ContextVar[str] = ContextVar("speech_currency", default=DEFAULT_CURRENCY)
 

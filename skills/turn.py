@@ -73,8 +73,7 @@ class Turn:
     def recs(self) -> TurnRecommendations:
         """The recommender for this household and turn (history read at most once)."""
         if self._recs is None:
-            ttl = float((self.container.settings.extra or {}).get("voice_history_ttl", HISTORY_TTL))
-            self._recs = TurnRecommendations(self.container.recommendations, self.household_id, ttl)
+            self._recs = TurnRecommendations(self.container.recommendations, self.household_id, HISTORY_TTL)
         return self._recs
 
     def now(self) -> datetime:
@@ -117,7 +116,7 @@ class LocalizationInterceptor(AbstractRequestInterceptor):
     """Speech in the request's locale (``request.locale``: "en-GB", "de-DE"...), prices in the store's currency."""
 
     def __init__(self, container):
-        self.currency = (container.settings.extra or {}).get("currency") or speech.DEFAULT_CURRENCY
+        self.currency = container.settings.currency or speech.DEFAULT_CURRENCY
 
     def process(self, handler_input):
         speech.use_locale(getattr(handler_input.request_envelope.request, "locale", None), self.currency)

@@ -52,7 +52,7 @@ def settings(tmp_path):
 def make_container(settings, clock):
     """Builds a container; ``queue`` defaults to a recorder the test drives by hand."""
     from replenish.bootstrap import bootstrap
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
 
     def build(queue=None, **overrides):
         orm.start_mappers()

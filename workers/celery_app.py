@@ -55,6 +55,7 @@ def make_celery(settings: Settings) -> Celery:
     return configure(Celery("replenish", include=tasks), settings)
 
 
-app = make_celery(Settings.from_env())
-_observability.connect(app)  # JSON logs, request ids in task headers, task metrics (Celery signals)
+settings = Settings.from_env()  # this process's settings, read once (the tasks' container gets its own)
+app = make_celery(settings)
+_observability.connect(app, settings)  # JSON logs, request ids in task headers, task metrics (Celery signals)
 BEAT_SCHEDULE = app.conf.beat_schedule

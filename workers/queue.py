@@ -43,7 +43,7 @@ class CeleryQueue:
 
     def drain_started(self) -> None:
         if self.redis is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # no Redis: the flag expires on its own
                 self.redis.delete(self._flag)
 
     # No ETA or countdown messages: a worker holding them when a Redis broker drops its connection dies
@@ -62,58 +62,3 @@ class CeleryQueue:
     def send(self, task_name: str, *args) -> None:
         """For other parts of the product (webhook deliveries) that add their own tasks."""
         self.app.send_task(task_name, args=list(args))
-
-
-class _EventByEvent:
-    """For queues without batch draining: committed events are handled (or recorded) one by one."""
-
-    def handle_events(self, event_ids: list[int]) -> None:
-        for event_id in event_ids:
-            self.handle_event(event_id)
-
-    def drain_started(self) -> None:
-        pass
-
-
-class InlineQueue(_EventByEvent):
-    """Runs the work at once in the caller's thread (unit tests, scripts). Not for servers."""
-
-    def __init__(self, bus_provider):
-        self.bus_provider = bus_provider
-        self.submitted: list[str] = []
-
-    def handle_event(self, event_id: int) -> None:
-        self.bus_provider().handle_event(event_id)
-
-    def submit_order(self, order_id: str, eta=None) -> None:
-        from replenish.domain import commands
-        self.submitted.append(order_id)
-        self.bus_provider().handle(commands.SubmitOrder(order_id))
-
-    def track_order(self, order_id: str, countdown: float = 0) -> None:
-        pass  # tracking is driven explicitly in tests
-
-    def send(self, task_name: str, *args) -> None:
-        pass
-
-
-class RecordingQueue(_EventByEvent):
-    """Remembers what was asked for; tests run it by hand."""
-
-    def __init__(self):
-        self.events: list[int] = []
-        self.submissions: list[tuple[str, object]] = []
-        self.tracking: list[str] = []
-        self.sent: list[tuple] = []
-
-    def handle_event(self, event_id: int) -> None:
-        self.events.append(event_id)
-
-    def submit_order(self, order_id: str, eta=None) -> None:
-        self.submissions.append((order_id, eta))
-
-    def track_order(self, order_id: str, countdown: float = 0) -> None:
-        self.tracking.append(order_id)
-
-    def send(self, task_name: str, *args) -> None:
-        self.sent.append((task_name, args))

@@ -6,22 +6,22 @@ from __future__ import annotations
 
 from .adapters import orm as _orm
 from .adapters.repository import DeviceRepository, WebhookLog
-from .services import events as _events
-from .services.handlers import DEVICE_COMMAND_HANDLERS
+from .domain.model import DeviceGone, Unauthorized
+from .services.events import EVENT_CONSUMERS as DEVICE_EVENT_CONSUMERS
+from .services.handlers import DEVICE_COMMAND_HANDLERS, LinkCodeInvalid, NotATestOrder, NotifyOnly, SlotFull
 
 REPOSITORIES = {"devices": DeviceRepository, "webhooks": WebhookLog}
 COMMAND_HANDLERS = DEVICE_COMMAND_HANDLERS
+EVENT_CONSUMERS = DEVICE_EVENT_CONSUMERS  # household notices, partner webhooks
+# The HTTP statuses of the feature's errors, added to the web layer's table by the app factory.
+ERROR_STATUSES = {DeviceGone: 410, Unauthorized: 401, LinkCodeInvalid: 400, SlotFull: 409, NotATestOrder: 409,
+                  NotifyOnly: 409}
 CELERY_MODULES = ("replenish.devices.tasks",)
 metadata_tables = _orm  # importing it puts the feature's tables on the core's metadata (Alembic, create_all)
 
 
 def start_mappers() -> None:
     _orm.start_mappers()
-
-
-def subscribe() -> None:
-    """The feature's event consumers (household notices, partner webhooks), once per process."""
-    _events.subscribe()
 
 
 def blueprints() -> list:

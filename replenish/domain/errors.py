@@ -1,10 +1,10 @@
-"""Domain errors. Each carries a machine code and a sentence fit to show or speak to a person."""
+"""Domain errors. Each carries a machine code and a sentence fit to show or speak to a person. They know nothing
+of HTTP: the web layer maps each class to a status (``replenish.web.errors.ERROR_STATUSES``)."""
 from __future__ import annotations
 
 
 class DomainError(Exception):
     code = "domain_error"
-    status = 422  # the HTTP status an entrypoint should map this to
     field: str | None = None
 
     def __init__(self, message: str, *, field: str | None = None, **details):
@@ -17,7 +17,6 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
 
 
 class UnknownProduct(NotFound):
@@ -27,31 +26,41 @@ class UnknownProduct(NotFound):
 
 class ProductUnavailable(DomainError):
     code = "product_unavailable"
-    status = 409
     field = "sku"
 
 
 class IllegalTransition(DomainError):
     code = "illegal_transition"
-    status = 409
 
 
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
-    status = 422
 
 
 class InvalidCommand(DomainError):
     code = "invalid"
-    status = 400
 
 
 class PinLocked(DomainError):
     code = "pin_locked"
-    status = 423
 
 
 class IdempotencyKeyReused(DomainError):
     """The same Idempotency-Key with a different request: neither order is placed twice nor silently mixed up."""
     code = "idempotency_key_reused"
-    status = 422
+
+
+class Conflict(DomainError):
+    """What someone else changed at the same moment made this change impossible (a row written twice, a version
+    that moved on): the unit of work raises it for the database's own conflicts, so handlers need no SQL."""
+    code = "conflict"
+
+
+class DuplicateEntry(Conflict):
+    """Another transaction saved the same unique thing first (an idempotency key, a link code)."""
+    code = "duplicate"
+
+
+class ConcurrentUpdate(Conflict):
+    """Another transaction changed the same row first (the version it was read at moved on)."""
+    code = "concurrent_update"

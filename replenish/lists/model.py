@@ -19,7 +19,6 @@ SOURCES = ("voice", "web", "button", "forecast", "digest", "stock")
 class ListChanged(DomainError):
     """The list changed since the household looked at it: ordering what they did not see would surprise them."""
     code = "list_changed"
-    status = 409
     field = "version"
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from . import adapters as _tables  # noqa: F401  (its tables, on the core's metadata: Alembic, create_all)
 from .adapters import ListRepository
 from .handlers import LIST_COMMAND_HANDLERS
+from .model import ListChanged
 
 REPOSITORIES = {"lists": ListRepository}
 COMMAND_HANDLERS = LIST_COMMAND_HANDLERS
+EVENT_CONSUMERS: dict = {}  # the list consumes no events
+ERROR_STATUSES = {ListChanged: 409}  # for the web layer's table (replenish.web.errors)
 
 
 def blueprints() -> list:

@@ -21,19 +21,16 @@ MAX_CAP_CENTS = 10_000_00
 class ApprovalNeeded(DomainError):
     """A child or guest asked to spend: that is a request for an adult, never an order."""
     code = "approval_needed"
-    status = 403
     field = "speaker"
 
 
 class NotAllowed(DomainError):
     code = "forbidden"
-    status = 403
 
 
 class RequestClosed(DomainError):
     """The request was already declined or expired (an approved one answers with its order)."""
     code = "request_closed"
-    status = 409
     field = "request_id"
 
 

@@ -15,7 +15,7 @@ from replenish.domain.model import MAX_QUANTITY, Channel
 from replenish.services.ports import PermanentError, TransientError
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container, json_body, require_household
-from replenish.web.errors import ApiError
+from replenish.web.errors import ApiError, status_for
 from replenish.web.openapi import operation
 
 from . import handlers
@@ -322,7 +322,8 @@ def attach_dashboard(dash) -> None:
             else:
                 raise InvalidCommand("Unknown action.", field="action")
         except DomainError as exc:
-            return _members_page(exc.status if 400 <= exc.status < 500 else 400, exc.message)
+            status = status_for(exc)
+            return _members_page(status if 400 <= status < 500 else 400, exc.message)
         return redirect(url_for("dashboard.members"))
 
     @dash.get("/approvals")

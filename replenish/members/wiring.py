@@ -6,9 +6,12 @@ from __future__ import annotations
 from . import adapters as _tables  # noqa: F401  (its tables, on the core's metadata: Alembic, create_all)
 from .adapters import MemberRepository
 from .handlers import MEMBER_COMMAND_HANDLERS
+from .model import ApprovalNeeded, NotAllowed, RequestClosed
 
 REPOSITORIES = {"members": MemberRepository}
 COMMAND_HANDLERS = MEMBER_COMMAND_HANDLERS
+EVENT_CONSUMERS: dict = {}  # members consume no events
+ERROR_STATUSES = {ApprovalNeeded: 403, NotAllowed: 403, RequestClosed: 409}  # for replenish.web.errors
 CELERY_MODULES = ("replenish.members.tasks",)
 
 

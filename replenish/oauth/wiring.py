@@ -7,6 +7,9 @@ from . import tables as _tables  # noqa: F401  (importing it puts the tables on 
 from .store import OAuthStore
 
 REPOSITORIES = {"oauth": OAuthStore}
+COMMAND_HANDLERS: dict = {}  # account linking is driven by its web flow and CLI, not by bus commands
+ERROR_STATUSES: dict = {}  # no errors of its own beyond the core's
+EVENT_CONSUMERS: dict = {}
 
 
 def blueprints() -> list:

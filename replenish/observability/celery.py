@@ -84,12 +84,15 @@ def _failure(sender=None, **_):
         metrics.WEBHOOK_DELIVERIES.labels(result="error").inc()
 
 
+_settings = None  # given by connect(): the Celery app's settings
+
+
 def _worker_init(**_):
     # Compose runs workers in containers of their own: REPLENISH_WORKER_METRICS_PORT gives them an exporter.
-    port = os.environ.get("REPLENISH_WORKER_METRICS_PORT")
+    port = _settings.worker_metrics_port if _settings is not None else None
     if port:
         try:
-            metrics.serve_worker_metrics(int(port), os.environ.get("REPLENISH_WORKER_METRICS_ADDR", "127.0.0.1"))
+            metrics.serve_worker_metrics(port, _settings.worker_metrics_addr)
         except (OSError, ValueError) as exc:
             logging.getLogger(__name__).warning("worker metrics not served on %r: %s", port, exc)
 
@@ -98,8 +101,9 @@ def _process_shutdown(**_):
     metrics.mark_process_dead(os.getpid())
 
 
-def connect(app=None) -> None:
-    global _connected
+def connect(app=None, settings=None) -> None:
+    global _connected, _settings
+    _settings = settings if settings is not None else _settings
     if _connected:
         return
     _connected = True

@@ -51,7 +51,7 @@ class RequestTaggedOutbox(OutboxRepository):
 
 
 class ObservedUnitOfWork(SqlAlchemyUnitOfWork):
-    """The unit of work with request-tagged outbox rows (bootstrap also gives it ``committed``: metrics)."""
+    """The unit of work with request-tagged outbox rows (bootstrap gives it the post-commit hooks)."""
 
     def __enter__(self) -> ObservedUnitOfWork:
         super().__enter__()

@@ -8,11 +8,8 @@ from .handlers import PANTRY_COMMAND_HANDLERS, stock_delivered
 
 REPOSITORIES = {"stock": StockRepository}
 COMMAND_HANDLERS = PANTRY_COMMAND_HANDLERS
-
-
-def subscribe() -> None:
-    from replenish.services import event_handlers
-    event_handlers.subscribe("OrderDelivered", stock_delivered)
+ERROR_STATUSES: dict = {}  # no errors of its own beyond the core's
+EVENT_CONSUMERS = {"OrderDelivered": [stock_delivered]}
 
 
 def blueprints() -> list:

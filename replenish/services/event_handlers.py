@@ -1,14 +1,15 @@
 """Consumers of events read back from the outbox: follow-up work and notifications.
 
 Each runs inside the transaction that marks the event handled, so a redelivered message is handled once.
-Other packages add consumers with ``subscribe`` (the partner webhooks do).
+Nothing subscribes at import time: this module declares the core's table (``EVENT_CONSUMERS``), each feature
+declares its own in its ``wiring.py``, and ``bootstrap()`` merges them into one ``EventConsumers`` per container,
+which the message bus owns (``deps.consumers``).
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from replenish.domain import events, model
@@ -20,16 +21,26 @@ from .views import order_view
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[events.Event, object, object], None]
-SUBSCRIBERS: dict[str, list[EventHandler]] = defaultdict(list)
+ConsumerTable = Mapping[str, Iterable[EventHandler]]
 
 
-def subscribe(event_name: str, handler: EventHandler) -> None:
-    if handler not in SUBSCRIBERS[event_name]:
-        SUBSCRIBERS[event_name].append(handler)
+class EventConsumers:
+    """Which consumers handle each event type, for one container. Built by ``bootstrap()`` from the tables the
+    packages declare, merged in the order given (within an event, a consumer listed twice runs once)."""
 
+    def __init__(self, *tables: ConsumerTable):
+        self.table: dict[str, list[EventHandler]] = {}
+        for table in tables:
+            for event_name, handlers in table.items():
+                current = self.table.setdefault(event_name, [])
+                current.extend(h for h in handlers if h not in current)
 
-def has_subscribers(event_name: str) -> bool:
-    return bool(SUBSCRIBERS.get(event_name))
+    def __call__(self, event_name: str) -> list[EventHandler]:
+        return self.table.get(event_name, [])
+
+    def wanted(self, event_name: str) -> bool:
+        """Whether some consumer handles this event (events nobody consumes are written as already handled)."""
+        return bool(self.table.get(event_name))
 
 
 def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
@@ -88,10 +99,13 @@ def notify_pin_locked(event: events.VoicePinLocked, uow, deps) -> None:
     notify_household_of(uow, deps, event.household_id, event.name, text)
 
 
-subscribe("OrderPlaced", schedule_submission)
-subscribe("VoicePinLocked", notify_pin_locked)
-for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed"):
-    subscribe(_name, notify_household)
+ORDER_NEWS = ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed")
+EVENT_CONSUMERS: dict[str, list[EventHandler]] = {
+    "OrderPlaced": [schedule_submission],
+    "VoicePinLocked": [notify_pin_locked],
+}
+for _name in ORDER_NEWS:
+    EVENT_CONSUMERS.setdefault(_name, []).append(notify_household)
 
 
 def _run_consumers(rows, uow, deps) -> None:
@@ -102,7 +116,7 @@ def _run_consumers(rows, uow, deps) -> None:
         orders = uow.orders.get_many(order_ids)
         uow.context["prefetched"] = (orders, uow.households.get_many(o.household_id for o in orders))
     for row, event in loaded:
-        for handler in SUBSCRIBERS.get(row.event_type, []):
+        for handler in deps.consumers(row.event_type):
             handler(event, uow, deps)
 
 

@@ -6,14 +6,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from replenish.domain import commands, model
 from replenish.domain.errors import (
+    ConcurrentUpdate,
+    DuplicateEntry,
     IdempotencyKeyReused,
     InvalidCommand,
     LimitExceeded,
@@ -29,6 +28,12 @@ from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, su
 from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
+if TYPE_CHECKING:
+    from replenish.config import Settings
+
+    from .event_handlers import EventConsumers
+    from .ports import FulfillmentGateway, Notifier, TaskQueue
+
 log = logging.getLogger(__name__)
 
 
@@ -36,12 +41,13 @@ log = logging.getLogger(__name__)
 class Deps:
     uow: Callable[[], Any]
     clock: Callable[[], datetime]
-    gateway: Any
-    notifiers: list
-    queue: Any
-    locks: Any
-    settings: Any
+    gateway: FulfillmentGateway
+    notifiers: list[Notifier]
+    queue: TaskQueue
+    locks: Any  # RedisLocks, or a test's
+    settings: Settings
     recommendations: Any = None
+    consumers: EventConsumers | None = None  # the container's event consumers (the message bus sets it)
     # Called with a household id after its API tokens changed (issued, revoked): entrypoints that keep state
     # bound to a token hang their reaction here (the web ends the household's dashboard sessions).
     token_listeners: list = field(default_factory=list)
@@ -123,7 +129,7 @@ def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
         raise InvalidCommand("An order needs at least one product.", field="lines")
     try:
         return _place(cmd, deps)
-    except IntegrityError:
+    except DuplicateEntry:
         # Another transaction committed the same key or source while this one waited: report its order.
         with deps.uow() as uow:
             found = _existing(uow, cmd)
@@ -221,7 +227,7 @@ def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
         outcome = _submit_locked(uow, [order], deps, now).get(order.id, "missing")
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             # A duplicate delivery of this task committed first; the retailer deduplicated by key.
             return "duplicate"
         return outcome
@@ -303,7 +309,7 @@ def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
         outcome = _submit_locked(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             # Only without row locks (SQLite): another worker got to some of them. One at a time instead;
             # the store has seen each key already and answers with the same booking.
             uow.rollback()
@@ -323,7 +329,7 @@ def submit_due_batch(deps: Deps, grace: timedelta, limit: int) -> int:
         _submit_locked(uow, orders, deps, now)
         try:
             uow.commit()
-        except StaleDataError:  # SQLite only (no row locks): another worker sent some; the next sweep sees
+        except ConcurrentUpdate:  # SQLite only (no row locks): another worker sent some; the next sweep sees
             uow.rollback()
             return 0
         return len(orders)
@@ -349,7 +355,7 @@ def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
                                         for line in order.lines], source="order")
         try:
             uow.commit()
-        except StaleDataError:
+        except ConcurrentUpdate:
             return "duplicate"
         return order.status
 
@@ -417,7 +423,6 @@ def list_tokens(household_id: str, deps: Deps) -> list[dict]:
 
 class LastToken(InvalidCommand):
     code = "last_token"
-    status = 409
 
 
 def _live_token(uow, household_id: str, token_id: str) -> model.ApiToken:

@@ -1,17 +1,23 @@
-"""The message bus: routes a command to its handler with the dependencies bootstrap gave it."""
+"""The message bus: routes a command to its handler, and an event to its consumers, with the dependencies
+bootstrap gave it. It holds no table of its own: ``bootstrap()`` builds both from the packages' declared tables,
+so two containers in one process never share handlers or consumers."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import event_handlers
-from .handlers import COMMAND_HANDLERS, Deps
+from .event_handlers import EventConsumers
+from .handlers import Deps
 
 
 class MessageBus:
-    def __init__(self, deps: Deps, command_handlers: dict | None = None):
+    def __init__(self, deps: Deps, command_handlers: Mapping[type, Callable[[Any, Deps], Any]],
+                 consumers: EventConsumers):
         self.deps = deps
-        self.command_handlers = dict(COMMAND_HANDLERS)
-        self.command_handlers.update(command_handlers or {})  # other features' handlers, given by bootstrap
+        self.command_handlers = dict(command_handlers)
+        self.consumers = consumers
+        deps.consumers = consumers  # the outbox drain, relay and sweeps reach them through the deps
 
     def handle(self, command) -> Any:
         handler = self.command_handlers.get(type(command))

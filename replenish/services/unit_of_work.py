@@ -1,29 +1,56 @@
-"""The unit of work: one transaction; rolls back unless committed; writes events to the outbox on commit."""
+"""The unit of work: one transaction; rolls back unless committed; writes events to the outbox on commit.
+
+After a commit, one mechanism runs what must follow it: post-commit hooks, each given a ``Committed`` record.
+The composition root gives the standing ones (hand the new events to the queue, count them for the metrics);
+code inside a transaction adds its own with ``on_commit`` (submit these orders, send this webhook). The database's
+own conflicts come out as domain errors (``DuplicateEntry``, ``ConcurrentUpdate``), so handlers need no SQL."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from replenish.adapters import repository
+from replenish.domain.errors import ConcurrentUpdate, Conflict, DuplicateEntry
 from replenish.domain.model import utcnow
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """What a commit wrote: every event (the order timeline's new entries) and the outbox ids of those some
+    consumer must handle."""
+    events: list = field(default_factory=list)
+    to_handle: list[int] = field(default_factory=list)
+
+
+PostCommitHook = Callable[[Committed], None]
+
+
+def as_conflict(exc: BaseException) -> Conflict | None:
+    """The domain conflict a database error stands for, if it is one."""
+    if isinstance(exc, IntegrityError):
+        return DuplicateEntry("Someone else saved the same thing at the same moment.")
+    if isinstance(exc, StaleDataError):
+        return ConcurrentUpdate("Someone else changed this at the same moment.")
+    return None
+
+
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker, after_commit: Callable[[list[int]], None] | None = None,
+    def __init__(self, session_factory: sessionmaker, *, hooks: Sequence[PostCommitHook] = (),
                  clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True,
-                 committed: Callable[[list], None] | None = None,
                  repositories: dict[str, Callable[[Session], object]] | None = None):
         self.session_factory = session_factory
-        self.after_commit = after_commit
-        self.committed = committed  # given every event a commit made, once it is committed (caches to update)
+        self.hooks = tuple(hooks)  # run after every commit (bootstrap gives them)
         self.repositories = repositories or {}  # other features' repositories by name (bootstrap gives them)
         self.clock = clock
         self.needs_handling = needs_handling
-        self._on_commit: list[Callable[[], None]] = []
+        self._on_commit: list[PostCommitHook] = []
         self.session: Session | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
@@ -40,15 +67,19 @@ class SqlAlchemyUnitOfWork:
         self.context: dict = {}  # scratch space for consumers sharing this transaction (batched follow-ups)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         try:
             self.rollback()
         finally:
             self.session.close()
+        conflict = as_conflict(exc) if exc is not None else None
+        if conflict is not None:  # a flush inside the block met another transaction's write
+            raise conflict from exc
 
     def on_commit(self, callback: Callable[[], None]) -> None:
-        """Runs ``callback`` once this unit of work has committed (never if it rolls back)."""
-        self._on_commit.append(callback)
+        """Runs ``callback`` once this unit of work has committed (never if it rolls back): a post-commit hook
+        for this transaction only."""
+        self._on_commit.append(lambda committed: callback())
 
     def track(self, aggregate) -> None:
         """Registers an aggregate whose ``events`` must reach the outbox on commit."""
@@ -71,26 +102,25 @@ class SqlAlchemyUnitOfWork:
                                             handled=not needed))
                 consumed.append(needed)
         ids = self.outbox.add_many(rows)  # one statement, however many events a batch of work made
-        return [event_id for event_id, needed in zip(ids, consumed, strict=False) if needed]
+        return [event_id for event_id, needed in zip(ids, consumed, strict=True) if needed]
 
     def commit(self) -> None:
-        """Commits state and its events together; only then hands the new events to the dispatcher."""
-        self.session.flush()  # aggregates flushed first, so their rows exist before the events that name them
-        event_ids = self._write_events()
-        self.session.commit()
-        if event_ids and self.after_commit is not None:
+        """Commits state and its events together; only then runs the post-commit hooks (the standing ones first:
+        the new events go to the dispatcher). A conflict with another transaction is a ``Conflict``."""
+        try:
+            self.session.flush()  # aggregates flushed first, so their rows exist before the events that name them
+            event_ids = self._write_events()
+            self.session.commit()
+        except (IntegrityError, StaleDataError) as exc:
+            self.session.rollback()
+            raise as_conflict(exc) from exc
+        committed = Committed(self._events, event_ids)
+        hooks, self._on_commit = [*self.hooks, *self._on_commit], []
+        for hook in hooks:
             try:
-                self.after_commit(event_ids)
-            except Exception:  # the outbox keeps them; the periodic relay sends them later
-                log.exception("could not dispatch events after commit; the outbox relay will send them")
-        if self.committed is not None and self._events:
-            try:
-                self.committed(self._events)
-            except Exception:
-                log.exception("a cache could not follow a commit")
-        callbacks, self._on_commit = self._on_commit, []
-        for callback in callbacks:
-            callback()
+                hook(committed)
+            except Exception:  # the commit stands; the outbox relay and the sweeps cover what did not follow
+                log.exception("a post-commit hook failed")
 
     def rollback(self) -> None:
         if self.session is not None:

@@ -9,7 +9,7 @@ import time
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from .errors import register_error_handlers
+from .errors import add_error_statuses, register_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def create_app(container=None) -> Flask:
     pantry.attach_dashboard(dashboard.bp)
     members.attach_dashboard(dashboard.bp)
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
+    for feature in (devices, oauth, lists, pantry, members):
+        add_error_statuses(app, feature.ERROR_STATUSES)  # the features' errors, at their HTTP statuses
     for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
                       *lists.blueprints(), *pantry.blueprints(), *members.blueprints(), dashboard.bp):
         app.register_blueprint(blueprint)

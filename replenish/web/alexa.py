@@ -4,11 +4,10 @@ Every request is verified first (certificate URL and chain, signature, timestamp
 ``skills.verify.RequestVerifier``; any failure is a 400 with the reason in the log, whatever the request type
 (the timestamp may be up to 150 s off, 3,600 s for skill events). A verified envelope whose request type the SDK
 cannot read is answered with an empty response (``VoiceSkill.invoke``); only a body that is no envelope is a 400.
-The verifier's trust store,
-certificate fetcher and clock can be injected through ``container.extras`` (``alexa_cert_store``,
-``alexa_fetch_cert``, ``alexa_clock``), or a whole verifier through ``container.extras["alexa_verifier"]`` or
-``app.extensions["alexa.verifier"]``. Its clock is real time by default: Alexa stamps requests with real time,
-whatever clock the domain runs on.
+The verifier's trust store and
+certificate fetcher come from the container (``alexa_cert_store``, ``alexa_fetch_cert``: None for Amazon's), or
+a whole verifier from ``app.extensions["alexa.verifier"]``. Its clock is real time: Alexa stamps requests with
+real time, whatever clock the domain runs on.
 """
 from __future__ import annotations
 
@@ -60,15 +59,12 @@ def _verifier() -> RequestVerifier:
 
 
 def _make_verifier(c) -> RequestVerifier:
-    extras = c.extras or {}
-    if extras.get("alexa_verifier") is not None:
-        return extras["alexa_verifier"]
     skill_ids = tuple(c.settings.alexa_skill_ids or ())
-    kwargs = {"skill_ids": skill_ids, "clock": extras.get("alexa_clock") or system_clock}
-    if extras.get("alexa_cert_store") is not None:
-        kwargs["store"] = extras["alexa_cert_store"]
-    if extras.get("alexa_fetch_cert") is not None:
-        kwargs["fetch_cert"] = extras["alexa_fetch_cert"]
+    kwargs = {"skill_ids": skill_ids, "clock": system_clock}
+    if c.alexa_cert_store is not None:
+        kwargs["store"] = c.alexa_cert_store
+    if c.alexa_fetch_cert is not None:
+        kwargs["fetch_cert"] = c.alexa_fetch_cert
     return RequestVerifier(**kwargs)
 
 
@@ -83,7 +79,7 @@ def alexa():
     body = request.get_data(cache=False)
     c = container()
     if c.settings.alexa_verify:
-        if not (c.extras or {}).get("alexa_verifier") and not c.settings.alexa_skill_ids:
+        if not c.settings.alexa_skill_ids:
             # fail closed: without our skill's id, a request signed by Alexa for anybody's skill would pass
             _warn_once("skill_ids", "ALEXA_SKILL_IDS is not set: /alexa refuses every request until it is (or set "
                                     "REPLENISH_ALEXA_VERIFY=0 for local testing only).")

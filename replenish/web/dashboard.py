@@ -24,6 +24,7 @@ from . import dashboard_forecast, dashboard_forms, throttle
 from . import dashboard_security as security
 from .auth import container, household_for_token
 from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, image_url, money, timeline
+from .errors import status_for
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +354,8 @@ def settings_limits():
     except dashboard_forms.FormErrors as exc:
         return _settings_page(400, exc.errors, entered)
     except DomainError as exc:
-        return _settings_page(exc.status if 400 <= exc.status < 500 else 400, {exc.field or "limits": exc.message},
-                              entered)
+        status = status_for(exc)
+        return _settings_page(status if 400 <= status < 500 else 400, {exc.field or "limits": exc.message}, entered)
     flash("Spending limits and cancel windows saved.", "ok")
     return redirect(url_for("dashboard.settings") + "#limits")
 

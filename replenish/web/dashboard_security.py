@@ -58,13 +58,7 @@ def configure_app(app) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME  # Flask's own default (31 days) is already set
     if container is None:
         return
-    store = container.extras.get("dashboard_sessions")
-    if store is None:
-        store = container.extras["dashboard_sessions"] = sessions.SessionStore(container.redis, SESSION_LIFETIME)
-        listeners = getattr(container.deps, "token_listeners", None)
-        if listeners is not None:
-            listeners.append(store.end_household)
-    app.session_interface = sessions.RedisSessionInterface(store, container.clock)
+    app.session_interface = sessions.RedisSessionInterface(container.sessions, container.clock)
 
 
 def strict_transport_security(response):

@@ -2,16 +2,50 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, has_app_context, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from replenish.domain import errors as domain
 from replenish.domain.errors import DomainError
+from replenish.services.handlers import LastToken
 from replenish.services.ports import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
+
+# The HTTP status of each domain error class (the nearest class in an error's ancestry wins). The core's entries
+# are here; a feature's web layer adds its own through its wiring (``ERROR_STATUSES``, given to
+# ``add_error_statuses`` by the app factory), so the domain never names an HTTP status.
+ERROR_STATUSES: dict[type[Exception], int] = {
+    DomainError: 422,
+    domain.NotFound: 404,
+    domain.ProductUnavailable: 409,
+    domain.IllegalTransition: 409,
+    domain.LimitExceeded: 422,
+    domain.InvalidCommand: 400,
+    domain.PinLocked: 423,
+    domain.IdempotencyKeyReused: 422,
+    domain.Conflict: 409,
+    LastToken: 409,
+}
+_APP_KEY = "replenish_error_statuses"
+
+
+def add_error_statuses(app: Flask, statuses: Mapping[type[Exception], int]) -> None:
+    """A feature's own error classes and their statuses, for this app."""
+    app.extensions.setdefault(_APP_KEY, dict(ERROR_STATUSES)).update(statuses)
+
+
+def status_for(exc: Exception) -> int:
+    """The HTTP status for a domain error: this app's table, else the core's."""
+    table = current_app.extensions.get(_APP_KEY, ERROR_STATUSES) if has_app_context() else ERROR_STATUSES
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return 422
 
 
 class ApiError(Exception):
@@ -42,6 +76,8 @@ def validation_error_response(exc: ValidationError):
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.extensions.setdefault(_APP_KEY, dict(ERROR_STATUSES))
+
     @app.errorhandler(ApiError)
     def _api(exc: ApiError):
         return jsonify(error_body(exc.code, exc.message, exc.field, **exc.details)), exc.status, exc.headers
@@ -53,7 +89,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         details = {k: v for k, v in exc.details.items() if isinstance(v, (str, int, float, bool, type(None)))}
-        return jsonify(error_body(exc.code, exc.message, exc.field, **details)), exc.status
+        return jsonify(error_body(exc.code, exc.message, exc.field, **details)), status_for(exc)
 
     @app.errorhandler(PermanentError)
     def _refused(exc: PermanentError):

@@ -47,7 +47,7 @@ def pki():
 def app(container, pki):
     forget_written()
     HISTORIES.clear()
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.settings.alexa_skill_ids = (SKILL_ID,)
     container.recommendations = FakeRecommendations(container)
     return create_app(container)
@@ -239,7 +239,7 @@ def test_unlinked_account_gets_a_link_account_card(post, container):
 
 def test_real_recommender_from_history(container, pki, voice_token, clock):
     """The same conversation on the project's recommender (catalog baselines), with purchase history."""
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.settings.alexa_skill_ids = (SKILL_ID,)
     HISTORIES.clear()
     with container.uow() as uow:
@@ -342,7 +342,7 @@ def test_verification_failures_are_400(client, pki, voice_token, container, capl
     elif case == "untrusted_chain":
         rogue_root = make_ca("Rogue Root", key_slot="rogue-root")
         rogue_leaf = make_leaf(rogue_root, key_slot="rogue-leaf")
-        container.extras["alexa_fetch_cert"] = lambda url: rogue_leaf.pem
+        container.alexa_fetch_cert = lambda url: rogue_leaf.pem
         client.application.extensions.pop("alexa.verifier", None)
         headers = signed_headers(body, rogue_leaf, CERT_URL.replace(".pem", "-rogue.pem"))
     with caplog.at_level(logging.WARNING, logger="replenish.web.alexa"):

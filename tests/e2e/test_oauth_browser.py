@@ -75,7 +75,7 @@ def registered(settings, monkeypatch):
 def server(registered, container, pki, token):
     forget_written()
     HISTORIES.clear()
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.recommendations = FakeRecommendations(container)
     httpd = make_server("127.0.0.1", 0, create_app(container), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -105,7 +105,7 @@ def world(server):
     from replenish.devices.domain import commands as dc
     from replenish.domain import commands
     from tests.conftest import PRODUCTS
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
     container = bootstrap(Settings.from_env(server["env"]), queue=RecordingQueue())
     with container.uow() as uow:
         uow.products.upsert_many(PRODUCTS)

@@ -18,7 +18,7 @@ from replenish.db import make_engine
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
 from replenish.services import event_handlers
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 from .test_order_flow import make_container, seed
 

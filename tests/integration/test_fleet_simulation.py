@@ -12,7 +12,7 @@ from replenish.bootstrap import bootstrap
 from replenish.config import Settings
 from replenish.devices.simulate import run
 from tests.conftest import PRODUCTS
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 from .services import Process, free_port, wait_until_serving
 

@@ -14,7 +14,7 @@ from replenish.domain import commands
 from replenish.domain.errors import DomainError
 from replenish.members.model import AddMember, DecideApproval, RequestApproval
 from tests.conftest import PRODUCTS
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 pytestmark = pytest.mark.integration
 

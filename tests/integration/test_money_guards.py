@@ -13,7 +13,7 @@ from replenish.domain import commands
 from replenish.domain.commands import LineRequest
 from replenish.domain.errors import LimitExceeded, PinLocked
 from tests.conftest import PRODUCTS
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,9 @@ from replenish.bootstrap import bootstrap
 from replenish.config import Settings
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
+from tests.doubles import RecordingQueue
 from workers.celery_app import make_celery
-from workers.queue import CeleryQueue, RecordingQueue
+from workers.queue import CeleryQueue
 
 from .services import free_port, require_binary, wait_for
 

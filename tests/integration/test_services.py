@@ -21,7 +21,7 @@ from replenish.adapters import orm
 from replenish.bootstrap import bootstrap
 from replenish.config import Settings
 from replenish.domain import commands
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 from .conftest import _admin_engine
 from .services import PG_HOST, PG_PORT, PG_USER, ROOT, free_port, require, wait_for, wait_until_serving

@@ -15,7 +15,7 @@ from replenish.domain.errors import DomainError
 from replenish.lists.handlers import list_view
 from replenish.lists.model import AddToList, OrderList
 from tests.conftest import PRODUCTS
-from workers.queue import RecordingQueue
+from tests.doubles import RecordingQueue
 
 pytestmark = pytest.mark.integration
 

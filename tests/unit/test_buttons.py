@@ -228,7 +228,7 @@ def test_category_button_falls_back_to_the_catalog_without_a_recommender(client,
 
 
 def test_rate_limit_per_button(client, token, container):
-    container.settings.extra["REPLENISH_BUTTON_RATE"] = "2/60"
+    container.settings.button_rate = "2/60"
     button = register(client, token)
     codes = [press(client, button, {"click_type": "DOUBLE"}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]

@@ -77,8 +77,7 @@ class SigningMiddleware:
 @pytest.fixture
 def api(container, token):
     app = create_app(container)
-    container.settings.extra.update({"REPLENISH_BUTTON_RATE": "100000/1", "REPLENISH_DEVICE_RATE": "100000/1",
-                                     "REPLENISH_PARTNER_RATE": "100000/1"})
+    container.settings.button_rate = container.settings.device_rate = container.settings.partner_rate = "100000/1"
     container.settings.auth_failure_limit = "100000/minute"  # half the generated requests fail authentication
     partner = container.bus.handle(dc.CreatePartner("Fuzz", ""))
     button = container.bus.handle(dc.RegisterButton("h1", "TIDE-PODS-42"))

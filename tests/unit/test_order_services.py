@@ -75,11 +75,10 @@ def test_one_order_in_flight_per_source(container, clock):
 
 
 def test_database_refuses_a_second_in_flight_order_even_without_the_check(container, clock):
-    from sqlalchemy.exc import IntegrityError
-
+    from replenish.domain.errors import DuplicateEntry
     from replenish.domain.model import Order, OrderLine
     place(container, source_id="btn-1")
-    with pytest.raises(IntegrityError), container.uow() as uow:
+    with pytest.raises(DuplicateEntry), container.uow() as uow:  # the unit of work says it as a domain conflict
         uow.orders.add(Order("h1", "button", [OrderLine("TIDE-PODS-42", 1, 1299)], source_id="btn-1",
                              now=clock()))
         uow.commit()
@@ -148,7 +147,7 @@ def test_outbox_relay_sends_what_was_never_handed_over(container, clock):
     place(container)
     with container.uow() as uow:
         assert len(uow.outbox.unhandled(clock())) == 1
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
     container.deps.queue = RecordingQueue()
     assert event_handlers.relay_outbox(container.deps) == 0  # within the grace period: maybe still on its way
     clock.advance(seconds=31)

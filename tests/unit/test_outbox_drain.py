@@ -54,13 +54,13 @@ def test_event_that_keeps_failing_waits_with_backoff_and_the_rest_go_through(ins
             raise RuntimeError("template bug")
         real(event, uow, deps)
 
-    monkeypatch.setitem(event_handlers.SUBSCRIBERS, "OrderPlaced", [event_handlers.schedule_submission, flaky])
+    monkeypatch.setitem(instant.bus.consumers.table, "OrderPlaced", [event_handlers.schedule_submission, flaky])
     assert event_handlers.drain_outbox(instant.deps, batch=10) == 4
     assert statuses(instant, ids) == ["submitted", "pending", "submitted", "submitted"]
     with instant.uow() as uow:
         assert len(uow.outbox.unhandled(clock() + timedelta(hours=1))) == 1
     assert event_handlers.drain_outbox(instant.deps) == 0  # waiting out its retry delay: not taken again yet
-    monkeypatch.setitem(event_handlers.SUBSCRIBERS, "OrderPlaced", [event_handlers.schedule_submission, real])
+    monkeypatch.setitem(instant.bus.consumers.table, "OrderPlaced", [event_handlers.schedule_submission, real])
     clock.advance(seconds=6)
     assert event_handlers.drain_outbox(instant.deps) == 1  # the bug is fixed; it goes through
     assert statuses(instant, ids)[1] == "submitted"

@@ -434,7 +434,7 @@ def test_webhook_secrets_are_added_and_retired_through_the_sdk(app, token, conta
 # -- rate limits, webhooks ---------------------------------------------------------------------------------
 
 def test_partner_rate_limit(container, sdk, device):
-    container.settings.extra["REPLENISH_DEVICE_RATE"] = "3/60"
+    container.settings.device_rate = "3/60"
     codes = []
     for _ in range(4):
         try:

@@ -46,7 +46,7 @@ def _history(n_households: int = 30) -> list[Purchase]:
 def build(tmp_path, name: str, models, clock):
     from replenish.bootstrap import bootstrap
     from tests.conftest import FakeLocks
-    from workers.queue import RecordingQueue
+    from tests.doubles import RecordingQueue
     settings = Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / name}.db", model_dir=models)
     orm.start_mappers()
     engine = make_engine(settings.database_url)

@@ -181,7 +181,7 @@ class BrokenRedis:
 
 def test_with_redis_down_signed_in_pages_are_503_never_a_pass(app, client, token, container):
     sign_in(client, token)
-    store = container.extras["dashboard_sessions"]
+    store = container.sessions
     store.redis = BrokenRedis()
     for path in ("/dashboard/", "/dashboard/settings", "/dashboard/orders.json"):
         response = client.get(path)

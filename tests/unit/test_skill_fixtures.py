@@ -62,7 +62,7 @@ def pki():
 @pytest.fixture
 def client(container, pki):
     forget_written()
-    container.extras.update(alexa_cert_store=pki.store, alexa_fetch_cert=pki.fetch)
+    container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.settings.alexa_skill_ids = (SKILL_ID,)
     container.recommendations = FakeRecommendations(container)
     return create_app(container).test_client()

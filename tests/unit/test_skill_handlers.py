@@ -359,9 +359,9 @@ def test_alexa_notifier_backend(settings, container):
 
     settings.notifiers = ("alexa",)
     assert make_notifiers(settings, container.redis) == []  # no credentials: off, with a warning
-    env = {"ALEXA_CLIENT_ID": "id", "ALEXA_CLIENT_SECRET": "secret", "ALEXA_EVENTS_URL": "https://events.test/",
-           "ALEXA_TOKEN_URL": "https://token.test/"}
-    notifier = make_alexa_notifier(settings, container.redis, env=env)
+    settings.alexa_client_id, settings.alexa_client_secret = "id", "secret"
+    settings.alexa_events_url, settings.alexa_token_url = "https://events.test/", "https://token.test/"
+    notifier = make_alexa_notifier(settings, container.redis)
     assert notifier.channel == "alexa" and notifier._client.events_url == "https://events.test/"
     notifier._client._session = session = Session()
     notifier.send(Message("h1", "OrderShipped", "shipped", "o1"))

@@ -135,12 +135,10 @@ class ClickType(str, enum.Enum):
 
 class DeviceGone(DomainError):
     code = "device_deregistered"
-    status = 410
 
 
 class Unauthorized(DomainError):
     code = "unauthorized"
-    status = 401
 
 
 BUTTON_ACTIONS = ("order", "list")  # what a single press does: order the product, or put it on the shopping list

@@ -6,8 +6,6 @@ import json
 import logging
 from datetime import datetime
 
-from sqlalchemy import event as sa_event
-
 from replenish.devices.domain import model as devices
 from replenish.devices.domain.slots import amount_words
 from replenish.domain import events
@@ -120,12 +118,12 @@ def _slot_of(source_id: str | None) -> tuple[str, str] | None:
 
 def _enqueue_after_commit(uow, deps, delivery_id: str) -> None:
     """The task is sent only once the delivery row is committed (a worker must be able to read it)."""
-    def send(_session):
+    def send():
         try:
             deps.queue.send(WEBHOOK_TASK, delivery_id)
         except Exception:
             log.exception("could not enqueue webhook %s; the sweep will send it", delivery_id)
-    sa_event.listen(uow.session, "after_commit", send, once=True)
+    uow.on_commit(send)
 
 
 def queue_webhook(uow, deps, partner, event_type: str, event_key: str, data: dict) -> str | None:
@@ -240,14 +238,15 @@ def resend_pending(deps) -> int:
     return len(ids)
 
 
-def subscribe() -> None:
-    """Registers this feature's consumers (``subscribe`` keeps each once, so calling it again is harmless)."""
-    event_handlers.subscribe("ButtonBatteryLow", battery_low)
-    event_handlers.subscribe("ButtonStatusRequested", button_status)
-    event_handlers.subscribe("SlotRunningLow", slot_low)
-    event_handlers.subscribe("ButtonPressRefused", press_refused)
-    event_handlers.subscribe("SlotOrderRefused", slot_order_refused)
-    for name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
-        event_handlers.subscribe(name, order_webhook)
-    for name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered", "SlotRunningLow"):
-        event_handlers.subscribe(name, device_webhook)
+# The feature's event consumers (household notices, partner webhooks); bootstrap merges them after the core's.
+EVENT_CONSUMERS: dict[str, list] = {
+    "ButtonBatteryLow": [battery_low],
+    "ButtonStatusRequested": [button_status],
+    "SlotRunningLow": [slot_low, device_webhook],
+    "ButtonPressRefused": [press_refused],
+    "SlotOrderRefused": [slot_order_refused],
+}
+for _name in ("OrderPlaced", "OrderCancelled", "OrderShipped", "OrderDelivered"):
+    EVENT_CONSUMERS.setdefault(_name, []).append(order_webhook)
+for _name in ("SubscriptionChanged", "DeviceDeregistered", "DeviceRegistered"):
+    EVENT_CONSUMERS.setdefault(_name, []).append(device_webhook)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from replenish.devices.domain import commands as dc
 from replenish.devices.domain import model as devices
 from replenish.devices.services.views import (
@@ -19,6 +17,7 @@ from replenish.devices.services.views import (
 from replenish.domain import commands
 from replenish.domain.errors import (
     DomainError,
+    DuplicateEntry,
     InvalidCommand,
     NotFound,
     UnknownProduct,
@@ -31,25 +30,21 @@ log = logging.getLogger(__name__)
 
 class LinkCodeInvalid(DomainError):
     code = "invalid_link_code"
-    status = 400
     field = "link_code"
 
 
 class SlotFull(DomainError):
     code = "slot_full"
-    status = 409
     field = "slot_id"
 
 
 class NotATestOrder(DomainError):
     code = "not_a_test_order"
-    status = 409
     field = "order_id"
 
 
 class NotifyOnly(DomainError):
     code = "notify_only"
-    status = 409
     field = "slot_id"
 
 
@@ -317,7 +312,7 @@ def register_device(cmd: dc.RegisterDevice, deps) -> dict:
         uow.track(device)
         try:
             uow.commit()
-        except IntegrityError:
+        except DuplicateEntry:
             raise LinkCodeInvalid("That link code or device was just registered by another request.") from None
         return {**device_view(device), "key_id": device.id, "secret": device_secret}
 

@@ -11,18 +11,19 @@ money, allow when Redis is down.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from functools import wraps
 
 from flask import Response, current_app, g, request
 
+from replenish.config import Settings
 from replenish.devices.web import signatures
 from replenish.web import throttle
 from replenish.web.auth import container
 from replenish.web.errors import ApiError
 
 log = logging.getLogger(__name__)
+_SETTING_OF_ENV = {env: name for name, env in Settings.env_names().items()}
 
 
 def _tools() -> dict:
@@ -49,7 +50,9 @@ def signed_log():
 
 
 def _limit(env_name: str, default: str) -> tuple[int, float]:
-    raw = (container().settings.extra or {}).get(env_name) or os.environ.get(env_name) or default
+    """The limit the Settings field read from ``env_name`` holds (``REPLENISH_BUTTON_RATE``: ``button_rate``)."""
+    settings = container().settings
+    raw = getattr(settings, _SETTING_OF_ENV[env_name], None) or default
     count, _, seconds = str(raw).partition("/")
     return max(1, int(count)), float(seconds or 60)
 
