@@ -264,9 +264,9 @@ def test_allows_limit_then_refuses_with_retry_after(client):
 
 def test_refused_hits_do_not_extend_the_wait(client):
     limiter = RateLimiter(client)
-    limiter.hit("k", limit=1, per_seconds=0.5)
-    first = limiter.hit("k", limit=1, per_seconds=0.5)
-    second = limiter.hit("k", limit=1, per_seconds=0.5)
+    limiter.hit("k", limit=1, per_seconds=60)  # a long window: a slow machine cannot see it end between the hits
+    first = limiter.hit("k", limit=1, per_seconds=60)
+    second = limiter.hit("k", limit=1, per_seconds=60)
     assert not first.allowed and not second.allowed
     assert second.retry_after <= first.retry_after
 
