@@ -72,7 +72,7 @@ def compose(deps, household_id: str, now: datetime, low_titles: list[str]) -> st
                   if model.as_utc(o.created_at) >= since and not o.test
                   and o.status not in ("cancelled", "failed")]
         things: list[str] = []
-        for order in orders:
+        for order in reversed(orders):  # in the order they were placed
             for line in order.lines:
                 if line.title not in things:
                     things.append(line.title)

@@ -28,6 +28,7 @@ def test_the_digest_names_the_week_the_running_low_and_the_month_and_puts_them_o
     container.bus.handle(commands.UpdateLimits("h1", per_month_cap_cents=20000))
     for sku, qty in (("TIDE-PODS-42", 2), ("TIDE-PODS-81", 1)):
         container.bus.handle(commands.PlaceOrder("h1", "web", (commands.LineRequest(sku, qty),)))
+        clock.advance(minutes=1)
     sunday_evening_in_new_york(clock)
     assert container.bus.handle(SendWeeklyDigests()) == 1
     [digest] = feed(container)
