@@ -1,7 +1,7 @@
 """Events: facts that happened, named in the past tense. Written to the outbox with the state change."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 
@@ -39,6 +39,9 @@ class OrderPlaced(OrderEvent):
 class OrderSubmitted(OrderEvent):
     name: ClassVar[str] = "OrderSubmitted"
     retailer_order_id: str = ""
+    together_with: list = field(default_factory=list)  # the other orders in the same retailer order, by products
+    early: bool = False  # sent before its cancel window closed (with an order that was due)
+    submit_after: str = ""  # when its cancel window would have closed
 
 
 @dataclass(frozen=True)
