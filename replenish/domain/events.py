@@ -39,6 +39,13 @@ class OrderPlaced(OrderEvent):
 class OrderSubmitted(OrderEvent):
     name: ClassVar[str] = "OrderSubmitted"
     retailer_order_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderSentTogether(OrderEvent):
+    """The order went to the store in one retailer order with other orders of the household."""
+    name: ClassVar[str] = "OrderSentTogether"
+    retailer_order_id: str = ""
     together_with: list = field(default_factory=list)  # the other orders in the same retailer order, by products
     early: bool = False  # sent before its cancel window closed (with an order that was due)
     submit_after: str = ""  # when its cancel window would have closed
@@ -80,6 +87,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (OrderPlaced, OrderSubmitted, OrderConfirmed, OrderShipped, OrderDelivered, OrderCancelled, OrderFailed)
 }
+EVENT_TYPES[OrderSentTogether.name] = OrderSentTogether
 
 
 def register(cls: type[Event]) -> type[Event]:

@@ -119,7 +119,7 @@ class ApiToken:
 # Which notifications a household wants: per channel, and per kind of news.
 NOTIFY_CHANNELS = ("email", "sms", "alexa")
 NOTIFY_TOPICS = ("placed", "shipped", "delivered", "problems", "running_low")
-TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderSubmitted": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
+TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderSentTogether": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
                   "OrderCancelled": "problems", "OrderFailed": "problems", "SlotRunningLow": "running_low",
                   "ButtonBatteryLow": "problems", "ButtonPressRefused": "problems", "SlotOrderRefused": "problems",
                   "VoicePinLocked": "problems"}
@@ -364,8 +364,10 @@ class Order(Aggregate):
         self._move(OrderStatus.SUBMITTED, now)
         self.submitted_at = now
         self.retailer_order_id = retailer_order_id
-        self._record(events.OrderSubmitted, retailer_order_id=retailer_order_id, together_with=list(together_with),
-                     early=bool(early), submit_after=iso(self.submit_after))
+        self._record(events.OrderSubmitted, retailer_order_id=retailer_order_id)
+        if together_with:
+            self._record(events.OrderSentTogether, retailer_order_id=retailer_order_id,
+                         together_with=list(together_with), early=bool(early), submit_after=iso(self.submit_after))
 
     def retry_submission(self, now: datetime, delay: timedelta) -> None:
         """The store did not answer this try: the order stays pending and is due again after ``delay``."""

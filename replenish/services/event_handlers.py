@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from replenish.domain import events, model
 
-from . import messages
+from . import merging, messages
 from .ports import Message
 from .views import order_view
 
@@ -90,6 +90,7 @@ def notify_pin_locked(event: events.VoicePinLocked, uow, deps) -> None:
 
 subscribe("OrderPlaced", schedule_submission)
 subscribe("VoicePinLocked", notify_pin_locked)
+subscribe("OrderSentTogether", merging.notify_sent_together)
 for _name in ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OrderFailed"):
     subscribe(_name, notify_household)
 

@@ -107,3 +107,30 @@ def sent_together(uow, household_id: str, orders: list[model.Order]) -> dict[str
         if others:
             said[order.id] = " and ".join(products(o) for o in others)
     return said
+
+
+def sent_together_notice(event, order: model.Order, time_zone: str | None, now: datetime) -> str:
+    """What the household is told when one of its orders went to the store in one delivery with others."""
+    from . import messages
+    others = list(event.together_with or [])
+    with_words = ("your order of " + others[0]) if len(others) == 1 else \
+        "your orders of " + ", of ".join(others[:-1]) + " and of " + others[-1]
+    text = f"Your order of {products(order)} went to the store together with {with_words}, in one delivery."
+    if event.early and event.submit_after:
+        text += (f" It went before {messages.local_time(event.submit_after, time_zone, now)}, the cancel deadline "
+                 "you were given: you can still cancel it until then, and the store takes it off the delivery "
+                 "as long as it has not shipped.")
+    return text
+
+
+def notify_sent_together(event, uow, deps) -> None:
+    """Consumer of OrderSentTogether: the household hears that this order shares a delivery (and, when it went
+    before its cancel deadline, that it can still be cancelled)."""
+    order = uow.orders.get(event.order_id)
+    if order is None or order.test:
+        return
+    from .event_handlers import notify_household_of
+    household = uow.households.get(order.household_id)
+    text = sent_together_notice(event, order, household.time_zone if household else None, deps.clock())
+    notify_household_of(uow, deps, order.household_id, event.name, text, order.id,
+                        {"status": order.status, "early": bool(event.early)})
