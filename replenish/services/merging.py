@@ -34,7 +34,7 @@ def joiners(uow, due: list[model.Order], households: dict, now: datetime) -> lis
                 and getattr(households.get(o.household_id) and households[o.household_id].limits,
                             "send_together", False)}
     if together:
-        extra += uow.orders.waiting_to_join(together, now, taken)
+        extra += uow.orders.waiting_to_join(together, taken)
     return extra
 
 
