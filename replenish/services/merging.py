@@ -103,7 +103,8 @@ def sent_together(uow, household_id: str, orders: list[model.Order]) -> dict[str
         by_retailer.setdefault(order.retailer_order_id, []).append(order)
     said = {}
     for order in merged:
-        others = [o for o in by_retailer.get(order.retailer_order_id, []) if o.id != order.id]
+        others = [o for o in by_retailer.get(order.retailer_order_id, [])  # those taken off since: not said
+                  if o.id != order.id and o.status not in ("cancelled", "failed")]
         if others:
             said[order.id] = " and ".join(products(o) for o in others)
     return said

@@ -47,6 +47,9 @@ def test_an_order_card_says_what_it_was_sent_together_with_and_the_page_counts_s
     container.bus.handle(commands.CancelOrder("h1", fourth, "changed my mind"))
     html = page(browser)
     assert "Sending orders together saved 1 delivery this month." in html
+    card = html[html.index(f'id="order-{third}"'):]
+    card = card[:card.index("</article>")]
+    assert "Sent together with" not in card  # its only companion was taken off the delivery
     assert {o["status"] for o in (view(container, tide), view(container, charmin), view(container, third))} == \
         {"submitted"}
 

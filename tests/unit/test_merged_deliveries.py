@@ -268,3 +268,15 @@ def test_send_together_is_a_household_setting_off_by_default(home):
     from replenish.services.handlers import update_limits
     assert update_limits(commands.UpdateLimits("h1"), home.deps)["send_together"] is False
     assert home.bus.handle(commands.UpdateLimits("h1", send_together=True))["send_together"] is True
+
+
+def test_the_household_turns_send_together_on_through_the_api_and_a_bad_value_changes_nothing(home):
+    from replenish.web import create_app
+    client = create_app(home).test_client()
+    headers = {"Authorization": f"Bearer {home.bus.handle(commands.IssueToken('h1'))}"}
+    assert client.get("/v1/household", headers=headers).get_json()["limits"]["send_together"] is False
+    bad = client.patch("/v1/household/limits", json={"send_together": "yes"}, headers=headers)
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "send_together"
+    assert client.get("/v1/household", headers=headers).get_json()["limits"]["send_together"] is False
+    assert client.patch("/v1/household/limits", json={"send_together": True}, headers=headers).status_code == 200
+    assert client.get("/v1/household", headers=headers).get_json()["limits"]["send_together"] is True
