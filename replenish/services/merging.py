@@ -38,13 +38,20 @@ def joiners(uow, due: list[model.Order], households: dict, now: datetime) -> lis
     return extra
 
 
+MAX_ORDERS = 10  # of ours in one retailer order: a household's backlog goes as several, not as one huge order
+
+
 def groups(orders: Iterable[model.Order]) -> list[list[model.Order]]:
-    """The retailer orders to make: each a list of our orders, the one due first leading (its id is the key)."""
+    """The retailer orders to make: each a list of up to ``MAX_ORDERS`` of our orders, the one due first leading
+    (its id is the key)."""
     by_key: dict[tuple[str, str], list[model.Order]] = {}
     for order in orders:
         by_key.setdefault(group_key(order), []).append(order)
-    return [sorted(members, key=lambda o: (model.as_utc(o.submit_after), model.as_utc(o.created_at), o.id))
-            for members in by_key.values()]
+    made = []
+    for members in by_key.values():
+        members.sort(key=lambda o: (model.as_utc(o.submit_after), model.as_utc(o.created_at), o.id))
+        made += [members[i:i + MAX_ORDERS] for i in range(0, len(members), MAX_ORDERS)]
+    return made
 
 
 def retailer_key(group: list[model.Order]) -> str:

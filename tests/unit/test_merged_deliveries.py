@@ -280,3 +280,15 @@ def test_the_household_turns_send_together_on_through_the_api_and_a_bad_value_ch
     assert client.get("/v1/household", headers=headers).get_json()["limits"]["send_together"] is False
     assert client.patch("/v1/household/limits", json={"send_together": True}, headers=headers).status_code == 200
     assert client.get("/v1/household", headers=headers).get_json()["limits"]["send_together"] is True
+
+
+def test_a_backlog_goes_as_retailer_orders_of_at_most_ten_orders(home, clock):
+    ids = [place(home, TIDE if i % 2 else CHARMIN) for i in range(12)]
+    handle_events(home)
+    clock.advance(seconds=606)
+    event_handlers.submit_due(home.deps)
+    bookings = sorted(home.store.bookings(), key=lambda b: -len(b["order_ids"]))
+    assert [len(b["order_ids"]) for b in bookings] == [merging.MAX_ORDERS, 2]
+    assert sorted(o for b in bookings for o in b["order_ids"]) == sorted(ids)
+    assert {order(home, o).status for o in ids} == {"submitted"}
+    assert saved(home) == 9 + 1
