@@ -89,16 +89,17 @@ class OrderRepository:
     # -- sending orders together (services.merging) -----------------------------------------------------------
     def waiting_to_join(self, household_ids: Iterable[str], exclude: Iterable[str]
                         ) -> list[model.Order]:
-        """The households' other pending real orders in no merged group yet: those still inside their cancel
-        windows, and any due but not yet taken (a fresh one within the sweep's grace), row-locked (skipping any
-        another transaction holds: a cancellation, another sweep)."""
+        """The households' other pending real orders never tried yet: those still inside their cancel windows,
+        and any due but not yet taken (a fresh one within the sweep's grace), row-locked (skipping any another
+        transaction holds: a cancellation, another sweep). One tried before keeps the key it was tried under."""
         o = orm.orders
         ids = list(set(household_ids))
         if not ids:
             return []
         stmt = (select(model.Order)
                 .where(o.c.household_id.in_(ids), o.c.status == model.OrderStatus.PENDING.value,
-                       o.c.test.is_(False), o.c.merge_group.is_(None), o.c.id.not_in(list(exclude)))
+                       o.c.test.is_(False), o.c.merge_group.is_(None), o.c.submit_attempts == 0,
+                       o.c.id.not_in(list(exclude)))
                 .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
         return [self._track(order) for order in self.session.scalars(stmt)]
 

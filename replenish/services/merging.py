@@ -19,9 +19,13 @@ from .ports import SubmitLine, SubmitPart, SubmitRequest
 
 
 def group_key(order: model.Order) -> tuple[str, str]:
-    """Orders tried before in a merged group stay in it (the store may hold the group's booking under its key);
-    the others are grouped by household."""
-    return ("group", order.merge_group) if order.merge_group else ("household", order.household_id)
+    """An order tried before stays under the key it was tried with (the store may hold a booking under it): in
+    its merged group, or alone under its own id. Orders never tried are grouped by household."""
+    if order.merge_group:
+        return ("group", order.merge_group)
+    if order.submit_attempts:
+        return ("group", order.id)
+    return ("household", order.household_id)
 
 
 def joiners(uow, due: list[model.Order], households: dict, now: datetime) -> list[model.Order]:

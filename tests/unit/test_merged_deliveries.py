@@ -292,3 +292,23 @@ def test_a_backlog_goes_as_retailer_orders_of_at_most_ten_orders(home, clock):
     assert sorted(o for b in bookings for o in b["order_ids"]) == sorted(ids)
     assert {order(home, o).status for o in ids} == {"submitted"}
     assert saved(home) == 9 + 1
+
+
+def test_an_order_tried_alone_whose_reply_was_lost_never_joins_a_group_under_another_key(make_container, settings,
+                                                                                        clock):
+    """Found by the flaky bench: an order tried alone (its own id the key, reply lost) and a fresh order of the
+    same household due before its next try must not go as one retailer order keyed by the fresh one: the store
+    would book the first order a second time."""
+    home, gateway = losing(make_container, settings, losses=1)
+    tried = place(home, TIDE)
+    handle_events(home)
+    clock.advance(seconds=606)
+    event_handlers.submit_due(home.deps)  # booked alone under its own id; the reply was lost
+    assert order(home, tried).submit_attempts == 1
+    home.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 0}))
+    fresh = place(home, CHARMIN)  # due now: before the first order's next try
+    home.deps.queue.events.clear()  # left to the sweep, with the first
+    clock.advance(seconds=10)
+    event_handlers.submit_due(home.deps)
+    assert order(home, tried).status == order(home, fresh).status == "submitted"
+    assert sorted(len(b["order_ids"]) for b in gateway.store.bookings()) == [1, 1]  # each booked once
