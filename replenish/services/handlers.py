@@ -313,7 +313,7 @@ def _record_group_answer(uow, group: list[model.Order], answer, deps: Deps, now:
             sent.append(order)
         elif order.state is model.OrderStatus.CANCELLED:
             _take_off(deps, rid, order)
-    key = merging.retailer_key(group) if len(sent) > 1 else None
+    key = merging.retailer_key(group) if len(booked | {o.id for o in sent}) > 1 else None
     for order in sent:
         others = [o for o in sent if o is not order]
         order.merge_group = key
@@ -350,11 +350,29 @@ def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) ->
                                             for g in groups])
     except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
         answers = [exc] * len(groups)
+    alone = []
     for group, answer in zip(groups, answers, strict=True):
         if isinstance(answer, TransientError):
             _retry_group_later(group, deps, now, answer, outcome)
+        elif not answer.accepted and len(group) > 1:
+            # One product the store refuses (out of stock) refuses the whole retailer order; nothing was booked
+            # under its key, so each order goes on its own instead, and only the one with that product fails.
+            for order in group:
+                order.merge_group = None
+            alone += [[order] for order in group]
         else:
             _record_group_answer(uow, group, answer, deps, now, outcome)
+    if alone:
+        try:
+            answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
+                                                for g in alone])
+        except TransientError as exc:
+            answers = [exc] * len(alone)
+        for group, answer in zip(alone, answers, strict=True):
+            if isinstance(answer, TransientError):
+                _retry_group_later(group, deps, now, answer, outcome)
+            else:
+                _record_group_answer(uow, group, answer, deps, now, outcome)
     return outcome
 
 

@@ -312,3 +312,14 @@ def test_an_order_tried_alone_whose_reply_was_lost_never_joins_a_group_under_ano
     event_handlers.submit_due(home.deps)
     assert order(home, tried).status == order(home, fresh).status == "submitted"
     assert sorted(len(b["order_ids"]) for b in gateway.store.bookings()) == [1, 1]  # each booked once
+
+
+def test_a_product_the_store_refuses_fails_only_its_own_order_not_the_others_of_the_delivery(home, clock):
+    home.store.out_of_stock.add(CHARMIN)
+    fine, gone = place(home, TIDE), place(home, CHARMIN)
+    handle_events(home)
+    clock.advance(seconds=606)
+    event_handlers.submit_due(home.deps)
+    assert order(home, fine).status == "submitted" and order(home, gone).status == "failed"
+    assert [b["order_ids"] for b in home.store.bookings()] == [[fine]]
+    assert saved(home) == 0
