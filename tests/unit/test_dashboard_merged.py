@@ -66,3 +66,17 @@ def test_an_order_sent_alone_says_nothing_about_sending_together(container, sign
     send_due(container, clock)
     html = page(browser)
     assert "Sent together with" not in html and "Sending orders together" not in html
+
+
+def test_the_settings_page_turns_send_together_on_and_off(container, signed_in):
+    browser, csrf = signed_in
+    form = {"csrf_token": csrf, "per_order_cap": "200", "per_month_cap": "500", "window_voice": "30",
+            "window_button": "15", "window_appliance": "15", "window_web": "10"}
+    assert 'name="send_together" checked' not in browser.get("/dashboard/settings").get_data(as_text=True)
+    browser.post("/dashboard/settings/limits", data={**form, "send_together": "on"})
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.send_together is True
+    assert 'name="send_together" checked' in browser.get("/dashboard/settings").get_data(as_text=True)
+    browser.post("/dashboard/settings/limits", data=form)
+    with container.uow() as uow:
+        assert uow.households.get("h1").limits.send_together is False
