@@ -114,15 +114,19 @@ class HttpRetailer:
 
     @staticmethod
     def _order_payload(request: SubmitRequest) -> dict:
-        return {
+        def lines(of) -> list[dict]:
+            return [{"sku": line.sku, "quantity": line.quantity, "unit_price_cents": line.unit_price_cents}
+                    for line in of]
+        payload = {
             "idempotency_key": request.idempotency_key,
             "household_id": request.household_id,
             "ship_to": request.address,
-            "lines": [
-                {"sku": line.sku, "quantity": line.quantity, "unit_price_cents": line.unit_price_cents}
-                for line in request.lines
-            ],
         }
+        if request.parts:  # a merged submission: each of our orders with its own lines
+            payload["parts"] = [{"order_id": part.order_id, "lines": lines(part.lines)} for part in request.parts]
+        else:
+            payload["lines"] = lines(request.lines)
+        return payload
 
     def submit(self, request: SubmitRequest) -> SubmitResult:
         response = self._send("POST", "/orders", self._order_payload(request),
@@ -133,7 +137,8 @@ class HttpRetailer:
             if not isinstance(retailer_order_id, (str, int)) or retailer_order_id == "":
                 # The order may exist; a later retry with the same key will find it.
                 raise TransientError(f"retailer accepted without an order id (HTTP {response.status_code})")
-            return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id))
+            return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id),
+                                order_ids=_order_ids(data.get("order_ids")))
         if response.status_code in (409, 422):
             return SubmitResult(accepted=False, reason=_refusal(_json(response).get("error")))
         raise self._unexpected(response)
@@ -170,7 +175,8 @@ class HttpRetailer:
         if status == "accepted":
             retailer_order_id = result.get("retailer_order_id")
             if isinstance(retailer_order_id, (str, int)) and retailer_order_id != "":
-                return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id))
+                return SubmitResult(accepted=True, retailer_order_id=str(retailer_order_id),
+                                    order_ids=_order_ids(result.get("order_ids")))
             return TransientError(f"retailer accepted {request.idempotency_key} without an order id")
         if status == "refused":
             return SubmitResult(accepted=False, reason=_refusal(result.get("error")))
@@ -213,6 +219,16 @@ class HttpRetailer:
             return False
         raise self._unexpected(response)
 
+    def cancel_lines(self, retailer_order_id: str, order_ids: list[str]) -> bool:
+        """Line-level cancel: takes these orders' lines off a merged retailer order (True), or it is too late."""
+        response = self._send("POST", f"/orders/{quote(str(retailer_order_id), safe='')}/cancel",
+                              {"order_ids": list(order_ids)})
+        if response.status_code == 200:
+            return _json(response).get("cancelled") is True
+        if response.status_code == 409:
+            return False
+        raise self._unexpected(response)
+
     # transport
 
     def _send(
@@ -250,6 +266,13 @@ class HttpRetailer:
             f"retailer answered HTTP {response.status_code} to {response.request.method} "
             f"{response.request.path_url}{detail}"
         )
+
+
+def _order_ids(value) -> tuple[str, ...] | None:
+    """The orders a booking holds, when the retailer said (a retailer that predates merging does not)."""
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    return None
 
 
 def _refusal(error) -> str:

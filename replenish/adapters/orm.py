@@ -77,6 +77,7 @@ household_limits = Table(
     Column("pin_lockouts", Integer, nullable=False, default=0, server_default="0"),
     Column("notification_prefs", JSON, nullable=True),
     Column("recognised_voices_only", Boolean, nullable=False, default=False, server_default=false()),
+    Column("send_together", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_tokens = Table(
@@ -146,6 +147,8 @@ orders = Table(
     Column("test", Boolean, nullable=False, default=False, server_default=false()),
     # Tries that met no answer from the store; the next one is due at submit_after (see Order.retry_submission).
     Column("submit_attempts", Integer, nullable=False, default=0, server_default="0"),
+    # The merged retailer order's idempotency key (its first order's id) while it holds several orders.
+    Column("merge_group", String(32), nullable=True, index=True),
     UniqueConstraint("household_id", "idempotency_key", name="uq_orders_household_idempotency"),
     Index("ix_orders_status_submit_after", "status", "submit_after"),
     Index("ix_orders_household_created", "household_id", "created_at"),

@@ -80,9 +80,61 @@ class OrderRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return [self._track(o) for o in self.session.scalars(stmt)]
 
-    def for_household(self, household_id: str, order_id: str) -> model.Order | None:
+    def for_household(self, household_id: str, order_id: str, *, for_update: bool = False) -> model.Order | None:
         stmt = select(model.Order).where(orm.orders.c.id == order_id, orm.orders.c.household_id == household_id)
+        if for_update:
+            stmt = stmt.with_for_update()
         return self._track(self.session.scalars(stmt).first())
+
+    # -- sending orders together (services.merging) -----------------------------------------------------------
+    def waiting_to_join(self, household_ids: Iterable[str], exclude: Iterable[str]
+                        ) -> list[model.Order]:
+        """The households' other pending real orders never tried yet: those still inside their cancel windows,
+        and any due but not yet taken (a fresh one within the sweep's grace), row-locked (skipping any another
+        transaction holds: a cancellation, another sweep). One tried before keeps the key it was tried under."""
+        o = orm.orders
+        ids = list(set(household_ids))
+        if not ids:
+            return []
+        stmt = (select(model.Order)
+                .where(o.c.household_id.in_(ids), o.c.status == model.OrderStatus.PENDING.value,
+                       o.c.test.is_(False), o.c.merge_group.is_(None), o.c.submit_attempts == 0,
+                       o.c.id.not_in(list(exclude)))
+                .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
+        return [self._track(order) for order in self.session.scalars(stmt)]
+
+    def group_members(self, keys: Iterable[str], exclude: Iterable[str]) -> list[model.Order]:
+        """Pending orders tried before in one of the merged groups ``keys``, row-locked (skipping held ones)."""
+        o = orm.orders
+        keys = list(set(keys))
+        if not keys:
+            return []
+        stmt = (select(model.Order)
+                .where(o.c.merge_group.in_(keys), o.c.status == model.OrderStatus.PENDING.value,
+                       o.c.test.is_(False), o.c.id.not_in(list(exclude)))
+                .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
+        return [self._track(order) for order in self.session.scalars(stmt)]
+
+    def sharing_retailer_orders(self, household_id: str, retailer_order_ids: Iterable[str]) -> list[model.Order]:
+        """The household's orders in the given retailer orders (to say which were sent together)."""
+        rids = list(set(r for r in retailer_order_ids if r))
+        if not rids:
+            return []
+        o = orm.orders
+        stmt = (select(model.Order).where(o.c.household_id == household_id, o.c.retailer_order_id.in_(rids))
+                .order_by(o.c.created_at, o.c.id))
+        return [self._track(order) for order in self.session.scalars(stmt)]
+
+    def deliveries_saved(self, household_id: str, since: datetime) -> int:
+        """Deliveries merging saved: for each retailer order sent since ``since`` that holds several of the
+        household's orders, those orders (not cancelled, not failed) less one."""
+        o = orm.orders
+        per_order = (select((func.count() - 1).label("saved"))
+                     .where(o.c.household_id == household_id, o.c.merge_group.is_not(None),
+                            o.c.retailer_order_id.is_not(None), o.c.submitted_at >= since,
+                            o.c.status.not_in([model.OrderStatus.CANCELLED.value, model.OrderStatus.FAILED.value]))
+                     .group_by(o.c.retailer_order_id).subquery())
+        return int(self.session.execute(select(func.coalesce(func.sum(per_order.c.saved), 0))).scalar_one())
 
     def by_idempotency_key(self, household_id: str, key: str) -> model.Order | None:
         stmt = select(model.Order).where(orm.orders.c.household_id == household_id,

@@ -68,7 +68,12 @@ class SimulatedStore:
                 "payload": {"household_id": request.household_id, "address": request.address,
                             "lines": [{"sku": line.sku, "quantity": line.quantity,
                                        "unit_price_cents": line.unit_price_cents}
-                                      for line in request.lines]}})
+                                      for line in request.lines],
+                            # a merged submission: the orders it carries (line-level cancels name them)
+                            "order_ids": [p.order_id for p in request.parts] or [request.idempotency_key],
+                            "parts": [{"order_id": p.order_id, "lines": [
+                                {"sku": ln.sku, "quantity": ln.quantity, "unit_price_cents": ln.unit_price_cents}
+                                for ln in p.lines]} for p in request.parts]}})
         booked: dict[str, str] = {}
         if rows:
             # One statement books each order or, for a key seen before, counts the attempt and returns the
@@ -78,12 +83,14 @@ class SimulatedStore:
             stmt = insert(t).values(list(rows.values()))
             stmt = stmt.on_conflict_do_update(index_elements=[t.c.idempotency_key],
                                               set_={"attempts": t.c.attempts + 1}
-                                              ).returning(t.c.idempotency_key, t.c.retailer_order_id)
+                                              ).returning(t.c.idempotency_key, t.c.retailer_order_id, t.c.payload)
             with self.engine.begin() as conn:
-                booked = {key: order_id for key, order_id in conn.execute(stmt)}
+                booked = {key: (order_id, tuple(_order_ids(payload, key)))
+                          for key, order_id, payload in conn.execute(stmt)}
         if self.submit_latency:
             time.sleep(self.submit_latency)
-        return [answers[i] if i in answers else SubmitResult(True, booked[r.idempotency_key])
+        return [answers[i] if i in answers else SubmitResult(True, booked[r.idempotency_key][0],
+                                                              order_ids=booked[r.idempotency_key][1])
                 for i, r in enumerate(requests)]
 
     def _row(self, retailer_order_id: str):
@@ -117,6 +124,49 @@ class SimulatedStore:
             conn.execute(update(t).where(t.c.retailer_order_id == retailer_order_id).values(cancelled_at=self.clock()))
         return True
 
+    def cancel_lines(self, retailer_order_id: str, order_ids: list[str]) -> bool:
+        """Takes the lines of some of a merged order's orders off it (the whole order is cancelled once none is
+        left); False once it has shipped. Asking again for the same orders answers True."""
+        t = orm.sim_store_orders
+        with self.engine.begin() as conn:
+            stmt = select(t).where(t.c.retailer_order_id == retailer_order_id)
+            if self.engine.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            row = conn.execute(stmt).first()
+            if row is None:
+                return False
+            payload = dict(row.payload)
+            carried = _order_ids(payload, row.idempotency_key)
+            if not set(order_ids) <= set(carried):
+                return False
+            if row.cancelled_at is None and self.clock() - row.received_at >= self.ship_delay:
+                return False
+            gone = sorted(set(payload.get("cancelled_order_ids") or []) | set(order_ids))
+            payload["cancelled_order_ids"] = gone
+            values = {"payload": payload}
+            if set(carried) <= set(gone) and row.cancelled_at is None:
+                values["cancelled_at"] = self.clock()
+            conn.execute(update(t).where(t.c.retailer_order_id == retailer_order_id).values(**values))
+        return True
+
+    def lines_of(self, retailer_order_id: str) -> list[dict]:
+        """What the store will deliver for this order: its lines less those of cancelled orders."""
+        row = self._row(retailer_order_id)
+        payload = row.payload
+        gone = set(payload.get("cancelled_order_ids") or [])
+        parts = payload.get("parts")
+        if not parts:
+            return [] if gone else list(payload["lines"])
+        return [line for part in parts if part["order_id"] not in gone for line in part["lines"]]
+
+    def bookings(self) -> list[dict]:
+        """Every booking: its retailer order id, key, attempts and the orders it carries."""
+        t = orm.sim_store_orders
+        with self.engine.connect() as conn:
+            return [{"retailer_order_id": r.retailer_order_id, "idempotency_key": r.idempotency_key,
+                     "attempts": r.attempts, "order_ids": _order_ids(r.payload, r.idempotency_key)}
+                    for r in conn.execute(select(t))]
+
     # -- the store's books, for tests and the dashboard -------------------------------------------------
     def attempts_by_key(self) -> dict[str, int]:
         t = orm.sim_store_orders
@@ -149,18 +199,39 @@ class Faults:
 MAX_BATCH = 100
 
 
-def _request_from(body: dict) -> SubmitRequest:
+def _order_ids(payload: dict, key: str) -> list[str]:
+    """The orders a booking carries (older bookings: the one order whose id is the key)."""
+    return list(payload.get("order_ids") or [key])
+
+
+def _lines_from(lines) -> tuple:
     from replenish.services.ports import SubmitLine
-    lines = body.get("lines")
-    key = body.get("idempotency_key")
-    if not isinstance(key, str) or not key or not isinstance(lines, list) or not lines:
-        raise ValueError("an order needs an idempotency_key and at least one line")
+    if not isinstance(lines, list) or not lines:
+        raise ValueError("an order needs at least one line")
     try:
-        parsed = tuple(SubmitLine(str(line["sku"]), int(line["quantity"]),
-                                  int(line["unit_price_cents"])) for line in lines)
+        return tuple(SubmitLine(str(ln["sku"]), int(ln["quantity"]), int(ln["unit_price_cents"])) for ln in lines)
     except (KeyError, TypeError, ValueError):
         raise ValueError("each line needs sku, quantity and unit_price_cents") from None
-    return SubmitRequest(key, str(body.get("household_id") or ""), str(body.get("ship_to") or ""), parsed)
+
+
+def _request_from(body: dict) -> SubmitRequest:
+    from replenish.services.ports import SubmitPart
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not key:
+        raise ValueError("an order needs an idempotency_key and at least one line")
+    parts_in = body.get("parts")
+    parts = ()
+    if parts_in is not None:
+        if not isinstance(parts_in, list) or not parts_in or not all(isinstance(p, dict) for p in parts_in):
+            raise ValueError("parts must be a list of {order_id, lines}")
+        ids = [p.get("order_id") for p in parts_in]
+        if not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
+            raise ValueError("each part needs its own order_id")
+        parts = tuple(SubmitPart(p["order_id"], _lines_from(p.get("lines"))) for p in parts_in)
+        lines = tuple(line for part in parts for line in part.lines)
+    else:
+        lines = _lines_from(body.get("lines"))
+    return SubmitRequest(key, str(body.get("household_id") or ""), str(body.get("ship_to") or ""), lines, parts)
 
 
 def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults | None = None, batch: bool = True):
@@ -210,7 +281,8 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
         answer = answers[0]
         if not answer.accepted:
             return error(409, "out_of_stock", answer.reason or "refused")
-        return jsonify(retailer_order_id=answer.retailer_order_id, status="submitted"), 201
+        return jsonify(retailer_order_id=answer.retailer_order_id, status="submitted",
+                       order_ids=list(answer.order_ids or ())), 201
 
     @app.post("/orders/batch")
     def create_many():
@@ -230,7 +302,8 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
         if failed:
             return failed
         return jsonify(results=[
-            {"idempotency_key": o.idempotency_key, "status": "accepted", "retailer_order_id": a.retailer_order_id}
+            {"idempotency_key": o.idempotency_key, "status": "accepted", "retailer_order_id": a.retailer_order_id,
+             "order_ids": list(a.order_ids or ())}
             if a.accepted else
             {"idempotency_key": o.idempotency_key, "status": "refused",
              "error": {"code": "out_of_stock", "message": a.reason or "refused"}}
@@ -250,6 +323,17 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
     def cancel(retailer_order_id):
         if store._row(retailer_order_id) is None:
             return error(404, "not_found", "no such order")
+        body = request.get_json(silent=True, force=True) if request.get_data(cache=True) else None
+        if isinstance(body, dict) and "order_ids" in body:  # a line-level cancel: these orders' lines only
+            ids = body["order_ids"]
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+                return error(400, "bad_request", "order_ids must be a list of order ids")
+            row = store._row(retailer_order_id)
+            if not set(ids) <= set(_order_ids(row.payload, row.idempotency_key)):
+                return error(400, "bad_request", "this order does not carry all of those orders")
+            if not store.cancel_lines(retailer_order_id, ids):
+                return error(409, "too_late", "the order has shipped")
+            return jsonify(cancelled=True, order_ids=ids)
         if not store.cancel(retailer_order_id):
             return error(409, "too_late", "the order has shipped")
         return jsonify(cancelled=True)

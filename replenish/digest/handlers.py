@@ -56,10 +56,7 @@ def _sent_recently(uow, household_id: str, now: datetime) -> bool:
 
 
 def _saved_deliveries(uow, household_id: str, since: datetime) -> int:
-    try:  # the deliveries feature counts them, when it is in this build
-        from replenish.services.handlers import deliveries_saved  # type: ignore[attr-defined]
-    except ImportError:
-        return 0
+    from replenish.services.merging import deliveries_saved
     return int(deliveries_saved(uow, household_id, since))
 
 

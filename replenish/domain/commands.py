@@ -77,6 +77,7 @@ class UpdateLimits:
     clear_per_order_cap: bool = False
     clear_per_month_cap: bool = False
     recognised_voices_only: bool | None = None  # None leaves it as it is
+    send_together: bool | None = None  # None leaves it as it is
 
 
 @dataclass(frozen=True)

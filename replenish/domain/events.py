@@ -1,7 +1,7 @@
 """Events: facts that happened, named in the past tense. Written to the outbox with the state change."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 
@@ -42,6 +42,16 @@ class OrderSubmitted(OrderEvent):
 
 
 @dataclass(frozen=True)
+class OrderSentTogether(OrderEvent):
+    """The order went to the store in one retailer order with other orders of the household."""
+    name: ClassVar[str] = "OrderSentTogether"
+    retailer_order_id: str = ""
+    together_with: list = field(default_factory=list)  # the other orders in the same retailer order, by products
+    early: bool = False  # sent before its cancel window closed (with an order that was due)
+    submit_after: str = ""  # when its cancel window would have closed
+
+
+@dataclass(frozen=True)
 class OrderConfirmed(OrderEvent):
     name: ClassVar[str] = "OrderConfirmed"
     expected_delivery: str | None = None
@@ -77,6 +87,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (OrderPlaced, OrderSubmitted, OrderConfirmed, OrderShipped, OrderDelivered, OrderCancelled, OrderFailed)
 }
+EVENT_TYPES[OrderSentTogether.name] = OrderSentTogether
 
 
 def register(cls: type[Event]) -> type[Event]:

@@ -124,7 +124,8 @@ class ApiToken:
 # Which notifications a household wants: per channel, and per kind of news.
 NOTIFY_CHANNELS = ("email", "sms", "alexa")
 NOTIFY_TOPICS = ("placed", "shipped", "delivered", "problems", "running_low")
-TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderShipped": "shipped", "OrderDelivered": "delivered",
+TOPIC_OF_EVENT = {"OrderPlaced": "placed", "OrderSentTogether": "placed", "OrderShipped": "shipped",
+                  "OrderDelivered": "delivered",
                   "OrderCancelled": "problems", "OrderFailed": "problems", "SlotRunningLow": "running_low",
                   "ButtonBatteryLow": "problems", "ButtonPressRefused": "problems", "SlotOrderRefused": "problems",
                   "VoicePinLocked": "problems"}
@@ -158,6 +159,9 @@ class Limits(Aggregate):
         self.pin_lockouts = 0  # lockouts in a row, for the escalation
         self.notification_prefs = default_notification_prefs()
         self.recognised_voices_only = False  # only voices Alexa recognises (voice profiles) may buy
+        # "Send my waiting orders together": when one of the household's orders is sent, the others still
+        # inside their cancel windows go with it in one delivery (docs/retailer-protocol.md, merging).
+        self.send_together = False
 
     # -- notifications -----------------------------------------------------------------------------------
     @property
@@ -317,6 +321,9 @@ class Order(Aggregate):
         self.active_key = self.source_key(household_id, source_id) if (source_id and exclusive_source) else None
         self.test = bool(test)  # a test order (a partner integrating): never sent to the store, never charged
         self.submit_attempts = 0  # tries the store did not answer (refused for now, or the reply was lost)
+        # The idempotency key of the merged retailer order this order is sent in (or was tried in), when it
+        # shares one with other orders of the household; None for an order sent on its own.
+        self.merge_group = None
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
                      test=self.test, speaker=speaker)
@@ -356,11 +363,17 @@ class Order(Aggregate):
             self.active_key = None
 
     # -- transitions -----------------------------------------------------------------------------------
-    def mark_submitted(self, retailer_order_id: str, now: datetime) -> None:
+    def mark_submitted(self, retailer_order_id: str, now: datetime, *, together_with: tuple[str, ...] = (),
+                       early: bool = False) -> None:
+        """``together_with``: the other orders in the same retailer order (their products, by name); ``early``:
+        sent before its own cancel window closed, because another order of the household was due."""
         self._move(OrderStatus.SUBMITTED, now)
         self.submitted_at = now
         self.retailer_order_id = retailer_order_id
         self._record(events.OrderSubmitted, retailer_order_id=retailer_order_id)
+        if together_with:
+            self._record(events.OrderSentTogether, retailer_order_id=retailer_order_id,
+                         together_with=list(together_with), early=bool(early), submit_after=iso(self.submit_after))
 
     def retry_submission(self, now: datetime, delay: timedelta) -> None:
         """The store did not answer this try: the order stays pending and is due again after ``delay``."""

@@ -81,7 +81,7 @@ class InstrumentedGateway:
     """The retailer port with each call timed and counted. Any other attribute is the wrapped gateway's, so
     optional operations (``submit_many``) are there exactly when the gateway has them."""
 
-    OPERATIONS = ("submit", "submit_many", "status", "cancel")
+    OPERATIONS = ("submit", "submit_many", "status", "cancel", "cancel_lines")
 
     def __init__(self, gateway):
         object.__setattr__(self, "_gateway", gateway)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from replenish.domain import events, model
 
-from . import messages
+from . import merging, messages
 from .ports import Message
 from .views import order_view
 
@@ -103,6 +103,7 @@ ORDER_NEWS = ("OrderPlaced", "OrderConfirmed", "OrderShipped", "OrderDelivered",
 EVENT_CONSUMERS: dict[str, list[EventHandler]] = {
     "OrderPlaced": [schedule_submission],
     "VoicePinLocked": [notify_pin_locked],
+    "OrderSentTogether": [merging.notify_sent_together],
 }
 for _name in ORDER_NEWS:
     EVENT_CONSUMERS.setdefault(_name, []).append(notify_household)

@@ -23,8 +23,8 @@ from replenish.domain.errors import (
 )
 from replenish.domain.history import Purchase
 
-from . import messages
-from .ports import PermanentError, SubmitLine, SubmitRequest, TransientError, submit_all
+from . import merging, messages
+from .ports import PermanentError, TransientError, submit_all
 from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
@@ -205,15 +205,33 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
 def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
     now = deps.clock()
     with deps.uow() as uow:
-        order = uow.orders.for_household(cmd.household_id, cmd.order_id)
+        # locked: a sweep sending it at this moment finishes first (or skips it)
+        order = uow.orders.for_household(cmd.household_id, cmd.order_id, for_update=True)
         if order is None:
             raise NotFound(f"No order {cmd.order_id!r} for this household.", field="order_id")
-        # Already at the store: it must agree before we call the order cancelled.
-        if order.can_cancel and order.retailer_order_id and not deps.gateway.cancel(order.retailer_order_id):
+        if order.can_cancel and order.retailer_order_id and order.merge_group:
+            _cancel_merged(uow, order, deps)
+        elif order.can_cancel and order.retailer_order_id and not deps.gateway.cancel(order.retailer_order_id):
+            # Already at the store: it must agree before we call the order cancelled.
             raise PermanentError("The store could not cancel this order any more.")
         order.cancel(now, cmd.reason, cmd.speaker)
         uow.commit()
         return order_view(order)
+
+
+def _cancel_merged(uow, order: model.Order, deps: Deps) -> None:
+    """An order sent together with others: the store takes its lines off the shared order, or says it is too
+    late (it has shipped), and then the order stands, with the reason."""
+    others = [o for o in uow.orders.sharing_retailer_orders(order.household_id, [order.retailer_order_id])
+              if o.id != order.id]
+    with_words = merging.together_words(others) or "your other orders"
+    cancel_lines = getattr(deps.gateway, "cancel_lines", None)
+    if cancel_lines is None:
+        raise PermanentError(f"This order went to the store in one delivery with {with_words}, and the store "
+                             "cannot take part of a delivery back.")
+    if not cancel_lines(order.retailer_order_id, [order.id]):
+        raise PermanentError(f"This order went to the store in one delivery with {with_words}, and it has "
+                             "already shipped, so it can no longer be cancelled.")
 
 
 def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
@@ -244,16 +262,11 @@ def _not_submittable(order: model.Order, now: datetime) -> str | None:
     return None
 
 
-def _record_answer(order: model.Order, answer, now: datetime) -> None:
-    if answer.accepted:
-        order.mark_submitted(answer.retailer_order_id, now)
-    else:
-        order.fail(answer.reason or "refused by the store", now)
-
-
-def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Exception) -> str:
-    """The store did not answer this try: the order is due again after the backoff's next wait, or, once the
-    backoff gives up, fails with a reason the household is told."""
+def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Exception,
+                 delay: timedelta | None = None) -> str:
+    """The store did not answer this try: the order is due again after the backoff's next wait (``delay``: the
+    one its merged group shares, so the group comes due together), or, once the backoff gives up, fails with a
+    reason the household is told."""
     backoff = SubmitBackoff.from_settings(deps.settings)
     tries = (order.submit_attempts or 0) + 1
     if backoff.gives_up(tries):
@@ -261,21 +274,70 @@ def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Excepti
         order.submit_attempts = tries
         order.fail(messages.store_gave_up(tries, (now - order.created_at).total_seconds()), now)
         return order.status
-    order.retry_submission(now, backoff.delay(tries))
+    order.retry_submission(now, delay if delay is not None else backoff.delay(tries))
     log.info("order %s: the store did not answer try %d (%s); trying again at %s", order.id, tries, problem,
              model.iso(order.submit_after))
     return "retrying"
 
 
-def _submit_request(order: model.Order, household: model.Household | None) -> SubmitRequest:
-    # The order id is the retailer's idempotency key: every retry of this order carries the same one.
-    return SubmitRequest(order.id, order.household_id, household.address if household else "",
-                         tuple(SubmitLine(line.sku, line.quantity, line.unit_price_cents) for line in order.lines))
+def _retry_group_later(group: list[model.Order], deps: Deps, now: datetime, problem: Exception,
+                       outcome: dict[str, str]) -> None:
+    """A merged group the store did not answer stays one group (the store may hold its booking under its key),
+    due again together, after the wait of its most tried order."""
+    if len(group) > 1:
+        key = merging.retailer_key(group)
+        for order in group:
+            order.merge_group = key
+    tries = max((o.submit_attempts or 0) for o in group) + 1
+    delay = SubmitBackoff.from_settings(deps.settings).delay(tries)
+    for order in group:
+        outcome[order.id] = _retry_later(order, deps, now, problem, delay)
+
+
+def _record_group_answer(uow, group: list[model.Order], answer, deps: Deps, now: datetime,
+                         outcome: dict[str, str]) -> None:
+    """Records the store's answer to one retailer order. Only the orders its booking holds become submitted (a
+    key seen before is answered with the first booking, which may hold fewer or more of our orders); one of
+    ours it does not hold stays pending, one it holds that was cancelled meanwhile has its lines taken off."""
+    if not answer.accepted:
+        for order in group:
+            order.fail(answer.reason or "refused by the store", now)
+            outcome[order.id] = order.status
+        return
+    rid = answer.retailer_order_id
+    booked = set(answer.order_ids) if answer.order_ids is not None else {o.id for o in group}
+    sent = [o for o in group if o.id in booked]
+    for order in group:
+        if order.id not in booked:  # not in the store's booking for this key: sent again on its own later
+            order.merge_group = None
+            outcome[order.id] = order.status
+    elsewhere = booked - {o.id for o in group}
+    for order in uow.orders.get_many(elsewhere, lock=True) if elsewhere else []:
+        # In the booking from an earlier try whose answer was never recorded (a worker died, the group shrank).
+        if order.state is model.OrderStatus.PENDING and not order.test:
+            sent.append(order)
+        elif order.state is model.OrderStatus.CANCELLED:
+            _take_off(deps, rid, order)
+    key = merging.retailer_key(group) if len(booked | {o.id for o in sent}) > 1 else None
+    for order in sent:
+        others = [o for o in sent if o is not order]
+        order.merge_group = key
+        order.mark_submitted(rid, now, together_with=tuple(merging.products(o) for o in others),
+                             early=bool(others) and model.as_utc(order.submit_after) > now)
+        outcome[order.id] = order.status
+
+
+def _take_off(deps: Deps, retailer_order_id: str, order: model.Order) -> None:
+    cancel_lines = getattr(deps.gateway, "cancel_lines", None)
+    if cancel_lines is None or not cancel_lines(retailer_order_id, [order.id]):
+        log.warning("order %s was cancelled but the store's order %s still holds its lines", order.id,
+                    retailer_order_id)
 
 
 def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) -> dict[str, str]:
     """Sends the due ones of ``orders`` (locked by this unit of work) to the store in one exchange and records
-    each answer; returns each order's outcome. Nothing is committed here."""
+    each answer; returns each order's outcome. A household's orders go as one retailer order
+    (``services.merging``), with its waiting ones when it chose so. Nothing is committed here."""
     outcome: dict[str, str] = {}
     due = []
     for order in orders:
@@ -287,16 +349,35 @@ def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) ->
     if not due:
         return outcome
     households = uow.households.get_many(o.household_id for o in due)
+    groups = merging.groups(due + merging.joiners(uow, due, households, now))
     try:
-        answers = submit_all(deps.gateway, [_submit_request(o, households.get(o.household_id)) for o in due])
+        answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
+                                            for g in groups])
     except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
-        answers = [exc] * len(due)
-    for order, answer in zip(due, answers, strict=False):
+        answers = [exc] * len(groups)
+    alone = []
+    for group, answer in zip(groups, answers, strict=True):
         if isinstance(answer, TransientError):
-            outcome[order.id] = _retry_later(order, deps, now, answer)
+            _retry_group_later(group, deps, now, answer, outcome)
+        elif not answer.accepted and len(group) > 1:
+            # One product the store refuses (out of stock) refuses the whole retailer order; nothing was booked
+            # under its key, so each order goes on its own instead, and only the one with that product fails.
+            for order in group:
+                order.merge_group = None
+            alone += [[order] for order in group]
         else:
-            _record_answer(order, answer, now)
-            outcome[order.id] = order.status
+            _record_group_answer(uow, group, answer, deps, now, outcome)
+    if alone:
+        try:
+            answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
+                                                for g in alone])
+        except TransientError as exc:
+            answers = [exc] * len(alone)
+        for group, answer in zip(alone, answers, strict=True):
+            if isinstance(answer, TransientError):
+                _retry_group_later(group, deps, now, answer, outcome)
+            else:
+                _record_group_answer(uow, group, answer, deps, now, outcome)
     return outcome
 
 
@@ -476,6 +557,8 @@ def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
             limits.per_month_cap_cents = None
         if cmd.recognised_voices_only is not None:
             limits.recognised_voices_only = bool(cmd.recognised_voices_only)
+        if cmd.send_together is not None:
+            limits.send_together = bool(cmd.send_together)
         windows = dict(limits.cancel_windows or {})
         for channel, seconds in (cmd.cancel_windows or {}).items():
             if channel not in model.DEFAULT_CANCEL_WINDOWS:

@@ -22,11 +22,21 @@ class SubmitLine:
 
 
 @dataclass(frozen=True)
+class SubmitPart:
+    """One of our orders inside a merged submission: its id and its own lines."""
+    order_id: str
+    lines: tuple[SubmitLine, ...]
+
+
+@dataclass(frozen=True)
 class SubmitRequest:
     idempotency_key: str
     household_id: str
     address: str
     lines: tuple[SubmitLine, ...]
+    # A merged submission (several of the household's orders in one retailer order): each order's id and lines.
+    # ``lines`` then holds all of them; empty for a single order (its id is the idempotency key).
+    parts: tuple[SubmitPart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class SubmitResult:
     accepted: bool
     retailer_order_id: str | None = None
     reason: str | None = None  # why refused (e.g. out of stock)
+    # Which of our orders the retailer's booking holds (for a key seen before: those of the first booking);
+    # None when the retailer did not say (then it booked what it was sent).
+    order_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,10 @@ class FulfillmentGateway(Protocol):
     def status(self, retailer_order_id: str) -> RetailerStatus: ...
 
     def cancel(self, retailer_order_id: str) -> bool: ...
+
+    # Optional: ``cancel_lines(retailer_order_id, order_ids) -> bool``: takes the lines of some of the orders
+    # of a merged retailer order off it (True), or cannot any more (False: it has shipped). Without it, an order
+    # sent together with others cannot be cancelled once sent.
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def order_view(order: model.Order) -> dict:
         "expected_delivery": model.iso(order.expected_delivery),
         "can_cancel": order.can_cancel,
         "test": bool(getattr(order, "test", False)),
+        "merged": bool(getattr(order, "merge_group", None) and order.retailer_order_id),
     }
 
 
@@ -40,4 +41,5 @@ def limits_view(limits: model.Limits) -> dict:
         "cancel_windows": dict(limits.cancel_windows or {}),
         "voice_pin_set": limits.has_pin,
         "recognised_voices_only": bool(getattr(limits, "recognised_voices_only", False)),
+        "send_together": bool(getattr(limits, "send_together", False)),
     }

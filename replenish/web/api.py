@@ -48,6 +48,7 @@ class LimitsIn(BaseModel):
     per_month_cap_cents: int | None = Field(default=None, ge=0, le=100_000_000, strict=True)
     cancel_windows: dict[str, Annotated[int, Field(ge=0, le=7 * 86400, strict=True)]] = Field(default_factory=dict)
     recognised_voices_only: bool | None = Field(default=None, strict=True)
+    send_together: bool | None = Field(default=None, strict=True)
 
 
 # -- what the views answer (documented in the OpenAPI document; the schemathesis test holds them to it) ---------
@@ -307,6 +308,7 @@ def update_limits():
     result = container().bus.handle(commands.UpdateLimits(
         g.household_id, per_order_cap_cents=body.per_order_cap_cents, per_month_cap_cents=body.per_month_cap_cents,
         cancel_windows=body.cancel_windows, recognised_voices_only=body.recognised_voices_only,
+        send_together=body.send_together,
         clear_per_order_cap="per_order_cap_cents" in raw and raw["per_order_cap_cents"] is None,
         clear_per_month_cap="per_month_cap_cents" in raw and raw["per_month_cap_cents"] is None))
     return jsonify(result)

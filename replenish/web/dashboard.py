@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException
 
 from replenish.domain import commands, model
 from replenish.domain.errors import DomainError
+from replenish.services import merging
+from replenish.services.handlers import month_start
 from replenish.services.ports import PermanentError, TransientError
 from replenish.services.views import limits_view, order_view
 
@@ -193,20 +195,26 @@ def link_post(secret: str):
 def _orders_context(household_id: str) -> dict:
     with container().uow() as uow:
         orders = uow.orders.list(household_id, limit=ORDERS_SHOWN)
+        together = merging.sent_together(uow, household_id, orders)
         shown = []
         for order in orders:
             view = order_view(order)
             view["steps"] = timeline(view, uow.outbox.timeline(order.id), g.fmt)
+            view["sent_together_with"] = together.get(order.id)
             shown.append(view)
         people = _order_people()
         if people is not None:  # "Asked for by Sam, approved by Alex" (replenish.members)
             said = people(uow, household_id, [o["id"] for o in shown])
             for view in shown:
                 view["people"] = said.get(view["id"])
+        household = uow.households.get(household_id)
+        saved = merging.deliveries_saved(uow, household_id,
+                                         month_start(container().deps.clock(), household.time_zone if household
+                                                     else "UTC"))
     active = [o for o in shown if o["status"] in ("pending", "submitted", "confirmed", "shipped")]
     past = [o for o in shown if o not in active]
     digest = hashlib.sha256(json.dumps([(o["id"], o["status"], o["can_cancel"]) for o in shown]).encode())
-    return {"active": active, "past": past, "digest": digest.hexdigest()[:16]}
+    return {"active": active, "past": past, "digest": digest.hexdigest()[:16], "deliveries_saved": saved}
 
 
 @bp.get("/")

@@ -66,7 +66,7 @@ def limits_command(household_id: str, form) -> commands.UpdateLimits:
         household_id, per_order_cap_cents=caps["per_order_cap"], per_month_cap_cents=caps["per_month_cap"],
         cancel_windows=windows, clear_per_order_cap=caps["per_order_cap"] is None,
         clear_per_month_cap=caps["per_month_cap"] is None,
-        recognised_voices_only=bool(form.get("recognised_voices_only")))
+        recognised_voices_only=bool(form.get("recognised_voices_only")), send_together=bool(form.get("send_together")))
 
 
 def limits_form_values(limits: dict) -> dict:
