@@ -169,6 +169,12 @@ def confirm_order(turn: Turn) -> Say:
 def check_pin(turn: Turn, pin: str | None) -> Say:
     if turn.state.get("step") != PIN:
         return Say(speech.PIN_NOT_EXPECTED, speech.NOTHING_TO_CONFIRM_REPROMPT)
+    return verify_pin(turn, pin, place)
+
+
+def verify_pin(turn: Turn, pin: str | None, proceed) -> Say:
+    """The PIN said for an offer: ``proceed(turn)`` when right; asked again when unheard or wrong; a lockout is
+    said and ends the offer."""
     if not pin or not str(pin).isdigit() or len(str(pin)) != 4:
         return Say(speech.PIN_UNHEARD, speech.ASK_PIN_REPROMPT)
     try:
@@ -181,7 +187,7 @@ def check_pin(turn: Turn, pin: str | None) -> Say:
         return Say(speech.pin_locked_now(lockout))
     if not ok:
         return Say(speech.pin_wrong(), speech.ASK_PIN_REPROMPT)
-    return place(turn)
+    return proceed(turn)
 
 
 def place(turn: Turn) -> Say:

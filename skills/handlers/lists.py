@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import logging
 
-from replenish.domain import commands, model
+from replenish.domain import model
 from replenish.domain.errors import (
     DomainError,
     InvalidCommand,
     LimitExceeded,
     NotFound,
-    PinLocked,
     ProductUnavailable,
 )
 from replenish.lists.handlers import list_view
@@ -35,7 +34,7 @@ from replenish.services.ports import PermanentError, TransientError
 
 from .. import dialog, orders, speech
 from ..dialog import Say
-from ..turn import TURN, Turn, lockout_minutes
+from ..turn import TURN, Turn
 from .base import VoiceHandler, slot_phrases, slot_value
 
 log = logging.getLogger(__name__)
@@ -174,19 +173,7 @@ def confirm_list(turn: Turn) -> Say:
 
 
 def check_list_pin(turn: Turn, pin: str | None) -> Say:
-    if not pin or not str(pin).isdigit() or len(str(pin)) != 4:
-        return Say(speech.PIN_UNHEARD, speech.ASK_PIN_REPROMPT)
-    try:
-        ok = turn.bus.handle(commands.CheckVoicePin(turn.household_id, str(pin)))
-    except PinLocked:
-        turn.clear_state()
-        with turn.container.uow() as uow:
-            household = uow.households.get(turn.household_id)
-            lockout = lockout_minutes(household.limits) if household is not None else 0
-        return Say(speech.pin_locked_now(lockout))
-    if not ok:
-        return Say(speech.pin_wrong(), speech.ASK_PIN_REPROMPT)
-    return place_list(turn)
+    return dialog.verify_pin(turn, pin, place_list)
 
 
 def place_list(turn: Turn) -> Say:
