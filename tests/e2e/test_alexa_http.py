@@ -264,7 +264,7 @@ def test_real_recommender_from_history(container, pki, voice_token, clock):
 
 def test_over_a_real_http_server(app, pki, voice_token, container):
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/alexa"

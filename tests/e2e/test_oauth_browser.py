@@ -78,7 +78,7 @@ def server(registered, container, pki, token):
     container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.recommendations = FakeRecommendations(container)
     httpd = make_server("127.0.0.1", 0, create_app(container), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()

@@ -32,7 +32,7 @@ def test_flaky_retailer_books_each_order_exactly_once_and_leaves_none_stuck(pg, 
     store = SimulatedStore(store_engine, system_clock)
     faults = Faults(refuse=0.15, lose=0.15)
     server = make_server("127.0.0.1", 0, make_http_app(store, [SECRET], faults, batch=batch), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, SUBMIT_RETRY_BASE=0.05, SUBMIT_RETRY_CAP=0.4,
                       SUBMIT_GIVE_UP=3600, SUBMIT_GRACE=1, OUTBOX_LINGER_MS=0, OUTBOX_BATCH=20)
     url = f"http://127.0.0.1:{server.server_port}"

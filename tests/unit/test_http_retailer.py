@@ -132,7 +132,7 @@ class FakeRetailer:
 def server():
     fake = FakeRetailer()
     srv = make_server("127.0.0.1", 0, fake.app(), threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield fake, f"http://127.0.0.1:{srv.server_port}"
     srv.shutdown()

@@ -156,7 +156,7 @@ def test_the_readme_example_works_as_written(env, monkeypatch):
     from replenish.web import create_app
     container = container_for_env()
     httpd = make_server("127.0.0.1", 0, create_app(container), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         script = "\n".join(voice.splitlines()[1:]).replace("http://127.0.0.1:8000", f"http://127.0.0.1:"

@@ -44,7 +44,7 @@ def serve(tmp_path):
         app.before_request_funcs.setdefault(None, []).insert(0, lambda: calls.append(
             __import__("flask").request.path))
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         servers.append((server, thread))
         return store, calls, f"http://127.0.0.1:{server.server_port}"
