@@ -123,3 +123,35 @@ def test_a_childs_voice_request_is_approved_in_the_dashboard(browser, server, co
     finally:
         owner_context.close()
         adult_context.close()
+
+
+def test_a_list_built_by_voice_is_ordered_in_one_order_from_the_dashboard(browser, server, container, voice_token):
+    from tests.voice_fakes import Conversation
+    token = container.bus.handle(commands.IssueToken("h1"))
+    container.recommendations = FakeRecommendations(container)
+    forget_written()
+    talk = Conversation(VoiceSkill(container).invoke, voice_token)
+    talk.say("AddToListIntent", {"item": "detergent"})
+    assert "to your list" in talk.text
+    talk.say("AddToListIntent", {"item": "toilet paper", "quantity": "2"})
+    assert "to your list" in talk.text
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    errors = _watch(page)
+    try:
+        sign_in(page, server, token)
+        page.click(".tabs >> text=List")
+        listed = page.inner_text("#shopping-list")
+        assert "detergent" in listed and "toilet paper" in listed and "Order the list: 2 things" in listed
+        page.click("#order-list")
+        page.wait_for_url(f"{server}/dashboard/")
+        assert "Ordered your list: 2 products" in page.inner_text(".flash-ok")
+        with container.uow() as uow:
+            orders = [(o.channel, sorted((line.sku, line.quantity) for line in o.lines)) for o in uow.orders.list("h1")]
+        assert len(orders) == 1 and orders[0][0] == "web" and len(orders[0][1]) == 2
+        assert ("CHARMIN-12", 2) in orders[0][1]  # the toilet paper, two as asked by voice
+        page.click(".tabs >> text=List")
+        assert "Your list is empty" in page.inner_text("#shopping-list")
+        assert not errors, errors
+    finally:
+        context.close()
