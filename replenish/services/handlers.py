@@ -349,7 +349,11 @@ def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) ->
     if not due:
         return outcome
     households = uow.households.get_many(o.household_id for o in due)
-    groups = merging.groups(due + merging.joiners(uow, due, households, now))
+    # Merging is off unless the deployment turns it on (REPLENISH_MERGE_DELIVERIES): a worker killed after the store
+    # booked a merged group and before we recorded it can regroup those orders under another key (docs/
+    # retailer-protocol.md, "Known limits"); alone, each order's key is its own id and the store's dedupe holds.
+    merge = bool(getattr(deps.settings, "merge_deliveries", False))
+    groups = merging.groups(due + merging.joiners(uow, due, households, now, merge), merge)
     try:
         answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
                                             for g in groups])

@@ -18,23 +18,23 @@ from replenish.domain import model
 from .ports import SubmitLine, SubmitPart, SubmitRequest
 
 
-def group_key(order: model.Order) -> tuple[str, str]:
+def group_key(order: model.Order, merge: bool = True) -> tuple[str, str]:
     """An order tried before stays under the key it was tried with (the store may hold a booking under it): in
     its merged group, or alone under its own id. Orders never tried are grouped by household."""
     if order.merge_group:
         return ("group", order.merge_group)
-    if order.submit_attempts:
+    if order.submit_attempts or not merge:
         return ("group", order.id)
     return ("household", order.household_id)
 
 
-def joiners(uow, due: list[model.Order], households: dict, now: datetime) -> list[model.Order]:
+def joiners(uow, due: list[model.Order], households: dict, now: datetime, merge: bool = True) -> list[model.Order]:
     """Orders that go with ``due`` (locked here): the rest of each merged group tried before, and, for the
     households that chose to send their waiting orders together, their orders still inside their windows."""
     taken = {o.id for o in due}
     extra = uow.orders.group_members({o.merge_group for o in due if o.merge_group}, taken)
     taken |= {o.id for o in extra}
-    together = {o.household_id for o in due if not o.merge_group
+    together = {o.household_id for o in due if merge and not o.merge_group
                 and getattr(households.get(o.household_id) and households[o.household_id].limits,
                             "send_together", False)}
     if together:
@@ -45,12 +45,12 @@ def joiners(uow, due: list[model.Order], households: dict, now: datetime) -> lis
 MAX_ORDERS = 10  # of ours in one retailer order: a household's backlog goes as several, not as one huge order
 
 
-def groups(orders: Iterable[model.Order]) -> list[list[model.Order]]:
+def groups(orders: Iterable[model.Order], merge: bool = True) -> list[list[model.Order]]:
     """The retailer orders to make: each a list of up to ``MAX_ORDERS`` of our orders, the one due first leading
     (its id is the key)."""
     by_key: dict[tuple[str, str], list[model.Order]] = {}
     for order in orders:
-        by_key.setdefault(group_key(order), []).append(order)
+        by_key.setdefault(group_key(order, merge), []).append(order)
     made = []
     for members in by_key.values():
         members.sort(key=lambda o: (model.as_utc(o.submit_after), model.as_utc(o.created_at), o.id))

@@ -15,6 +15,12 @@ from replenish.domain.errors import LimitExceeded
 from replenish.services import event_handlers, merging
 from replenish.services.ports import PermanentError, TransientError
 
+
+@pytest.fixture(autouse=True)
+def merging_on(settings):
+    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
+    settings.merge_deliveries = True
+
 TIDE, CHARMIN = "TIDE-PODS-42", "CHARMIN-12"
 TIDE_NAME = "Tide PODS Laundry Detergent, 42 Count"
 CHARMIN_NAME = "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls"
