@@ -84,3 +84,15 @@ def voice_token(container):
     """What Alexa presents for h1 once linked: an OAuth access token with every voice scope."""
     from tests.voice_fakes import issue_voice_token
     return issue_voice_token(container)["access_token"]
+
+
+@pytest.fixture
+def app(container):
+    """The web app on the test's container (a module needing another app defines its own)."""
+    from replenish.web import create_app
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -54,11 +54,6 @@ def app(container, pki):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def post(client, pki):
     def send(env: dict) -> dict:
         body = envelope_bytes(env)

@@ -15,22 +15,11 @@ from http_message_signatures import HTTPMessageSigner, algorithms
 from http_message_signatures.resolvers import HTTPSignatureKeyResolver
 
 from replenish.domain import commands
-from replenish.web import create_app
 from replenish_partner import signature_headers
 
 BASE = "http://test"
 Placed = namedtuple("Placed", "id status channel source_id sku")
 TIDE_TITLE = "Tide PODS Laundry Detergent, 42 Count"
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def auth(token):

@@ -35,16 +35,6 @@ class FakeRecommendations:
         return [p for p in self.purchases if p.household_id == household_id]
 
 
-@pytest.fixture
-def app(container):
-    return create_app(container)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def csrf_of(response) -> str:
     match = CSRF.search(response.get_data(as_text=True))
     assert match, "the page has no CSRF field"

@@ -18,7 +18,7 @@ def merging_on(settings):
     settings.merge_deliveries = True
 
 # the dashboard's fixtures, shared
-app, client, signed_in = test_dashboard.app, test_dashboard.client, test_dashboard.signed_in
+signed_in = test_dashboard.signed_in
 
 
 def place(container, sku, quantity=1):

@@ -10,17 +10,11 @@ import pytest
 from replenish.domain import commands
 from replenish.lists.model import AddToList
 from replenish.members.model import AddMember, ChangeMember, RequestApproval
-from replenish.web import create_app
 from replenish.web import dashboard_security as security
 
 from .test_dashboard import csrf_of, sign_in
 
 TIDE = commands.LineRequest("TIDE-PODS-42", 2)
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
 
 
 @pytest.fixture

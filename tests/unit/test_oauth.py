@@ -27,16 +27,6 @@ CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 
 
 @pytest.fixture
-def app(container):
-    return create_app(container)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def alexa(container):
     return service.create_client(container, "alexa", [ALEXA_REDIRECT, "https://layla.amazon.com/api/skill/link/M2A"])
 

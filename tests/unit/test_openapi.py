@@ -2,17 +2,10 @@
 route declares (its request model, its response models, its security) is what the document says."""
 from __future__ import annotations
 
-import pytest
 from flask import jsonify
 from openapi_spec_validator import validate
 
-from replenish.web import create_app
 from replenish.web.openapi import document, operation, undocumented
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
 
 
 def test_the_document_is_valid_openapi_3_1_and_served_as_generated(app):

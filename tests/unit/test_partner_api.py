@@ -9,7 +9,6 @@ import pytest
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
 from replenish.domain import commands
-from replenish.web import create_app
 from replenish_partner import PartnerClient, PartnerError, signature_headers
 
 from .device_fakes import FlaskSession, RecordingSender
@@ -17,11 +16,6 @@ from .device_fakes import FlaskSession, RecordingSender
 SLOTS = [{"slot_id": "detergent", "products": ["TIDE-PODS-42", "TIDE-PODS-81"], "capacity": 84, "unit": "count",
           "threshold": 20, "target": 84}]
 BASE = "http://test"
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
 
 
 @pytest.fixture

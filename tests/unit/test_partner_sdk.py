@@ -11,7 +11,6 @@ import pytest
 from replenish.devices.adapters.webhook_sender import webhook_headers
 from replenish.devices.domain import commands as dc
 from replenish.devices.web import signatures
-from replenish.web import create_app
 from replenish.web.errors import ApiError
 from replenish_partner import ButtonClient, PartnerClient, PartnerError, signature_headers, verify_webhook
 
@@ -20,11 +19,6 @@ from .device_fakes import FlaskSession
 BASE = "http://test"
 PATH = "/v1/partner/devices/WM1/heartbeat?x=1"
 BODY = b'{"mostRecentlyActiveDate":null}'
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
 
 
 def verify(app, headers, *, method="POST", path=PATH, body=BODY, base_url=BASE, keys=None):

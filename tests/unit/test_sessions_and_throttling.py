@@ -20,16 +20,6 @@ COOKIE = "replenish_session"  # the name on loopback over plain HTTP (tests); __
 BASE = "http://test"
 
 
-@pytest.fixture
-def app(container):
-    return create_app(container)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def csrf_of(response) -> str:
     match = CSRF.search(response.get_data(as_text=True))
     assert match, "the page has no CSRF field"

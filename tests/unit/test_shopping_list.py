@@ -8,14 +8,8 @@ from replenish.domain import commands
 from replenish.domain.errors import DomainError, InvalidCommand, LimitExceeded, NotFound
 from replenish.lists.handlers import list_view
 from replenish.lists.model import AddToList, ChangeListItem, ClearChecked, ListChanged, OrderList, RemoveFromList
-from replenish.web import create_app
 
 from .test_dashboard import sign_in
-
-
-@pytest.fixture
-def client(container):
-    return create_app(container).test_client()
 
 
 def auth(token):

@@ -15,7 +15,6 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.services import events as device_events
-from replenish.web import create_app
 from replenish_partner import PartnerClient, PartnerError
 
 from .device_fakes import FlaskSession, RecordingSender
@@ -25,11 +24,6 @@ SLOTS = [{"slot_id": "detergent", "products": ["TIDE-PODS-42", "TIDE-PODS-81"], 
 BASE = "http://test"
 # What Partner.add_webhook_secret made before: "whsec_" + secrets.token_urlsafe(32), not standard base64.
 LEGACY_SECRET = "whsec_gs6oz07ry6e-zLZCMDgKd0sfFg7Vg5ETJ7S1o5pd-_c"
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
 
 
 @pytest.fixture

@@ -9,23 +9,12 @@ import pytest
 from replenish.devices.domain import commands as dc
 from replenish.domain import commands
 from replenish.services import messages
-from replenish.web import create_app
 
 from . import test_buttons as buttons
 from . import test_partner_api as partner_api
 
 RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\+00:00|UTC")
 ID = re.compile(r"\b[0-9a-f]{32}\b|\bRB[A-Z0-9]{14}\b")
-
-
-@pytest.fixture
-def app(container):
-    return create_app(container)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture
