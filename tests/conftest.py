@@ -96,3 +96,12 @@ def app(container):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """A fresh, embedded environment for the `replenish` command: no services and no keys from the shell."""
+    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "REPLENISH_PUBLIC_URL", "REPLENISH_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -65,15 +65,8 @@ def test_bad_anchor_is_a_clear_error(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--anchor" in result.output
 
 
-def _fresh_cli(tmp_path, monkeypatch) -> CliRunner:
-    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
-    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL"):
-        monkeypatch.delenv(name, raising=False)
-    return CliRunner()
-
-
-def test_household_create_refusals_are_messages_and_create_nothing(tmp_path, monkeypatch):
-    runner = _fresh_cli(tmp_path, monkeypatch)
+def test_household_create_refusals_are_messages_and_create_nothing(cli_env):
+    runner = CliRunner()
     assert runner.invoke(main, ["household", "create", "smith"]).exit_code == 0
     twice = runner.invoke(main, ["household", "create", "smith"])
     assert twice.exit_code == 1 and "Household 'smith' already exists." in twice.output
@@ -91,14 +84,14 @@ def test_household_create_refusals_are_messages_and_create_nothing(tmp_path, mon
         assert uow.households.count() == 1  # only smith
 
 
-def test_a_worker_without_a_broker_is_refused(tmp_path, monkeypatch):
-    result = _fresh_cli(tmp_path, monkeypatch).invoke(main, ["worker"])
+def test_a_worker_without_a_broker_is_refused(cli_env):
+    result = CliRunner().invoke(main, ["worker"])
     assert result.exit_code == 1 and "no broker is configured" in result.output and "BROKER_URL" in result.output
 
 
-def test_serve_on_a_busy_port_says_so_before_saying_it_is_up(tmp_path, monkeypatch):
+def test_serve_on_a_busy_port_says_so_before_saying_it_is_up(cli_env):
     import socket
-    runner = _fresh_cli(tmp_path, monkeypatch)
+    runner = CliRunner()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -108,10 +101,10 @@ def test_serve_on_a_busy_port_says_so_before_saying_it_is_up(tmp_path, monkeypat
     assert "Replenish is up" not in result.output
 
 
-def test_migrate_a_missing_postgres_database_says_how_to_create_it(tmp_path, monkeypatch):
+def test_migrate_a_missing_postgres_database_says_how_to_create_it(cli_env, monkeypatch):
     from tests.integration.services import PG_HOST, PG_PORT, require
     require("PostgreSQL", PG_HOST, PG_PORT)
-    runner = _fresh_cli(tmp_path, monkeypatch)
+    runner = CliRunner()
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/rpl_no_such_db")
     result = runner.invoke(main, ["migrate"])
     assert result.exit_code == 1 and "does not exist" in result.output and "createdb" in result.output

@@ -11,30 +11,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from werkzeug.serving import make_server
 
-from replenish.cli import main
 from replenish.domain.model import hash_secret
+from tests.cli_runs import run
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 REDIRECT = "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
-    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "REPLENISH_PUBLIC_URL", "REPLENISH_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result.exit_code, result.output
 
 
 def last_json(output: str) -> dict:
@@ -47,7 +33,7 @@ def container_for_env():
     return bootstrap(Settings.from_env())
 
 
-def test_create_list_token_and_revoke(env):
+def test_create_list_token_and_revoke(cli_env):
     code, out = run("household", "create", "h9", "--name", "Nine", "--json")
     assert code == 0, out
     code, out = run("oauth-client", "create", "--name", "alexa", "--redirect-uri", REDIRECT, "--json")
@@ -104,7 +90,7 @@ def test_create_list_token_and_revoke(env):
      "invalid_scope"),
     (["oauth-client", "revoke", "nobody"], "NAME", "not_found"),
 ])
-def test_bad_input_is_a_json_refusal_naming_the_option(env, args, field, code_name):
+def test_bad_input_is_a_json_refusal_naming_the_option(cli_env, args, field, code_name):
     run("household", "create", "h9", "--json")
     run("oauth-client", "create", "--name", "dup", "--redirect-uri", REDIRECT, "--json")
     run("oauth-client", "create", "--name", "narrow", "--redirect-uri", REDIRECT, "--scope", "orders:read", "--json")
@@ -116,7 +102,7 @@ def test_bad_input_is_a_json_refusal_naming_the_option(env, args, field, code_na
     assert code == 2 and "Error: Invalid value for" in out and field in out
 
 
-def test_a_client_without_redirect_uri_or_name_is_a_usage_error(env):
+def test_a_client_without_redirect_uri_or_name_is_a_usage_error(cli_env):
     code, out = run("oauth-client", "create", "--name", "alexa", "--json")
     assert code == 2 and "--redirect-uri" in out
 
@@ -138,14 +124,14 @@ def _bash(script: str, cwd: Path) -> str:
     return done.stdout
 
 
-def test_the_readme_example_works_as_written(env, monkeypatch):
+def test_the_readme_example_works_as_written(cli_env, monkeypatch):
     blocks = re.findall(r"```sh\n(.*?)```", _section(), re.S)
     local = next(b for b in blocks if "replenish oauth-token" in b and "curl" not in b)
     voice = next(b for b in blocks if "curl" in b)
     assert "replenish oauth-token --household demo --client alexa --scope " \
            '"orders:place orders:cancel orders:read" --json' in local
 
-    printed = _bash(local, env).strip().splitlines()
+    printed = _bash(local, cli_env).strip().splitlines()
     client, token = json.loads(printed[-2]), json.loads(printed[-1])
     assert client["name"] == "alexa" and client["client_id"] and client["client_secret"]
     assert token["access_token"].startswith("rpa_") and token["expires_in"] == 3600
@@ -161,7 +147,7 @@ def test_the_readme_example_works_as_written(env, monkeypatch):
     try:
         script = "\n".join(voice.splitlines()[1:]).replace("http://127.0.0.1:8000", f"http://127.0.0.1:"
                                                                                    f"{httpd.server_port}")
-        answer = json.loads(_bash(script, env))
+        answer = json.loads(_bash(script, cli_env))
     finally:
         httpd.shutdown()
         thread.join(5)

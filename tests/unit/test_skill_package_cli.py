@@ -6,30 +6,16 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from catalog.model import Product
-from replenish.cli import main
 from skills.skill_package import validate
+from tests.cli_runs import run
 
 GOOD = ["--endpoint", "https://replenish.shop/alexa", "--privacy-url", "https://replenish.shop/privacy",
         "--terms-url", "https://replenish.shop/terms"]
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
-    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "REPLENISH_PUBLIC_URL", "REPLENISH_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result.exit_code, result.output
 
 
 def add_products(*products: Product) -> None:
@@ -50,10 +36,10 @@ def png(size: int, colour=(200, 30, 30)) -> bytes:
     return buffer.getvalue()
 
 
-def test_writes_a_package_that_validates_from_the_catalog(env):
+def test_writes_a_package_that_validates_from_the_catalog(cli_env):
     add_products(Product("Z1", "Zesty Dish Soap", brand="Zesty", category="household/kitchen/dish_soap"),
                  Product("Q1", "Quux Gizmo Wax", brand="Quux", category="household/care/gizmo_wax"))
-    out = env / "skill-package"
+    out = cli_env / "skill-package"
     code, output = run("skill", "package", *GOOD, "--out", str(out))
     assert code == 0, output
     assert validate.validate_dir(out) == []
@@ -69,12 +55,12 @@ def test_writes_a_package_that_validates_from_the_catalog(env):
     assert manifest["apis"]["custom"]["endpoint"]["uri"] == "https://replenish.shop/alexa"
 
 
-def test_icons_from_a_directory_and_custom_options(env):
-    icons = env / "icons"
+def test_icons_from_a_directory_and_custom_options(cli_env):
+    icons = cli_env / "icons"
     icons.mkdir()
     (icons / "logo.png").write_bytes(png(512))
     (icons / "notes.txt").write_text("not an icon")
-    out = env / "pkg"
+    out = cli_env / "pkg"
     code, output = run("skill", "package", *GOOD, "--icons", str(icons), "--invocation-name", "kitchen restock",
                        "--ssl-certificate-type", "Trusted", "--locale", "de-DE", "--out", str(out))
     assert code == 0, output
@@ -89,9 +75,9 @@ def test_icons_from_a_directory_and_custom_options(env):
     assert model["interactionModel"]["languageModel"]["invocationName"] == "kitchen restock"
 
 
-def test_a_lambda_function_endpoint(env):
+def test_a_lambda_function_endpoint(cli_env):
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:replenish-skill"
-    out = env / "pkg"
+    out = cli_env / "pkg"
     code, output = run("skill", "package", *_replace(GOOD, "--endpoint", arn), "--out", str(out))
     assert code == 0, output
     assert validate.validate_dir(out) == []
@@ -99,8 +85,8 @@ def test_a_lambda_function_endpoint(env):
     assert manifest["apis"]["custom"]["endpoint"] == {"uri": arn}  # no certificate type for a Lambda
 
 
-def test_rebuilding_with_fewer_locales_drops_the_old_models(env):
-    out = env / "pkg"
+def test_rebuilding_with_fewer_locales_drops_the_old_models(cli_env):
+    out = cli_env / "pkg"
     assert run("skill", "package", *GOOD, "--out", str(out))[0] == 0
     (out / "ask-resources-note.txt").write_text("mine")
     assert run("skill", "package", *GOOD, "--locale", "en-US", "--out", str(out))[0] == 0
@@ -138,21 +124,21 @@ def _replace(args: list[str], option: str, value: str) -> list[str]:
     (GOOD + ["--invocation-name", "frag vorrat"], "'--invocation-name'", "(de-DE)"),
     (GOOD + ["--locale", "fr-FR"], "'--locale'", "no locale file for fr-FR"),
 ])
-def test_refusals_name_the_option_and_write_nothing(env, args, option, says):
-    out = env / "refused"
+def test_refusals_name_the_option_and_write_nothing(cli_env, args, option, says):
+    out = cli_env / "refused"
     code, output = run("skill", "package", *args, "--out", str(out))
     assert code == 2, output
     assert option in output and says in output, output
     assert not out.exists()
-    assert not (env / "var").exists()  # refused before the database was even opened
+    assert not (cli_env / "var").exists()  # refused before the database was even opened
 
 
-def test_icons_of_the_wrong_size_are_refused(env):
-    icons = env / "icons"
+def test_icons_of_the_wrong_size_are_refused(cli_env):
+    icons = cli_env / "icons"
     icons.mkdir()
     (icons / "small.png").write_bytes(png(100))
     (icons / "broken.png").write_bytes(b"not a png")
-    out = env / "refused"
+    out = cli_env / "refused"
     code, output = run("skill", "package", *GOOD, "--icons", str(icons), "--out", str(out))
     assert code == 2, output
     assert "'--icons'" in output and "no 512x512 PNG" in output and "small.png is 100x100" in output
@@ -160,12 +146,12 @@ def test_icons_of_the_wrong_size_are_refused(env):
     assert not out.exists()
 
 
-def test_missing_required_option_is_a_usage_error(env):
-    code, output = run("skill", "package", "--endpoint", "https://replenish.shop/alexa", "--out", str(env / "o"))
+def test_missing_required_option_is_a_usage_error(cli_env):
+    code, output = run("skill", "package", "--endpoint", "https://replenish.shop/alexa", "--out", str(cli_env / "o"))
     assert code == 2 and "--privacy-url" in output
-    assert not (env / "o").exists()
+    assert not (cli_env / "o").exists()
 
 
-def test_the_command_is_listed(env):
+def test_the_command_is_listed(cli_env):
     code, output = run("skill", "--help")
     assert code == 0 and "package" in output
