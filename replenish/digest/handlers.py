@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -41,10 +40,7 @@ def _named(names: list[str]) -> str:
 
 
 def _due(household: model.Household, now: datetime) -> bool:
-    try:
-        local = now.astimezone(ZoneInfo(household.time_zone or "UTC"))
-    except Exception:
-        local = now
+    local = now.astimezone(model.zone(household.time_zone))
     return local.weekday() == 6 and local.hour >= SEND_AT_HOUR
 
 

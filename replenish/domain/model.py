@@ -12,6 +12,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import overload
+from zoneinfo import ZoneInfo
 
 from . import events
 from .aggregate import Aggregate
@@ -20,6 +21,14 @@ from .errors import IllegalTransition, InvalidCommand
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A household's time zone; UTC for none, or for one this machine's time zone database does not have."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
 
 
 @overload

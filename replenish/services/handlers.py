@@ -72,11 +72,7 @@ def _household(uow, household_id: str) -> model.Household:
 
 
 def month_start(now: datetime, time_zone: str) -> datetime:
-    try:
-        zone = ZoneInfo(time_zone or "UTC")
-    except Exception:
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
+    local = now.astimezone(model.zone(time_zone))
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, format_time
 
+from replenish.domain.model import zone
+
 LOCALE = "en_US"
 FAR = timedelta(days=183)  # a date further away than this says its year
 
@@ -25,13 +27,6 @@ def plural(n: float, one: str, other: str | None = None, locale: str = LOCALE) -
     return f"{n:,g} {word}" if isinstance(n, float) else f"{n:,} {word}"
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
-
-
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -41,7 +36,7 @@ def _aware(value: datetime | str) -> datetime:
 def local_day(value: datetime | str, time_zone: str | None, now: datetime, locale: str = LOCALE) -> str:
     """``today``, ``tomorrow``, ``yesterday``, ``Tuesday, December 8`` (this week or within six months) or
     ``December 8, 2027``, in the household's time zone."""
-    tz = _zone(time_zone)
+    tz = zone(time_zone)
     local, today = _aware(value).astimezone(tz), _aware(now).astimezone(tz).date()
     days = (local.date() - today).days
     if days in (-1, 0, 1):
@@ -54,7 +49,7 @@ def local_day(value: datetime | str, time_zone: str | None, now: datetime, local
 def local_time(value: datetime | str, time_zone: str | None, now: datetime, locale: str = LOCALE) -> str:
     """``3:15 PM today``, ``9:00 AM tomorrow``, ``3:15 PM on Tuesday, December 8``: a moment as the household
     reads its own clock."""
-    tz = _zone(time_zone)
+    tz = zone(time_zone)
     local = _aware(value).astimezone(tz)
     clock = format_time(local, "h:mm a", locale=locale)
     day = local_day(local, time_zone, now, locale)

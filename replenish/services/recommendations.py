@@ -169,14 +169,10 @@ class Recommendations:
         """The household's time zone (kept a few minutes: a household seldom moves)."""
         zone = self._zones.get(household_id)
         if zone is None:
-            from zoneinfo import ZoneInfo
+            from replenish.domain.model import zone as zone_of
             with self.uow_factory() as uow:
                 household = uow.households.get(household_id)
-                name = household.time_zone if household is not None else "UTC"
-            try:
-                zone = ZoneInfo(name or "UTC")
-            except Exception:  # a zone this machine's tz database lacks: UTC rather than no answer
-                zone = ZoneInfo("UTC")
+                zone = zone_of(household.time_zone if household is not None else None)
             self._zones[household_id] = zone
         return zone
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from replenish.domain import model
 from replenish.services.messages import money  # noqa: F401  (re-exported for the templates)
@@ -15,16 +14,9 @@ STEPS = (("OrderPlaced", "Placed"), ("OrderSubmitted", "Sent to store"), ("Order
 ENDINGS = {"OrderCancelled": "Cancelled", "OrderFailed": "Failed"}
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
-
-
 class Formatter:
     def __init__(self, time_zone: str | None, now: datetime):
-        self.tz = zone(time_zone)
+        self.tz = model.zone(time_zone)
         self.now: datetime = model.as_utc(now)
 
     def _local(self, value) -> datetime | None:
