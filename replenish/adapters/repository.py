@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from catalog.model import Product
 from replenish.domain import model
+from replenish.domain.errors import UnknownProduct
 from replenish.domain.history import Purchase
 
 from . import orm
@@ -322,6 +323,13 @@ class ProductRepository:
     def get(self, sku: str) -> Product | None:
         row = self.session.execute(select(orm.products).where(orm.products.c.sku == str(sku))).first()
         return product_from_row(row) if row else None
+
+    def require(self, sku: str, field: str = "sku") -> Product:
+        """The product, or UnknownProduct naming ``field``: what a command that names a SKU checks first."""
+        product = self.get(sku)
+        if product is None:
+            raise UnknownProduct(f"There is no product with SKU {sku!r}.", field=field)
+        return product
 
     def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
         skus = list({str(s) for s in skus})

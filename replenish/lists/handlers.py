@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 
 from replenish.domain import commands
-from replenish.domain.errors import DomainError, InvalidCommand, NotFound, UnknownProduct
+from replenish.domain.errors import DomainError, InvalidCommand, NotFound
 from replenish.domain.model import MAX_QUANTITY, new_id
 from replenish.services import handlers as core
 from replenish.services.views import order_view
@@ -76,15 +76,12 @@ def add_to_list(cmd: AddToList, deps) -> dict:
     with deps.uow() as uow:
         _household(uow, cmd.household_id)
         if cmd.sku is not None:
-            product = uow.products.get(str(cmd.sku))
-            if product is None:
-                raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
+            product = uow.products.require(str(cmd.sku))
             sku, phrase = product.sku, product.title
         else:
             phrase, sku = clean_phrase(cmd.phrase), None
             if isinstance(cmd.pick, str):
-                if uow.products.get(cmd.pick) is None:
-                    raise UnknownProduct(f"There is no product with SKU {cmd.pick!r}.", field="pick")
+                uow.products.require(cmd.pick, field="pick")
             elif not isinstance(cmd.pick, bool):
                 raise InvalidCommand("pick is true, false or a SKU.", field="pick")
     chosen = sku  # a product chosen by the household; a pick from words could be wrong, so it merges nothing
@@ -138,9 +135,7 @@ def change_list_item(cmd: ChangeListItem, deps) -> dict:
         if cmd.quantity is not None:
             item.quantity = check_quantity(cmd.quantity)
         if cmd.sku is not None:
-            if uow.products.get(str(cmd.sku)) is None:
-                raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
-            item.sku = str(cmd.sku)
+            item.sku = uow.products.require(str(cmd.sku)).sku
         if cmd.checked is not None:
             if not isinstance(cmd.checked, bool):
                 raise InvalidCommand("checked is true or false.", field="checked")

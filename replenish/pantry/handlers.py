@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from replenish.domain.errors import InvalidCommand, NotFound, UnknownProduct
+from replenish.domain.errors import InvalidCommand, NotFound
 from replenish.domain.events import OrderDelivered
 from replenish.lists import handlers as lists
 from replenish.lists.model import AddToList
@@ -23,13 +23,6 @@ from .model import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _product(uow, sku: str):
-    product = uow.products.get(str(sku))
-    if product is None:
-        raise UnknownProduct(f"There is no product with SKU {sku!r}.", field="sku")
-    return product
 
 
 def _packs(uow, like) -> list[Pack]:
@@ -51,7 +44,7 @@ def set_stock_level(cmd: SetStockLevel, deps) -> dict:
     with deps.uow() as uow:
         if uow.households.get(cmd.household_id) is None:
             raise NotFound(f"No household {cmd.household_id!r}.", field="household_id")
-        product = _product(uow, cmd.sku)
+        product = uow.products.require(cmd.sku)
         line = product_line(product)
         level = uow.stock.get(cmd.household_id, line, for_update=True)
         new = level is None
@@ -75,7 +68,7 @@ def use_stock(cmd: UseStock, deps) -> dict:
         raise InvalidCommand(f"Say how much was used (more than 0, at most {MAX_LEVEL:,g}), or that it is all gone.",
                              field="amount")
     with deps.uow() as uow:
-        product = _product(uow, cmd.sku)
+        product = uow.products.require(cmd.sku)
         level = uow.stock.get(cmd.household_id, product_line(product), for_update=True)
         if level is None:
             raise NotFound(f"You don't keep count of {product.title}; set its stock level first.", field="sku")
@@ -83,7 +76,7 @@ def use_stock(cmd: UseStock, deps) -> dict:
         level.on_hand = max(0.0, level.on_hand - used)
         level.updated_at = deps.clock()
         uow.stock.put(level, new=False)
-        title = _product(uow, level.sku).title
+        title = uow.products.require(level.sku).title
         uow.commit()
     view = {"level": stock_view(level, title), "refill": None}
     if level.low and level.needs() > 0:
@@ -93,7 +86,7 @@ def use_stock(cmd: UseStock, deps) -> dict:
 
 def refill_stock(cmd: RefillStock, deps) -> dict:
     with deps.uow() as uow:
-        product = _product(uow, cmd.sku)
+        product = uow.products.require(cmd.sku)
         level = uow.stock.get(cmd.household_id, product_line(product))
         if level is None:
             raise NotFound(f"You don't keep count of {product.title}; set its stock level first.", field="sku")

@@ -75,8 +75,8 @@ def register_button(cmd: dc.RegisterButton, deps) -> dict:
     with deps.uow() as uow:
         _household(uow, cmd.household_id)
         category = (cmd.category or "").strip() or None
-        if cmd.sku and uow.products.get(cmd.sku) is None:
-            raise UnknownProduct(f"There is no product with SKU {cmd.sku!r}.", field="sku")
+        if cmd.sku:
+            uow.products.require(cmd.sku)
         button = devices.Button(cmd.household_id, sku=cmd.sku or None, category=category, quantity=cmd.quantity,
                                 created_at=deps.clock(), action=cmd.action)
         uow.devices.add_button(button)
