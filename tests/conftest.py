@@ -105,3 +105,27 @@ def cli_env(tmp_path, monkeypatch):
     for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "REPLENISH_PUBLIC_URL", "REPLENISH_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def fake(container):
+    """The skill's recommender, answering from the test catalog (a module needing other answers overrides it)."""
+    from tests.voice_fakes import FakeRecommendations
+    container.recommendations = FakeRecommendations(container)
+    return container.recommendations
+
+
+@pytest.fixture
+def skill(container, fake):
+    from skills.linking import forget_written
+    from skills.skill import VoiceSkill
+    forget_written()
+    return VoiceSkill(container)
+
+
+@pytest.fixture
+def talk(skill, voice_token):
+    """A conversation with the skill, as Alexa carries it from turn to turn."""
+    from tests.voice_fakes import Conversation
+    return Conversation(skill.invoke, voice_token)
+

@@ -10,27 +10,10 @@ from replenish.bootstrap import make_alexa_notifier, make_notifiers
 from replenish.domain import commands
 from replenish.services.ports import Message, TransientError
 from skills import lambda_function, speech
-from skills.linking import alexa_user_key, forget_written
-from skills.skill import EnvelopeError, VoiceSkill
+from skills.linking import alexa_user_key
+from skills.skill import EnvelopeError
 from tests.alexa_certs import SKILL_ID, USER_ID, envelope, intent_request, launch_request
-from tests.voice_fakes import Conversation, FakeRecommendations
-
-
-@pytest.fixture
-def fake(container):
-    container.recommendations = FakeRecommendations(container)
-    return container.recommendations
-
-
-@pytest.fixture
-def skill(container, fake):
-    forget_written()
-    return VoiceSkill(container)
-
-
-@pytest.fixture
-def talk(skill, voice_token):
-    return Conversation(skill.invoke, voice_token)
+from tests.voice_fakes import Conversation
 
 
 def voice_orders(container):

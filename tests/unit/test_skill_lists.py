@@ -12,8 +12,6 @@ from replenish.domain import commands
 from replenish.lists.handlers import list_view
 from replenish.lists.model import AddToList, ChangeListItem
 from skills import speech
-from skills.linking import forget_written
-from skills.skill import VoiceSkill
 from tests.voice_fakes import Conversation, FakeRecommendations, issue_voice_token
 
 from .test_voice_design import SpeakerConversation, only_recognised_voices
@@ -34,17 +32,6 @@ def fake(container):
         uow.session.commit()
     container.recommendations = FakeRecommendations(container)
     return container.recommendations
-
-
-@pytest.fixture
-def skill(container, fake):
-    forget_written()
-    return VoiceSkill(container)
-
-
-@pytest.fixture
-def talk(skill, voice_token):
-    return Conversation(skill.invoke, voice_token)
 
 
 def on_list(container):

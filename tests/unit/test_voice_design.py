@@ -14,8 +14,6 @@ from catalog.model import Product
 from replenish.domain import commands
 from replenish.recommend import Timing
 from skills import speech
-from skills.linking import forget_written
-from skills.skill import VoiceSkill
 from tests.alexa_certs import intent_request
 from tests.voice_fakes import Conversation, FakeRecommendations
 
@@ -229,17 +227,6 @@ def fake(container):
         uow.session.commit()
     container.recommendations = FakeRecommendations(container, anything=["PAMPERS-4"])
     return container.recommendations
-
-
-@pytest.fixture
-def skill(container, fake):
-    forget_written()
-    return VoiceSkill(container)
-
-
-@pytest.fixture
-def talk(skill, voice_token):
-    return Conversation(skill.invoke, voice_token)
 
 
 def orders_of(container):
