@@ -29,17 +29,10 @@ def blueprints() -> list:
     return [buttons.bp, partners.bp]
 
 
-_attached: set = set()
-
-
 def attach_dashboard(bp) -> None:
-    """The buttons and appliances pages, on the dashboard's blueprint: once per blueprint, before the app factory
-    first registers it (Flask takes no new routes on a blueprint after that)."""
-    if id(bp) in _attached:
-        return
+    """The buttons and appliances pages, on the dashboard's blueprint."""
     from .web import dashboard
     dashboard.init(bp)
-    _attached.add(id(bp))
 
 
 def dashboard_pages_available() -> dict[str, bool]:

@@ -18,13 +18,7 @@ def blueprints() -> list:
     return [bp]
 
 
-_attached: set = set()
-
-
 def attach_dashboard(bp) -> None:
-    """The list page, on the dashboard's blueprint, once per blueprint, before the app first registers it."""
-    if id(bp) in _attached:
-        return
+    """The list page, on the dashboard's blueprint."""
     from .web import attach_dashboard as attach
     attach(bp)
-    _attached.add(id(bp))

@@ -20,13 +20,7 @@ def blueprints() -> list:
     return [bp]
 
 
-_attached: set = set()
-
-
 def attach_dashboard(bp) -> None:
-    """The members and approvals pages and the member gate, on the dashboard's blueprint, once per blueprint."""
-    if id(bp) in _attached:
-        return
+    """The members and approvals pages and the member gate, on the dashboard's blueprint."""
     from .web import attach_dashboard as attach
     attach(bp)
-    _attached.add(id(bp))

@@ -17,17 +17,11 @@ def blueprints() -> list:
     return [bp]
 
 
-_attached: set = set()
-
-
 def attach_dashboard(bp) -> None:
     """The way back from sign-in to the consent page, "Unlink" in Settings and the list of linked apps, on the
-    dashboard's blueprint: once per blueprint, before the app factory first registers it."""
-    if id(bp) in _attached:
-        return
+    dashboard's blueprint."""
     from .web import init_dashboard
     init_dashboard(bp)
-    _attached.add(id(bp))
 
 
 def register_commands(main, make_container) -> None:

@@ -17,12 +17,7 @@ def blueprints() -> list:
     return [bp]
 
 
-_attached: set = set()
-
-
 def attach_dashboard(bp) -> None:
-    if id(bp) in _attached:
-        return
+    """The stock levels page, on the dashboard's blueprint."""
     from .web import attach_dashboard as attach
     attach(bp)
-    _attached.add(id(bp))

@@ -13,6 +13,8 @@ from .errors import add_error_statuses, register_error_handlers
 
 log = logging.getLogger(__name__)
 
+_dashboards_attached: set[int] = set()
+
 
 def create_app(container=None) -> Flask:
     if container is None:
@@ -38,16 +40,18 @@ def create_app(container=None) -> Flask:
     from replenish.pantry import wiring as pantry
 
     from . import alexa, api, dashboard, health, openapi
-    devices.attach_dashboard(dashboard.bp)
-    oauth.attach_dashboard(dashboard.bp)
-    lists.attach_dashboard(dashboard.bp)
-    pantry.attach_dashboard(dashboard.bp)
-    members.attach_dashboard(dashboard.bp)
+    features = (devices, oauth, lists, pantry, members)  # the features with HTTP routes and dashboard pages
+    if id(dashboard.bp) not in _dashboards_attached:
+        # The features' pages go on the dashboard's blueprint once: Flask takes no new routes on a blueprint
+        # after an app first registers it, and tests make many apps from the one module-level blueprint.
+        for feature in features:
+            feature.attach_dashboard(dashboard.bp)
+        _dashboards_attached.add(id(dashboard.bp))
     app.extensions["replenish_dashboard_pages"] = {"available": devices.dashboard_pages_available}
-    for feature in (devices, oauth, lists, pantry, members):
+    for feature in features:
         add_error_statuses(app, feature.ERROR_STATUSES)  # the features' errors, at their HTTP statuses
-    for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *devices.blueprints(), *oauth.blueprints(),
-                      *lists.blueprints(), *pantry.blueprints(), *members.blueprints(), dashboard.bp):
+    feature_blueprints = [blueprint for feature in features for blueprint in feature.blueprints()]
+    for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *feature_blueprints, dashboard.bp):
         app.register_blueprint(blueprint)
     return app
 
