@@ -110,5 +110,21 @@ def processes(tmp_path):
             process.kill(signal.SIGTERM)
 
 
+@pytest.fixture
+def pg_container(pg, redis_url, service_env):
+    """The app's container in this process on the scratch database and Redis, with the test catalog and a
+    recording queue (nothing is sent to a retailer): for concurrency tests that drive the bus directly."""
+    from replenish.bootstrap import bootstrap
+    from tests.conftest import PRODUCTS
+    from tests.doubles import RecordingQueue
+    made = bootstrap(Settings.from_env(service_env(DATABASE_URL=pg, REDIS_URL=redis_url, BROKER_URL="memory://")),
+                     queue=RecordingQueue())
+    with made.uow() as uow:
+        uow.products.upsert_many(PRODUCTS)
+        uow.session.commit()
+    yield made
+    made.engine.dispose()
+
+
 def settings_from(env: dict) -> Settings:
     return Settings.from_env(env)

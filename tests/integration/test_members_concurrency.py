@@ -8,27 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
-from replenish.bootstrap import bootstrap
-from replenish.config import Settings
 from replenish.domain import commands
 from replenish.domain.errors import DomainError
 from replenish.members.model import AddMember, DecideApproval, RequestApproval
-from tests.conftest import PRODUCTS
-from tests.doubles import RecordingQueue
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def container(pg, redis_url, service_env):
-    made = bootstrap(Settings.from_env(service_env(DATABASE_URL=pg, REDIS_URL=redis_url, BROKER_URL="memory://")),
-                     queue=RecordingQueue())
-    with made.uow() as uow:
-        uow.products.upsert_many(PRODUCTS)
-        uow.session.commit()
-    made.bus.handle(commands.CreateHousehold("fam", "Family", time_zone="America/Los_Angeles"))
-    yield made
-    made.engine.dispose()
+def container(pg_container):
+    pg_container.bus.handle(commands.CreateHousehold("fam", "Family", time_zone="America/Los_Angeles"))
+    return pg_container
 
 
 def _count(container, sql: str) -> int:

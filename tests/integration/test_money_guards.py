@@ -7,26 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
-from replenish.bootstrap import bootstrap
-from replenish.config import Settings
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
 from replenish.domain.errors import LimitExceeded, PinLocked
 from tests.conftest import PRODUCTS
-from tests.doubles import RecordingQueue
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def container(pg, redis_url, service_env):
-    made = bootstrap(Settings.from_env(service_env(DATABASE_URL=pg, REDIS_URL=redis_url, BROKER_URL="memory://")),
-                     queue=RecordingQueue())
-    with made.uow() as uow:
-        uow.products.upsert_many(PRODUCTS)
-        uow.session.commit()
-    yield made
-    made.engine.dispose()
+def container(pg_container):
+    return pg_container
 
 
 def _household(container, household_id: str, month_cap: int | None = None) -> None:
