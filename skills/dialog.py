@@ -200,13 +200,7 @@ def place(turn: Turn) -> Say:
     try:
         result = turn.bus.handle(command)
     except LimitExceeded as exc:
-        turn.clear_state()
-        details = exc.details or {}
-        if details.get("limit") == "per_month":
-            text = speech.limit_per_month(int(details.get("cap_cents") or 0))
-        else:
-            text = speech.limit_per_order(int(details.get("total_cents") or 0), int(details.get("cap_cents") or 0))
-        return Say(text, card=(speech.SKILL_NAME, f"{exc.message}\n{speech.LIMITS_CARD}"))
+        return over_limit(turn, exc)
     except ProductUnavailable:
         return next_candidate(turn, lead=speech.out_of_stock(item["title"]))
     except (InvalidCommand, NotFound) as exc:
@@ -226,6 +220,17 @@ def place(turn: Turn) -> Say:
 
 
 # -- cancelling ---------------------------------------------------------------------------------------------
+
+def over_limit(turn: Turn, exc: LimitExceeded) -> Say:
+    """A spending cap refused the order: which cap, and by how much, with the caps on a card."""
+    turn.clear_state()
+    details = exc.details or {}
+    if details.get("limit") == "per_month":
+        text = speech.limit_per_month(int(details.get("cap_cents") or 0))
+    else:
+        text = speech.limit_per_order(int(details.get("total_cents") or 0), int(details.get("cap_cents") or 0))
+    return Say(text, card=(speech.SKILL_NAME, f"{exc.message}\n{speech.LIMITS_CARD}"))
+
 
 def ask_cancel(turn: Turn, phrases: list[str]) -> Say:
     found = orders.recent(turn, statuses=orders.CANCELLABLE)

@@ -187,13 +187,7 @@ def place_list(turn: Turn) -> Say:
     except ListChanged:
         return offer_list(turn, lead=speech.list_changed())  # says so, and offers what is on it now
     except LimitExceeded as exc:
-        turn.clear_state()
-        details = exc.details or {}
-        if details.get("limit") == "per_month":
-            text = speech.limit_per_month(int(details.get("cap_cents") or 0))
-        else:
-            text = speech.limit_per_order(int(details.get("total_cents") or 0), int(details.get("cap_cents") or 0))
-        return Say(text, card=(speech.SKILL_NAME, f"{exc.message}\n{speech.LIMITS_CARD}"))
+        return dialog.over_limit(turn, exc)
     except ProductUnavailable as exc:
         turn.clear_state()
         return Say(speech.LIST_OUT_OF_STOCK, card=(speech.SKILL_NAME, exc.message))
