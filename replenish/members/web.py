@@ -210,7 +210,7 @@ def _gate():
 
 def _asked(result: dict):
     flash(f"Asked an adult to approve {handlers.spoken_things(result)} ({_money(result['total_cents'])}). "
-          f"It waits until {g.fmt.when(result['expires_at'])}.", "ok")
+          f"It waits until {g.fmt.moment(result['expires_at'])}.", "ok")
     return redirect(url_for("dashboard.my_requests"))
 
 

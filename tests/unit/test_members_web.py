@@ -98,7 +98,7 @@ def test_approving_through_the_api_twice_places_one_order(app, container, token,
 
 
 # -- the dashboard ------------------------------------------------------------------------------------------
-def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, token, people):
+def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, token, people, clock):
     client = app.test_client()
     csrf = sign_in(client, token)
     response = client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Gus", "role": "guest",
@@ -112,7 +112,10 @@ def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, tok
     container.bus.handle(RequestApproval("h1", people["sam"]["id"], "voice", (TIDE,)))
     page = _text(client.get("/dashboard/approvals"))
     assert "Sam</strong> asked for" in page and "Tide PODS Laundry Detergent, 42 Count" in page and "$25.98" in page
-    assert "expires tomorrow" in page.lower() or "expires Mar 11" in page
+    # asked at 11:00 AM in New York (15:00 UTC): the day it has is said on the household's clock, in words
+    assert "expires tomorrow at 11:00 AM" in page
+    clock.advance(hours=20)  # 7:00 AM the next morning there
+    assert "expires today at 11:00 AM" in _text(client.get("/dashboard/approvals"))
 
 
 def test_an_adult_approves_in_the_dashboard_and_the_timeline_names_both(app, container, people):
