@@ -133,8 +133,8 @@ class SnsNotifier:
             arn, have = self._person_arn(person.key), {}
         for protocol, endpoint in sorted(wanted - set(have)):
             self._call("subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True)
-        for endpoint, subscription in have.items():
-            if endpoint not in wanted and subscription.startswith("arn:"):  # a pending one lapses by itself
+        for subscribed, subscription in have.items():
+            if subscribed not in wanted and subscription.startswith("arn:"):  # a pending one lapses by itself
                 self._call("unsubscribe", SubscriptionArn=subscription)
         with self._lock:
             self._synced[person.key] = wanted
