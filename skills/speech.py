@@ -809,3 +809,51 @@ def approval_not_placed() -> str:
 
 def approval_closed() -> str:
     return _("That request was already answered.")
+
+
+# -- the weekly digest (issue 18) ------------------------------------------------------------------------------
+# The digest itself is ``replenish.digest`` (one computation for the Sunday notice and this answer); these say it.
+
+def _digest_sentences(orders: int, total_cents: int, things: str, low: str, spent_cents: int,
+                      cap_cents: int | None, saved: int) -> tuple[str, str, str, str, str]:
+    """The week (with what was ordered, ``things``), the week in brief, what runs low (``low``), the month, the
+    deliveries saved; the last three empty when there is nothing to say."""
+    total = money(total_cents)
+    if orders:
+        week = _n("This week: {count} order for {total}, with {things}.",
+                  "This week: {count} orders for {total}, with {things}.", orders).format(
+            count=orders, total=total, things=things)
+        brief = _n("This week: {count} order for {total}.", "This week: {count} orders for {total}.",
+                   orders).format(count=orders, total=total)
+    else:
+        week = brief = _("Nothing was ordered this week.")
+    said_low = _("Running low: {names}.").format(names=low) if low else ""
+    if cap_cents is not None:
+        month = _("This month: {spent} of your {cap} limit.").format(spent=money(spent_cents), cap=money(cap_cents))
+    else:
+        month = _("This month: {spent} so far.").format(spent=money(spent_cents))
+    said_saved = (_n("Sending orders together saved {count} delivery.",
+                     "Sending orders together saved {count} deliveries.", saved).format(count=saved) if saved else "")
+    return week, brief, said_low, month, said_saved
+
+
+def digest(orders: int, total_cents: int, names: list[str], running_low: list[str], spent_cents: int,
+           cap_cents: int | None, saved: int) -> str:
+    """'This week: 3 orders for $60.97, with detergent, toilet paper and 1 more. This month: $60.97 of your $500.00
+    limit.': as much of the digest as 8 seconds hold, things by what lists call them (``names``: their aisles, or
+    short names) and lists over two summarised; what was ordered goes first, then what runs low, the month and the
+    deliveries saved (the card has it all, by full title)."""
+    week, brief, low, month, saved_ = _digest_sentences(orders, total_cents, summary(names), summary(running_low),
+                                                        spent_cents, cap_cents, saved)
+    variants = [(week, low, month, saved_), (week, low, month), (week, month), (brief, low, month, saved_),
+                (brief, low, month), (brief, month), (week,), (brief,)]
+    return _first_that_fits([" ".join(p for p in parts if p) for parts in variants])
+
+
+def digest_card(orders: int, total_cents: int, titles: list[str], running_low: list[str], spent_cents: int,
+                cap_cents: int | None, saved: int) -> tuple[str, str]:
+    """The whole digest, read in the Alexa app: every product by its full title."""
+    _week, brief, low, month, saved_ = _digest_sentences(orders, total_cents, "", join(running_low), spent_cents,
+                                                         cap_cents, saved)
+    lines = [brief, *(f"- {title}" for title in titles), low, month, saved_]
+    return _("Your week"), "\n".join(line for line in lines if line)

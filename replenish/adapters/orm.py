@@ -189,7 +189,7 @@ notifications = Table(
     Column("household_id", String(64), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("message", Text, nullable=False),
-    Column("channel", String(32), nullable=False),
+    Column("channel", String(80), nullable=False),  # "feed", "sns", "alexa", or "sns to Alex" (a member's own)
     Column("order_id", String(32), nullable=True),
     Column("status", String(16), nullable=False, default="sent"),
     Column("created_at", UTCDateTime, nullable=False),

@@ -1,7 +1,9 @@
 """Notifier that publishes to one Amazon SNS topic per household.
 
 The household's phones and e-mail addresses subscribe to its topic, so one publish reaches
-all of them and SNS handles SMS/e-mail delivery, opt-outs and retries.
+all of them and SNS handles SMS/e-mail delivery, opt-outs and retries. A member told on their
+own contact (approval notices) has a topic of their own the same way, subscribed by exactly
+their e-mail address and mobile number (``send_to``, ``reach``).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from replenish.services.ports import Message, PermanentError, TransientError
+from replenish.services.ports import Message, PermanentError, Recipient, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ _TRANSIENT_CODES = frozenset({
     "InternalError", "InternalFailure", "ServiceUnavailable", "KMSThrottling",
 })
 MAX_SUBJECT = 100
+PERSONAL = ("email", "sms")  # the subscriptions a person's topic is kept in line with their contact
 
 
 def make_sns_client(region: str, endpoint_url: str | None = None):
@@ -40,9 +43,27 @@ def make_sns_client(region: str, endpoint_url: str | None = None):
 
 def _subject(kind: str) -> str:
     # SNS subjects: ASCII, no line breaks, at most 100 characters (used as the e-mail subject).
-    words = re.sub(r"[^A-Za-z0-9 ]+", " ", kind.replace("_", " ")).split()
+    # "OrderShipped", "order_shipped" -> "Order shipped"
+    words = re.sub(r"[^A-Za-z0-9 ]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", kind).replace("_", " ")).split()
     text = "Replenish: " + " ".join(words).capitalize() if words else "Replenish"
     return text[:MAX_SUBJECT]
+
+
+def _params(message: Message) -> dict:
+    if not message.text:
+        raise PermanentError("refusing to publish an empty message")
+    attributes = {"kind": {"DataType": "String", "StringValue": message.kind or "unknown"}}
+    if message.order_id:
+        attributes["order_id"] = {"DataType": "String", "StringValue": str(message.order_id)}
+    return {"Message": message.text, "Subject": _subject(message.kind or ""), "MessageAttributes": attributes}
+
+
+def _topic_name(prefix: str, owner: str) -> str:
+    owner = str(owner)
+    if not _TOPIC_NAME_OK.match(owner) or len(prefix) + len(owner) > 256:
+        digest = hashlib.sha256(owner.encode()).hexdigest()[:16]
+        owner = re.sub(r"[^A-Za-z0-9_-]", "_", owner)[: 256 - len(prefix) - 17] + "-" + digest
+    return prefix + owner
 
 
 class SnsNotifier:
@@ -53,24 +74,23 @@ class SnsNotifier:
         sns_client: Any,
         topic_arn_for: Callable[[str], str | None] | None = None,
         topic_prefix: str = "replenish-household-",
+        person_prefix: str = "replenish-member-",
     ):
         """``topic_arn_for`` may map a household to a topic it already has (say, from its
         settings); when it gives None the topic is created (create_topic is idempotent)."""
         self.client = sns_client
         self._lookup = topic_arn_for
         self.topic_prefix = topic_prefix
+        self.person_prefix = person_prefix
         self._arns: dict[str, str] = {}
+        self._people: dict[str, str] = {}  # a person's key -> their topic's ARN
+        self._synced: dict[str, frozenset] = {}  # a person's key -> the endpoints their topic was last given
         self._lock = threading.Lock()
 
     # Notifier
 
     def send(self, message: Message) -> None:
-        if not message.text:
-            raise PermanentError("refusing to publish an empty message")
-        attributes = {"kind": {"DataType": "String", "StringValue": message.kind or "unknown"}}
-        if message.order_id:
-            attributes["order_id"] = {"DataType": "String", "StringValue": str(message.order_id)}
-        params = {"Message": message.text, "Subject": _subject(message.kind or ""), "MessageAttributes": attributes}
+        params = _params(message)
         arn = self.topic_arn(message.household_id)
         try:
             self._call("publish", TopicArn=arn, **params)
@@ -82,16 +102,87 @@ class SnsNotifier:
             except _TopicGone as exc:
                 raise PermanentError(f"SNS topic for household {message.household_id} does not exist") from exc
 
+    # one person, on their own contact
+
+    def send_to(self, person: Recipient, message: Message) -> None:
+        """Publishes to the person's own topic, set up for their contact first when it changed (``reach``)."""
+        params = _params(message)
+        if not (person.email or person.phone):
+            raise PermanentError("this person has no email address or mobile number to be told on")
+        try:
+            self._call("publish", TopicArn=self.reach(person), **params)
+        except _TopicGone:
+            self._forget_person(person.key)
+            try:
+                self._call("publish", TopicArn=self.reach(person), **params)
+            except _TopicGone as exc:
+                raise PermanentError("SNS topic of a member does not exist") from exc
+
+    def reach(self, person: Recipient) -> str:
+        """The person's topic (made once), its email and text subscriptions made exactly their contact: a new
+        address subscribed (SNS mails it a confirmation link), an old one unsubscribed. Returns the topic's ARN."""
+        wanted = frozenset(e for e in (("email", (person.email or "").strip()),
+                                       ("sms", re.sub(r"[\s().-]", "", person.phone or ""))) if e[1])
+        arn = self._person_arn(person.key)
+        if self._synced.get(person.key) == wanted:
+            return arn
+        try:
+            have = self._subscriptions(arn)
+        except _TopicGone:  # deleted behind our back: made again, with no subscriptions yet
+            self._forget_person(person.key)
+            arn, have = self._person_arn(person.key), {}
+        for protocol, endpoint in sorted(wanted - set(have)):
+            self._call("subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True)
+        for subscribed, subscription in have.items():
+            if subscribed not in wanted and subscription.startswith("arn:"):  # a pending one lapses by itself
+                self._call("unsubscribe", SubscriptionArn=subscription)
+        with self._lock:
+            self._synced[person.key] = wanted
+        return arn
+
+    def unreach(self, key: str) -> None:
+        """The person is no longer told anything: their topic, and with it every subscription, is deleted."""
+        arn = self._people.get(key) or self._call("create_topic", Name=self.person_topic_name(key))["TopicArn"]
+        self._call("delete_topic", TopicArn=arn)
+        self._forget_person(key)
+
+    def person_topic_name(self, key: str) -> str:
+        return _topic_name(self.person_prefix, key)
+
+    def _person_arn(self, key: str) -> str:
+        arn = self._people.get(key)
+        if arn:
+            return arn
+        arn = self._call("create_topic", Name=self.person_topic_name(key))["TopicArn"]  # idempotent
+        with self._lock:
+            self._people[key] = arn
+        return arn
+
+    def _forget_person(self, key: str) -> None:
+        with self._lock:
+            self._people.pop(key, None)
+            self._synced.pop(key, None)
+
+    def _subscriptions(self, arn: str) -> dict[tuple[str, str], str]:
+        """(protocol, endpoint) -> subscription ARN ("PendingConfirmation" until an address confirms) of the
+        email and text subscriptions of a topic."""
+        found: dict[tuple[str, str], str] = {}
+        token = None
+        while True:
+            page = self._call("list_subscriptions_by_topic", TopicArn=arn, **({"NextToken": token} if token else {}))
+            for sub in page.get("Subscriptions", []):
+                if sub.get("Protocol") in PERSONAL:
+                    found[(sub["Protocol"], sub.get("Endpoint", ""))] = sub.get("SubscriptionArn", "")
+            token = page.get("NextToken")
+            if not token:
+                return found
+
     # topics and subscriptions
 
     def topic_name(self, household_id: str) -> str:
         """Topic names allow [A-Za-z0-9_-] up to 256 characters; other ids get a hash suffix
         so that two households never share a topic after sanitising."""
-        hid = str(household_id)
-        if not _TOPIC_NAME_OK.match(hid) or len(self.topic_prefix) + len(hid) > 256:
-            digest = hashlib.sha256(hid.encode()).hexdigest()[:16]
-            hid = re.sub(r"[^A-Za-z0-9_-]", "_", hid)[: 256 - len(self.topic_prefix) - 17] + "-" + digest
-        return self.topic_prefix + hid
+        return _topic_name(self.topic_prefix, household_id)
 
     def topic_arn(self, household_id: str) -> str:
         arn = self._arns.get(household_id)
@@ -154,7 +245,7 @@ class SnsNotifier:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            if operation == "publish" and code in ("NotFound", "NotFoundException"):
+            if operation in ("publish", "list_subscriptions_by_topic") and code in ("NotFound", "NotFoundException"):
                 raise _TopicGone(code) from exc
             if code in _TRANSIENT_CODES or status >= 500 or status == 429:
                 raise TransientError(f"SNS {operation}: {code} {error.get('Message', '')}") from exc

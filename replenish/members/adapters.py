@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -35,6 +37,10 @@ members = Table(
     Column("per_month_cap_cents", Integer, nullable=True),
     Column("person_id", String(255), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # their own contact for the notices about requests (migration 0018), and whether they want them there
+    Column("email", String(254), nullable=True),
+    Column("phone", String(16), nullable=True),
+    Column("approval_notices", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("household_id", "person_id", name="uq_members_household_person"),
     Index("ix_members_household", "household_id"),
 )
@@ -68,7 +74,7 @@ member_orders = Table(
 )
 
 _MEMBER = ("id", "household_id", "name", "role", "per_order_cap_cents", "per_month_cap_cents", "person_id",
-           "created_at")
+           "created_at", "email", "phone", "approval_notices")
 _REQUEST = ("id", "household_id", "member_id", "channel", "status", "created_at", "expires_at", "decided_by",
             "decided_at", "order_id", "reason")
 

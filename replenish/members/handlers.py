@@ -24,7 +24,8 @@ from replenish.domain.errors import InvalidCommand, LimitExceeded, NotFound, Unk
 from replenish.domain.model import OrderStatus, iso, new_id
 from replenish.services import handlers as core
 from replenish.services import messages
-from replenish.services.event_handlers import notify_household_of
+from replenish.services.event_handlers import notify_household_of, notify_people
+from replenish.services.ports import Recipient
 
 from .model import (
     MAX_MEMBERS,
@@ -37,12 +38,16 @@ from .model import (
     ExpireApprovals,
     Member,
     NotAllowed,
+    ReachMember,
     RemoveMember,
     RequestApproval,
     RequestClosed,
     RequestLine,
     check_cap,
+    check_email,
+    check_flag,
     check_person,
+    check_phone,
     check_role,
     clean_name,
 )
@@ -77,14 +82,26 @@ def _voice_free(uow, household_id: str, person_id: str | None, member_id: str | 
 def member_view(member: Member) -> dict:
     return {"id": member.id, "name": member.name, "role": member.role,
             "per_order_cap_cents": member.per_order_cap_cents, "per_month_cap_cents": member.per_month_cap_cents,
-            "person_id": member.person_id, "created_at": iso(member.created_at)}
+            "person_id": member.person_id, "email": member.email, "phone": member.phone,
+            "approval_notices": member.approval_notices, "created_at": iso(member.created_at)}
+
+
+REACH_TASK = "replenish.members.tasks.reach_member"
+
+
+def _contact_changed(uow, deps, member: Member) -> None:
+    """Once committed, the member's own channel is set up for their contact (or taken down), in a worker: an
+    email address confirms its subscription before the first notice, not after it."""
+    if any(hasattr(n, "reach") for n in deps.notifiers):
+        uow.on_commit(lambda: deps.queue.send(REACH_TASK, member.household_id, member.id))
 
 
 def add_member(cmd: AddMember, deps) -> dict:
     member = Member(new_id(), cmd.household_id, clean_name(cmd.name), check_role(cmd.role),
                     check_cap(cmd.per_order_cap_cents, "per_order_cap_cents"),
                     check_cap(cmd.per_month_cap_cents, "per_month_cap_cents"), check_person(cmd.person_id),
-                    deps.clock())
+                    deps.clock(), check_email(cmd.email), check_phone(cmd.phone),
+                    check_flag(cmd.approval_notices, "approval_notices"))
     with deps.uow() as uow:
         _household(uow, cmd.household_id)
         existing = uow.members.list(cmd.household_id)
@@ -94,11 +111,14 @@ def add_member(cmd: AddMember, deps) -> dict:
             raise InvalidCommand(f"There is already a member called {member.name}.", field="name")
         _voice_free(uow, cmd.household_id, member.person_id, None)
         uow.members.add(member)
+        if member.email or member.phone:
+            _contact_changed(uow, deps, member)
         uow.commit()
     return member_view(member)
 
 
-CHANGEABLE = ("name", "role", "per_order_cap_cents", "per_month_cap_cents", "person_id")
+CHANGEABLE = ("name", "role", "per_order_cap_cents", "per_month_cap_cents", "person_id", "email", "phone",
+              "approval_notices")
 
 
 def change_member(cmd: ChangeMember, deps) -> dict:
@@ -122,6 +142,15 @@ def change_member(cmd: ChangeMember, deps) -> dict:
         if "person_id" in changes:
             member.person_id = check_person(changes["person_id"])
             _voice_free(uow, cmd.household_id, member.person_id, member.id)
+        contact = (member.email, member.phone)
+        if "email" in changes:
+            member.email = check_email(changes["email"])
+        if "phone" in changes:
+            member.phone = check_phone(changes["phone"])
+        if "approval_notices" in changes:
+            member.approval_notices = check_flag(changes["approval_notices"], "approval_notices")
+        if (member.email, member.phone) != contact:
+            _contact_changed(uow, deps, member)
         uow.members.save(member)
         uow.commit()
     return member_view(member)
@@ -131,8 +160,26 @@ def remove_member(cmd: RemoveMember, deps) -> dict:
     with deps.uow() as uow:
         member = _member(uow, cmd.household_id, cmd.member_id)
         uow.members.remove(member.id)
+        if member.email or member.phone:
+            _contact_changed(uow, deps, member)  # their own channel goes with them
         uow.commit()
     return {"removed": member.name}
+
+
+def reach_member(cmd: ReachMember, deps) -> bool:
+    """The member's own channel in line with their contact now (the task ``_contact_changed`` asks for): set
+    up for their email and mobile number, or taken down when they have neither or are no longer a member.
+    Returns whether they can be told anything."""
+    with deps.uow() as uow:
+        member = uow.members.get(cmd.household_id, str(cmd.member_id)[:32])
+    for notifier in deps.notifiers:
+        if not hasattr(notifier, "reach"):
+            continue
+        if member is not None and (member.email or member.phone):
+            notifier.reach(_recipient(member))
+        else:
+            notifier.unreach(str(cmd.member_id)[:32])
+    return member is not None and bool(member.email or member.phone)
 
 
 def members_view(deps, household_id: str) -> list[dict]:
@@ -228,6 +275,30 @@ def _things(request: ApprovalRequest) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _recipient(member: Member) -> Recipient:
+    return Recipient(member.id, member.name, member.email, member.phone)
+
+
+def _tell_adults(uow, deps, household_id: str, kind: str, text: str) -> None:
+    """A new request: the feed, and each owner and adult who wants these notices on their own contact. While no
+    adult has a contact of their own, the household's channels carry it instead, as they did before members had
+    contacts (one who has a contact and said no to these notices is not told another way)."""
+    approvers = [m for m in uow.members.list(household_id) if m.approves]
+    personal = any(m.email or m.phone for m in approvers)
+    notify_household_of(uow, deps, household_id, kind, text, channels=not personal)
+    if personal:
+        notify_people(uow, deps, household_id, kind, text, [_recipient(m) for m in approvers if m.reachable])
+
+
+def _tell_requester(uow, deps, request: ApprovalRequest, kind: str, text: str, order_id: str | None = None) -> None:
+    """What became of a request: the feed, and the member who asked, on their own contact if they have one and
+    want these notices."""
+    notify_household_of(uow, deps, request.household_id, kind, text, order_id, channels=False)
+    member = uow.members.get(request.household_id, request.member_id)
+    if member is not None and member.reachable:
+        notify_people(uow, deps, request.household_id, kind, text, [_recipient(member)], order_id)
+
+
 def spoken_things(view: dict) -> str:
     """What a request (its view) asks for, by name: "2 × Tide PODS" or "Tide PODS and Charmin"."""
     lines = view["lines"]
@@ -272,8 +343,8 @@ def request_approval(cmd: RequestApproval, deps) -> dict:
         uow.members.add_request(request)
         until = messages.local_time(request.expires_at, household.time_zone, now)
         text = (f"{member.name} asked for {_things(request)} ({messages.money(request.total_cents)}). Approve or "
-                f"decline it under Approvals before {until}.")
-        notify_household_of(uow, deps, cmd.household_id, "ApprovalRequested", text)
+                f"decline it under Approvals by {until}.")
+        _tell_adults(uow, deps, cmd.household_id, "ApprovalRequested", text)
         view = request_view(uow, request)
         uow.commit()
     return view
@@ -319,8 +390,8 @@ def decide_approval(cmd: DecideApproval, deps) -> dict:
         if not cmd.approve:
             request.status, request.decided_by, request.decided_at = "declined", cmd.decided_by or OWNER, now
             uow.members.save_request(request)
-            notify_household_of(uow, deps, cmd.household_id, "ApprovalDeclined",
-                                f"{decider_name} declined {who}'s request for {_things(request)}.")
+            _tell_requester(uow, deps, request, "ApprovalDeclined",
+                            f"{decider_name} declined {who}'s request for {_things(request)}.")
             view = request_view(uow, request, names)
             uow.commit()
             return view
@@ -350,9 +421,9 @@ def decide_approval(cmd: DecideApproval, deps) -> dict:
             request.status, request.order_id = "approved", result.order_id
             request.decided_by, request.decided_at = cmd.decided_by or OWNER, now
             uow.members.save_request(request)
-            notify_household_of(uow, deps, cmd.household_id, "ApprovalApproved",
-                                f"{decider_name} approved {who}'s request for {_things(request)}: it is ordered "
-                                f"({messages.money(result.order['total_cents'])}).", result.order_id)
+            _tell_requester(uow, deps, request, "ApprovalApproved",
+                            f"{decider_name} approved {who}'s request for {_things(request)}: it is ordered "
+                            f"({messages.money(result.order['total_cents'])}).", result.order_id)
             view = request_view(uow, request, names)
             uow.commit()
     return view
@@ -373,9 +444,9 @@ def _line_requests(request: ApprovalRequest) -> tuple:
 def _expire(uow, deps, request: ApprovalRequest, who: str, now: datetime) -> None:
     request.status, request.decided_at = "expired", now
     uow.members.save_request(request)
-    notify_household_of(uow, deps, request.household_id, "ApprovalExpired",
-                        f"{who}'s request for {_things(request)} expired: no adult answered within a day, so "
-                        "nothing was ordered.")
+    _tell_requester(uow, deps, request, "ApprovalExpired",
+                    f"{who}'s request for {_things(request)} expired: no adult answered within a day, so nothing "
+                    "was ordered.")
 
 
 def expire_approvals(cmd: ExpireApprovals, deps) -> int:
@@ -429,4 +500,5 @@ MEMBER_COMMAND_HANDLERS = {
     RequestApproval: request_approval,
     DecideApproval: decide_approval,
     ExpireApprovals: expire_approvals,
+    ReachMember: reach_member,
 }

@@ -4,6 +4,7 @@ Pure Python: the roles, what each may do, a member's caps, and the life of a req
 declined or expired; approving places one order)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +17,9 @@ REQUEST_LIFETIME = timedelta(days=1)
 MAX_NAME = 60
 MAX_MEMBERS = 20
 MAX_CAP_CENTS = 10_000_00
+MAX_EMAIL = 254
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # a mobile number with its country code, as SNS texts it
 
 
 class ApprovalNeeded(DomainError):
@@ -44,6 +48,14 @@ class Member:
     per_month_cap_cents: int | None = None
     person_id: str | None = None  # the Alexa voice profile (context.System.person.personId)
     created_at: datetime | None = None
+    email: str | None = None  # their own contact, for the notices about requests (through SNS)
+    phone: str | None = None  # E.164
+    approval_notices: bool = True  # whether they want those notices on that contact
+
+    @property
+    def reachable(self) -> bool:
+        """Has a contact of their own and wants the approval notices on it."""
+        return self.approval_notices and bool(self.email or self.phone)
 
     @property
     def asks(self) -> bool:
@@ -110,6 +122,9 @@ class AddMember:
     per_order_cap_cents: int | None = None
     per_month_cap_cents: int | None = None
     person_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    approval_notices: bool = True
 
 
 _UNSET = object()
@@ -119,7 +134,7 @@ _UNSET = object()
 class ChangeMember:
     household_id: str
     member_id: str
-    changes: dict  # any of name, role, per_order_cap_cents, per_month_cap_cents, person_id (None clears a cap)
+    changes: dict  # any of name, role, the caps, person_id, email, phone, approval_notices (None clears a cap)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,14 @@ class DecideApproval:
 @dataclass(frozen=True)
 class ExpireApprovals:
     pass
+
+
+@dataclass(frozen=True)
+class ReachMember:
+    """Brings a member's own notice channel in line with their contact (SNS: their topic's email and text
+    subscriptions); a member removed, or left without a contact, has none."""
+    household_id: str
+    member_id: str
 
 
 def clean_name(name) -> str:
@@ -179,3 +202,28 @@ def check_person(value) -> str | None:
     if not isinstance(value, str) or len(value) > 255 or not value.strip():
         raise InvalidCommand("person_id is the Alexa voice profile's personId.", field="person_id")
     return value.strip()
+
+
+def check_email(value) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value.strip()) > MAX_EMAIL or not _EMAIL.match(value.strip()):
+        raise InvalidCommand("email is an address like sam@example.com, or empty for none.", field="email")
+    return value.strip()
+
+
+def check_phone(value) -> str | None:
+    """A mobile number with its country code; spaces, dashes, dots and brackets are dropped (+1 (555) 010-0199)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = re.sub(r"[\s().-]", "", value) if isinstance(value, str) else ""
+    if not _E164.match(number):
+        raise InvalidCommand("phone is a mobile number with its country code, like +15551234567, or empty for "
+                             "none.", field="phone")
+    return number
+
+
+def check_flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidCommand(f"{name} is true or false.", field=name)
+    return value

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from replenish.domain.commands import LineRequest
 from replenish.domain.errors import DomainError, InvalidCommand
@@ -21,6 +21,7 @@ from replenish.web.openapi import operation
 from . import handlers
 from .model import (
     MAX_CAP_CENTS,
+    MAX_EMAIL,
     MAX_NAME,
     ROLES,
     AddMember,
@@ -35,6 +36,14 @@ bp = Blueprint("members", __name__, url_prefix="/v1")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, strip_whitespace=True)]
 Cap = Annotated[int, Field(ge=0, le=MAX_CAP_CENTS, strict=True)]
 Person = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+Email = Annotated[str, StringConstraints(max_length=MAX_EMAIL, strip_whitespace=True),
+                  Field(description="Their own email address for the notices about requests (empty or null: none)",
+                        examples=["sam@example.com"])]
+Phone = Annotated[str, StringConstraints(max_length=24, strip_whitespace=True),
+                  Field(description="Their own mobile number with its country code, for text messages (empty or "
+                                    "null: none)", examples=["+15551234567"])]
+Notices = Annotated[StrictBool, Field(description="Whether they get the notices about requests on their contact: "
+                                                  "a new request (owners and adults), what became of their own")]
 
 
 class MemberIn(BaseModel):
@@ -44,6 +53,9 @@ class MemberIn(BaseModel):
     per_order_cap_cents: Cap | None = None
     per_month_cap_cents: Cap | None = None
     person_id: Person | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    approval_notices: Notices = True
 
 
 class MemberChange(BaseModel):
@@ -53,6 +65,9 @@ class MemberChange(BaseModel):
     per_order_cap_cents: Cap | None = None
     per_month_cap_cents: Cap | None = None
     person_id: Person | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    approval_notices: Notices | None = None
 
 
 class MemberOut(BaseModel):
@@ -63,6 +78,9 @@ class MemberOut(BaseModel):
     per_order_cap_cents: int | None
     per_month_cap_cents: int | None
     person_id: str | None
+    email: str | None
+    phone: str | None
+    approval_notices: bool
     created_at: str | None
 
 
@@ -130,6 +148,8 @@ def change_member(member_id: str):
         raise ApiError(400, "invalid", "A member keeps a name.", field="name")
     if "role" in changes and changes["role"] is None:
         raise ApiError(400, "invalid", f"role is one of {', '.join(ROLES)}.", field="role")
+    if "approval_notices" in changes and changes["approval_notices"] is None:
+        raise ApiError(400, "invalid", "approval_notices is true or false.", field="approval_notices")
     return jsonify(container().bus.handle(ChangeMember(g.household_id, member_id[:32], changes)))
 
 
@@ -210,7 +230,7 @@ def _gate():
 
 def _asked(result: dict):
     flash(f"Asked an adult to approve {handlers.spoken_things(result)} ({_money(result['total_cents'])}). "
-          f"It waits until {g.fmt.when(result['expires_at'])}.", "ok")
+          f"It waits until {g.fmt.moment(result['expires_at'])}.", "ok")
     return redirect(url_for("dashboard.my_requests"))
 
 
@@ -264,7 +284,10 @@ def _member_form() -> dict:
     return {"name": request.form.get("name", ""), "role": request.form.get("role", ""),
             "per_order_cap_cents": _cents(request.form.get("per_order_cap", ""), "Per-order cap"),
             "per_month_cap_cents": _cents(request.form.get("per_month_cap", ""), "Monthly cap"),
-            "person_id": (request.form.get("person_id") or "").strip() or None}
+            "person_id": (request.form.get("person_id") or "").strip() or None,
+            "email": (request.form.get("email") or "").strip() or None,
+            "phone": (request.form.get("phone") or "").strip() or None,
+            "approval_notices": request.form.get("approval_notices") == "on"}
 
 
 def attach_dashboard(dash) -> None:

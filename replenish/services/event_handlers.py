@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from replenish.domain import events, model
 
 from . import merging, messages
-from .ports import Message
+from .ports import Message, Recipient
 from .views import order_view
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,12 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
 
 
 def notify_household_of(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None,
-                        data: dict | None = None) -> None:
-    """A notice in the household's feed, and on each of its channels that it wants this kind of news on."""
+                        data: dict | None = None, *, channels: bool = True) -> None:
+    """A notice in the household's feed, and on each of its channels that it wants this kind of news on
+    (``channels=False``: the feed only, when the notice goes to people on their own contacts instead)."""
     uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
+    if not channels:
+        return
     message = Message(household_id, kind, text, order_id, data or {})
     household = uow.households.get(household_id)
     for notifier in deps.notifiers:
@@ -91,6 +94,31 @@ def notify_household_of(uow, deps, household_id: str, kind: str, text: str, orde
             status = "failed"
         uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
                                                  created_at=deps.clock(), status=status))
+
+
+def notify_people(uow, deps, household_id: str, kind: str, text: str, people: list[Recipient],
+                  order_id: str | None = None) -> int:
+    """The notice to each person on their own contact, through every channel that can reach one person (SNS's
+    email and text); each delivery is recorded by channel and name ("sns to Alex"), a failure too, and one
+    failing stops no other. Returns how many deliveries went out."""
+    message = Message(household_id, kind, text, order_id)
+    sent = 0
+    for notifier in deps.notifiers:
+        send_to = getattr(notifier, "send_to", None)
+        if send_to is None:
+            continue
+        for person in people:
+            status = "sent"
+            try:
+                send_to(person, message)
+                sent += 1
+            except Exception as exc:
+                log.warning("notifier %s failed for a member of %s: %s", notifier.channel, household_id, exc)
+                status = "failed"
+            uow.notifications.add(model.Notification(household_id, kind, text,
+                                                     f"{notifier.channel} to {person.name}"[:80], order_id,
+                                                     created_at=deps.clock(), status=status))
+    return sent
 
 
 def notify_pin_locked(event: events.VoicePinLocked, uow, deps) -> None:

@@ -1,6 +1,6 @@
 """What the household is told. Kept apart from logic so the words can change without touching a handler.
 
-Times are said in the household's time zone, relative to today where that is shorter ("3:15 PM today"), with
+Times are said in the household's time zone, relative to today where that is shorter ("today at 3:15 PM"), with
 the year once a date is more than six months away; counts have their plurals (Babel's plural rules)."""
 from __future__ import annotations
 
@@ -47,13 +47,11 @@ def local_day(value: datetime | str, time_zone: str | None, now: datetime, local
 
 
 def local_time(value: datetime | str, time_zone: str | None, now: datetime, locale: str = LOCALE) -> str:
-    """``3:15 PM today``, ``9:00 AM tomorrow``, ``3:15 PM on Tuesday, December 8``: a moment as the household
-    reads its own clock."""
-    tz = zone(time_zone)
-    local = _aware(value).astimezone(tz)
-    clock = format_time(local, "h:mm a", locale=locale)
-    day = local_day(local, time_zone, now, locale)
-    return f"{clock} {day}" if day in ("yesterday", "today", "tomorrow") else f"{clock} on {day}"
+    """``today at 3:15 PM``, ``tomorrow at 9:00 AM``, ``Tuesday, December 8 at 3:15 PM``: a moment as the
+    household reads its own clock. The one way a moment is written for people: notices, the dashboard's
+    deadlines (``Formatter.moment``), and in the skill's word order (``speech.day_at``: "tomorrow at 3 PM")."""
+    local = _aware(value).astimezone(zone(time_zone))
+    return f"{local_day(local, time_zone, now, locale)} at {format_time(local, 'h:mm a', locale=locale)}"
 
 
 def describe_lines(order: dict) -> str:
@@ -65,7 +63,7 @@ def describe_lines(order: dict) -> str:
 
 
 TEMPLATES = {
-    "OrderPlaced": "Ordered {items} for {total}. It goes to the store at {submit_after}; cancel before then and "
+    "OrderPlaced": "Ordered {items} for {total}. It goes to the store {submit_after}; cancel before then and "
                    "nothing is sent.",
     "OrderPlacedNow": "Ordered {items} for {total}; it goes to the store now.",
     "OrderSubmitted": "Your order of {items} was sent to the store.",

@@ -81,12 +81,25 @@ class Message:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """One person told on their own contact rather than the household's (a member: approval notices)."""
+    key: str  # who, for good (a member's id): their own channel is made for this key
+    name: str  # what the notice's record says it went to ("sns to Alex")
+    email: str | None = None
+    phone: str | None = None  # E.164
+
+
 class Notifier(Protocol):
     """Delivers a message through one channel; returns the channel's name for the feed."""
 
     channel: str
 
     def send(self, message: Message) -> None: ...
+
+    # Optional: ``send_to(recipient, message)`` delivers to one person's own contact instead of the household's
+    # (SNS: email and text); ``reach(recipient)`` sets that contact up ahead of the first message (an email
+    # address confirms its subscription first) and ``unreach(key)`` takes it down.
 
 
 def submit_all(gateway, requests: list[SubmitRequest]) -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from replenish.domain import model
+from replenish.services import messages
 from replenish.services.messages import money  # noqa: F401  (re-exported for the templates)
 
 CHANNEL_LABELS = {"voice": "Voice", "button": "Button", "appliance": "Appliance", "web": "Web"}
@@ -36,6 +37,12 @@ class Formatter:
         if local.year == today.year:
             return f"{local:%b} {local.day}, {clock}"
         return f"{local:%b} {local.day} {local.year}, {clock}"
+
+    def moment(self, value) -> str:
+        """A deadline ahead: "today at 3:00 PM", "tomorrow at 11:00 AM", as the notices write it."""
+        if value is None or value == "":
+            return ""
+        return messages.local_time(value, self.tz.key, self.now)
 
     def day(self, value) -> str:
         local = self._local(value)

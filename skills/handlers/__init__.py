@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .approvals import ApprovalsIntentHandler
+from .digest import DigestIntentHandler
 from .errors import CatchAllExceptionHandler
 from .events import (
     ExceptionEncounteredHandler,
@@ -53,6 +54,7 @@ REQUEST_HANDLERS = (
     OrderStatusIntentHandler,
     RunningLowIntentHandler,
     ApprovalsIntentHandler,
+    DigestIntentHandler,
     HelpIntentHandler,
     StopIntentHandler,
     CancelIntentHandler,

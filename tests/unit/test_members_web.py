@@ -69,6 +69,11 @@ def test_the_owner_manages_members_through_the_api(app, token):
     ({"name": "Kim", "role": "adult", "per_order_cap_cents": -1}, "per_order_cap_cents"),
     ({"name": "Kim", "role": "adult", "per_order_cap_cents": "30"}, "per_order_cap_cents"),
     ({"name": "Kim", "role": "adult", "age": 9}, "age"),
+    ({"name": "Kim", "role": "adult", "email": "kim at home"}, "email"),
+    ({"name": "Kim", "role": "adult", "email": "k" * 300 + "@example.com"}, "email"),
+    ({"name": "Kim", "role": "adult", "phone": "555-0199"}, "phone"),
+    ({"name": "Kim", "role": "adult", "phone": 15550100199}, "phone"),
+    ({"name": "Kim", "role": "adult", "approval_notices": "yes"}, "approval_notices"),
 ])
 def test_bad_member_input_is_a_4xx_naming_the_field_and_changes_nothing(app, token, body, field):
     client = app.test_client()
@@ -98,7 +103,7 @@ def test_approving_through_the_api_twice_places_one_order(app, container, token,
 
 
 # -- the dashboard ------------------------------------------------------------------------------------------
-def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, token, people):
+def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, token, people, clock):
     client = app.test_client()
     csrf = sign_in(client, token)
     response = client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Gus", "role": "guest",
@@ -112,7 +117,10 @@ def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, tok
     container.bus.handle(RequestApproval("h1", people["sam"]["id"], "voice", (TIDE,)))
     page = _text(client.get("/dashboard/approvals"))
     assert "Sam</strong> asked for" in page and "Tide PODS Laundry Detergent, 42 Count" in page and "$25.98" in page
-    assert "expires tomorrow" in page.lower() or "expires Mar 11" in page
+    # asked at 11:00 AM in New York (15:00 UTC): the day it has is said on the household's clock, in words
+    assert "expires tomorrow at 11:00 AM" in page
+    clock.advance(hours=20)  # 7:00 AM the next morning there
+    assert "expires today at 11:00 AM" in _text(client.get("/dashboard/approvals"))
 
 
 def test_an_adult_approves_in_the_dashboard_and_the_timeline_names_both(app, container, people):
@@ -149,6 +157,48 @@ def test_a_child_sees_the_list_and_their_requests_and_nothing_else(app, containe
         assert len(uow.members.list("h1")) == 2
         assert uow.members.request("h1", request["id"]).status == "pending"
     assert _orders(container) == 0
+
+def test_a_members_own_contact_through_the_api(app, token):
+    client = app.test_client()
+    made = client.post("/v1/members", json={"name": "Alex", "role": "adult", "email": " alex@example.com ",
+                                            "phone": "+1 (555) 010-0199"}, headers=_auth(token))
+    assert made.status_code == 201, made.json
+    assert (made.json["email"], made.json["phone"], made.json["approval_notices"]) == \
+        ("alex@example.com", "+15550100199", True)
+    url = f"/v1/members/{made.json['id']}"
+    changed = client.patch(url, json={"email": "", "approval_notices": False}, headers=_auth(token))
+    assert changed.status_code == 200
+    assert (changed.json["email"], changed.json["phone"], changed.json["approval_notices"]) == \
+        (None, "+15550100199", False)
+    for body, field in (({"phone": "0199"}, "phone"), ({"approval_notices": None}, "approval_notices"),
+                        ({"email": "alex@"}, "email")):
+        bad = client.patch(url, json=body, headers=_auth(token))
+        assert bad.status_code == 400 and bad.json["error"]["field"] == field, bad.json
+    [alex] = client.get("/v1/members", headers=_auth(token)).json["members"]
+    assert (alex["email"], alex["phone"], alex["approval_notices"]) == (None, "+15550100199", False)
+
+
+def test_the_owner_sets_a_members_contact_on_the_members_page(app, container, token, people):
+    client = app.test_client()
+    csrf = sign_in(client, token)
+    form = {"csrf_token": csrf, "action": "save", "name": "Alex", "role": "adult", "per_order_cap": "",
+            "per_month_cap": "", "person_id": "", "email": "alex@example.com", "phone": "+44 7700 900123"}
+    assert client.post(f"/dashboard/settings/members/{people['alex']['id']}", data=form).status_code == 302
+    with container.uow() as uow:
+        alex = uow.members.get("h1", people["alex"]["id"])
+    assert (alex.email, alex.phone, alex.approval_notices) == ("alex@example.com", "+447700900123", False)
+    page = _text(client.get("/dashboard/settings/members"))
+    assert 'value="alex@example.com"' in page and 'value="+447700900123"' in page
+    form["approval_notices"] = "on"
+    client.post(f"/dashboard/settings/members/{people['alex']['id']}", data=form)
+    with container.uow() as uow:
+        assert uow.members.get("h1", people["alex"]["id"]).approval_notices is True
+    bad = client.post(f"/dashboard/settings/members/{people['alex']['id']}", data={**form, "phone": "07700 900123"})
+    assert bad.status_code == 400 and "phone is a mobile number with its country code" in _text(bad)
+    added = client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Kim", "role": "adult",
+                                                             "email": "kim@", "approval_notices": "on"})
+    assert added.status_code == 400 and "email is an address like sam@example.com" in _text(added)
+    assert 'value="kim@"' in _text(added)  # what was typed stays, to be corrected
 
 
 def test_a_childs_order_now_and_order_the_list_become_requests(app, container, people):

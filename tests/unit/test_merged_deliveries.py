@@ -117,7 +117,7 @@ def test_with_send_together_the_waiting_order_goes_with_the_first_one_due_and_th
     handle_events(home)
     told = {n for n in feed(home) if n.startswith(f"Your order of {CHARMIN_NAME}")}
     assert told == {f"Your order of {CHARMIN_NAME} went to the store together with your order of {TIDE_NAME}, in "
-                    "one delivery. It went before 11:15 AM today, the cancel deadline you were given: you can still "
+                    "one delivery. It went before today at 11:15 AM, the cancel deadline you were given: you can still "
                     "cancel it until then, and the store takes it off the delivery as long as it has not shipped."}
 
 

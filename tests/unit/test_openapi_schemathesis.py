@@ -237,8 +237,10 @@ def test_every_operation_answers_its_documented_success(api, container):
     from replenish.domain.commands import LineRequest
     from replenish.members.model import RequestApproval
     child = call("POST /v1/members", body={"name": "Sam", "role": "child"}, status=201)
-    adult = call("POST /v1/members", body={"name": "Alex", "role": "adult", "per_order_cap_cents": 5000}, status=201)
-    call("PATCH /v1/members/{member_id}", path={"member_id": adult["id"]}, body={"per_order_cap_cents": 6000})
+    adult = call("POST /v1/members", body={"name": "Alex", "role": "adult", "per_order_cap_cents": 5000,
+                                           "email": "alex@example.com", "phone": "+15550100199"}, status=201)
+    call("PATCH /v1/members/{member_id}", path={"member_id": adult["id"]}, body={"per_order_cap_cents": 6000,
+                                                                                 "approval_notices": False})
     call("GET /v1/members")
     asked = container.bus.handle(RequestApproval("h1", child["id"], "voice", (LineRequest("CHARMIN-12", 1),)))
     call("GET /v1/approvals", query={"status": "pending"})

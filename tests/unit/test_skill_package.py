@@ -25,6 +25,7 @@ CUSTOM_INTENTS = {
     "AddToListIntent", "ListIntent", "OrderListIntent", "RemoveFromListIntent",
 }
 CUSTOM_INTENTS |= {"ApprovalsIntent"}  # members and approvals
+CUSTOM_INTENTS |= {"DigestIntent"}  # the weekly digest, asked for
 BUILT_IN_INTENTS = {
     "AMAZON.YesIntent", "AMAZON.NoIntent", "AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent",
     "AMAZON.FallbackIntent", "AMAZON.NavigateHomeIntent",

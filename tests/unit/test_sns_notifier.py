@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from replenish.adapters.sns_notifier import SnsNotifier, make_sns_client
-from replenish.services.ports import Message, PermanentError, TransientError
+from replenish.services.ports import Message, PermanentError, Recipient, TransientError
 
 REGION = "us-east-1"
 
@@ -143,6 +143,51 @@ def test_subscribe_helpers(sns):
         notifier.subscribe_sms(hid, "555-0199")
     with pytest.raises(ValueError):
         notifier.subscribe_email(hid, "not an address")
+
+
+def _personal(client, arn: str) -> set[tuple[str, str]]:
+    subs = client.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    return {(s["Protocol"], s["Endpoint"]) for s in subs if s["Protocol"] in ("email", "sms")}
+
+
+def test_a_member_is_told_on_their_own_topic_subscribed_by_exactly_their_contact(sns, sqs):
+    client, calls = sns
+    notifier = SnsNotifier(client)
+    hid, key = household(), f"m-{uuid.uuid4().hex[:12]}"
+    alex = Recipient(key, "Alex", "alex@example.com", "+1 (555) 010-0199")
+    arn = notifier.reach(alex)
+    assert arn.endswith(f":replenish-member-{key}")
+    assert _personal(client, arn) == {("email", "alex@example.com"), ("sms", "+15550100199")}
+    theirs = subscribe_queue(client, sqs, arn)
+    household_url = subscribe_queue(client, sqs, notifier.topic_arn(hid))
+
+    notifier.send_to(alex, Message(hid, "ApprovalRequested", "Sam asked for Tide PODS Laundry Detergent."))
+    [envelope] = receive(sqs, theirs)
+    assert envelope["Message"] == "Sam asked for Tide PODS Laundry Detergent."
+    assert envelope["Subject"] == "Replenish: Approval requested"
+    assert receive(sqs, household_url) == []  # the household's topic is not told what went to Alex
+
+    # a new number: the old one unsubscribed, the address kept; the topic is not made again
+    made = calls.count("CreateTopic")
+    moved = Recipient(key, "Alex", "alex@example.com", "+15550100200")
+    notifier.send_to(moved, Message(hid, "ApprovalRequested", "again"))
+    assert _personal(client, arn) == {("email", "alex@example.com"), ("sms", "+15550100200")}
+    assert calls.count("CreateTopic") == made and [e["Message"] for e in receive(sqs, theirs)] == ["again"]
+
+    notifier.unreach(key)  # no longer a member: their topic and its subscriptions are gone
+    assert arn not in _all_topics(client)
+    with pytest.raises(PermanentError):
+        notifier.send_to(Recipient(key, "Alex"), Message(hid, "ApprovalRequested", "nobody to tell"))
+
+
+def test_a_members_topic_deleted_behind_our_back_is_made_again_with_their_contact(sns, sqs):
+    client, _ = sns
+    notifier = SnsNotifier(client)
+    sam = Recipient(f"m-{uuid.uuid4().hex[:12]}", "Sam", "sam@example.com")
+    arn = notifier.reach(sam)
+    client.delete_topic(TopicArn=arn)
+    notifier.send_to(sam, Message(household(), "ApprovalApproved", "Alex approved Sam's request."))
+    assert _personal(client, notifier.reach(sam)) == {("email", "sam@example.com")}
 
 
 def test_odd_household_ids_get_distinct_valid_topic_names():

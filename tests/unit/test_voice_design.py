@@ -88,6 +88,16 @@ SAMPLES.update({  # members and approvals
     "approval_not_placed": [()],
     "approval_closed": [()],
 })
+# The weekly digest, asked for: 99 orders of 25 different things, three running low, the largest sums; things
+# are said as lists say them (an aisle, or a product's short name: five words at most).
+WEEK = [f"{LONG_TITLE} {n}" for n in range(25)]
+NAMES = ["Purina Pro Dry Dog Food", "refrigerator water filters"] + [speech.short_name(t) for t in WEEK[2:]]
+SAMPLES.update({
+    "digest": [(99, PRICE * QTY, NAMES, NAMES[:3], 100_000_000, 100_000_000, 99),
+               (1, PRICE, NAMES[:1], NAMES[:1], PRICE, None, 1),
+               (2, PRICE, NAMES[:2], NAMES[:2], PRICE, 10_000_000, 0),
+               (0, 0, [], NAMES[:3], 100_000_000, None, 0)],
+})
 # Not replies: pieces of replies, formatting, the rules themselves, and card text (read, not heard).
 NOT_REPLIES = {"words", "seconds", "asks", "last_question", "fit", "money", "day", "clock_time", "at_time", "day_at",
                "join", "summary", "and_more", "short_name", "product_phrase", "with_reason", "product_card",
@@ -95,7 +105,8 @@ NOT_REPLIES = {"words", "seconds", "asks", "last_question", "fit", "money", "day
                # languages
                "available_locales", "resolve_locale", "translations", "babel_locale", "use_locale", "keep_locale",
                "restore_locale", "current_locale", "N_", "duration", "aisle",
-               "list_card_line"}  # the shopping list's card
+               "list_card_line",  # the shopping list's card
+               "digest_card"}
 INVITES = re.compile(r"\b(you can say|try saying|try:|say:|say,)", re.I)
 
 
@@ -205,6 +216,22 @@ def test_dates_over_six_months_away_say_the_year():
 def test_long_lists_are_summarised():
     assert speech.summary(["detergent", "paper towels", "a", "b", "c"]) == "detergent, paper towels and 3 more"
     assert speech.summary(["detergent", "paper towels"]) == "detergent and paper towels"
+
+
+def test_the_digest_summarises_lists_over_two_and_cards_them_whole():
+    said = speech.digest(3, 6097, ["detergent", "toilet paper", "paper towels"], ["milk"], 6097, 50000, 0)
+    assert said == ("This week: 3 orders for $60.97, with detergent, toilet paper and 1 more. This month: $60.97 of "
+                    "your $500.00 limit.")  # 20 words: what runs low is on the card
+    assert speech.digest(1, 1299, ["detergent"], ["milk"], 1299, None, 0) == (
+        "This week: 1 order for $12.99, with detergent. Running low: milk. This month: $12.99 so far.")
+    # what was ordered goes first; with no room for its names, the week in brief and the month still fit
+    worst = speech.digest(99, PRICE * QTY, NAMES, NAMES[:3], 100_000_000, 100_000_000, 99)
+    assert worst == "This week: 99 orders for $494,999.01. This month: $1,000,000.00 of your $1,000,000.00 limit."
+    title, card = speech.digest_card(99, PRICE * QTY, WEEK, WEEK[:3], 100_000_000, 100_000_000, 99)
+    assert title == "Your week" and all(f"- {t}" in card.splitlines() for t in WEEK)
+    assert f"Running low: {WEEK[0]}, {WEEK[1]} and {WEEK[2]}." in card
+    assert "This month: $1,000,000.00 of your $1,000,000.00 limit." in card
+    assert "Sending orders together saved 99 deliveries." in card
 
 
 def test_long_titles_are_said_by_a_short_name():

@@ -55,3 +55,59 @@ def test_one_digest_a_week_and_only_on_the_households_sunday_evening(container, 
     clock.advance(days=6)  # the next Sunday evening: a new week's digest
     assert container.bus.handle(SendWeeklyDigests()) == 2
     assert len(feed(container)) == 2
+
+
+# -- by voice: "what did we order this week" -------------------------------------------------------------------
+def _a_week(container, clock, fake):
+    for sku in ("TIDE-PODS-42", "TIDE-PODS-81"):  # two detergents: "detergent", said once
+        container.bus.handle(commands.PlaceOrder("h1", "web", (commands.LineRequest(sku, 1),)))
+        clock.advance(minutes=1)
+    fake.low = ["CHARMIN-12"]
+
+
+def test_the_digest_is_heard_briefly_with_the_whole_of_it_on_a_card(talk, container, clock, fake):
+    _a_week(container, clock, fake)
+    talk.say("DigestIntent")
+    assert talk.text == ("This week: 2 orders for $35.98, with detergent. Running low: toilet paper. This month: "
+                         "$35.98 of your $500.00 limit.")
+    assert not talk.open  # an answer, not a question
+    assert talk.card["title"] == "Your week"
+    assert talk.card["content"].splitlines() == [
+        "This week: 2 orders for $35.98.", "- Tide PODS Laundry Detergent, 42 Count",
+        "- Tide PODS Laundry Detergent, 81 Count", "Running low: Charmin Ultra Soft Toilet Paper, 12 Mega Rolls.",
+        "This month: $35.98 of your $500.00 limit."]
+    assert list_view(container.deps, "h1")["items"] == []  # a question changes nothing: the list is as it was
+    assert feed(container) == []  # and it is not the Sunday notice
+
+
+def test_the_voice_and_the_sunday_notice_tell_the_same_week(talk, container, clock, fake):
+    _a_week(container, clock, fake)
+    container.deps.recommendations = fake  # the digest's own recommender gives the same answers as the skill's
+    talk.say("DigestIntent")
+    heard = talk.card["content"]
+    sunday_evening_in_new_york(clock)  # the same week, five days on
+    assert container.bus.handle(SendWeeklyDigests()) == 1
+    [notice] = feed(container)
+    assert heard.startswith("This week: 2 orders for $35.98.") and notice.startswith("This week: 2 orders for $35.98")
+    assert "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls" in heard and "Charmin Ultra Soft Toilet Paper" in notice
+    assert "This month: $35.98 of your $500.00 limit." in heard
+    assert "This month you've spent $35.98 of your $500.00 limit." in notice
+
+
+def test_the_digest_in_german_and_british_english(skill, voice_token, container, clock, fake):
+    from tests.voice_fakes import Conversation
+    _a_week(container, clock, fake)
+    german = Conversation(lambda env: skill.invoke({**env, "request": {**env["request"], "locale": "de-DE"}}),
+                          voice_token)
+    german.say("DigestIntent")
+    assert german.text.startswith("Diese Woche: 2 Bestellungen für 35,98 $, mit Waschmittel.")
+    assert german.card["title"] == "Deine Woche"
+    british = Conversation(lambda env: skill.invoke({**env, "request": {**env["request"], "locale": "en-GB"}}),
+                           voice_token)
+    british.say("DigestIntent")
+    assert british.text.startswith("This week: 2 orders for US$35.98, with washing powder.")
+
+
+def test_nothing_ordered_is_said_too(talk, container):
+    talk.say("DigestIntent")
+    assert talk.text == "Nothing was ordered this week. This month: $0.00 of your $500.00 limit."

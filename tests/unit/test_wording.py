@@ -53,7 +53,7 @@ def test_the_cancel_deadline_is_said_on_the_households_clock(client, token, cont
     [placed] = feed(container, "OrderPlaced")
     assert_readable(placed)
     assert "2 x Tide PODS Laundry Detergent, 42 Count" in placed
-    assert placed.endswith(f"It goes to the store at {deadline(response, 'America/New_York')} today; cancel before "
+    assert placed.endswith(f"It goes to the store today at {deadline(response, 'America/New_York')}; cancel before "
                            "then and nothing is sent."), placed
 
 
@@ -66,10 +66,10 @@ def test_an_order_sent_at_once_does_not_offer_a_cancel_window(container):
 
 def test_a_late_evening_deadline_is_today_where_the_household_is_even_when_utc_says_tomorrow():
     now = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)  # Dec 5, 9 PM in Los Angeles
-    assert messages.local_time("2026-12-06T05:43:02.860831+00:00", "America/Los_Angeles", now) == "9:43 PM today"
-    assert messages.local_time(now + timedelta(hours=12), "America/Los_Angeles", now) == "9:00 AM tomorrow"
+    assert messages.local_time("2026-12-06T05:43:02.860831+00:00", "America/Los_Angeles", now) == "today at 9:43 PM"
+    assert messages.local_time(now + timedelta(hours=12), "America/Los_Angeles", now) == "tomorrow at 9:00 AM"
     assert messages.local_time(now + timedelta(days=3), "America/Los_Angeles", now) == \
-        "9:00 PM on Tuesday, December 8"
+        "Tuesday, December 8 at 9:00 PM"
 
 
 def test_dates_more_than_six_months_away_say_the_year():
@@ -127,7 +127,7 @@ def test_a_household_in_another_zone_reads_its_own_clock(client, container, cloc
     buttons.drain(container)
     with container.uow() as uow:
         [placed] = [n.message for n in uow.notifications.for_household("h2") if n.kind == "OrderPlaced"]
-    assert f"at {deadline(response, 'America/Los_Angeles')} today;" in placed, placed
+    assert f"today at {deadline(response, 'America/Los_Angeles')};" in placed, placed
     assert "AM" in placed  # 15:00 UTC is 8 AM in Los Angeles that day
 
 
