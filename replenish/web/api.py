@@ -22,14 +22,14 @@ STATUSES = {s.value for s in model.OrderStatus}
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Sku
-    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    quantity: int = Field(default=1, ge=1, le=model.MAX_QUANTITY, strict=True)
 
 
 class PlaceOrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=20)
     sku: Sku | None = None
-    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    quantity: int = Field(default=1, ge=1, le=model.MAX_QUANTITY, strict=True)
 
     @model_validator(mode="after")
     def one_form(self):

@@ -255,8 +255,8 @@ def place():
         quantity = int(request.form.get("quantity") or "1")
     except ValueError:
         quantity = 0
-    if not sku or not 1 <= quantity <= 99:
-        flash("Choose a product and a quantity from 1 to 99.", "error")
+    if not sku or not 1 <= quantity <= model.MAX_QUANTITY:
+        flash(f"Choose a product and a quantity from 1 to {model.MAX_QUANTITY}.", "error")
         return redirect(url_for("dashboard.forecast"))
     key = (request.form.get("key") or "")[:100] or None  # one per rendered form: a double click orders once
     try:

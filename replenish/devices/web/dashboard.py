@@ -16,7 +16,7 @@ from flask import flash, g, redirect, render_template, request, session, url_for
 
 from replenish.devices.domain.slots import amount_words
 from replenish.domain.errors import DomainError
-from replenish.domain.model import as_utc
+from replenish.domain.model import MAX_QUANTITY, as_utc
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container
 
@@ -123,10 +123,10 @@ def _pair_command(form):
     errors = {}
     try:
         quantity = int(form.get("quantity") or "1")
-        if not 1 <= quantity <= 99:
+        if not 1 <= quantity <= MAX_QUANTITY:
             raise ValueError
     except ValueError:
-        errors["quantity"] = "Quantity must be a whole number from 1 to 99."
+        errors["quantity"] = f"Quantity must be a whole number from 1 to {MAX_QUANTITY}."
         quantity = 1
     if kind == "category":
         if not 1 <= len(category) <= 60:
