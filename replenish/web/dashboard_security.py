@@ -92,11 +92,6 @@ def protect(app, token_authenticated=()) -> CSRFProtect:
     return csrf
 
 
-def csrf_token() -> str:
-    """The token a form of this session carries (signed; the session keeps its secret half)."""
-    return generate_csrf()
-
-
 def _csrf_refused(exc: CSRFError):  # Flask-WTF logs why (flask_wtf.csrf, INFO)
     from .dashboard import error_page
     return error_page(exc, title="Nothing was changed", message=CSRF_REFUSED)
