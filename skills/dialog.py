@@ -32,7 +32,7 @@ MAX_CANDIDATES = 3
 MAX_LISTED = 10  # orders or items on a card
 STRONG_MATCH = 0.99  # every word of what was said found in the product
 WEAK_MATCH = 0.5  # at least half of it: asked as a question; less is not offered
-MAX_QUANTITY = 99
+MAX_QUANTITY = model.MAX_QUANTITY  # of one product in one order
 
 
 @dataclass(frozen=True)

@@ -14,58 +14,57 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections.abc import Callable
+
+from cachetools import TTLCache
 
 HISTORY_TTL = 30.0  # seconds: about one conversation
 _MAX_HOUSEHOLDS = 1024
 
 
-class _HistoryCache:
-    def __init__(self):
-        self._items: OrderedDict[tuple[int, str], tuple[float, list]] = OrderedDict()
+class HistoryCache:
+    """Histories by (service, household), each kept ``ttl`` seconds of ``timer`` (the least recently used go first
+    beyond ``maxsize``); safe to share between threads."""
+
+    def __init__(self, ttl: float = HISTORY_TTL, maxsize: int = _MAX_HOUSEHOLDS,
+                 timer: Callable[[], float] = time.monotonic):
+        self._items: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
 
-    def get(self, service, household_id: str, ttl: float) -> list | None:
-        key = (id(service), household_id)
+    def get(self, service, household_id: str) -> list | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is None or time.monotonic() - found[0] > ttl:
-                return None
-            return found[1]
+            return self._items.get((id(service), household_id))
 
     def put(self, service, household_id: str, history: list) -> None:
         with self._lock:
-            self._items[(id(service), household_id)] = (time.monotonic(), history)
-            self._items.move_to_end((id(service), household_id))
-            while len(self._items) > _MAX_HOUSEHOLDS:
-                self._items.popitem(last=False)
+            self._items[(id(service), household_id)] = history
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
 
-HISTORIES = _HistoryCache()
+HISTORIES = HistoryCache()
 
 
 class TurnRecommendations:
     """The recommender contract (resolve, quantity, buy_again, running_low) for one household and turn."""
 
-    def __init__(self, service, household_id: str, ttl: float = HISTORY_TTL):
+    def __init__(self, service, household_id: str, cache: HistoryCache | None = HISTORIES):
         self.service = service
         self.household_id = household_id
-        self.ttl = ttl
+        self.cache = cache  # None: read the history on every turn
         self._direct = callable(getattr(service, "history", None)) and hasattr(service, "model") \
             and callable(getattr(service, "clock", None))
         self._history: list | None = None
 
     def history(self) -> list:
         if self._history is None:
-            cached = HISTORIES.get(self.service, self.household_id, self.ttl) if self.ttl > 0 else None
+            cached = self.cache.get(self.service, self.household_id) if self.cache is not None else None
             if cached is None:
                 cached = list(self.service.history(self.household_id))
-                if self.ttl > 0:
-                    HISTORIES.put(self.service, self.household_id, cached)
+                if self.cache is not None:
+                    self.cache.put(self.service, self.household_id, cached)
             self._history = cached
         return self._history
 

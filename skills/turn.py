@@ -25,7 +25,7 @@ from replenish.domain.model import PIN_LOCKOUTS, hash_secret
 
 from . import speech
 from .linking import already_remembered, remember_alexa_user
-from .recommending import HISTORY_TTL, TurnRecommendations
+from .recommending import TurnRecommendations
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Turn:
     def recs(self) -> TurnRecommendations:
         """The recommender for this household and turn (history read at most once)."""
         if self._recs is None:
-            self._recs = TurnRecommendations(self.container.recommendations, self.household_id, HISTORY_TTL)
+            self._recs = TurnRecommendations(self.container.recommendations, self.household_id)
         return self._recs
 
     def now(self) -> datetime:

@@ -99,6 +99,13 @@ def client(app):
 
 
 @pytest.fixture
+def signed_in(client, token):
+    """A browser signed in to the dashboard with h1's token, and the CSRF token its forms carry."""
+    from tests.dashboard_forms import sign_in
+    return client, sign_in(client, token)
+
+
+@pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     """A fresh, embedded environment for the `replenish` command: no services and no keys from the shell."""
     monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))

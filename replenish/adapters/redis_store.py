@@ -1,8 +1,10 @@
 """Redis-backed locks, idempotency records and rate limits.
 
-Redis is an accelerator here, never the source of truth: the database's unique constraints
-guard against double orders. So when Redis is unreachable, locks and rate limits fail open
-(with a warning) and ordering carries on.
+Redis is an accelerator for idempotency records and rate limits, never the source of truth: the
+database's unique constraints guard against double orders, so when Redis is unreachable those
+fail open (with a warning) and ordering carries on. Locks are different: what they guard (a
+member's own spending caps, checked and then placed) has no database constraint behind it, so
+a lock that cannot be taken is refused (``LockUnavailable``, transient) rather than skipped.
 """
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockNotOwnedError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from replenish.services.ports import TransientError
@@ -43,71 +45,60 @@ class LockTimeout(TransientError):
     Transient: workers retry it and the web layer answers 503, as for any busy dependency."""
 
 
+class LockUnavailable(TransientError):
+    """Redis could not be asked for the lock: nothing ran under it. Transient, like ``LockTimeout``."""
+
+
 @dataclass(frozen=True)
 class LockHandle:
     name: str
-    held: bool  # False when running without a lock (NullLocks, or Redis unreachable)
+    held: bool  # False when running without a lock (NullLocks)
     token: str | None = None
 
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+POLL = 0.05  # seconds between two tries while waiting for a lock
 
 
 class RedisLocks:
-    """``Locks`` on Redis: SET NX PX with a random token; only the holder's token releases.
+    """``Locks`` on redis-py's ``Lock``: SET NX PX with a random token; only the holder's token releases.
 
-    ``timeout`` is how long the lock lives if its holder dies; ``wait`` how long to queue for it.
+    ``timeout`` is how long the lock lives if its holder dies; ``wait`` how long to queue for it (tried every
+    ``poll`` seconds until ``wait`` has passed; 0: one try), then ``LockTimeout``. Redis unreachable when taking it:
+    ``LockUnavailable``, and the block does not run. Redis unreachable when letting go: logged, the lock expires.
     """
 
-    def __init__(self, client, prefix: str = "lock:"):
+    def __init__(self, client, prefix: str = "lock:", poll: float = POLL):
         self.client = client
         self.prefix = prefix
-        self._release = client.register_script(_RELEASE)
+        self.poll = poll
 
     @contextlib.contextmanager
     def hold(self, name: str, timeout: float = 10.0, wait: float = 5.0) -> Iterator[LockHandle]:
         if timeout <= 0:
             raise ValueError("lock timeout must be positive")
-        key = self.prefix + name
+        # blocking_timeout: redis-py gives up when its next try would come after it, so one poll more makes the
+        # last try come after ``wait`` has passed.
+        lock = self.client.lock(self.prefix + name, timeout=timeout, sleep=self.poll, blocking=wait > 0,
+                                blocking_timeout=max(0.0, wait) + self.poll, thread_local=False)
         token = secrets.token_hex(16)
         try:
-            acquired = self._acquire(key, token, timeout, wait)
+            acquired = lock.acquire(token=token)
         except UNAVAILABLE as exc:
-            log.warning("Redis unreachable, proceeding without lock %r: %s", name, exc)
-            acquired = None
-        if acquired is None:
-            yield LockHandle(name, held=False)
-            return
+            log.warning("Redis unreachable, lock %r not taken (refused): %s", name, exc)
+            raise LockUnavailable(f"lock {name!r} could not be taken: Redis is not answering") from exc
         if not acquired:
             raise LockTimeout(f"lock {name!r} still held by another worker after {wait:.1f}s")
         try:
             yield LockHandle(name, held=True, token=token)
         finally:
-            self._let_go(key, token, name)
+            self._let_go(lock, name)
 
-    def _acquire(self, key: str, token: str, timeout: float, wait: float) -> bool:
-        px = max(1, int(timeout * 1000))
-        deadline = time.monotonic() + max(0.0, wait)
-        pause = 0.01
-        while True:
-            if self.client.set(key, token, nx=True, px=px):
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            # Jittered, growing pauses: waiters do not stampede when the lock frees.
-            time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
-            pause = min(pause * 2, 0.2)
-
-    def _let_go(self, key: str, token: str, name: str) -> None:
+    @staticmethod
+    def _let_go(lock, name: str) -> None:
         try:
-            if not self._release(keys=[key], args=[token]):
-                log.warning("lock %r expired before its holder finished; someone else may hold it now", name)
+            lock.release()
+        except LockNotOwnedError:
+            log.warning("lock %r expired before its holder finished; someone else may hold it now", name)
         except UNAVAILABLE as exc:
             log.warning("Redis unreachable releasing lock %r; it will expire on its own: %s", name, exc)
 

@@ -5,6 +5,8 @@ import json
 
 import click
 
+from replenish.domain.model import MAX_QUANTITY
+
 _make_container = None
 
 
@@ -31,7 +33,7 @@ def buttons() -> None:
 @click.option("--household", required=True, help="Household id.")
 @click.option("--product", "sku", help="SKU the button orders.")
 @click.option("--category", help="Or a category the recommender resolves at press time (e.g. detergent).")
-@click.option("--quantity", default=1, type=click.IntRange(1, 99), show_default=True)
+@click.option("--quantity", default=1, type=click.IntRange(1, MAX_QUANTITY), show_default=True)
 @click.option("--action", type=click.Choice(["order", "list"]), default="order", show_default=True,
               help="What a press does: order, or add to the household's shopping list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

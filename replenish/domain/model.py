@@ -152,6 +152,38 @@ PIN_LOCKOUTS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=24))
 DEFAULT_CANCEL_WINDOWS = {Channel.VOICE.value: 1800, Channel.BUTTON.value: 900,
                           Channel.APPLIANCE.value: 900, Channel.WEB.value: 600}
 
+# What a household may set its limits to. The API (cents, seconds) and the dashboard (dollars, minutes) both ask
+# ``check_cap`` and ``check_cancel_window``, so they refuse the same values in the same words.
+CAPS = {"per_order_cap_cents": ("The per-order limit", 10_000_000),  # $100,000
+        "per_month_cap_cents": ("The monthly limit", 100_000_000)}  # $1,000,000
+MAX_CANCEL_WINDOW = timedelta(days=7)
+CHANNEL_NAMES = {Channel.VOICE.value: "Voice (Alexa)", Channel.BUTTON.value: "Buttons",
+                 Channel.APPLIANCE.value: "Appliances", Channel.WEB.value: "This dashboard"}
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_cap(field: str, cents: int | None) -> int | None:
+    """A spending cap (``per_order_cap_cents`` or ``per_month_cap_cents``) in cents, None for no cap; anything
+    else is ``InvalidCommand`` naming the cap."""
+    name, ceiling = CAPS[field]
+    if cents is not None and not (_whole(cents) and 0 <= cents <= ceiling):
+        raise InvalidCommand(f"{name} is an amount from $0 to ${ceiling // 100:,}, or none for no limit.", field=field)
+    return cents
+
+
+def check_cancel_window(channel: str, seconds: int) -> int:
+    """A channel's cancel window in seconds, 0 to ``MAX_CANCEL_WINDOW``; anything else is ``InvalidCommand``."""
+    field = f"cancel_windows.{channel}"
+    if channel not in DEFAULT_CANCEL_WINDOWS:
+        raise InvalidCommand(f"Unknown channel {channel!r}: one of {', '.join(DEFAULT_CANCEL_WINDOWS)}.", field=field)
+    if not (_whole(seconds) and 0 <= seconds <= MAX_CANCEL_WINDOW.total_seconds()):
+        raise InvalidCommand(f"{CHANNEL_NAMES[channel]}: the cancel window is from 0 minutes to "
+                             f"{MAX_CANCEL_WINDOW.days} days.", field=field)
+    return seconds
+
 
 class Limits(Aggregate):
     """A household's guard rails: spend caps, cancel window per channel, and the voice PIN."""

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from wtforms import StringField
 
 from replenish.domain.errors import DomainError
 from replenish.domain.model import MAX_QUANTITY, Channel
 from replenish.services.ports import PermanentError, TransientError
 from replenish.web.api import OrderOut
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.dashboard_forms import DashboardForm, WholeNumberField, quantity_field, strip
 from replenish.web.openapi import operation
 
 from . import handlers
@@ -133,6 +135,20 @@ def order():
 
 
 # -- the dashboard page ----------------------------------------------------------------------------------------
+class AddForm(DashboardForm):
+    """In words (``phrase``), or a product chosen from the search (``sku``); ``from`` the forecast page."""
+    phrase = StringField(filters=[strip])
+    sku = StringField(filters=[lambda v: (v or "")[:64] or None])
+    quantity = quantity_field()
+    from_ = StringField(name="from")
+
+
+class ItemForm(DashboardForm):
+    """One item's buttons: check, move (its ``position`` as shown), quantity, remove."""
+    action = StringField()
+    position = WholeNumberField("Position", "That item moved; try again.")
+    quantity = quantity_field(default=None)
+
 
 def attach_dashboard(dashboard_bp) -> None:
     from replenish.web import dashboard_security as security
@@ -174,13 +190,13 @@ def attach_dashboard(dashboard_bp) -> None:
     @dashboard_bp.post("/list")
     @security.login_required
     def add_to_list():
-        sku, phrase = request.form.get("sku") or None, (request.form.get("phrase") or "").strip() or None
-        quantity = request.form.get("quantity", "1")
-        if not quantity.isdigit():
-            return _done(error=ValueError(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}."))
-        source = "forecast" if request.form.get("from") == "forecast" else "web"
+        form = AddForm()
+        if not form.validate():
+            return _done(error=ValueError(form.first_problem()))
+        sku, phrase = form.sku.data, form.phrase.data or None
+        source = "forecast" if form.from_.data == "forecast" else "web"
         try:
-            item = container().bus.handle(AddToList(g.household_id, None if sku else phrase, sku, int(quantity),
+            item = container().bus.handle(AddToList(g.household_id, None if sku else phrase, sku, form.quantity.data,
                                                     source))
         except DomainError as exc:
             return _done(error=exc)
@@ -193,23 +209,22 @@ def attach_dashboard(dashboard_bp) -> None:
     @dashboard_bp.post("/list/<item_id>")
     @security.login_required
     def change_list_item(item_id: str):
-        action = request.form.get("action", "")
+        form = ItemForm()
+        action = form.action.data
         item_id = item_id[:32]
         if action == "remove":
             return _run(RemoveFromList(g.household_id, item_id=item_id), "Removed from your list.")
         if action in ("check", "uncheck"):
             return _run(ChangeListItem(g.household_id, item_id, checked=action == "check"))
         if action in ("up", "down"):
-            position = request.form.get("position", "0")
-            if not position.isdigit():
-                return _done(error=ValueError("That item moved; try again."))
-            target = max(0, int(position) + (-1 if action == "up" else 1))
+            if not form.position.validate(form):
+                return _done(error=ValueError(form.position.errors[0]))
+            target = max(0, form.position.data + (-1 if action == "up" else 1))
             return _run(ChangeListItem(g.household_id, item_id, position=target))
         if action == "quantity":
-            quantity = request.form.get("quantity", "")
-            if not quantity.isdigit():
-                return _done(error=ValueError(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}."))
-            return _run(ChangeListItem(g.household_id, item_id, quantity=int(quantity)))
+            if not form.quantity.validate(form):
+                return _done(error=ValueError(form.quantity.errors[0]))
+            return _run(ChangeListItem(g.household_id, item_id, quantity=form.quantity.data))
         return _done(error=ValueError("Unknown action."))
 
     @dashboard_bp.post("/list/clear-checked")

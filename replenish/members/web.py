@@ -3,18 +3,20 @@ household token's) and the dashboard's pages (Settings › Members, Approvals, a
 gate that keeps a child or guest signed in by their own link to the list and their requests."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from wtforms import BooleanField, StringField
+from wtforms.validators import ValidationError
 
 from replenish.domain.commands import LineRequest
 from replenish.domain.errors import DomainError, InvalidCommand
-from replenish.domain.model import MAX_QUANTITY, Channel
+from replenish.domain.model import Channel
 from replenish.services.ports import PermanentError, TransientError
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.dashboard_forms import DashboardForm, MoneyField, OrderForm, strip
 from replenish.web.errors import ApiError, status_for
 from replenish.web.openapi import operation
 
@@ -240,12 +242,11 @@ def _money(cents: int) -> str:
 
 
 def _ask_for_one():
-    sku = (request.form.get("sku") or "").strip()[:64]
-    quantity = request.form.get("quantity") or "1"
-    if not sku or not quantity.isdigit() or not 1 <= int(quantity) <= MAX_QUANTITY:
-        flash(f"Choose a product and a quantity from 1 to {MAX_QUANTITY}.", "error")
+    form = OrderForm()  # the dashboard's "Order now", which becomes a request
+    if not form.validate():
+        flash(form.first_problem(), "error")
         return redirect(url_for("dashboard.shopping_list"))
-    return _ask((LineRequest(sku, int(quantity)),))
+    return _ask((LineRequest(form.sku.data, form.quantity.data),))
 
 
 def _ask_for_list():
@@ -266,28 +267,32 @@ def _ask(lines: tuple):
     return _asked(result)
 
 
-def _cents(text: str, field: str) -> int | None:
-    text = (text or "").strip().lstrip("$£€").replace(",", "")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidCommand(f"{field} is an amount like 30 or 30.00, or empty for no cap.", field=field) from None
-    if value < 0 or value * 100 != int(value * 100) or value * 100 > MAX_CAP_CENTS:
-        raise InvalidCommand(f"{field} is an amount from 0 to {MAX_CAP_CENTS // 100}, in dollars and cents.",
-                             field=field)
-    return int(value * 100)
+def _capped(form, field):
+    if field.data is not None and field.data > MAX_CAP_CENTS:
+        raise ValidationError(f"{field.label.text} is an amount from $0 to ${MAX_CAP_CENTS // 100:,}, or empty for "
+                              "no cap.")
+
+
+class MemberForm(DashboardForm):
+    """A member on the Members page: name, role, their own caps in dollars, their Alexa voice, their contact."""
+    name = StringField()
+    role = StringField()
+    per_order_cap = MoneyField("Per-order cap", "or empty for no cap", validators=[_capped])
+    per_month_cap = MoneyField("Monthly cap", "or empty for no cap", validators=[_capped])
+    person_id = StringField(filters=[lambda v: strip(v) or None])
+    email = StringField(filters=[lambda v: strip(v) or None])  # checked by the domain (the API's rule too)
+    phone = StringField(filters=[lambda v: strip(v) or None])
+    approval_notices = BooleanField()
 
 
 def _member_form() -> dict:
-    return {"name": request.form.get("name", ""), "role": request.form.get("role", ""),
-            "per_order_cap_cents": _cents(request.form.get("per_order_cap", ""), "Per-order cap"),
-            "per_month_cap_cents": _cents(request.form.get("per_month_cap", ""), "Monthly cap"),
-            "person_id": (request.form.get("person_id") or "").strip() or None,
-            "email": (request.form.get("email") or "").strip() or None,
-            "phone": (request.form.get("phone") or "").strip() or None,
-            "approval_notices": request.form.get("approval_notices") == "on"}
+    """The Members page's form as the command's fields; InvalidCommand (its first problem) when it cannot be."""
+    form = MemberForm()
+    if not form.validate():
+        raise InvalidCommand(form.first_problem())
+    return {"name": form.name.data or "", "role": form.role.data or "", "per_order_cap_cents": form.per_order_cap.data,
+            "per_month_cap_cents": form.per_month_cap.data, "person_id": form.person_id.data,
+            "email": form.email.data, "phone": form.phone.data, "approval_notices": form.approval_notices.data}
 
 
 def attach_dashboard(dash) -> None:

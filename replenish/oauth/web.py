@@ -59,14 +59,12 @@ def _signed_in() -> dict | None:
 
 
 def _page(template: str, status: int = 200, **context):
-    return render_template(template, page="consent", household=None, csrf_token=security.csrf_token,
-                           **context), status
+    return render_template(template, page="consent", household=None, **context), status
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
-    if request.method == "POST":
-        security.check_csrf()
+    # A POST (Allow or Deny) carries the session's CSRF token: checked before this runs (dashboard_security.protect)
     household = _signed_in()
     try:
         grant = server().get_consent_grant(end_user=household["id"] if household else None)

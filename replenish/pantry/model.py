@@ -14,9 +14,9 @@ from datetime import datetime
 
 from catalog.model import Product
 from replenish.domain.errors import InvalidCommand
+from replenish.domain.model import MAX_QUANTITY  # packs of one product in one order
 
 MAX_LEVEL = 10_000.0  # units of a line a household keeps at home (10,000 pods would already be a warehouse)
-MAX_PACKS = 99  # of one product in one order
 # the size at the end of a title: ", 42 Count", " - 150 fl oz", ", 12 Mega Rolls", " (6 Pack)"
 _SIZE = re.compile(r"(?:[,\-(]\s*|\s+)\d+(?:\.\d+)?\s*(?:[a-zA-Z]+\.?\s*){0,3}\)?\s*$")
 
@@ -85,7 +85,7 @@ def choose_packs(need: float, packs: list[Pack], unit: str = "") -> Choice:
     options = []
     for units in range(target, top + 1):
         found = best[units]
-        if found is not None and max(found[2]) <= MAX_PACKS:
+        if found is not None and max(found[2]) <= MAX_QUANTITY:
             price, count, counts = found
             options.append((price, count, units - target, units, counts))
     if not options:

@@ -1,11 +1,13 @@
 """Stock levels over HTTP (`/v1/stock`) and their part of the dashboard's List page."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, jsonify, redirect, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, url_for
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+from wtforms import StringField
 
 from replenish.domain.errors import DomainError
 from replenish.web.auth import container, json_body, require_household
+from replenish.web.dashboard_forms import DashboardForm, NumberField
 from replenish.web.openapi import operation
 
 from . import handlers
@@ -99,6 +101,14 @@ def refill(sku: str):
     return jsonify(container().bus.handle(RefillStock(g.household_id, sku[:64]))), 201
 
 
+class LevelForm(DashboardForm):
+    """"Keep count of" on the List page."""
+    sku = StringField(filters=[lambda v: (v or "")[:64]])
+    minimum = NumberField("Minimum", "The minimum is a number, like 10.")
+    refill_to = NumberField("Refill to", "Refill to is a number, like 80.")
+    on_hand = NumberField("At home now", "What is at home now is a number, like 25 (or empty).", required=False)
+
+
 def attach_dashboard(dashboard_bp) -> None:
     from replenish.web import dashboard_security as security
 
@@ -112,15 +122,12 @@ def attach_dashboard(dashboard_bp) -> None:
     @dashboard_bp.post("/stock")
     @security.login_required
     def set_stock_level():
+        form = LevelForm()
+        if not form.validate():
+            return _back(error=ValueError(form.first_problem()))
         try:
-            minimum, refill_to = float(request.form.get("minimum", "")), float(request.form.get("refill_to", ""))
-            on_hand = request.form.get("on_hand", "").strip()
-            cmd = SetStockLevel(g.household_id, request.form.get("sku", "")[:64], minimum, refill_to,
-                                float(on_hand) if on_hand else None)
-        except ValueError:
-            return _back(error=ValueError("Minimum, refill level and what is at home are numbers."))
-        try:
-            level = container().bus.handle(cmd)
+            level = container().bus.handle(SetStockLevel(g.household_id, form.sku.data, form.minimum.data,
+                                                         form.refill_to.data, form.on_hand.data))
         except DomainError as exc:
             return _back(error=exc)
         return _back(f"Keeping count of {level['title']}.")

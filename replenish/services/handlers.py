@@ -543,13 +543,15 @@ def rotate_token(cmd: commands.RotateToken, deps: Deps) -> dict:
 
 
 def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
+    """Changes the household's caps, cancel windows and voice settings; a value out of bounds (``model.check_cap``,
+    ``model.check_cancel_window``) changes nothing."""
+    caps = {name: model.check_cap(name, getattr(cmd, name)) for name in model.CAPS}
+    given = {channel: model.check_cancel_window(channel, seconds)
+             for channel, seconds in (cmd.cancel_windows or {}).items()}
     with deps.uow() as uow:
         limits = _household(uow, cmd.household_id).limits
-        for name in ("per_order_cap_cents", "per_month_cap_cents"):
-            value = getattr(cmd, name)
+        for name, value in caps.items():
             if value is not None:
-                if not isinstance(value, int) or value < 0:
-                    raise InvalidCommand(f"{name} must be a whole number of cents, 0 or more.", field=name)
                 setattr(limits, name, value)
         if cmd.clear_per_order_cap:
             limits.per_order_cap_cents = None
@@ -559,14 +561,7 @@ def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
             limits.recognised_voices_only = bool(cmd.recognised_voices_only)
         if cmd.send_together is not None:
             limits.send_together = bool(cmd.send_together)
-        windows = dict(limits.cancel_windows or {})
-        for channel, seconds in (cmd.cancel_windows or {}).items():
-            if channel not in model.DEFAULT_CANCEL_WINDOWS:
-                raise InvalidCommand(f"Unknown channel {channel!r}.", field=f"cancel_windows.{channel}")
-            if not isinstance(seconds, int) or not 0 <= seconds <= 7 * 86400:
-                raise InvalidCommand("A cancel window is 0 to 604800 seconds.", field=f"cancel_windows.{channel}")
-            windows[channel] = seconds
-        limits.cancel_windows = windows
+        limits.cancel_windows = {**(limits.cancel_windows or {}), **given}
         uow.commit()
         return limits_view(limits)
 

@@ -23,19 +23,23 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 60.0  # how often the served model is checked against the database and the model store
+ZONE_SECONDS = 300.0  # how long a household's time zone is kept (a household seldom moves)
 
 
 class Recommendations:
-    def __init__(self, uow_factory: Callable, model_dir: Path, clock: Callable, check_seconds: float = CHECK_SECONDS):
+    def __init__(self, uow_factory: Callable, model_dir: Path, clock: Callable, check_seconds: float = CHECK_SECONDS,
+                 timer: Callable[[], float] = time.monotonic):
         self.uow_factory = uow_factory
         self.root_dir = Path(model_dir)
         self.clock = clock
         self.check_seconds = check_seconds
+        self._timer = timer  # seconds, for what is kept a while (the served model's checks, time zones)
         self._model = None
         self._lock = threading.Lock()
         self._histories: dict[str, tuple[tuple[int, int], list]] = {}
         from cachetools import TTLCache
-        self._zones: TTLCache = TTLCache(maxsize=4096, ttl=300)
+        self._zones: TTLCache = TTLCache(maxsize=4096, ttl=ZONE_SECONDS, timer=timer)
+        self._zones_lock = threading.Lock()
         self._status: dict = {"model": "not loaded"}
         self._checked_at = 0.0
         self._seen: tuple | None = None  # (pointer text, catalog stamp) the served model was made for
@@ -55,11 +59,11 @@ class Recommendations:
 
     @property
     def model(self):
-        if self._model is None or time.monotonic() - self._checked_at > self.check_seconds:
+        if self._model is None or self._timer() - self._checked_at > self.check_seconds:
             with self._lock:
                 if self._model is None:
                     self._model = self._load()
-                elif time.monotonic() - self._checked_at > self.check_seconds:
+                elif self._timer() - self._checked_at > self.check_seconds:
                     self._recheck()
         return self._model
 
@@ -73,7 +77,7 @@ class Recommendations:
     def _recheck(self) -> None:
         """Reload when another process trained a newer model or the catalog changed (cheap queries)."""
         from replenish.recommend.identity import catalog_stamp, history_row_exists
-        self._checked_at = time.monotonic()
+        self._checked_at = self._timer()
         try:
             with self.uow_factory() as uow:
                 stamp = catalog_stamp(uow.session)
@@ -88,7 +92,7 @@ class Recommendations:
         from replenish.recommend import Recommender
         from replenish.recommend.identity import Fingerprint, current, verdict
         from replenish.recommend.store import read_latest_meta
-        self._checked_at = time.monotonic()
+        self._checked_at = self._timer()
         pointer = self._pointer()
         with self.uow_factory() as uow:
             now = current(uow.session)
@@ -167,13 +171,15 @@ class Recommendations:
 
     def _zone(self, household_id: str):
         """The household's time zone (kept a few minutes: a household seldom moves)."""
-        zone = self._zones.get(household_id)
+        with self._zones_lock:
+            zone = self._zones.get(household_id)
         if zone is None:
             from replenish.domain.model import zone as zone_of
             with self.uow_factory() as uow:
                 household = uow.households.get(household_id)
                 zone = zone_of(household.time_zone if household is not None else None)
-            self._zones[household_id] = zone
+            with self._zones_lock:
+                self._zones[household_id] = zone
         return zone
 
     def _read_by(self, model, household_id: str, history, now: datetime):

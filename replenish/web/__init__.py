@@ -53,6 +53,14 @@ def create_app(container=None) -> Flask:
     feature_blueprints = [blueprint for feature in features for blueprint in feature.blueprints()]
     for blueprint in (health.bp, openapi.bp, api.bp, alexa.bp, *feature_blueprints, dashboard.bp):
         app.register_blueprint(blueprint)
+    # CSRF on every form POST (the dashboard's, the consent page's, any added later), but not on what a bearer
+    # token or a signature authenticates: the household API, Alexa's requests, devices and partners, and the
+    # OAuth token endpoints (the client authenticates).
+    from replenish.oauth import web as oauth_web
+
+    from .dashboard_security import protect
+    protect(app, token_authenticated=(api.bp, alexa.bp, *devices.blueprints(), *lists.blueprints(),
+                                      *pantry.blueprints(), *members.blueprints(), oauth_web.token, oauth_web.revoke))
     return app
 
 

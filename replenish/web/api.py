@@ -22,14 +22,14 @@ STATUSES = {s.value for s in model.OrderStatus}
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Sku
-    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    quantity: int = Field(default=1, ge=1, le=model.MAX_QUANTITY, strict=True)
 
 
 class PlaceOrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=20)
     sku: Sku | None = None
-    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    quantity: int = Field(default=1, ge=1, le=model.MAX_QUANTITY, strict=True)
 
     @model_validator(mode="after")
     def one_form(self):
@@ -42,11 +42,20 @@ class PlaceOrderIn(BaseModel):
         return tuple(commands.LineRequest(line.sku, line.quantity) for line in lines)
 
 
+def _bounds(high: float) -> dict:
+    """Bounds the document shows; the domain's rule (``model.check_cap``, ``model.check_cancel_window``) holds
+    them, so the API and the dashboard refuse alike and in the same words."""
+    return {"minimum": 0, "maximum": int(high)}
+
+
 class LimitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    per_order_cap_cents: int | None = Field(default=None, ge=0, le=10_000_000, strict=True)
-    per_month_cap_cents: int | None = Field(default=None, ge=0, le=100_000_000, strict=True)
-    cancel_windows: dict[str, Annotated[int, Field(ge=0, le=7 * 86400, strict=True)]] = Field(default_factory=dict)
+    per_order_cap_cents: int | None = Field(default=None, strict=True,
+                                            json_schema_extra=_bounds(model.CAPS["per_order_cap_cents"][1]))
+    per_month_cap_cents: int | None = Field(default=None, strict=True,
+                                            json_schema_extra=_bounds(model.CAPS["per_month_cap_cents"][1]))
+    cancel_windows: dict[str, Annotated[int, Field(strict=True, json_schema_extra=_bounds(
+        model.MAX_CANCEL_WINDOW.total_seconds()))]] = Field(default_factory=dict)
     recognised_voices_only: bool | None = Field(default=None, strict=True)
     send_together: bool | None = Field(default=None, strict=True)
 

@@ -1,7 +1,8 @@
 """The household dashboard: server-rendered pages to see, cancel, configure and forecast.
 
 Signed in with the household's API token or a one-time link; a session cookie after that; every POST carries
-the session's CSRF token (``dashboard_security``). Views only translate forms into commands and results into
+the session's CSRF token (checked by Flask-WTF before the view runs: ``dashboard_security.protect``), and its
+fields are read by the forms of ``dashboard_forms``. Views only translate forms into commands and results into
 pages: the rules live in the handlers, and their error messages are shown as they are.
 """
 from __future__ import annotations
@@ -48,7 +49,6 @@ def _setup(state) -> None:
 
 @bp.before_request
 def _before() -> None:
-    security.check_csrf()
     g.household = None
     household_id = security.signed_in_household()
     if household_id:
@@ -76,7 +76,7 @@ def _headers(response):
 
 @bp.context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": security.csrf_token, "household": g.get("household"), "fmt": g.get("fmt"),
+    return {"household": g.get("household"), "fmt": g.get("fmt"),
             "money": money, "channel_labels": CHANNEL_LABELS, "status_labels": STATUS_LABELS,
             "devices": _device_modules(), "image_url": image_url}
 
@@ -89,10 +89,10 @@ def _http_error(exc: HTTPException):
     return render_template("dashboard/error.html", title=exc.name, message=exc.description), exc.code
 
 
-def error_page(exc: HTTPException):
-    """The dashboard's error page for a path under /dashboard that no route matched (the app asks: the
-    blueprint's own handler and template globals are not in play without a matched route)."""
-    return render_template("dashboard/error.html", title=exc.name, message=exc.description,
+def error_page(exc: HTTPException, title: str | None = None, message: str | None = None):
+    """The dashboard's error page where its blueprint's own handler is not asked: a path under /dashboard that
+    no route matched, a refused CSRF token (checked before the dashboard's or the consent page's view)."""
+    return render_template("dashboard/error.html", title=title or exc.name, message=message or exc.description,
                            **_template_globals()), exc.code
 
 
@@ -250,18 +250,14 @@ def cancel(order_id: str):
 @bp.post("/orders")
 @security.login_required
 def place():
-    sku = (request.form.get("sku") or "").strip()[:64]
-    try:
-        quantity = int(request.form.get("quantity") or "1")
-    except ValueError:
-        quantity = 0
-    if not sku or not 1 <= quantity <= 99:
-        flash("Choose a product and a quantity from 1 to 99.", "error")
+    form = dashboard_forms.OrderForm()
+    if not form.validate():
+        flash(form.first_problem(), "error")
         return redirect(url_for("dashboard.forecast"))
-    key = (request.form.get("key") or "")[:100] or None  # one per rendered form: a double click orders once
+    sku, key = form.sku.data, form.key.data
     try:
         result = container().bus.handle(commands.PlaceOrder(
-            g.household_id, model.Channel.WEB.value, (commands.LineRequest(sku, quantity),),
+            g.household_id, model.Channel.WEB.value, (commands.LineRequest(sku, form.quantity.data),),
             idempotency_key=f"dashboard:{key}" if key else None,
             speaker=g.get("member_id")))  # a member signed in by their own link: their caps, their name
     except (DomainError, PermanentError, TransientError) as exc:
@@ -355,12 +351,12 @@ def settings():
 @bp.post("/settings/limits")
 @security.login_required
 def settings_limits():
-    entered = {k: request.form.get(k, "") for k in
-               ["per_order_cap", "per_month_cap"] + [f"window_{c}" for c in dashboard_forms.CHANNELS]}
+    form = dashboard_forms.LimitsForm()
+    entered = form.entered("per_order_cap", "per_month_cap", *(f"window_{c}" for c in dashboard_forms.CHANNELS))
+    if not form.validate():
+        return _settings_page(400, form.problems(), entered)
     try:
-        container().bus.handle(dashboard_forms.limits_command(g.household_id, request.form))
-    except dashboard_forms.FormErrors as exc:
-        return _settings_page(400, exc.errors, entered)
+        container().bus.handle(form.command(g.household_id))
     except DomainError as exc:
         status = status_for(exc)
         return _settings_page(status if 400 <= status < 500 else 400, {exc.field or "limits": exc.message}, entered)
@@ -371,11 +367,12 @@ def settings_limits():
 @bp.post("/settings/pin")
 @security.login_required
 def settings_pin():
+    form = dashboard_forms.PinForm()
+    if not form.removing and not form.validate():
+        return _settings_page(400, form.problems())
+    cmd = form.command(g.household_id)
     try:
-        cmd = dashboard_forms.pin_command(g.household_id, request.form)
         container().bus.handle(cmd)
-    except dashboard_forms.FormErrors as exc:
-        return _settings_page(400, exc.errors)
     except DomainError as exc:
         return _settings_page(400, {"pin": exc.message})
     flash("The voice PIN was removed." if cmd.pin is None else "The voice PIN was saved.", "ok")
@@ -385,14 +382,11 @@ def settings_pin():
 @bp.post("/settings/notifications")
 @security.login_required
 def settings_notifications():
-    try:
-        prefs = dashboard_forms.parse_prefs(request.form)
-    except dashboard_forms.FormErrors as exc:
-        entered = dashboard_forms.Prefs(
-            channels={k: request.form.get(f"channel_{k}") == "on" for k in dashboard_forms.NOTIFY_CHANNELS},
-            events={k: request.form.get(f"event_{k}") == "on" for k in dashboard_forms.NOTIFY_EVENTS},
-            email=request.form.get("email", "")[:254], phone=request.form.get("phone", "")[:20])
-        return _settings_page(400, exc.errors, prefs=entered)
+    form = dashboard_forms.NotificationsForm()
+    prefs = form.prefs()
+    if not form.validate():
+        prefs.email, prefs.phone = prefs.email[:254], prefs.phone[:20]  # shown again, as typed
+        return _settings_page(400, form.problems(), prefs=prefs)
     dashboard_forms.save_prefs(container(), g.household_id, prefs)
     flash("Notification choices saved.", "ok")
     return redirect(url_for("dashboard.settings") + "#notifications")

@@ -3,27 +3,29 @@
 A browser is signed in when its session names a household. The session lives in Redis (``sessions``): the
 cookie (HttpOnly, SameSite=Lax, Secure unless served on loopback over plain HTTP) carries only a random id, a
 session ends 14 days after sign-in whatever happens, at sign-out, and when the household's API token changes.
-Every POST to the dashboard carries the session's CSRF token, so another site cannot make a signed-in browser
-act. One-time links let a signed-in member sign in another phone: only a hash of the link's secret is kept in
+Every POST to the dashboard and the consent page carries the session's CSRF token (Flask-WTF's ``CSRFProtect``,
+checked before any view runs), so another site cannot make a signed-in browser act; signing in starts a new
+token. One-time links let a signed-in member sign in another phone: only a hash of the link's secret is kept in
 Redis, with a time to live, and taking it is atomic so a link works exactly once.
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from . import sessions
 
 SESSION_LIFETIME = timedelta(days=14)  # absolute, from sign-in: using the dashboard does not extend it
 LINK_TTL = timedelta(minutes=15)
 LINK_PREFIX = "dashboard:link:"
-CSRF_FIELD = "csrf_token"
+CSRF_FIELD = "csrf_token"  # the form field, and the session key of the token it is checked against
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_REFUSED = "This form has expired or did not come from this site. Reload the page and try again."
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 HSTS = "max-age=31536000"
 UNAVAILABLE = "Sign-in is unavailable just now; try again in a minute."
@@ -69,21 +71,30 @@ def strict_transport_security(response):
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------------
-def csrf_token() -> str:
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
+def protect(app, token_authenticated=()) -> CSRFProtect:
+    """CSRF protection for every POST, PUT, PATCH and DELETE of the app (a route added later is protected too),
+    except the blueprints and views in ``token_authenticated``: they never read the session cookie, a bearer
+    token or a signature authenticates each of their requests, so another site cannot borrow a browser's.
+
+    A refused request gets the dashboard's own page (400, "Nothing was changed") before its view runs."""
+    app.config["WTF_CSRF_FIELD_NAME"] = CSRF_FIELD
+    app.config["WTF_CSRF_HEADERS"] = [CSRF_HEADER, "X-CSRFToken"]
+    # The token lasts as long as the session that keeps it (14 days at most, ended at sign-out or a token
+    # change), as a page left open is still to be used; Flask-WTF's own default is an hour.
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    # Flask-WTF's extra check of the Referer on https: our pages send none (Referrer-Policy: no-referrer, so a
+    # one-time link's secret never leaves in one), and the session's token already proves the form is ours.
+    app.config["WTF_CSRF_SSL_STRICT"] = False
+    csrf = CSRFProtect(app)
+    for exempt in token_authenticated:
+        csrf.exempt(exempt)
+    app.register_error_handler(CSRFError, _csrf_refused)
+    return csrf
 
 
-def check_csrf() -> None:
-    """Refuses (400) a state-changing request that does not carry this session's token."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    expected = session.get("csrf")
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    if not expected or not hmac.compare_digest(str(expected), str(sent)):
-        abort(400, description="This form has expired or did not come from this site. Reload the page and try again.")
+def _csrf_refused(exc: CSRFError):  # Flask-WTF logs why (flask_wtf.csrf, INFO)
+    from .dashboard import error_page
+    return error_page(exc, title="Nothing was changed", message=CSRF_REFUSED)
 
 
 # -- signing in and out -------------------------------------------------------------------------------------
@@ -103,7 +114,8 @@ def sign_in(household_id: str, how: str, member_id: str | None = None) -> None:
     session["via"] = how
     if member_id:  # a member's own link: the dashboard shows and allows what that member may (replenish.members)
         session["member_id"] = member_id
-    session["csrf"] = secrets.token_urlsafe(32)
+    g.pop(CSRF_FIELD, None)  # the token of this request's page was the old session's: a new one from here
+    generate_csrf()
     try:
         _interface().start(session)
     except sessions.store_errors():

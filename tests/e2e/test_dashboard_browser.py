@@ -6,41 +6,23 @@ Skips when Chromium or Playwright is missing, except under CI=true, where that i
 """
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from werkzeug.serving import make_server
 
-from replenish.config import Settings
 from replenish.domain import commands
 from replenish.domain.history import Purchase
-from replenish.web import create_app
 
-from .browser import DESKTOP, PHONE, launched
+from .browser import DESKTOP, PHONE, page_errors, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PHOTO = "data:image/svg+xml," + quote(
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 180"><rect width="320" height="180" fill="#d9cbb4"/>'
     '<rect x="190" y="20" width="90" height="160" fill="#7a5236"/><circle cx="266" cy="105" r="4" fill="#e8c35b"/>'
     '<rect x="60" y="100" width="100" height="70" fill="#b88a57"/><rect x="60" y="100" width="100" height="12" '
     'fill="#a27443"/><rect x="104" y="100" width="12" height="70" fill="#e5d3a8"/></svg>')
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
-
-
-@pytest.fixture
-def settings(tmp_path):
-    # A database file rather than memory: the server's threads and the test's each open their own connection.
-    return Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'e2e.db'}", model_dir=tmp_path / "models",
-                    sim_confirm_delay=60, sim_ship_delay=3600, sim_deliver_delay=7200, track_interval_seconds=30)
 
 
 @pytest.fixture
@@ -68,40 +50,12 @@ def household(container, clock):
     return {"token": token, "pending": pending.order_id, "delivered": delivered.order_id}
 
 
-@pytest.fixture
-def server(container):
-    app = create_app(container)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # a sticky header scrolled to an anchor would land mid-picture
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, server: str, token: str) -> None:
-    page.goto(f"{server}/dashboard/")
-    assert "/dashboard/signin" in page.url
-    page.fill("#token", token)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{server}/dashboard/")
-
-
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_sign_in_cancel_change_limit_and_forecast(browser, server, household, container, device):
     context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     # Failed loads are expected here (a refused sign-in, a 400 form, the simulated store's photo host).
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    errors = page_errors(page, failed_loads_expected=True)
     try:
         page.goto(f"{server}/dashboard/signin")
         shot(page, f"{device}-signin")
@@ -243,8 +197,7 @@ def test_pair_a_button_and_see_appliances(browser, server, household, container)
 def test_build_the_list_keep_count_and_order_it_in_one_order(browser, server, household, container, device):
     context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     try:
         sign_in(page, server, household["token"])
         page.click(".tabs >> text=List")
@@ -273,5 +226,28 @@ def test_build_the_list_keep_count_and_order_it_in_one_order(browser, server, ho
             placed = [sorted(line.sku for line in o.lines) for o in uow.orders.list("h1") if o.channel == "web"]
         assert len(placed) == 1 and placed[0][0] == "CHARMIN-12" and placed[0][1].startswith("TIDE-PODS")
         assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_form_with_a_forged_token_changes_nothing_and_says_so(browser, server, household, container):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    try:
+        sign_in(page, server, household["token"])
+        card = f"#order-{household['pending']}"
+        page.evaluate(f"document.querySelector('{card} input[name=csrf_token]').value = 'forged'")
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.click(f"{card} button:has-text('Cancel order')")
+        assert answer.value.status == 400
+        assert page.inner_text("h1") == "Nothing was changed"
+        assert "did not come from this site. Reload the page and try again." in page.inner_text("main")
+        shot(page, "phone-form-expired")
+        with container.uow() as uow:
+            assert uow.orders.get(household["pending"]).status == "pending"
+        page.goto(f"{server}/dashboard/")  # reloaded, the page's own token works
+        page.click(f"{card} button:has-text('Cancel order')")
+        page.wait_for_selector(".flash-ok")
+        assert page.get_attribute(card, "data-status") == "cancelled"
     finally:
         context.close()

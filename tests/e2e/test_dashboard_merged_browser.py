@@ -7,9 +7,8 @@ import pytest
 
 from replenish.domain import commands
 from replenish.services import event_handlers
-from tests.e2e import test_dashboard_browser as dashboard
 
-from .browser import DESKTOP, PHONE
+from .browser import ARTIFACTS, DESKTOP, PHONE, page_errors, shot, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -18,9 +17,6 @@ def merging_on(settings):
     settings.merge_deliveries = True
 
 pytestmark = pytest.mark.e2e
-
-# the dashboard browser tests' fixtures: Chromium, a file database the server's threads share, the server
-browser, settings, server = dashboard.browser, dashboard.settings, dashboard.server
 
 TIDE = "Tide PODS Laundry Detergent, 42 Count"
 CHARMIN = "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls"
@@ -51,19 +47,18 @@ def test_an_order_card_says_it_was_sent_together_and_both_are_delivered(browser,
                                                                         device):
     context = browser.new_context(**(PHONE if device == "phone" else DESKTOP))
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     try:
-        dashboard.sign_in(page, server, merged["token"])
+        sign_in(page, server, merged["token"])
         first, second = page.locator(f"#order-{merged['first']}"), page.locator(f"#order-{merged['second']}")
         assert first.get_attribute("data-status") == second.get_attribute("data-status") == "submitted"
         assert first.locator(".together").inner_text() == f"Sent together with {CHARMIN}, in one delivery."
         assert second.locator(".together").inner_text() == f"Sent together with 2 x {TIDE}, in one delivery."
         assert page.locator(".saved-deliveries").inner_text() == \
             "Sending orders together saved 1 delivery this month."
-        dashboard.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        second.screenshot(path=str(dashboard.ARTIFACTS / f"{device}-order-sent-together.png"))  # the card alone
-        dashboard.shot(page, f"{device}-orders-sent-together")
+        (ARTIFACTS / "dashboard").mkdir(parents=True, exist_ok=True)
+        second.screenshot(path=str(ARTIFACTS / "dashboard" / f"{device}-order-sent-together.png"))  # the card alone
+        shot(page, f"{device}-orders-sent-together")
 
         clock.advance(hours=3)  # the store delivers the shared order
         for order_id in (merged["first"], merged["second"]):
@@ -71,7 +66,7 @@ def test_an_order_card_says_it_was_sent_together_and_both_are_delivered(browser,
         page.wait_for_selector(f"#order-{merged['second']}[data-status=delivered]", timeout=15000)
         assert page.get_attribute(f"#order-{merged['first']}", "data-status") == "delivered"
         assert "Sent together with" in page.locator(f"#order-{merged['second']} .together").inner_text()
-        dashboard.shot(page, f"{device}-orders-sent-together-delivered")
+        shot(page, f"{device}-orders-sent-together-delivered")
         assert not errors, errors
     finally:
         context.close()

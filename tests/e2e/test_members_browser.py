@@ -4,53 +4,18 @@ their own link, approves the request on the Approvals page, and the order's time
 approved. Screenshots of the members and approvals pages, phone and desktop, go to test-artifacts/dashboard/."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-from replenish.config import Settings
 from replenish.domain import commands
-from replenish.web import create_app
 from skills.linking import forget_written
 from skills.skill import VoiceSkill
 from tests.unit.test_voice_design import SpeakerConversation
 from tests.voice_fakes import FakeRecommendations
 
-from .browser import DESKTOP, PHONE, launched
-from .test_dashboard_browser import shot, sign_in
+from .browser import DESKTOP, PHONE, page_errors, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 SAM = "amzn1.ask.person.SAM"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'e2e.db'}", model_dir=tmp_path / "models",
-                    sim_confirm_delay=60, sim_ship_delay=3600, sim_deliver_delay=7200, track_interval_seconds=30)
-
-
-@pytest.fixture
-def server(container):
-    app = create_app(container)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-def _watch(page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return errors
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
@@ -59,7 +24,7 @@ def test_a_childs_voice_request_is_approved_in_the_dashboard(browser, server, co
     token = container.bus.handle(commands.IssueToken("h1"))
     owner_context, adult_context = browser.new_context(**screen), browser.new_context(**screen)
     owner, adult = owner_context.new_page(), adult_context.new_page()
-    errors = _watch(owner) + _watch(adult)
+    owner_errors, adult_errors = page_errors(owner), page_errors(adult)
     try:
         # the owner adds the household's members
         sign_in(owner, server, token)
@@ -119,7 +84,7 @@ def test_a_childs_voice_request_is_approved_in_the_dashboard(browser, server, co
         with container.uow() as uow:
             [placed] = uow.orders.list("h1")
             assert [(line.sku, line.quantity) for line in placed.lines] == [("TIDE-PODS-42", 2)]
-        assert not errors, errors
+        assert not owner_errors + adult_errors, owner_errors + adult_errors
     finally:
         owner_context.close()
         adult_context.close()
@@ -137,7 +102,7 @@ def test_a_list_built_by_voice_is_ordered_in_one_order_from_the_dashboard(browse
     assert "to your list" in talk.text
     context = browser.new_context(**DESKTOP)
     page = context.new_page()
-    errors = _watch(page)
+    errors = page_errors(page)
     try:
         sign_in(page, server, token)
         page.click(".tabs >> text=List")

@@ -15,33 +15,24 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
-from replenish.config import Settings
 from replenish.web import create_app
 from skills.linking import forget_written
 from skills.recommending import HISTORIES
 from tests.alexa_certs import SKILL_ID, envelope_bytes, intent_request, make_pki
 from tests.voice_fakes import FakeRecommendations
 
-from .browser import PHONE, launched
+from .browser import PHONE
+from .browser import shot as browser_shot
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "oauth"
 ALEXA_REDIRECT = "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +41,9 @@ def pki():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    # A database file: the CLI, the server's threads and the test each open their own connection.
-    return Settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'e2e.db'}", model_dir=tmp_path / "models",
-                    sim_confirm_delay=60, sim_ship_delay=3600, sim_deliver_delay=7200, track_interval_seconds=30,
-                    alexa_skill_ids=(SKILL_ID,))
+def settings(settings):
+    settings.alexa_skill_ids = (SKILL_ID,)
+    return settings
 
 
 @pytest.fixture
@@ -72,22 +61,17 @@ def registered(settings, monkeypatch):
 
 
 @pytest.fixture
-def server(registered, container, pki, token):
+def app(registered, container, pki, token):
+    """The app the server serves: Alexa's requests verified by the test's PKI, the skill's recommender a fake."""
     forget_written()
     HISTORIES.clear()
     container.alexa_cert_store, container.alexa_fetch_cert = pki.store, pki.fetch
     container.recommendations = FakeRecommendations(container)
-    httpd = make_server("127.0.0.1", 0, create_app(container), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
+    return create_app(container)
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    browser_shot(page, name, "oauth")
 
 
 def ask_alexa(server: str, pki, access_token: str) -> dict:

@@ -11,8 +11,7 @@ from replenish.domain import commands, model
 from replenish.domain.history import Purchase
 from replenish.recommend import Timing
 from replenish.web import create_app
-
-CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
+from tests.dashboard_forms import csrf_of, sign_in
 
 
 class FakeRecommendations:
@@ -33,25 +32,6 @@ class FakeRecommendations:
 
     def history(self, household_id):
         return [p for p in self.purchases if p.household_id == household_id]
-
-
-def csrf_of(response) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def sign_in(client, token) -> str:
-    page = client.get("/dashboard/signin")
-    response = client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page)})
-    assert response.status_code == 302 and response.location.endswith("/dashboard/")
-    return csrf_of(client.get("/dashboard/"))
-
-
-@pytest.fixture
-def signed_in(client, token):
-    """A signed-in client and its CSRF token."""
-    return client, sign_in(client, token)
 
 
 def place(container, sku="TIDE-PODS-42", quantity=1, channel="voice"):
@@ -105,17 +85,52 @@ def test_sign_out_ends_the_session(signed_in):
 
 
 # -- CSRF ---------------------------------------------------------------------------------------------------
-def test_posts_without_the_csrf_token_are_refused(signed_in, container):
+def test_posts_without_the_csrf_token_are_refused(signed_in, container, app, token):
     client, csrf = signed_in
     order_id = place(container)
-    for data in ({}, {"csrf_token": "forged"}):
+    other = app.test_client()  # another browser's token is no good here either
+    others = sign_in(other, token)
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": others}, {"csrf_token": csrf[:-2]}):
         response = client.post(f"/dashboard/orders/{order_id}/cancel", data=data)
+        html = response.get_data(as_text=True)
         assert response.status_code == 400
-        assert "did not come from this site" in response.get_data(as_text=True)
+        # the dashboard's own page, saying what happened and what to do
+        assert "Nothing was changed" in html and "did not come from this site" in html
     with container.uow() as uow:
         assert uow.orders.get(order_id).status == "pending"
     # The sign-in form is protected too (login CSRF).
     assert client.post("/dashboard/signin", data={"token": "x"}).status_code == 400
+
+
+def test_a_page_left_open_for_days_still_sends_its_forms(signed_in, container, clock):
+    client, csrf = signed_in
+    order_id = place(container, channel="web")
+    clock.advance(days=3)  # the token lasts as long as the session (14 days), not Flask-WTF's hour
+    assert client.post(f"/dashboard/orders/{order_id}/cancel", data={"csrf_token": csrf}).status_code == 302
+
+
+def test_signing_in_starts_a_new_csrf_token(client, token, container):
+    page = client.get("/dashboard/signin")
+    before = csrf_of(page)
+    client.post("/dashboard/signin", data={"token": token, "csrf_token": before})
+    after = csrf_of(client.get("/dashboard/"))
+    assert after != before
+    order_id = place(container)
+    refused = client.post(f"/dashboard/orders/{order_id}/cancel", data={"csrf_token": before})
+    assert refused.status_code == 400  # a token seen before sign-in (a planted page's, say) does nothing now
+    assert client.post(f"/dashboard/orders/{order_id}/cancel", data={"csrf_token": after}).status_code == 302
+
+
+def test_the_api_and_alexa_need_no_csrf_token(signed_in, token):
+    client, _ = signed_in  # a browser with a dashboard session: the API still goes by its bearer token
+    placed = client.post("/v1/orders", json={"sku": "TIDE-PODS-42"}, headers={"Authorization": f"Bearer {token}"})
+    assert placed.status_code == 201
+    cancelled = client.post(f"/v1/orders/{placed.json['order_id']}/cancel",
+                            headers={"Authorization": f"Bearer {token}"})
+    assert cancelled.status_code == 200
+    assert client.post("/v1/orders", json={"sku": "TIDE-PODS-42"}).status_code == 401  # no token, no order
+    unsigned = client.post("/alexa", json={"version": "1.0"})  # refused for its missing signature, not for CSRF
+    assert unsigned.status_code in (400, 401) and "did not come from this site" not in unsigned.get_data(as_text=True)
 
 
 def test_the_csrf_header_is_accepted_for_scripts(signed_in, container):
@@ -219,9 +234,10 @@ def test_limits_are_saved_in_dollars_and_minutes(signed_in, container):
 @pytest.mark.parametrize("field, value, message", [
     ("per_order_cap", "lots", "must be an amount in dollars"),
     ("per_month_cap", "-5", "must be an amount in dollars"),
-    ("per_order_cap", "99999999", "can be at most"),
-    ("window_voice", "1.5", "whole number of minutes"),
-    ("window_web", "99999", "whole number of minutes"),
+    ("per_order_cap", "99999999", "The per-order limit is an amount from $0 to $100,000"),
+    ("window_voice", "1.5", "Voice (Alexa): the cancel window is a whole number of minutes"),
+    ("window_voice", "", "Voice (Alexa): the cancel window is a whole number of minutes"),
+    ("window_web", "99999", "This dashboard: the cancel window is from 0 minutes to 7 days."),
 ])
 def test_limit_validation_errors_are_shown_next_to_the_field(signed_in, container, field, value, message):
     client, csrf = signed_in
@@ -234,6 +250,37 @@ def test_limit_validation_errors_are_shown_next_to_the_field(signed_in, containe
     assert f'value="{value}"' in html  # what was typed stays in the field
     with container.uow() as uow:
         assert uow.households.get("h1").limits.per_order_cap_cents == 20000
+
+
+@pytest.mark.parametrize("api, field, typed, words", [
+    ({"per_order_cap_cents": 10_000_001}, "per_order_cap", "100000.01",
+     "The per-order limit is an amount from $0 to $100,000, or none for no limit."),
+    ({"per_month_cap_cents": 100_000_100}, "per_month_cap", "$1,000,001",
+     "The monthly limit is an amount from $0 to $1,000,000, or none for no limit."),
+    ({"cancel_windows": {"voice": 7 * 86400 + 60}}, "window_voice", "10081",
+     "Voice (Alexa): the cancel window is from 0 minutes to 7 days."),
+])
+def test_the_api_and_the_dashboard_refuse_the_same_limits_in_the_same_words(signed_in, container, token, api,
+                                                                             field, typed, words):
+    client, csrf = signed_in
+    by_api = client.patch("/v1/household/limits", json=api, headers={"Authorization": f"Bearer {token}"})
+    assert by_api.status_code == 400 and by_api.json["error"]["message"] == words
+    form = {"csrf_token": csrf, "per_order_cap": "200", "per_month_cap": "500", "window_voice": "30",
+            "window_button": "15", "window_appliance": "15", "window_web": "10", field: typed}
+    on_page = client.post("/dashboard/settings/limits", data=form)
+    assert on_page.status_code == 400 and words in unescape(on_page.get_data(as_text=True))
+    with container.uow() as uow:
+        limits = uow.households.get("h1").limits
+        assert (limits.per_order_cap_cents, limits.per_month_cap_cents) == (20000, 50000)
+        assert limits.cancel_windows == model.DEFAULT_CANCEL_WINDOWS
+
+
+def test_the_api_refuses_negative_limits_naming_them(client, token):
+    for body, words in (({"per_order_cap_cents": -1}, "The per-order limit is an amount from $0"),
+                        ({"cancel_windows": {"web": -60}}, "This dashboard: the cancel window is from 0 minutes"),
+                        ({"cancel_windows": {"fax": 60}}, "Unknown channel 'fax'")):
+        refused = client.patch("/v1/household/limits", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 400 and refused.json["error"]["message"].startswith(words), refused.json
 
 
 def test_voice_pin_set_change_and_remove(signed_in, container):

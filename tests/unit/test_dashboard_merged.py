@@ -9,16 +9,12 @@ import pytest
 
 from replenish.domain import commands
 from replenish.services import event_handlers
-from tests.unit import test_dashboard
 
 
 @pytest.fixture(autouse=True)
 def merging_on(settings):
     """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
     settings.merge_deliveries = True
-
-# the dashboard's fixtures, shared
-signed_in = test_dashboard.signed_in
 
 
 def place(container, sku, quantity=1):

@@ -11,8 +11,7 @@ from replenish.domain import commands
 from replenish.lists.model import AddToList
 from replenish.members.model import AddMember, ChangeMember, RequestApproval
 from replenish.web import dashboard_security as security
-
-from .test_dashboard import csrf_of, sign_in
+from tests.dashboard_forms import csrf_of, sign_in
 
 TIDE = commands.LineRequest("TIDE-PODS-42", 2)
 
@@ -113,7 +112,7 @@ def test_the_owner_adds_a_member_and_sees_the_approvals_page(app, container, tok
     assert "Gus" in page and 'value="12.50"' in page
     bad = client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Kim", "role": "adult",
                                                            "per_order_cap": "lots"})
-    assert bad.status_code == 400 and "Per-order cap is an amount" in _text(bad)
+    assert bad.status_code == 400 and "Per-order cap must be an amount in dollars" in _text(bad)
     container.bus.handle(RequestApproval("h1", people["sam"]["id"], "voice", (TIDE,)))
     page = _text(client.get("/dashboard/approvals"))
     assert "Sam</strong> asked for" in page and "Tide PODS Laundry Detergent, 42 Count" in page and "$25.98" in page

@@ -21,30 +21,14 @@ from replenish.oauth.tables import oauth_clients, oauth_codes, oauth_tokens
 from replenish.web import create_app
 from skills.skill import VoiceSkill
 from tests.alexa_certs import intent_request
+from tests.dashboard_forms import csrf_of
+from tests.dashboard_forms import post_sign_in as sign_in
 from tests.voice_fakes import ALEXA_REDIRECT, FakeRecommendations
-
-CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 
 
 @pytest.fixture
 def alexa(container):
     return service.create_client(container, "alexa", [ALEXA_REDIRECT, "https://layla.amazon.com/api/skill/link/M2A"])
-
-
-def csrf_of(response) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def sign_in(client, token, next_path=None):
-    page = client.get("/dashboard/signin")
-    if page.status_code == 302:  # signed in already
-        return page
-    form = {"token": token, "csrf_token": csrf_of(page)}
-    if next_path:
-        form["next"] = next_path
-    return client.post("/dashboard/signin", data=form)
 
 
 def pkce() -> tuple[str, str]:
@@ -182,7 +166,9 @@ def test_consent_post_needs_the_csrf_token_and_a_decision(client, alexa, token):
     sign_in(client, token)
     url = authorize_url(alexa)
     page = client.get(url)
-    assert client.post(url, data={"decision": "approve"}).status_code == 400
+    forged = client.post(url, data={"decision": "approve"})
+    assert forged.status_code == 400 and "Location" not in forged.headers  # no code goes to the client
+    assert "Nothing was changed" in forged.get_data(as_text=True)  # the dashboard's page, not JSON
     undecided = client.post(url, data={"csrf_token": csrf_of(page)})
     assert undecided.status_code == 400 and "Choose Allow or Deny." in undecided.get_data(as_text=True)
 

@@ -381,14 +381,13 @@ def test_key_rotation_new_key_works_old_key_is_revoked_the_last_key_stays(app, p
 
 
 def test_a_revoked_partner_stops_verifying_once_its_cached_key_expires(app, partner, sdk, device, container):
-    from cachetools import TTLCache
     from sqlalchemy import update
 
     from replenish.devices.adapters.orm import partners
-    sdk.heartbeat(device["device_id"])
-    lookups = app.extensions["replenish_devices"]["lookups"]
+    from replenish.devices.adapters.repository import DeviceLookups
+    sdk.heartbeat(device["device_id"])  # the app's device tools are made on first use
     now = [0.0]
-    lookups._kept = TTLCache(maxsize=100, ttl=5.0, timer=lambda: now[0])
+    app.extensions["replenish_devices"]["lookups"] = DeviceLookups(container.engine, ttl=5.0, timer=lambda: now[0])
     sdk.heartbeat(device["device_id"])  # the key is kept from here
     with container.uow() as uow:
         uow.session.execute(update(partners).values(revoked_at=container.clock()))

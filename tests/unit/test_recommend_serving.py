@@ -87,3 +87,17 @@ def test_timing_ignores_what_happened_after_the_last_purchase(fitted, data):
     b = rec.next_purchase(sorted(later, key=lambda p: p.ordered_at), milk)
     assert a.days_after_last == b.days_after_last and a.last_purchased_at == b.last_purchased_at
     assert 3 <= a.days_after_last <= 21
+
+
+def test_a_households_time_zone_is_kept_a_while_then_read_again(container, settings, clock):
+    from replenish.services.recommendations import ZONE_SECONDS, Recommendations
+    now = [0.0]
+    recs = Recommendations(container.deps.uow, settings.model_dir, clock, timer=lambda: now[0])
+    assert recs._zone("h1").key == "America/New_York"
+    with container.uow() as uow:
+        uow.households.get("h1").time_zone = "Europe/Paris"
+        uow.commit()
+    now[0] += ZONE_SECONDS - 1
+    assert recs._zone("h1").key == "America/New_York"  # kept: no database read for it on every request
+    now[0] += 1
+    assert recs._zone("h1").key == "Europe/Paris"  # its reasons say dates in the new zone from here

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,22 +13,14 @@ from replenish.domain import commands
 from replenish.web import create_app
 from replenish.web import sessions as web_sessions
 from replenish_partner import signature_headers
+from tests.dashboard_forms import csrf_of, post_sign_in
 
-CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 COOKIE = "replenish_session"  # the name on loopback over plain HTTP (tests); __Host-replenish_session when Secure
 BASE = "http://test"
 
 
-def csrf_of(response) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
 def sign_in(client, token, address="127.0.0.1"):
-    env = {"REMOTE_ADDR": address}
-    page = client.get("/dashboard/signin", environ_base=env)
-    return client.post("/dashboard/signin", data={"token": token, "csrf_token": csrf_of(page)}, environ_base=env)
+    return post_sign_in(client, token, address=address)
 
 
 def signed_in_client(app, token):
@@ -65,7 +56,7 @@ def test_the_cookie_is_only_a_random_id_and_the_session_lives_in_redis(app, clie
     keys = [k.decode() for k in container.redis.keys("dashboard:session:*")]
     assert len(keys) == 1 and cookie not in keys[0]  # kept under a hash of the id: a Redis dump holds no cookie
     record = web_sessions.SessionStore.serializer.loads(container.redis.get(keys[0]).decode())
-    assert record["household_id"] == "h1" and record["data"]["csrf"] and record["created_at"]
+    assert record["household_id"] == "h1" and record["data"]["csrf_token"] and record["created_at"]
 
 
 def test_a_copied_cookie_stops_working_at_sign_out(app, client, token):

@@ -8,8 +8,7 @@ from replenish.domain import commands
 from replenish.domain.errors import DomainError, InvalidCommand, LimitExceeded, NotFound
 from replenish.lists.handlers import list_view
 from replenish.lists.model import AddToList, ChangeListItem, ClearChecked, ListChanged, OrderList, RemoveFromList
-
-from .test_dashboard import sign_in
+from tests.dashboard_forms import sign_in
 
 
 def auth(token):

@@ -387,8 +387,32 @@ def test_turn_recommendations_read_history_once():
     assert Service.reads == 1
     TurnRecommendations(service, "h1").quantity("X")  # the conversation's next turn
     assert Service.reads == 1
-    TurnRecommendations(service, "h1", ttl=0).quantity("X")
+    TurnRecommendations(service, "h1", cache=None).quantity("X")
     assert Service.reads == 2
+
+
+def test_turn_recommendations_read_history_again_once_it_is_kept_no_longer():
+    from skills.recommending import HISTORY_TTL, HistoryCache, TurnRecommendations
+
+    class Service:
+        model = None
+        reads = 0
+
+        def clock(self):
+            return None
+
+        def history(self, household_id):
+            Service.reads += 1
+            return [Service.reads]
+
+    now = [0.0]
+    cache, service = HistoryCache(timer=lambda: now[0]), Service()
+    assert TurnRecommendations(service, "h1", cache).history() == [1]
+    now[0] += HISTORY_TTL - 1
+    assert TurnRecommendations(service, "h1", cache).history() == [1]  # the conversation's next turn
+    assert TurnRecommendations(service, "h2", cache).history() == [2]  # households are kept apart
+    now[0] += 1
+    assert TurnRecommendations(service, "h1", cache).history() == [3]  # read again after HISTORY_TTL
 
 
 # -- account linking: OAuth access tokens and their scopes --------------------------------------------------

@@ -10,8 +10,7 @@ from replenish.domain.errors import InvalidCommand, NotFound
 from replenish.lists.handlers import list_view
 from replenish.pantry.model import Pack, RefillStock, SetStockLevel, UseStock, choose_packs, product_line
 from replenish.web import create_app
-
-from .test_dashboard import sign_in
+from tests.dashboard_forms import sign_in
 
 TIDE = [Pack("T42", "Tide 42", 42, 1299), Pack("T81", "Tide 81", 81, 2299), Pack("T112", "Tide 112", 112, 3199)]
 

@@ -438,7 +438,7 @@ def test_the_speaker_shows_in_the_order_timeline(skill, voice_token, container, 
 
 def test_the_setting_on_the_dashboard(container, token):
     from replenish.web import create_app
-    from tests.unit.test_dashboard import sign_in
+    from tests.dashboard_forms import sign_in
     client = create_app(container).test_client()
     csrf = sign_in(client, token)
     form = {"csrf_token": csrf, "per_order_cap": "200", "per_month_cap": "500", "window_voice": "30",

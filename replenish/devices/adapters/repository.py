@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from cachetools import TTLCache
@@ -111,9 +113,10 @@ class DeviceLookups:
                    .where(t.devices_table.c.status == "active", t.devices_table.c.secret.is_not(None),
                           t.partners.c.revoked_at.is_(None)))
 
-    def __init__(self, engine: Engine, ttl: float = 5.0, max_items: int = 100_000):
+    def __init__(self, engine: Engine, ttl: float = 5.0, max_items: int = 100_000,
+                 timer: Callable[[], float] = time.monotonic):
         self.engine = engine
-        self._kept: TTLCache = TTLCache(maxsize=max_items, ttl=ttl)
+        self._kept: TTLCache = TTLCache(maxsize=max_items, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
 
     def _first(self, kind: str, key: str, stmt):

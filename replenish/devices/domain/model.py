@@ -22,7 +22,7 @@ from replenish.devices.domain.slots import (  # noqa: F401  (re-exported)
 from replenish.domain import events
 from replenish.domain.aggregate import Aggregate
 from replenish.domain.errors import DomainError, InvalidCommand
-from replenish.domain.model import as_utc, hash_secret, new_id, utcnow
+from replenish.domain.model import MAX_QUANTITY, as_utc, hash_secret, new_id, utcnow
 
 # -- events ---------------------------------------------------------------------------------------------
 
@@ -259,8 +259,8 @@ class Button(Aggregate):
                                  "shopping list).", field="action")
         if bool(sku) == bool(category):
             raise InvalidCommand("A button orders either one product (sku) or a category.", field="sku")
-        if not isinstance(quantity, int) or not 1 <= quantity <= 99:
-            raise InvalidCommand("Quantity must be a whole number from 1 to 99.", field="quantity")
+        if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidCommand(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}.", field="quantity")
         self.serial = serial or "RB" + "".join(secrets.choice(SERIAL_ALPHABET) for _ in range(14))
         self.household_id = household_id
         self.sku = sku

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from replenish.domain.errors import InvalidCommand
-from replenish.domain.model import as_utc, iso
+from replenish.domain.model import MAX_QUANTITY, as_utc, iso
 
 
 class SlotMode(str, enum.Enum):
@@ -28,7 +28,6 @@ DEFAULT_LEAD_TIME = timedelta(days=2)
 DEFAULT_DEBOUNCE = 2  # low readings in a row before the threshold rule acts
 DRS_DEBOUNCE = 3  # what Dash Replenishment through Alexa uses: its sensors are noisier
 MAX_DEBOUNCE = 10
-MAX_PACKS = 99
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a device's clock may put a reading
 HISTORY_POINTS = 20
 
@@ -392,7 +391,8 @@ class Slot:
 
     def packs_needed(self, pack_size: float) -> int:
         """Whole packs to bring the level up to the target: 0 when it is already there (ordering then would
-        only overfill), one pack when no level is known (the usual purchase), at most ``MAX_PACKS``."""
+        only overfill), one pack when no level is known (the usual purchase), at most ``MAX_QUANTITY`` (of one
+        product in one order)."""
         if self.remaining is None:
             return 1
         if self.remaining >= self.target:
@@ -403,7 +403,7 @@ class Slot:
             size = 1.0
         if not size > 0 or not math.isfinite(size):
             size = 1.0  # an unknown pack size: count in single units
-        return min(MAX_PACKS, max(1, math.ceil((self.target - self.remaining) / size - 1e-9)))
+        return min(MAX_QUANTITY, max(1, math.ceil((self.target - self.remaining) / size - 1e-9)))
 
     def _readings_needed(self) -> int:
         """The slot's debounce, read defensively: a row from before the column existed may hold nothing."""

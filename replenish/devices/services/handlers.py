@@ -22,7 +22,7 @@ from replenish.domain.errors import (
     NotFound,
     UnknownProduct,
 )
-from replenish.domain.model import Channel, iso
+from replenish.domain.model import MAX_QUANTITY, Channel, iso
 from replenish.services import handlers
 
 log = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ def _testing(deps, device_id: str) -> bool:
 
 def _place_for_slot(deps, household_id: str, device_id: str, slot_id: str, sku: str, packs: int):
     return handlers.place_order(commands.PlaceOrder(
-        household_id, Channel.APPLIANCE.value, (commands.LineRequest(sku, max(1, min(99, packs))),),
+        household_id, Channel.APPLIANCE.value, (commands.LineRequest(sku, max(1, min(MAX_QUANTITY, packs))),),
         source_id=slot_source(device_id, slot_id), exclusive_source=True, test=_testing(deps, device_id)), deps)
 
 

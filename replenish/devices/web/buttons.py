@@ -17,6 +17,7 @@ from pydantic import (
 
 from replenish.devices.domain import commands as dc
 from replenish.devices.web import common
+from replenish.domain.model import MAX_QUANTITY
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.errors import ApiError
 from replenish.web.openapi import operation
@@ -31,7 +32,7 @@ class RegisterButtonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Text64 | None = None
     category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
-    quantity: int = Field(default=1, ge=1, le=99, strict=True)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY, strict=True)
     action: Literal["order", "list"] = "order"  # "list": a press adds to the shopping list instead of ordering
 
     @model_validator(mode="after")

@@ -13,12 +13,15 @@ import secrets
 from functools import wraps
 
 from flask import flash, g, redirect, render_template, request, session, url_for
+from wtforms import StringField
+from wtforms.validators import ValidationError
 
 from replenish.devices.domain.slots import amount_words
 from replenish.domain.errors import DomainError
 from replenish.domain.model import as_utc
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container
+from replenish.web.dashboard_forms import DashboardForm, quantity_field, strip
 
 log = logging.getLogger(__name__)
 
@@ -116,29 +119,31 @@ def _first_use_of(nonce: str) -> bool:
     return True
 
 
-def _pair_command(form):
-    from replenish.devices.domain.commands import RegisterButton
-    kind = form.get("kind", "sku")
-    sku, category = (form.get("sku") or "").strip(), (form.get("category") or "").strip()
-    errors = {}
-    try:
-        quantity = int(form.get("quantity") or "1")
-        if not 1 <= quantity <= 99:
-            raise ValueError
-    except ValueError:
-        errors["quantity"] = "Quantity must be a whole number from 1 to 99."
-        quantity = 1
-    if kind == "category":
-        if not 1 <= len(category) <= 60:
-            errors["category"] = "Say what kind of thing the button orders, like “detergent”."
-        sku = ""
-    else:
-        if not 1 <= len(sku) <= 64:
-            errors["sku"] = "Choose the product the button orders."
-        category = ""
-    action = "list" if form.get("action") == "list" else "order"
-    return errors, RegisterButton(g.household_id, sku=sku or None, category=category or None, quantity=quantity,
-                                  action=action)
+class PairButtonForm(DashboardForm):
+    """Pair a button: one product (``kind`` sku) or a category, a quantity per press, and what a press does."""
+    kind = StringField(default="sku")
+    sku = StringField(filters=[strip])
+    category = StringField(filters=[strip])
+    quantity = quantity_field("Quantity")
+    action = StringField()
+
+    @property
+    def by_category(self) -> bool:
+        return self.kind.data == "category"
+
+    def validate_sku(self, field):
+        if not self.by_category and not 1 <= len(field.data or "") <= 64:
+            raise ValidationError("Choose the product the button orders.")
+
+    def validate_category(self, field):
+        if self.by_category and not 1 <= len(field.data or "") <= 60:
+            raise ValidationError("Say what kind of thing the button orders, like “detergent”.")
+
+    def command(self, household_id: str):
+        from replenish.devices.domain.commands import RegisterButton
+        return RegisterButton(household_id, sku=None if self.by_category else self.sku.data,
+                              category=self.category.data if self.by_category else None,
+                              quantity=self.quantity.data, action="list" if self.action.data == "list" else "order")
 
 
 def _needs(page: str, what: str):
@@ -164,17 +169,17 @@ def init(bp) -> None:
     @security.login_required
     @_needs("buttons", "Buttons")
     def pair_button():
-        form = {k: request.form.get(k, "") for k in ("kind", "sku", "category", "quantity", "action")}
-        errors, cmd = _pair_command(request.form)
-        if errors:
-            return _buttons_page(400, errors=errors, form=form)
+        form = PairButtonForm()
+        entered = form.entered("kind", "sku", "category", "quantity", "action")
+        if not form.validate():
+            return _buttons_page(400, errors=form.problems(), form=entered)
         if not _first_use_of(request.form.get("pair_nonce", "")):
             return _buttons_page(409, errors={"form": "That button was already paired; its secret was shown once. "
                                                       "Pair a new button with the form below."})
         try:
-            paired = container().bus.handle(cmd)
+            paired = container().bus.handle(form.command(g.household_id))
         except DomainError as exc:
-            return _buttons_page(400, errors={exc.field or "sku": exc.message}, form=form)
+            return _buttons_page(400, errors={exc.field or "sku": exc.message}, form=entered)
         return _buttons_page(201, paired=paired)
 
     @bp.post("/buttons/<serial>/status")
