@@ -44,9 +44,13 @@ class LockTimeout(TransientError):
 
     Transient: workers retry it and the web layer answers 503, as for any busy dependency."""
 
+    public_message = "Another order by the same person is being placed right now; try again in a moment."
+
 
 class LockUnavailable(TransientError):
     """Redis could not be asked for the lock: nothing ran under it. Transient, like ``LockTimeout``."""
+
+    public_message = "Orders that need a member's own limits checked are paused for a moment; try again shortly."
 
 
 @dataclass(frozen=True)

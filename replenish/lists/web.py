@@ -14,6 +14,7 @@ from replenish.services.ports import PermanentError, TransientError
 from replenish.web.api import OrderOut
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.dashboard_forms import DashboardForm, WholeNumberField, quantity_field, strip
+from replenish.web.errors import public_message
 from replenish.web.openapi import operation
 
 from . import handlers
@@ -153,9 +154,9 @@ class ItemForm(DashboardForm):
 def attach_dashboard(dashboard_bp) -> None:
     from replenish.web import dashboard_security as security
 
-    def _done(message: str | None = None, error: Exception | None = None):
+    def _done(message: str | None = None, error: str | None = None):
         if error is not None:
-            flash(getattr(error, "message", None) or str(error), "error")
+            flash(error, "error")
         elif message:
             flash(message, "ok")
         return redirect(url_for("dashboard.shopping_list"))
@@ -164,7 +165,7 @@ def attach_dashboard(dashboard_bp) -> None:
         try:
             container().bus.handle(command)
         except DomainError as exc:
-            return _done(error=exc)
+            return _done(error=public_message(exc))
         return _done(message)
 
     @dashboard_bp.get("/list")
@@ -192,14 +193,14 @@ def attach_dashboard(dashboard_bp) -> None:
     def add_to_list():
         form = AddForm()
         if not form.validate():
-            return _done(error=ValueError(form.first_problem()))
+            return _done(error=form.first_problem())
         sku, phrase = form.sku.data, form.phrase.data or None
         source = "forecast" if form.from_.data == "forecast" else "web"
         try:
             item = container().bus.handle(AddToList(g.household_id, None if sku else phrase, sku, form.quantity.data,
                                                     source))
         except DomainError as exc:
-            return _done(error=exc)
+            return _done(error=public_message(exc))
         if source == "forecast":
             flash(f"Added {item['title'] or item['phrase']} to your list.", "ok")
             return redirect(url_for("dashboard.forecast"))
@@ -218,14 +219,14 @@ def attach_dashboard(dashboard_bp) -> None:
             return _run(ChangeListItem(g.household_id, item_id, checked=action == "check"))
         if action in ("up", "down"):
             if not form.position.validate(form):
-                return _done(error=ValueError(form.position.errors[0]))
+                return _done(error=form.position.errors[0])
             target = max(0, form.position.data + (-1 if action == "up" else 1))
             return _run(ChangeListItem(g.household_id, item_id, position=target))
         if action == "quantity":
             if not form.quantity.validate(form):
-                return _done(error=ValueError(form.quantity.errors[0]))
+                return _done(error=form.quantity.errors[0])
             return _run(ChangeListItem(g.household_id, item_id, quantity=form.quantity.data))
-        return _done(error=ValueError("Unknown action."))
+        return _done(error="Unknown action.")
 
     @dashboard_bp.post("/list/clear-checked")
     @security.login_required
@@ -240,7 +241,7 @@ def attach_dashboard(dashboard_bp) -> None:
             result = container().bus.handle(OrderList(g.household_id, Channel.WEB.value,
                                                       int(version) if version.isdigit() else None))
         except (DomainError, PermanentError, TransientError) as exc:
-            return _done(error=exc)
+            return _done(error=public_message(exc))
         count = len(result.order["lines"])
         flash(f"Ordered your list: {count} product{'s' if count != 1 else ''}. See it under Orders.", "ok")
         return redirect(url_for("dashboard.orders"))

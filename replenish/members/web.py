@@ -17,7 +17,7 @@ from replenish.services.ports import PermanentError, TransientError
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container, json_body, require_household
 from replenish.web.dashboard_forms import DashboardForm, MoneyField, OrderForm, strip
-from replenish.web.errors import ApiError, status_for
+from replenish.web.errors import ApiError, public_message, status_for
 from replenish.web.openapi import operation
 
 from . import handlers
@@ -373,8 +373,7 @@ def attach_dashboard(dash) -> None:
             result = container().bus.handle(DecideApproval(g.household_id, request_id[:32], action == "approve",
                                                            g.get("member_id")))
         except (DomainError, PermanentError, TransientError) as exc:
-            flash(getattr(exc, "message", None) or str(exc) or "The store is not answering; try again shortly.",
-                  "error")
+            flash(public_message(exc), "error")
             return redirect(url_for("dashboard.approvals"))
         what = handlers.spoken_things(result)
         if action == "approve":

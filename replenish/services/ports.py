@@ -9,6 +9,9 @@ from typing import Protocol
 class TransientError(Exception):
     """Worth retrying later: a timeout, a refused connection, a 5xx."""
 
+    #: What a person is told (the API's 503, the dashboard's flash): the store by default; a busy lock says so.
+    public_message = "The store is not answering; try again shortly."
+
 
 class PermanentError(Exception):
     """Retrying will not help: the retailer said no."""

@@ -27,7 +27,7 @@ from . import dashboard_forecast, dashboard_forms, throttle
 from . import dashboard_security as security
 from .auth import container, household_for_token
 from .dashboard_format import CHANNEL_LABELS, STATUS_LABELS, Formatter, image_url, money, timeline
-from .errors import status_for
+from .errors import public_message, status_for
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +94,6 @@ def error_page(exc: HTTPException, title: str | None = None, message: str | None
     no route matched, a refused CSRF token (checked before the dashboard's or the consent page's view)."""
     return render_template("dashboard/error.html", title=title or exc.name, message=message or exc.description,
                            **_template_globals()), exc.code
-
-
-def _problem(exc: Exception) -> str:
-    """The sentence to show a person for an error of the core."""
-    if isinstance(exc, DomainError):
-        return exc.message
-    if isinstance(exc, PermanentError):
-        return str(exc) or "The store refused."
-    if isinstance(exc, TransientError):
-        return "The store is not answering; try again shortly."
-    raise exc
 
 
 # -- signing in ---------------------------------------------------------------------------------------------
@@ -243,7 +232,7 @@ def cancel(order_id: str):
         container().bus.handle(commands.CancelOrder(g.household_id, order_id, "cancelled on the dashboard"))
         flash("The order was cancelled.", "ok")
     except (DomainError, PermanentError, TransientError) as exc:
-        flash(_problem(exc), "error")
+        flash(public_message(exc), "error")
     return redirect(url_for("dashboard.orders"))
 
 
@@ -261,7 +250,7 @@ def place():
             idempotency_key=f"dashboard:{key}" if key else None,
             speaker=g.get("member_id")))  # a member signed in by their own link: their caps, their name
     except (DomainError, PermanentError, TransientError) as exc:
-        flash(_problem(exc), "error")
+        flash(public_message(exc), "error")
         return redirect(url_for("dashboard.forecast"))
     order = result.order
     flash(f"Ordered {order['lines'][0]['title'] or sku} for {money(order['total_cents'])}. "

@@ -75,6 +75,18 @@ def validation_error_response(exc: ValidationError):
     return jsonify(body), 400
 
 
+def public_message(exc: Exception) -> str:
+    """The sentence to show a person for an error of the core (a domain rule, the store's no, a busy dependency);
+    any other exception is a bug and is raised again."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    if isinstance(exc, PermanentError):
+        return str(exc) or "The store refused."
+    if isinstance(exc, TransientError):
+        return exc.public_message
+    raise exc
+
+
 def register_error_handlers(app: Flask) -> None:
     app.extensions.setdefault(_APP_KEY, dict(ERROR_STATUSES))
 
@@ -97,7 +109,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(TransientError)
     def _unavailable(exc: TransientError):
-        return jsonify(error_body("store_unavailable", "The store is not answering; try again shortly.")), 503
+        return jsonify(error_body("store_unavailable", exc.public_message)), 503
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(exc: OperationalError):
