@@ -138,21 +138,25 @@ def bootstrap(settings: Settings | None = None, *, clock: Callable | None = None
         queue = CeleryQueue(clock=clock)
     if getattr(queue, "redis", False) is None:  # a Celery queue coalesces its drain requests in this Redis
         queue.redis = redis_client
-    deps = Deps(uow=None, clock=clock, gateway=gateway,
-                notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
-                queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings)
     repositories = {name: make for feature in FEATURES for name, make in feature.REPOSITORIES.items()}
     consumers = EventConsumers(event_handlers.EVENT_CONSUMERS, *(feature.EVENT_CONSUMERS for feature in FEATURES))
     command_handlers = {**CORE_COMMAND_HANDLERS}
     for feature in FEATURES:
         command_handlers.update(feature.COMMAND_HANDLERS)
     # Outbox rows carry the request id; committed order events are counted (replenish.observability).
+    deps: Deps  # made below, before any unit of work commits
     hooks = (lambda committed: event_handlers.dispatch(committed.to_handle, deps),  # to the queue
              lambda committed: metrics.observe_events(committed.events))  # order transitions counted
-    deps.uow = lambda: ObservedUnitOfWork(session_factory, hooks=hooks, repositories=repositories, clock=clock,
-                                          needs_handling=consumers.wanted)
-    recommendations = Recommendations(deps.uow, settings.model_dir, clock)
-    deps.recommendations = recommendations
+
+    def uow() -> SqlAlchemyUnitOfWork:
+        return ObservedUnitOfWork(session_factory, hooks=hooks, repositories=repositories, clock=clock,
+                                  needs_handling=consumers.wanted)
+
+    recommendations = Recommendations(uow, settings.model_dir, clock)
+    deps = Deps(uow=uow, clock=clock, gateway=gateway,
+                notifiers=list(notifiers) if notifiers is not None else make_notifiers(settings, redis_client),
+                queue=queue, locks=locks if locks is not None else make_locks(redis_client), settings=settings,
+                recommendations=recommendations, consumers=consumers)
     bus = MessageBus(deps, command_handlers, consumers)
     deps.place_order = bus.command_handlers[commands.PlaceOrder]  # features that place orders go through it too
     # Dashboard sessions live in Redis: a token revoked or rotated from anywhere (API, CLI, a worker) ends them.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,10 +20,11 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    inspect,
     text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import registry, relationship
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import QueryableAttribute, registry, relationship
 from sqlalchemy.types import TypeDecorator
 
 from replenish.domain import model
@@ -37,13 +39,13 @@ metadata = MetaData(naming_convention=NAMING)
 mapper_registry = registry(metadata=metadata)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back an aware UTC datetime (SQLite would hand back a naive one)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -51,7 +53,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return model.as_utc(value)
 
 
@@ -229,10 +231,15 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Notification, notifications)
 
 
+def relationship_of(cls: type, name: str) -> QueryableAttribute[Any]:
+    """A mapped class's relationship as a query attribute (for loader options): the domain classes are mapped
+    imperatively, so their class attributes appear only once ``start_mappers`` has run."""
+    return inspect(cls).relationships[name].class_attribute
+
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets the web threads read while the worker thread writes; busy_timeout waits instead of failing.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()

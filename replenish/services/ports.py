@@ -1,9 +1,10 @@
 """Interfaces to outside services; bootstrap chooses each backend from configuration."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TransientError(Exception):
@@ -78,7 +79,7 @@ class Message:
     kind: str  # order_placed, order_shipped, ...
     text: str
     order_id: str | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Notifier(Protocol):
@@ -89,7 +90,7 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None: ...
 
 
-def submit_all(gateway, requests: list[SubmitRequest]) -> list:
+def submit_all(gateway: FulfillmentGateway, requests: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
     """One answer per request, in order: a SubmitResult, or the TransientError that request met (the others
     still go through). Any other error propagates."""
     if not requests:
@@ -97,7 +98,7 @@ def submit_all(gateway, requests: list[SubmitRequest]) -> list:
     many = getattr(gateway, "submit_many", None)
     if many is not None:
         return list(many(requests))
-    answers = []
+    answers: list[SubmitResult | TransientError] = []
     for request in requests:
         try:
             answers.append(gateway.submit(request))
@@ -121,4 +122,8 @@ class TaskQueue(Protocol):
 
 
 class Locks(Protocol):
-    def hold(self, name: str, timeout: float = 10.0): ...
+    """Named locks across processes. ``hold`` waits up to ``wait`` seconds for the lock (then raises a
+    TransientError); ``timeout`` is how long it lives if its holder dies. What the context gives is the adapter's
+    handle (whether a lock is actually held)."""
+
+    def hold(self, name: str, timeout: float = 10.0, wait: float = 5.0) -> AbstractContextManager[object]: ...
