@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +14,8 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     Text,
@@ -23,7 +25,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.orm import QueryableAttribute, registry, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -37,6 +39,10 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 mapper_registry = registry(metadata=metadata)
+
+# A row, and a SELECT, of any columns (SQLAlchemy 2.1 types them with one type per column).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -229,6 +235,12 @@ def start_mappers() -> None:
                               order_by=order_lines.c.id),
     })
     mapper_registry.map_imperatively(model.Notification, notifications)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an INSERT, UPDATE or DELETE run through a Session matched: ``Session.execute`` is typed as giving
+    a Result, but for those statements it gives a CursorResult, which counts them."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
 
 
 def relationship_of(cls: type, name: str) -> QueryableAttribute[Any]:

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     Select,
     String,
     and_,
@@ -39,7 +38,7 @@ def _parse_sqlite_time(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _spent_since_statement() -> Select[tuple[Any]]:
+def _spent_since_statement() -> Select[int]:
     lines, orders = orm.order_lines, orm.orders
     return (select(func.coalesce(func.sum(lines.c.quantity * lines.c.unit_price_cents), 0))
             .select_from(lines.join(orders, lines.c.order_id == orders.c.id))
@@ -231,7 +230,7 @@ class OrderRepository:
 
 
 @functools.cache
-def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool) -> Select[Any]:
+def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool) -> orm.AnySelect:
     """Built once per shape (building a statement costs more CPU than running a cached one): its values are
     bound parameters (household_id, idempotency_key, source_key)."""
     o, limits = orm.orders, orm.household_limits
@@ -329,7 +328,7 @@ class HouseholdRepository:
         return len(new)
 
 
-def product_from_row(row: Row[Any]) -> Product:
+def product_from_row(row: orm.AnyRow) -> Product:
     return Product(sku=row.sku, title=row.title, brand=row.brand, category=row.category,
                    pack_size=float(row.pack_size), unit=row.unit, price_cents=int(row.price_cents),
                    available=bool(row.available), synonyms=tuple(row.synonyms or ()))
@@ -342,7 +341,7 @@ def product_to_row(product: Product) -> dict[str, Any]:
 
 
 # get_many_with's statements, by the id of the module-level query they carry
-_WITH_EXTRA: dict[int, Select[Any]] = {}
+_WITH_EXTRA: dict[int, orm.AnySelect] = {}
 
 
 class ProductRepository:
@@ -369,7 +368,7 @@ class ProductRepository:
         rows = self.session.execute(select(orm.products).where(orm.products.c.sku.in_(wanted)))
         return {row.sku: product_from_row(row) for row in rows}
 
-    def get_many_with(self, skus: Iterable[str], extra: Select[tuple[Any]], params: dict[str, Any]
+    def get_many_with(self, skus: Iterable[str], extra: Select[Any], params: dict[str, Any]
                       ) -> tuple[dict[str, Product], Any]:
         """``get_many`` and the value of the scalar query ``extra`` (with its bound ``params``) in the same round
         trip; the value is None when no product was found."""
@@ -498,7 +497,7 @@ class OutboxRepository:
                 .order_by(o.c.id).limit(limit))
         return list(self.session.scalars(stmt))
 
-    def claim_batch(self, limit: int, now: datetime) -> list[Row[Any]]:
+    def claim_batch(self, limit: int, now: datetime) -> list[orm.AnyRow]:
         """Marks up to ``limit`` of the oldest unhandled events handled and returns their rows (id, event_type,
         payload). Rows another transaction is claiming are skipped (PostgreSQL), so concurrent workers take
         disjoint batches; if this transaction rolls back, its claims are undone."""
@@ -523,14 +522,14 @@ class OutboxRepository:
         if ids:
             self.session.execute(update(orm.outbox).where(orm.outbox.c.id.in_(list(ids))).values(dispatched_at=now))
 
-    def claim(self, event_id: int, now: datetime) -> Row[Any] | None:
+    def claim(self, event_id: int, now: datetime) -> orm.AnyRow | None:
         """Marks an event handled and returns its row; None when it is unknown or another delivery of the same
         message got there first (on PostgreSQL the row lock makes the second wait for the first's outcome)."""
         o = orm.outbox
         return self.session.execute(update(o).where(and_(o.c.id == event_id, o.c.handled_at.is_(None)))
                                     .values(handled_at=now).returning(o.c.event_type, o.c.payload)).first()
 
-    def timeline(self, aggregate_id: str) -> list[Row[Any]]:
+    def timeline(self, aggregate_id: str) -> list[orm.AnyRow]:
         o = orm.outbox
         return list(self.session.execute(select(o.c.event_type, o.c.payload, o.c.created_at)
                                          .where(o.c.aggregate_id == aggregate_id).order_by(o.c.id)))

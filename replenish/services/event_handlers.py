@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row
-
 from replenish.domain import events, model
 
 from . import merging, messages
@@ -22,6 +20,8 @@ from .ports import Message
 from .views import order_view
 
 if TYPE_CHECKING:
+    from replenish.adapters.orm import AnyRow
+
     from .handlers import Deps
     from .unit_of_work import SqlAlchemyUnitOfWork
 
@@ -118,7 +118,7 @@ for _name in ORDER_NEWS:
     EVENT_CONSUMERS.setdefault(_name, []).append(notify_household)
 
 
-def _run_consumers(rows: Sequence[Row[Any]], uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
+def _run_consumers(rows: Sequence[AnyRow], uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     loaded = [(row, events.load(row.event_type, row.payload)) for row in rows]
     order_ids = {order_id for _, event in loaded if (order_id := getattr(event, "order_id", None)) is not None}
     if len(order_ids) > 1:  # one query for the orders (and one for their households) the consumers will read;
