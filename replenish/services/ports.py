@@ -120,6 +120,9 @@ class TaskQueue(Protocol):
 
     def track_order(self, order_id: str, countdown: float = 0) -> None: ...
 
+    def send(self, task_name: str, *args: object) -> None:
+        """Any other task by its name (a feature's own: a partner webhook's delivery)."""
+
 
 class Locks(Protocol):
     """Named locks across processes. ``hold`` waits up to ``wait`` seconds for the lock (then raises a

@@ -32,14 +32,17 @@ class PlaceOrderIn(BaseModel):
     quantity: int = Field(default=1, ge=1, le=99, strict=True)
 
     @model_validator(mode="after")
-    def one_form(self):
+    def one_form(self) -> PlaceOrderIn:
         if (self.lines is None) == (self.sku is None):
             raise ValueError("give either 'sku' (and 'quantity') or 'lines'")
         return self
 
     def line_requests(self) -> tuple[commands.LineRequest, ...]:
-        lines = self.lines or [LineIn(sku=self.sku, quantity=self.quantity)]
-        return tuple(commands.LineRequest(line.sku, line.quantity) for line in lines)
+        if self.lines is not None:
+            return tuple(commands.LineRequest(line.sku, line.quantity) for line in self.lines)
+        if self.sku is None:  # one_form lets no body through without one or the other
+            raise ValueError("give either 'sku' (and 'quantity') or 'lines'")
+        return (commands.LineRequest(self.sku, self.quantity),)
 
 
 class LimitsIn(BaseModel):

@@ -44,12 +44,12 @@ def parse_minutes(raw: str | None, label: str) -> int:
 
 def limits_command(household_id: str, form) -> commands.UpdateLimits:
     errors: dict[str, str] = {}
-    caps = {}
+    caps: dict[str, int | None] = {}
     for name, label, ceiling in (("per_order_cap", "The per-order limit", MAX_ORDER_CAP_CENTS),
                                  ("per_month_cap", "The monthly limit", MAX_MONTH_CAP_CENTS)):
         try:
-            caps[name] = parse_money(form.get(name), label)
-            if caps[name] is not None and caps[name] > ceiling:
+            cap = caps[name] = parse_money(form.get(name), label)
+            if cap is not None and cap > ceiling:
                 raise ValueError(f"{label} can be at most ${ceiling // 100:,}.")
         except ValueError as exc:
             errors[name] = str(exc)
