@@ -309,7 +309,7 @@ def _record_group_answer(uow: SqlAlchemyUnitOfWork, group: list[model.Order], an
             outcome[order.id] = order.status
         return
     rid = answer.retailer_order_id
-    if rid is None:  # the gateways never accept without the store's order id: they raise TransientError instead
+    if rid is None:  # never: submit_all makes an acceptance without the store's order id a TransientError
         raise TransientError("the store accepted an order without giving its order id")
     booked = set(answer.order_ids) if answer.order_ids is not None else {o.id for o in group}
     sent = [o for o in group if o.id in booked]

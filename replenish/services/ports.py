@@ -92,19 +92,26 @@ class Notifier(Protocol):
 
 def submit_all(gateway: FulfillmentGateway, requests: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
     """One answer per request, in order: a SubmitResult, or the TransientError that request met (the others
-    still go through). Any other error propagates."""
+    still go through). Any other error propagates. An acceptance without the store's order id is a
+    TransientError: the order could not be tracked, so it is tried again (the store finds its booking by key)."""
     if not requests:
         return []
     many = getattr(gateway, "submit_many", None)
     if many is not None:
-        return list(many(requests))
+        return [_checked(answer) for answer in many(requests)]
     answers: list[SubmitResult | TransientError] = []
     for request in requests:
         try:
-            answers.append(gateway.submit(request))
+            answers.append(_checked(gateway.submit(request)))
         except TransientError as exc:
             answers.append(exc)
     return answers
+
+
+def _checked(answer: SubmitResult | TransientError) -> SubmitResult | TransientError:
+    if isinstance(answer, SubmitResult) and answer.accepted and not answer.retailer_order_id:
+        return TransientError("the store accepted the order without giving its order id")
+    return answer
 
 
 class TaskQueue(Protocol):
