@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-unit test-integration bench install install-test clean lock audit services chaos lint
+.PHONY: run test test-unit test-integration bench install install-test clean lock audit services chaos lint typecheck
 
 # What the product needs, from requirements.lock (pinned, with hashes: `make lock` remakes it), then this
 # repository's own packages (the partner SDK and the platform) without touching those pins.
@@ -42,6 +42,11 @@ test-integration: $(TEST_STAMP)
 # The quality gate's linter (ruff, configured in pyproject.toml): `.ci/run` runs it before the tests.
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
+
+# The type gate (mypy, configured in pyproject.toml: which packages, which are fully annotated): `.ci/run` runs
+# it after the linter. docs/decisions/0019-type-checking-gate.md.
+typecheck: $(TEST_STAMP)
+	$(PY) -m mypy
 
 lock: $(TEST_STAMP)
 	$(PY) scripts/lock.py

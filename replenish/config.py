@@ -8,8 +8,10 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +40,7 @@ def check_secret_key(value: str) -> None:
 
 
 
-def env(name: str, default, *more: str):
+def env(name: str, default: Any, *more: str) -> Any:
     """A field read from the environment variable ``name`` (or, for compatibility, ``more``)."""
     return Field(default, validation_alias=AliasChoices(name, *more), json_schema_extra={"env": name})
 
@@ -107,7 +109,7 @@ class Settings(BaseSettings):
 
     @field_validator("notifiers", "sim_out_of_stock", "alexa_skill_ids", mode="before")
     @classmethod
-    def _comma_separated(cls, value):
+    def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
@@ -137,7 +139,7 @@ class Settings(BaseSettings):
     @classmethod
     def env_names(cls) -> dict[str, str]:
         """Each field's environment variable."""
-        return {name: info.json_schema_extra["env"] for name, info in cls.model_fields.items()}
+        return {name: _variable(info) for name, info in cls.model_fields.items()}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,7 +147,8 @@ class Settings(BaseSettings):
         defaults. Raises ``ConfigError`` naming the variable whose value does not parse."""
         env = os.environ if env is None else env
         names = cls.env_names()
-        given = {names[f]: env[names[f]] for f in names if env.get(names[f]) not in (None, "")}
+        # what the environment says, as text: Settings parses each value into its field's type
+        given: dict[str, Any] = {names[f]: env[names[f]] for f in names if env.get(names[f]) not in (None, "")}
         if "AWS_REGION" not in given and env.get("AWS_DEFAULT_REGION"):
             given["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
         var_dir = Path(given.get("REPLENISH_VAR_DIR", "var"))
@@ -171,6 +174,15 @@ class Settings(BaseSettings):
         settings.submit_give_up = max(0.0, settings.submit_give_up)
         settings.delivery_lead_days = max(0.0, settings.delivery_lead_days)
         return settings
+
+
+def _variable(info: FieldInfo) -> str:
+    """The environment variable a field was declared with (``env``)."""
+    extra = info.json_schema_extra
+    name = extra.get("env") if isinstance(extra, dict) else None
+    if not isinstance(name, str):
+        raise TypeError("every setting is declared with env(VARIABLE, default)")
+    return name
 
 
 def _problems(exc: ValidationError, given: Mapping[str, str]) -> str:

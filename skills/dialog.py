@@ -178,7 +178,7 @@ def verify_pin(turn: Turn, pin: str | None, proceed) -> Say:
     if not pin or not str(pin).isdigit() or len(str(pin)) != 4:
         return Say(speech.PIN_UNHEARD, speech.ASK_PIN_REPROMPT)
     try:
-        ok = turn.bus.handle(commands.CheckVoicePin(turn.household_id, str(pin)))
+        ok = turn.bus.handle(commands.CheckVoicePin(turn.household, str(pin)))
     except PinLocked:
         turn.clear_state()
         with turn.container.uow() as uow:
@@ -194,7 +194,7 @@ def place(turn: Turn) -> Say:
     state = turn.state
     item = state["items"][state["index"]]
     qty = int(state.get("qty") or 1)
-    command = commands.PlaceOrder(turn.household_id, model.Channel.VOICE.value,
+    command = commands.PlaceOrder(turn.household, model.Channel.VOICE.value,
                                   (commands.LineRequest(item["sku"], qty),), source_id=f"voice:{item['sku']}",
                                   idempotency_key=turn.request_id, speaker=turn.speaker)
     try:
@@ -253,7 +253,7 @@ def confirm_cancel(turn: Turn) -> Say:
     state = turn.state
     turn.clear_state()
     try:
-        order = turn.bus.handle(commands.CancelOrder(turn.household_id, str(state.get("order_id")),
+        order = turn.bus.handle(commands.CancelOrder(turn.household, str(state.get("order_id")),
                                                      reason="cancelled by voice", speaker=turn.speaker))
     except DomainError as exc:
         return Say(speech.cancel_refused(exc.message))

@@ -73,6 +73,11 @@ def _when(value: str | None) -> datetime | None:
     return model.as_utc(datetime.fromisoformat(value)) if value else None
 
 
+def _at(value: str) -> datetime:
+    """A time the order has (its view gives it whenever it is asked for here)."""
+    return model.as_utc(datetime.fromisoformat(value))
+
+
 def arrival(turn: Turn, order: dict) -> datetime:
     """The store's date when it gave one, else an estimate from when the order leaves the cancel window."""
     expected = _when(order.get("expected_delivery"))
@@ -95,7 +100,7 @@ def cancel_minutes(order: dict) -> int:
 
 
 def placed_words(turn: Turn, order: dict) -> str:
-    created = turn.local(_when(order["created_at"]))
+    created = turn.local(_at(order["created_at"]))
     return speech.day_at(created, turn.today())
 
 
@@ -103,11 +108,11 @@ def status_words(turn: Turn, order: dict) -> str:
     status = order["status"]
     at = ""
     if status == "pending":
-        due = turn.local(_when(order["submit_after"]))
+        due = turn.local(_at(order["submit_after"]))
         at = speech.at_time(due, turn.today())
     elif status == "delivered" and order.get("delivered_at"):
-        at = speech.day(turn.local(_when(order["delivered_at"])), turn.today())
+        at = speech.day(turn.local(_at(order["delivered_at"])), turn.today())
     elif status == "cancelled" and order.get("cancelled_at"):
-        at = speech.day(turn.local(_when(order["cancelled_at"])), turn.today())
+        at = speech.day(turn.local(_at(order["cancelled_at"])), turn.today())
     arrival_text = arrival_words(turn, order) if status in ("submitted", "confirmed", "shipped") else ""
     return speech.status_text(status, at=at, arrival=arrival_text, reason=order.get("failure_reason") or "")

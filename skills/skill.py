@@ -43,8 +43,8 @@ def build_skill(container):
     builder.add_global_request_interceptor(TurnInterceptor(container))
     for handler in REQUEST_HANDLERS:
         builder.add_request_handler(handler())
-    for handler in EXCEPTION_HANDLERS:
-        builder.add_exception_handler(handler())
+    for catcher in EXCEPTION_HANDLERS:
+        builder.add_exception_handler(catcher())
     return builder.create()
 
 
@@ -92,6 +92,8 @@ class VoiceSkill:
             CURRENT_TURN.reset(token)
             speech.restore_locale(said_in)
         out = self.serializer.serialize(response)
+        if not isinstance(out, dict):  # a response envelope always serialises to an object
+            raise TypeError(f"the response envelope serialised to {type(out).__name__}")
         if envelope.session is None and turn is not None and turn.session \
                 and (out.get("response") or {}).get("shouldEndSession") is False:
             # A one-shot request without a session (a routine) that asks a question opens a session: its dialog

@@ -57,6 +57,14 @@ class Turn:
     def linked(self) -> bool:
         return self.household_id is not None
 
+    @property
+    def household(self) -> str:
+        """The linked household's id: what every handler that needs the link acts for (they run only once it is
+        known, ``VoiceHandler.handle``)."""
+        if self.household_id is None:
+            raise RuntimeError("this turn has no linked household")
+        return self.household_id
+
     def may(self, scope: str) -> bool:
         return scope in self.scopes
 
@@ -73,7 +81,7 @@ class Turn:
     def recs(self) -> TurnRecommendations:
         """The recommender for this household and turn (history read at most once)."""
         if self._recs is None:
-            self._recs = TurnRecommendations(self.container.recommendations, self.household_id)
+            self._recs = TurnRecommendations(self.container.recommendations, self.household)
         return self._recs
 
     def now(self) -> datetime:

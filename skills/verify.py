@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -113,7 +113,16 @@ def check_cert_chain_url(url: str) -> None:
             raise VerificationError(f"certificate URL path must start with {CERT_PATH_PREFIX}")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
+class Headers(Protocol):
+    """What ``verify`` reads of a request's headers: a plain mapping, or a web framework's case-insensitive
+    headers (Werkzeug's ``Headers`` is not a ``Mapping``)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def _header(headers: Headers, name: str) -> str:
     value = headers.get(name)
     if value is None:
         wanted = name.lower()
@@ -171,7 +180,7 @@ class RequestVerifier:
         self._cache: OrderedDict[str, _ValidatedChain] = OrderedDict()
         self._lock = threading.Lock()
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> dict:
+    def verify(self, headers: Headers, body: bytes) -> dict:
         """Return the parsed request envelope, or raise VerificationError."""
         cert_url = _header(headers, CERT_URL_HEADER)
         signature_b64 = _header(headers, SIGNATURE_HEADER)

@@ -24,7 +24,7 @@ def beat_schedule(settings: Settings) -> dict:
 
 
 def configure(app: Celery, settings: Settings) -> Celery:
-    transport = {"visibility_timeout": 2 * 3600}  # longer than any cancel window (ETA tasks)
+    transport: dict[str, float] = {"visibility_timeout": 2 * 3600}  # longer than any cancel window (ETA tasks)
     if settings.broker_url.startswith("memory://"):
         transport["polling_interval"] = 0.01  # otherwise each task waits about a second
     app.conf.update(

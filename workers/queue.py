@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
 
 
 class CeleryQueue:
@@ -16,7 +20,9 @@ class CeleryQueue:
 
     FLAG_TTL_MS = 5000
 
-    def __init__(self, app=None, clock=lambda: datetime.now(UTC), redis=None):
+    def __init__(self, app: Any = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 redis: Redis | None = None):
+        """``app``: a Celery app (Celery ships no types), the process's own by default."""
         if app is None:
             from .celery_app import app
         self.app = app
@@ -59,6 +65,6 @@ class CeleryQueue:
             return
         self.app.send_task("workers.tasks.track_order", args=[order_id])
 
-    def send(self, task_name: str, *args) -> None:
+    def send(self, task_name: str, *args: object) -> None:
         """For other parts of the product (webhook deliveries) that add their own tasks."""
         self.app.send_task(task_name, args=list(args))

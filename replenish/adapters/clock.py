@@ -18,7 +18,7 @@ class ManualClock:
         with self._lock:
             return self._now
 
-    def advance(self, **delta) -> datetime:
+    def advance(self, **delta: float) -> datetime:
         with self._lock:
             self._now += timedelta(**delta)
             return self._now

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from replenish.adapters.retailer_signing import SIGNATURE_HEADER, sign
 from replenish.services.ports import (
     PermanentError,
     RetailerStatus,
+    SubmitLine,
     SubmitRequest,
     SubmitResult,
     TransientError,
@@ -61,7 +62,7 @@ def _parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _json(response: requests.Response) -> dict:
+def _json(response: requests.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
@@ -113,11 +114,11 @@ class HttpRetailer:
     # FulfillmentGateway
 
     @staticmethod
-    def _order_payload(request: SubmitRequest) -> dict:
-        def lines(of) -> list[dict]:
+    def _order_payload(request: SubmitRequest) -> dict[str, Any]:
+        def lines(of: Iterable[SubmitLine]) -> list[dict[str, Any]]:
             return [{"sku": line.sku, "quantity": line.quantity, "unit_price_cents": line.unit_price_cents}
                     for line in of]
-        payload = {
+        payload: dict[str, Any] = {
             "idempotency_key": request.idempotency_key,
             "household_id": request.household_id,
             "ship_to": request.address,
@@ -146,13 +147,13 @@ class HttpRetailer:
     def submit_many(self, requests_: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
         """One answer per request, in order: a SubmitResult, or the TransientError that request met. A batch
         the retailer did not answer as a whole raises TransientError (every order in it is tried again)."""
-        answers: list = []
+        answers: list[SubmitResult | TransientError] = []
         for start in range(0, len(requests_), MAX_BATCH):
             chunk = requests_[start:start + MAX_BATCH]
             answers += self._submit_batch(chunk) if self.batch else self._submit_concurrently(chunk)
         return answers
 
-    def _submit_batch(self, chunk: list[SubmitRequest]) -> list:
+    def _submit_batch(self, chunk: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
         response = self._send("POST", BATCH_PATH, {"orders": [self._order_payload(r) for r in chunk]})
         if response.status_code in (404, 405, 501):
             log.info("retailer has no %s endpoint (HTTP %s): one request per order from now on", BATCH_PATH,
@@ -168,7 +169,7 @@ class HttpRetailer:
         return [self._batch_answer(request, by_key.get(request.idempotency_key)) for request in chunk]
 
     @staticmethod
-    def _batch_answer(request: SubmitRequest, result: dict | None):
+    def _batch_answer(request: SubmitRequest, result: dict[str, Any] | None) -> SubmitResult | TransientError:
         if result is None:  # left out of the answer: the retailer may or may not hold it; the key decides later
             return TransientError(f"retailer's batch answer left out order {request.idempotency_key}")
         status = result.get("status")
@@ -183,8 +184,8 @@ class HttpRetailer:
         # "unavailable" (or anything else): not taken this time, worth another try
         return TransientError(f"retailer could not take {request.idempotency_key} now: {_refusal(result.get('error'))}")
 
-    def _submit_concurrently(self, chunk: list[SubmitRequest]) -> list:
-        def one(request):
+    def _submit_concurrently(self, chunk: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
+        def one(request: SubmitRequest) -> SubmitResult | TransientError:
             try:
                 return self.submit(request)
             except TransientError as exc:
@@ -232,7 +233,7 @@ class HttpRetailer:
     # transport
 
     def _send(
-        self, method: str, path: str, payload: dict | None = None, idempotency_key: str | None = None
+        self, method: str, path: str, payload: dict[str, Any] | None = None, idempotency_key: str | None = None
     ) -> requests.Response:
         """One signed request; TransientError when it met no answer worth reading (5xx, 429, a timeout, a
         connection error). No retry here: retrying is the caller's decision, with the same key."""
@@ -268,13 +269,13 @@ class HttpRetailer:
         )
 
 
-def _order_ids(value) -> tuple[str, ...] | None:
+def _order_ids(value: object) -> tuple[str, ...] | None:
     """The orders a booking holds, when the retailer said (a retailer that predates merging does not)."""
     if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
         return tuple(value)
     return None
 
 
-def _refusal(error) -> str:
-    error = error if isinstance(error, dict) else {}
-    return _optional_str(error.get("message")) or _optional_str(error.get("code")) or "refused by retailer"
+def _refusal(error: object) -> str:
+    said = error if isinstance(error, dict) else {}
+    return _optional_str(said.get("message")) or _optional_str(said.get("code")) or "refused by retailer"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, TypeAlias, cast
 
 from sqlalchemy import (
     JSON,
@@ -13,16 +14,19 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     event,
     false,
+    inspect,
     text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import registry, relationship
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
+from sqlalchemy.orm import QueryableAttribute, registry, relationship
 from sqlalchemy.types import TypeDecorator
 
 from replenish.domain import model
@@ -36,14 +40,18 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 mapper_registry = registry(metadata=metadata)
 
+# A row, and a SELECT, of any columns (SQLAlchemy 2.1 types them with one type per column).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
-class UTCDateTime(TypeDecorator):
+
+class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back an aware UTC datetime (SQLite would hand back a naive one)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -51,7 +59,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return model.as_utc(value)
 
 
@@ -229,10 +237,21 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Notification, notifications)
 
 
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an INSERT, UPDATE or DELETE run through a Session matched: ``Session.execute`` is typed as giving
+    a Result, but for those statements it gives a CursorResult, which counts them."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
+
+
+def relationship_of(cls: type, name: str) -> QueryableAttribute[Any]:
+    """A mapped class's relationship as a query attribute (for loader options): the domain classes are mapped
+    imperatively, so their class attributes appear only once ``start_mappers`` has run."""
+    return inspect(cls).relationships[name].class_attribute
+
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets the web threads read while the worker thread writes; busy_timeout waits instead of failing.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()

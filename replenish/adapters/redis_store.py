@@ -15,12 +15,15 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import overload
 
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockNotOwnedError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.lock import Lock
 
 from replenish.services.ports import TransientError
 
@@ -29,7 +32,11 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 
-def _text(value) -> str | None:
+@overload
+def _text(value: None) -> None: ...
+@overload
+def _text(value: bytes | str | int) -> str: ...
+def _text(value: bytes | str | int | None) -> str | None:
     """Clients may or may not decode responses; accept both."""
     if value is None:
         return None
@@ -71,7 +78,7 @@ class RedisLocks:
     ``LockUnavailable``, and the block does not run. Redis unreachable when letting go: logged, the lock expires.
     """
 
-    def __init__(self, client, prefix: str = "lock:", poll: float = POLL):
+    def __init__(self, client: Redis, prefix: str = "lock:", poll: float = POLL):
         self.client = client
         self.prefix = prefix
         self.poll = poll
@@ -98,7 +105,7 @@ class RedisLocks:
             self._let_go(lock, name)
 
     @staticmethod
-    def _let_go(lock, name: str) -> None:
+    def _let_go(lock: Lock, name: str) -> None:
         try:
             lock.release()
         except LockNotOwnedError:
@@ -203,7 +210,7 @@ class IdempotencyStore:
 
     MAX_KEY_LENGTH = 255
 
-    def __init__(self, client, ttl_seconds: float = 86400, prefix: str = "idem:", in_progress_ttl: float = 60):
+    def __init__(self, client: Redis, ttl_seconds: float = 86400, prefix: str = "idem:", in_progress_ttl: float = 60):
         self.client = client
         self.ttl_ms = max(1, int(ttl_seconds * 1000))
         self.pending_ms = max(1, int(in_progress_ttl * 1000))
@@ -236,7 +243,8 @@ class IdempotencyStore:
             body=base64.b64decode(body or ""),
         )
 
-    def save(self, scope: str, key: str, fingerprint: str, status: int, body: bytes, headers: dict) -> bool:
+    def save(self, scope: str, key: str, fingerprint: str, status: int, body: bytes, headers: dict[str, str]
+             ) -> bool:
         """Store the response to replay; False if the key belongs to a different request or
         Redis is unreachable."""
         redis_key = self._key(scope, key)
@@ -323,7 +331,7 @@ class RateLimiter:
     """GCRA rate limits in Redis. They protect capacity, not money (the database's rules guard orders and the
     signed-request log refuses replays), so with Redis unreachable they allow, and say so once a minute."""
 
-    def __init__(self, client, prefix: str = "rl:", clock=time.monotonic):
+    def __init__(self, client: Redis, prefix: str = "rl:", clock: Callable[[], float] = time.monotonic):
         self.client = client
         self.prefix = prefix
         self._gcra = client.register_script(_GCRA)
@@ -340,7 +348,8 @@ class RateLimiter:
     def check(self, limits: list[tuple[str, int, float]]) -> RateDecision:
         """Each of ``limits`` (key, limit, per_seconds) counted in order in one round trip, as ``hit`` would;
         the first refusal is answered and later limits are not counted."""
-        keys, args = [], []
+        keys: list[str] = []
+        args: list[int] = []
         for key, limit, per_seconds in limits:
             if limit < 1 or per_seconds <= 0:
                 raise ValueError("rate limit needs limit >= 1 and per_seconds > 0")

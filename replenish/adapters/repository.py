@@ -1,28 +1,44 @@
 """Repositories: the only place that knows how aggregates are found in the database."""
 from __future__ import annotations
 
+import builtins
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import String, and_, bindparam, func, insert, null, or_, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from catalog.model import Product
 from replenish.domain import model
-from replenish.domain.errors import UnknownProduct
+from replenish.domain.errors import NotFound, UnknownProduct
+from replenish.domain.events import Event
 from replenish.domain.history import Purchase
 
 from . import orm
 
 
-def _parse_sqlite_time(value) -> datetime:
+def _parse_sqlite_time(value: datetime | str) -> datetime:
     if isinstance(value, datetime):
         return model.as_utc(value)
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _spent_since_statement():
+def _spent_since_statement() -> Select[int]:
     lines, orders = orm.order_lines, orm.orders
     return (select(func.coalesce(func.sum(lines.c.quantity * lines.c.unit_price_cents), 0))
             .select_from(lines.join(orders, lines.c.order_id == orders.c.id))
@@ -36,12 +52,15 @@ _INSERT_ORDER = insert(orm.orders)
 _INSERT_LINES = insert(orm.order_lines)
 
 
+_Found = TypeVar("_Found", model.Order, model.Order | None)
+
+
 class OrderRepository:
     def __init__(self, session: Session):
         self.session = session
         self.seen: set[model.Order] = set()
 
-    def _track(self, order):
+    def _track(self, order: _Found) -> _Found:
         if order is not None:
             self.seen.add(order)
         return order
@@ -70,7 +89,15 @@ class OrderRepository:
         stmt = select(model.Order).where(orm.orders.c.id == order_id).with_for_update()
         return self._track(self.session.scalars(stmt).first())
 
-    def get_many(self, order_ids: Iterable[str], *, lock: bool = False) -> list[model.Order]:
+    def require(self, order_id: str) -> model.Order:
+        """An order known to exist (its id was just read in this transaction; orders are never deleted), or
+        NotFound naming it."""
+        order = self.get(order_id)
+        if order is None:
+            raise NotFound(f"No order {order_id!r}.", field="order_id")
+        return order
+
+    def get_many(self, order_ids: Iterable[str], *, lock: bool = False) -> builtins.list[model.Order]:
         """Orders by id, in one query (lines in one more). ``lock``: row-locked for this transaction, skipping
         any another transaction holds (it is already working on them)."""
         ids = list(dict.fromkeys(str(i) for i in order_ids))
@@ -89,36 +116,38 @@ class OrderRepository:
 
     # -- sending orders together (services.merging) -----------------------------------------------------------
     def waiting_to_join(self, household_ids: Iterable[str], exclude: Iterable[str]
-                        ) -> list[model.Order]:
+                        ) -> builtins.list[model.Order]:
         """The households' other pending real orders never tried yet: those still inside their cancel windows,
         and any due but not yet taken (a fresh one within the sweep's grace), row-locked (skipping any another
         transaction holds: a cancellation, another sweep). One tried before keeps the key it was tried under."""
         o = orm.orders
-        ids = list(set(household_ids))
+        ids = builtins.list(set(household_ids))
         if not ids:
             return []
         stmt = (select(model.Order)
                 .where(o.c.household_id.in_(ids), o.c.status == model.OrderStatus.PENDING.value,
                        o.c.test.is_(False), o.c.merge_group.is_(None), o.c.submit_attempts == 0,
-                       o.c.id.not_in(list(exclude)))
+                       o.c.id.not_in(builtins.list(exclude)))
                 .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
         return [self._track(order) for order in self.session.scalars(stmt)]
 
-    def group_members(self, keys: Iterable[str], exclude: Iterable[str]) -> list[model.Order]:
+    def group_members(self, keys: Iterable[str], exclude: Iterable[str]) -> builtins.list[model.Order]:
         """Pending orders tried before in one of the merged groups ``keys``, row-locked (skipping held ones)."""
         o = orm.orders
-        keys = list(set(keys))
-        if not keys:
+        wanted = builtins.list(set(keys))
+        if not wanted:
             return []
         stmt = (select(model.Order)
-                .where(o.c.merge_group.in_(keys), o.c.status == model.OrderStatus.PENDING.value,
-                       o.c.test.is_(False), o.c.id.not_in(list(exclude)))
+                .where(o.c.merge_group.in_(wanted), o.c.status == model.OrderStatus.PENDING.value,
+                       o.c.test.is_(False), o.c.id.not_in(builtins.list(exclude)))
                 .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
         return [self._track(order) for order in self.session.scalars(stmt)]
 
-    def sharing_retailer_orders(self, household_id: str, retailer_order_ids: Iterable[str]) -> list[model.Order]:
-        """The household's orders in the given retailer orders (to say which were sent together)."""
-        rids = list(set(r for r in retailer_order_ids if r))
+    def sharing_retailer_orders(self, household_id: str, retailer_order_ids: Iterable[str | None]
+                                ) -> builtins.list[model.Order]:
+        """The household's orders in the given retailer orders (to say which were sent together); orders not sent
+        yet (no retailer order) among those given are passed over."""
+        rids = builtins.list(set(r for r in retailer_order_ids if r))
         if not rids:
             return []
         o = orm.orders
@@ -155,10 +184,10 @@ class OrderRepository:
         return (row[0], row[1]) if row is not None else None
 
     def list(self, household_id: str, *, statuses: Iterable[str] | None = None, limit: int = 50,
-             before: datetime | None = None) -> list[model.Order]:
+             before: datetime | None = None) -> builtins.list[model.Order]:
         stmt = select(model.Order).where(orm.orders.c.household_id == household_id)
         if statuses:
-            stmt = stmt.where(orm.orders.c.status.in_(list(statuses)))
+            stmt = stmt.where(orm.orders.c.status.in_(builtins.list(statuses)))
         if before is not None:
             stmt = stmt.where(orm.orders.c.created_at < before)
         stmt = stmt.order_by(orm.orders.c.created_at.desc(), orm.orders.c.id.desc()).limit(limit)
@@ -173,13 +202,13 @@ class OrderRepository:
         return int(self.session.execute(_SPENT_SINCE, {"household_id": str(household_id), "since": since})
                    .scalar_one())
 
-    def due_for_submission(self, now: datetime, limit: int = 500) -> list[str]:
+    def due_for_submission(self, now: datetime, limit: int = 500) -> builtins.list[str]:
         stmt = (select(orm.orders.c.id).where(orm.orders.c.status == model.OrderStatus.PENDING.value,
                                               orm.orders.c.submit_after <= now, orm.orders.c.test.is_(False))
                 .order_by(orm.orders.c.submit_after).limit(limit))
-        return list(self.session.scalars(stmt))
+        return builtins.list(self.session.scalars(stmt))
 
-    def due_for_submission_locked(self, now: datetime, grace: timedelta, limit: int) -> list[model.Order]:
+    def due_for_submission_locked(self, now: datetime, grace: timedelta, limit: int) -> builtins.list[model.Order]:
         """Pending orders due now, oldest due first, row-locked for this transaction (skipping those another one
         holds): fresh ones (never tried) once ``grace`` has passed since they were due, ones the store did not
         answer before as soon as they are due again."""
@@ -191,22 +220,22 @@ class OrderRepository:
                 .order_by(o.c.submit_after).limit(limit).with_for_update(skip_locked=True))
         return [self._track(order) for order in self.session.scalars(stmt)]
 
-    def in_transit(self, updated_before: datetime, limit: int = 500) -> list[str]:
+    def in_transit(self, updated_before: datetime, limit: int = 500) -> builtins.list[str]:
         statuses = [model.OrderStatus.SUBMITTED.value, model.OrderStatus.CONFIRMED.value,
                     model.OrderStatus.SHIPPED.value]
         stmt = (select(orm.orders.c.id).where(orm.orders.c.status.in_(statuses),
                                               orm.orders.c.updated_at <= updated_before)
                 .order_by(orm.orders.c.updated_at).limit(limit))
-        return list(self.session.scalars(stmt))
+        return builtins.list(self.session.scalars(stmt))
 
 
 @functools.cache
-def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool):
+def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool) -> orm.AnySelect:
     """Built once per shape (building a statement costs more CPU than running a cached one): its values are
     bound parameters (household_id, idempotency_key, source_key)."""
     o, limits = orm.orders, orm.household_limits
     household_id = bindparam("household_id", type_=String)
-    columns = []
+    columns: list[ColumnElement[Any]] = []
     for name, wanted, column, param in (("by_key", by_key, o.c.idempotency_key, "idempotency_key"),
                                         ("in_flight", in_flight, o.c.active_key, "source_key")):
         if wanted:
@@ -216,7 +245,7 @@ def _lock_for_order_statement(by_key: bool, in_flight: bool, for_update: bool):
             columns.append(null().label(name))
     stmt = (select(model.Household, *columns)
             .join(limits, limits.c.household_id == orm.households.c.id)
-            .options(contains_eager(model.Household.limits))
+            .options(contains_eager(orm.relationship_of(model.Household, "limits")))
             .where(orm.households.c.id == household_id))
     return stmt.with_for_update(of=limits) if for_update else stmt
 
@@ -267,7 +296,7 @@ class HouseholdRepository:
     def by_token(self, secret: str) -> model.Household | None:
         """The household whose live API token this is (every API request asks: its limits are loaded only when
         read, not joined in)."""
-        stmt = (select(model.Household).options(lazyload(model.Household.limits))
+        stmt = (select(model.Household).options(lazyload(orm.relationship_of(model.Household, "limits")))
                 .join(orm.api_tokens, orm.api_tokens.c.household_id == orm.households.c.id)
                 .where(orm.api_tokens.c.token_hash == model.hash_secret(secret), orm.api_tokens.c.revoked_at.is_(None)))
         return self.session.scalars(stmt).first()
@@ -289,7 +318,7 @@ class HouseholdRepository:
     def ensure(self, household_ids: Iterable[str]) -> int:
         """Creates bare households for ids not yet known (imports). Returns how many were created."""
         ids = sorted({str(h) for h in household_ids})
-        known = set()
+        known: set[str] = set()
         for start in range(0, len(ids), 5000):
             chunk = ids[start:start + 5000]
             known.update(self.session.scalars(select(orm.households.c.id).where(orm.households.c.id.in_(chunk))))
@@ -299,19 +328,20 @@ class HouseholdRepository:
         return len(new)
 
 
-def product_from_row(row) -> Product:
+def product_from_row(row: orm.AnyRow) -> Product:
     return Product(sku=row.sku, title=row.title, brand=row.brand, category=row.category,
                    pack_size=float(row.pack_size), unit=row.unit, price_cents=int(row.price_cents),
                    available=bool(row.available), synonyms=tuple(row.synonyms or ()))
 
 
-def product_to_row(product: Product) -> dict:
+def product_to_row(product: Product) -> dict[str, Any]:
     return {"sku": product.sku, "title": product.title, "brand": product.brand, "category": product.category,
             "pack_size": product.pack_size, "unit": product.unit, "price_cents": product.price_cents,
             "available": product.available, "synonyms": list(product.synonyms)}
 
 
-_WITH_EXTRA: dict = {}  # get_many_with's statements, by the id of the module-level query they carry
+# get_many_with's statements, by the id of the module-level query they carry
+_WITH_EXTRA: dict[int, orm.AnySelect] = {}
 
 
 class ProductRepository:
@@ -332,24 +362,25 @@ class ProductRepository:
         return product
 
     def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
-        skus = list({str(s) for s in skus})
-        if not skus:
+        wanted = list({str(s) for s in skus})
+        if not wanted:
             return {}
-        rows = self.session.execute(select(orm.products).where(orm.products.c.sku.in_(skus)))
+        rows = self.session.execute(select(orm.products).where(orm.products.c.sku.in_(wanted)))
         return {row.sku: product_from_row(row) for row in rows}
 
-    def get_many_with(self, skus: Iterable[str], extra, params: dict) -> tuple[dict[str, Product], object]:
+    def get_many_with(self, skus: Iterable[str], extra: Select[Any], params: dict[str, Any]
+                      ) -> tuple[dict[str, Product], Any]:
         """``get_many`` and the value of the scalar query ``extra`` (with its bound ``params``) in the same round
         trip; the value is None when no product was found."""
-        skus = list({str(s) for s in skus})
-        if not skus:
+        wanted = list({str(s) for s in skus})
+        if not wanted:
             return {}, None
         stmt = _WITH_EXTRA.get(id(extra))
         if stmt is None:
             stmt = _WITH_EXTRA[id(extra)] = (
                 select(orm.products, extra.scalar_subquery().label("_extra"))
                 .where(orm.products.c.sku.in_(bindparam("skus", expanding=True))))
-        rows = self.session.execute(stmt, {**params, "skus": skus}).all()
+        rows = self.session.execute(stmt, {**params, "skus": wanted}).all()
         return {row.sku: product_from_row(row) for row in rows}, (rows[0]._extra if rows else None)
 
     def all(self) -> list[Product]:
@@ -375,7 +406,7 @@ class ProductRepository:
     def upsert_many(self, items: Sequence[Product]) -> None:
         if not items:
             return
-        existing = set(self.session.scalars(select(orm.products.c.sku).where(
+        existing: set[str] = set(self.session.scalars(select(orm.products.c.sku).where(
             orm.products.c.sku.in_([p.sku for p in items]))))
         new_rows = [product_to_row(p) for p in items if p.sku not in existing]
         if new_rows:
@@ -394,17 +425,15 @@ class PurchaseRepository:
         p = orm.purchases
         # The timestamp is read raw and parsed with fromisoformat: SQLAlchemy's generic SQLite datetime
         # parsing costs ~20 us a row, which is most of a voice turn for a household with years of history.
-        raw_time = type_coerce(p.c.ordered_at, p.c.ordered_at.type.impl)
         sqlite = self.session.get_bind().dialect.name == "sqlite"
-        if sqlite:
-            raw_time = type_coerce(p.c.ordered_at, String)
+        raw_time: ColumnElement[Any] = type_coerce(p.c.ordered_at, String if sqlite else orm.UTCDateTime.impl)
         stmt = select(p.c.household_id, p.c.sku, raw_time.label("ordered_at"), p.c.quantity, p.c.order_ref).where(
             p.c.household_id == str(household_id))
         if since is not None:
             stmt = stmt.where(p.c.ordered_at >= since)
         stmt = stmt.order_by(p.c.ordered_at, p.c.id)
         rows = self.session.execute(stmt).all()
-        parse = _parse_sqlite_time if sqlite else model.as_utc
+        parse: Callable[[Any], datetime] = _parse_sqlite_time if sqlite else model.as_utc
         return [Purchase(r[0], r[1], parse(r[2]), r[3], r[4]) for r in rows]
 
     def stamp(self, household_id: str) -> tuple[int, int]:
@@ -414,7 +443,7 @@ class PurchaseRepository:
                                    .where(p.c.household_id == str(household_id))).one()
         return int(row[0]), int(row[1])
 
-    def iter_all(self, batch: int = 50_000):
+    def iter_all(self, batch: int = 50_000) -> Iterator[Purchase]:
         p = orm.purchases
         stmt = select(p.c.household_id, p.c.sku, p.c.ordered_at, p.c.quantity, p.c.order_ref).order_by(p.c.id)
         result = self.session.execute(stmt.execution_options(yield_per=batch))
@@ -435,16 +464,17 @@ class OutboxRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    @staticmethod
-    def row(event, aggregate_id: str | None, household_id: str | None, now: datetime, handled: bool = False) -> dict:
+    def row(self, event: Event, aggregate_id: str | None, household_id: str | None, now: datetime,
+            handled: bool = False) -> dict[str, Any]:
+        """The outbox row of ``event`` (``add_many`` writes it)."""
         return {"event_type": event.name, "aggregate_id": aggregate_id, "household_id": household_id,
                 "payload": event.payload(), "created_at": now, "handled_at": now if handled else None}
 
-    def add(self, event, aggregate_id: str | None, household_id: str | None, now: datetime,
+    def add(self, event: Event, aggregate_id: str | None, household_id: str | None, now: datetime,
             handled: bool = False) -> int:
         return self.add_many([self.row(event, aggregate_id, household_id, now, handled)])[0]
 
-    def add_many(self, rows: Sequence[dict]) -> list[int]:
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Writes event rows (see ``row``) in one statement; returns their ids in the order given."""
         if not rows:
             return []
@@ -452,7 +482,7 @@ class OutboxRepository:
         return [int(i) for i in self.session.scalars(stmt, list(rows))]
 
     @staticmethod
-    def _retry_due(at: datetime):
+    def _retry_due(at: datetime) -> ColumnElement[bool]:
         """Not waiting out a retry delay (see ``postpone``) at ``at``."""
         o = orm.outbox
         return or_(o.c.retry_after.is_(None), o.c.retry_after <= at)
@@ -467,7 +497,7 @@ class OutboxRepository:
                 .order_by(o.c.id).limit(limit))
         return list(self.session.scalars(stmt))
 
-    def claim_batch(self, limit: int, now: datetime) -> list:
+    def claim_batch(self, limit: int, now: datetime) -> list[orm.AnyRow]:
         """Marks up to ``limit`` of the oldest unhandled events handled and returns their rows (id, event_type,
         payload). Rows another transaction is claiming are skipped (PostgreSQL), so concurrent workers take
         disjoint batches; if this transaction rolls back, its claims are undone."""
@@ -492,14 +522,14 @@ class OutboxRepository:
         if ids:
             self.session.execute(update(orm.outbox).where(orm.outbox.c.id.in_(list(ids))).values(dispatched_at=now))
 
-    def claim(self, event_id: int, now: datetime):
+    def claim(self, event_id: int, now: datetime) -> orm.AnyRow | None:
         """Marks an event handled and returns its row; None when it is unknown or another delivery of the same
         message got there first (on PostgreSQL the row lock makes the second wait for the first's outcome)."""
         o = orm.outbox
         return self.session.execute(update(o).where(and_(o.c.id == event_id, o.c.handled_at.is_(None)))
                                     .values(handled_at=now).returning(o.c.event_type, o.c.payload)).first()
 
-    def timeline(self, aggregate_id: str) -> list:
+    def timeline(self, aggregate_id: str) -> list[orm.AnyRow]:
         o = orm.outbox
         return list(self.session.execute(select(o.c.event_type, o.c.payload, o.c.created_at)
                                          .where(o.c.aggregate_id == aggregate_id).order_by(o.c.id)))

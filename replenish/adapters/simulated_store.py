@@ -11,17 +11,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 
-from replenish.services.ports import RetailerStatus, SubmitRequest, SubmitResult
+from replenish.services.ports import RetailerStatus, SubmitLine, SubmitPart, SubmitRequest, SubmitResult
 
 from . import orm
 
+if TYPE_CHECKING:
+    from flask import Flask, Response
+    from flask.typing import ResponseReturnValue
 
-def _insert_for(dialect: str):
+
+def _insert_for(dialect: str) -> Callable[..., Any]:
+    """The dialect's INSERT (both have ``on_conflict_do_update``)."""
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
@@ -36,9 +43,9 @@ font-size="20" fill="#33414d">Delivered</text></svg>""").decode()
 
 
 class SimulatedStore:
-    def __init__(self, engine, clock: Callable[[], datetime], *, confirm_delay: float = 5, ship_delay: float = 60,
-                 deliver_delay: float = 180, out_of_stock: Iterable[str] = (), base_url: str = "https://store.example",
-                 submit_latency: float = 0.0):
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, confirm_delay: float = 5,
+                 ship_delay: float = 60, deliver_delay: float = 180, out_of_stock: Iterable[str] = (),
+                 base_url: str = "https://store.example", submit_latency: float = 0.0):
         self.engine = engine
         self.clock = clock
         self.confirm_delay = timedelta(seconds=confirm_delay)
@@ -56,7 +63,8 @@ class SimulatedStore:
     def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitResult]:
         """Books several orders in one transaction, as a store's batch order API would."""
         answers: dict[int, SubmitResult] = {}
-        rows, now = {}, self.clock()
+        rows: dict[str, dict[str, Any]] = {}
+        now = self.clock()
         for i, request in enumerate(requests):
             missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
             if missing:
@@ -74,7 +82,7 @@ class SimulatedStore:
                             "parts": [{"order_id": p.order_id, "lines": [
                                 {"sku": ln.sku, "quantity": ln.quantity, "unit_price_cents": ln.unit_price_cents}
                                 for ln in p.lines]} for p in request.parts]}})
-        booked: dict[str, str] = {}
+        booked: dict[str, tuple[str, tuple[str, ...]]] = {}  # key -> (retailer order id, our orders it holds)
         if rows:
             # One statement books each order or, for a key seen before, counts the attempt and returns the
             # existing booking: concurrent deliveries of the same key cannot book twice.
@@ -85,15 +93,16 @@ class SimulatedStore:
                                               set_={"attempts": t.c.attempts + 1}
                                               ).returning(t.c.idempotency_key, t.c.retailer_order_id, t.c.payload)
             with self.engine.begin() as conn:
-                booked = {key: (order_id, tuple(_order_ids(payload, key)))
-                          for key, order_id, payload in conn.execute(stmt)}
+                for row in conn.execute(stmt):
+                    key = row.idempotency_key
+                    booked[key] = (row.retailer_order_id, tuple(_order_ids(row.payload, key)))
         if self.submit_latency:
             time.sleep(self.submit_latency)
         return [answers[i] if i in answers else SubmitResult(True, booked[r.idempotency_key][0],
                                                               order_ids=booked[r.idempotency_key][1])
                 for i, r in enumerate(requests)]
 
-    def _row(self, retailer_order_id: str):
+    def _row(self, retailer_order_id: str) -> orm.AnyRow | None:
         t = orm.sim_store_orders
         with self.engine.connect() as conn:
             return conn.execute(select(t).where(t.c.retailer_order_id == retailer_order_id)).first()
@@ -143,15 +152,18 @@ class SimulatedStore:
                 return False
             gone = sorted(set(payload.get("cancelled_order_ids") or []) | set(order_ids))
             payload["cancelled_order_ids"] = gone
-            values = {"payload": payload}
+            values: dict[str, Any] = {"payload": payload}
             if set(carried) <= set(gone) and row.cancelled_at is None:
                 values["cancelled_at"] = self.clock()
             conn.execute(update(t).where(t.c.retailer_order_id == retailer_order_id).values(**values))
         return True
 
-    def lines_of(self, retailer_order_id: str) -> list[dict]:
-        """What the store will deliver for this order: its lines less those of cancelled orders."""
+    def lines_of(self, retailer_order_id: str) -> list[dict[str, Any]]:
+        """What the store will deliver for this order: its lines less those of cancelled orders (none for an
+        order it does not have)."""
         row = self._row(retailer_order_id)
+        if row is None:
+            return []
         payload = row.payload
         gone = set(payload.get("cancelled_order_ids") or [])
         parts = payload.get("parts")
@@ -159,7 +171,7 @@ class SimulatedStore:
             return [] if gone else list(payload["lines"])
         return [line for part in parts if part["order_id"] not in gone for line in part["lines"]]
 
-    def bookings(self) -> list[dict]:
+    def bookings(self) -> list[dict[str, Any]]:
         """Every booking: its retailer order id, key, attempts and the orders it carries."""
         t = orm.sim_store_orders
         with self.engine.connect() as conn:
@@ -199,13 +211,12 @@ class Faults:
 MAX_BATCH = 100
 
 
-def _order_ids(payload: dict, key: str) -> list[str]:
+def _order_ids(payload: dict[str, Any], key: str) -> list[str]:
     """The orders a booking carries (older bookings: the one order whose id is the key)."""
     return list(payload.get("order_ids") or [key])
 
 
-def _lines_from(lines) -> tuple:
-    from replenish.services.ports import SubmitLine
+def _lines_from(lines: object) -> tuple[SubmitLine, ...]:
     if not isinstance(lines, list) or not lines:
         raise ValueError("an order needs at least one line")
     try:
@@ -214,13 +225,12 @@ def _lines_from(lines) -> tuple:
         raise ValueError("each line needs sku, quantity and unit_price_cents") from None
 
 
-def _request_from(body: dict) -> SubmitRequest:
-    from replenish.services.ports import SubmitPart
+def _request_from(body: dict[str, Any]) -> SubmitRequest:
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not key:
         raise ValueError("an order needs an idempotency_key and at least one line")
     parts_in = body.get("parts")
-    parts = ()
+    parts: tuple[SubmitPart, ...] = ()
     if parts_in is not None:
         if not isinstance(parts_in, list) or not parts_in or not all(isinstance(p, dict) for p in parts_in):
             raise ValueError("parts must be a list of {order_id, lines}")
@@ -234,40 +244,43 @@ def _request_from(body: dict) -> SubmitRequest:
     return SubmitRequest(key, str(body.get("household_id") or ""), str(body.get("ship_to") or ""), lines, parts)
 
 
-def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults | None = None, batch: bool = True):
+def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults | None = None, batch: bool = True
+                  ) -> Flask:
     """A WSGI app that serves ``store`` over the HTTP retailer protocol: signed requests only (401 otherwise),
     ``POST /orders`` (one order, Idempotency-Key header), ``POST /orders/batch`` (up to 100, one result each;
     404 with ``batch=False``, as from a retailer without it), ``GET /orders/<id>``, ``POST /orders/<id>/cancel``."""
-    from flask import Flask, jsonify, request
+    from flask import Flask, Response, jsonify, request
 
     from .retailer_signing import SIGNATURE_HEADER, verify
 
-    secrets = [s for s in secrets if s]
-    faults = faults or Faults()
+    keys = [s for s in secrets if s]
+    chance = faults or Faults()
     app = Flask("simulated-store")
-    app.extensions["faults"] = faults
+    app.extensions["faults"] = chance
 
-    def error(status: int, code: str, message: str):
-        return jsonify(error={"code": code, "message": message}), status
+    def error(status: int, code: str, message: str) -> Response:
+        response = jsonify(error={"code": code, "message": message})
+        response.status_code = status
+        return response
 
     @app.before_request
-    def authenticate():
-        if not verify(secrets, request.headers.get(SIGNATURE_HEADER), request.get_data(cache=True)):
+    def authenticate() -> ResponseReturnValue | None:
+        if not verify(keys, request.headers.get(SIGNATURE_HEADER), request.get_data(cache=True)):
             return error(401, "bad_signature", "missing, stale or wrong X-Replenish-Signature")
         return None
 
-    def book(requests_: list[SubmitRequest]):
-        """(answers, None), or (None, a failure response) for the faults' refused or lost calls."""
-        outcome = faults.draw()
+    def book(requests_: list[SubmitRequest]) -> list[SubmitResult] | Response:
+        """The answers, or a failure response for the faults' refused or lost calls."""
+        outcome = chance.draw()
         if outcome == "refuse":
-            return None, error(503, "unavailable", "the store is busy; nothing was booked, try again")
+            return error(503, "unavailable", "the store is busy; nothing was booked, try again")
         answers = store.submit_many(requests_)
         if outcome == "lose":
-            return None, error(504, "reply_lost", "gateway timeout")
-        return answers, None
+            return error(504, "reply_lost", "gateway timeout")
+        return answers
 
     @app.post("/orders")
-    def create():
+    def create() -> ResponseReturnValue:
         body = request.get_json(silent=True, force=True)
         try:
             order = _request_from(body if isinstance(body, dict) else {})
@@ -275,9 +288,9 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
             return error(400, "bad_request", str(exc))
         if request.headers.get("Idempotency-Key") != order.idempotency_key:
             return error(400, "bad_request", "the Idempotency-Key header must equal the body's idempotency_key")
-        answers, failed = book([order])
-        if failed:
-            return failed
+        answers = book([order])
+        if isinstance(answers, Response):
+            return answers
         answer = answers[0]
         if not answer.accepted:
             return error(409, "out_of_stock", answer.reason or "refused")
@@ -285,7 +298,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
                        order_ids=list(answer.order_ids or ())), 201
 
     @app.post("/orders/batch")
-    def create_many():
+    def create_many() -> ResponseReturnValue:
         if not batch:
             return error(404, "not_found", "no batch endpoint here")
         body = request.get_json(silent=True, force=True)
@@ -298,9 +311,9 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
             return error(400, "bad_request", str(exc))
         if len({o.idempotency_key for o in parsed}) != len(parsed):
             return error(400, "bad_request", "each order in a batch needs its own idempotency_key")
-        answers, failed = book(parsed)
-        if failed:
-            return failed
+        answers = book(parsed)
+        if isinstance(answers, Response):
+            return answers
         return jsonify(results=[
             {"idempotency_key": o.idempotency_key, "status": "accepted", "retailer_order_id": a.retailer_order_id,
              "order_ids": list(a.order_ids or ())}
@@ -310,7 +323,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
             for o, a in zip(parsed, answers, strict=False)])
 
     @app.get("/orders/<retailer_order_id>")
-    def show(retailer_order_id):
+    def show(retailer_order_id: str) -> ResponseReturnValue:
         try:
             status = store.status(retailer_order_id)
         except KeyError:
@@ -320,7 +333,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
                        delivery_photo_url=status.delivery_photo_url)
 
     @app.post("/orders/<retailer_order_id>/cancel")
-    def cancel(retailer_order_id):
+    def cancel(retailer_order_id: str) -> ResponseReturnValue:
         if store._row(retailer_order_id) is None:
             return error(404, "not_found", "no such order")
         body = request.get_json(silent=True, force=True) if request.get_data(cache=True) else None
@@ -329,7 +342,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
             if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
                 return error(400, "bad_request", "order_ids must be a list of order ids")
             row = store._row(retailer_order_id)
-            if not set(ids) <= set(_order_ids(row.payload, row.idempotency_key)):
+            if row is None or not set(ids) <= set(_order_ids(row.payload, row.idempotency_key)):
                 return error(400, "bad_request", "this order does not carry all of those orders")
             if not store.cancel_lines(retailer_order_id, ids):
                 return error(409, "too_late", "the order has shipped")
@@ -341,7 +354,7 @@ def make_http_app(store: SimulatedStore, secrets: Iterable[str], faults: Faults 
     return app
 
 
-def wsgi_app():
+def wsgi_app() -> Flask:
     """The HTTP store from the environment, for gunicorn (``'replenish.adapters.simulated_store:wsgi_app()'``):
     DATABASE_URL (its books), RETAILER_SECRET, SIM_FAIL_REFUSE and SIM_FAIL_LOSE (fractions of calls),
     SIM_BATCH=0 (no batch endpoint), and the SIM_* delays as for the in-process store."""

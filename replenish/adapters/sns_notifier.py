@@ -28,8 +28,9 @@ MAX_SUBJECT = 100
 PERSONAL = ("email", "sms")  # the subscriptions a person's topic is kept in line with their contact
 
 
-def make_sns_client(region: str, endpoint_url: str | None = None):
-    """A boto3 SNS client with short timeouts; credentials come from the usual AWS chain."""
+def make_sns_client(region: str, endpoint_url: str | None = None) -> Any:
+    """A boto3 SNS client with short timeouts; credentials come from the usual AWS chain (boto3 ships no
+    types: its clients are made at run time from the service's model)."""
     import boto3
     from botocore.config import Config
 
@@ -229,7 +230,7 @@ class SnsNotifier:
 
     # errors
 
-    def _call(self, operation: str, **params):
+    def _call(self, operation: str, **params: Any) -> Any:
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,

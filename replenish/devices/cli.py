@@ -2,19 +2,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from replenish.domain.model import MAX_QUANTITY
 
-_make_container = None
+if TYPE_CHECKING:
+    from replenish.bootstrap import Container
+
+_make_container: Callable[[], Container] | None = None
 
 
-def _container():
+def _container() -> Container:
+    if _make_container is None:
+        raise RuntimeError("replenish.devices.cli.register() gives the commands their container first")
     return _make_container()
 
 
-def register(main: click.Group, make_container) -> None:
+def register(main: click.Group, make_container: Callable[[], Container]) -> None:
     """Adds the groups to the ``replenish`` command; ``make_container`` is how that command builds its
     container (it migrates an embedded database first)."""
     global _make_container

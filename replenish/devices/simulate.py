@@ -24,6 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 
@@ -86,10 +87,10 @@ def _session() -> requests.Session:
     return _local.session
 
 
-class _PerThread:
-    """A requests-like session that is one real session per thread (requests' Session is not thread-safe)."""
+class _PerThread(requests.Session):
+    """A session whose requests go through one real session per thread (requests' Session is not thread-safe)."""
 
-    def request(self, *args, **kwargs):
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         return _session().request(*args, **kwargs)
 
 
@@ -228,9 +229,9 @@ def run(container, url: str, *, appliances: int, buttons: int, days: int, seed: 
                     f"({time.monotonic() - started:.0f} s)")
     seconds = time.monotonic() - started
     c = stats.counts
-    result = {key: c[key] for key in ("orders_placed", "in_progress_answers", "orders_refused", "duplicate_orders",
-                                      "runout_days", "orders_above_threshold", "wrong_orders", "notifications",
-                                      "button_orders", "button_in_progress")}
+    result: dict[str, Any] = {key: c[key] for key in (
+        "orders_placed", "in_progress_answers", "orders_refused", "duplicate_orders", "runout_days",
+        "orders_above_threshold", "wrong_orders", "notifications", "button_orders", "button_in_progress")}
     result["late_deliveries"] = c["late_deliveries"]
     result["order_reasons"] = {k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("reason:")}
     result["errors"] = sum(stats.errors.values())

@@ -364,7 +364,7 @@ class Order(Aggregate):
         self.submit_attempts = 0  # tries the store did not answer (refused for now, or the reply was lost)
         # The idempotency key of the merged retailer order this order is sent in (or was tried in), when it
         # shares one with other orders of the household; None for an order sent on its own.
-        self.merge_group = None
+        self.merge_group: str | None = None
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
                      test=self.test, speaker=speaker)

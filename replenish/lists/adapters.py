@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
-    CursorResult,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from replenish.adapters.orm import UTCDateTime, metadata
+from replenish.adapters.orm import AnyRow, UTCDateTime, metadata, rowcount
 
 from .model import ListItem
 
@@ -54,7 +53,7 @@ _COLUMNS = ("id", "household_id", "phrase", "sku", "quantity", "position", "adde
             "claimed_by", "claimed_at")
 
 
-def _item(row) -> ListItem:
+def _item(row: AnyRow) -> ListItem:
     return ListItem(**{name: getattr(row, name) for name in _COLUMNS})
 
 
@@ -100,8 +99,7 @@ class ListRepository:
     def remove(self, ids: list[str]) -> int:
         if not ids:
             return 0
-        result: CursorResult = self.session.execute(delete(list_items).where(list_items.c.id.in_(ids)))  # type: ignore[assignment]
-        return result.rowcount
+        return rowcount(self.session.execute(delete(list_items).where(list_items.c.id.in_(ids))))
 
     def claim(self, ids: list[str], key: str | None, now: datetime | None) -> None:
         self.session.execute(update(list_items).where(list_items.c.id.in_(ids))

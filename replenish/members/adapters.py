@@ -1,7 +1,9 @@
 """The members' tables (on the core's metadata, so Alembic and ``create_all`` see them) and their repository."""
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from replenish.adapters.orm import UTCDateTime, metadata
+from replenish.adapters.orm import AnyRow, UTCDateTime, metadata
 from replenish.domain.model import as_utc
 
 from .model import ApprovalRequest, Member, RequestLine
@@ -79,18 +81,18 @@ _REQUEST = ("id", "household_id", "member_id", "channel", "status", "created_at"
             "decided_at", "order_id", "reason")
 
 
-def _member(row) -> Member:
+def _member(row: AnyRow) -> Member:
     return Member(**{name: getattr(row, name) for name in _MEMBER})
 
 
-def _request(row) -> ApprovalRequest:
+def _request(row: AnyRow) -> ApprovalRequest:
     values = {name: getattr(row, name) for name in _REQUEST}
     for name in ("created_at", "expires_at", "decided_at"):
         values[name] = as_utc(values[name])
     return ApprovalRequest(lines=[RequestLine(**line) for line in row.lines], **values)
 
 
-def _request_values(request: ApprovalRequest) -> dict:
+def _request_values(request: ApprovalRequest) -> dict[str, Any]:
     values = {name: getattr(request, name) for name in _REQUEST}
     values["lines"] = [{"sku": line.sku, "quantity": line.quantity, "title": line.title,
                         "unit_price_cents": line.unit_price_cents} for line in request.lines]
@@ -146,8 +148,8 @@ class MemberRepository:
         values = _request_values(request)
         self.session.execute(update(approval_requests).where(approval_requests.c.id == request.id).values(**values))
 
-    def requests(self, household_id: str, statuses: list[str] | None = None, member_id: str | None = None,
-                 limit: int = 50) -> list[ApprovalRequest]:
+    def requests(self, household_id: str, statuses: builtins.list[str] | None = None, member_id: str | None = None,
+                 limit: int = 50) -> builtins.list[ApprovalRequest]:
         stmt = select(approval_requests).where(approval_requests.c.household_id == household_id)
         if statuses:
             stmt = stmt.where(approval_requests.c.status.in_(statuses))
@@ -157,13 +159,13 @@ class MemberRepository:
                                                   approval_requests.c.id).limit(limit))
         return [_request(r) for r in rows]
 
-    def by_orders(self, order_ids: list[str]) -> dict[str, ApprovalRequest]:
+    def by_orders(self, order_ids: builtins.list[str]) -> dict[str, ApprovalRequest]:
         if not order_ids:
             return {}
         rows = self.session.execute(select(approval_requests).where(approval_requests.c.order_id.in_(order_ids)))
         return {r.order_id: _request(r) for r in rows}
 
-    def due_to_expire(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    def due_to_expire(self, now: datetime, limit: int = 500) -> builtins.list[tuple[str, str]]:
         rows = self.session.execute(select(approval_requests.c.household_id, approval_requests.c.id)
                                     .where(approval_requests.c.status == "pending",
                                            approval_requests.c.expires_at <= now).limit(limit))
@@ -177,7 +179,7 @@ class MemberRepository:
             self.session.execute(insert(member_orders).values(order_id=order_id, household_id=household_id,
                                                               member_id=member_id))
 
-    def order_owners(self, order_ids: list[str]) -> dict[str, str]:
+    def order_owners(self, order_ids: builtins.list[str]) -> dict[str, str]:
         if not order_ids:
             return {}
         rows = self.session.execute(select(member_orders.c.order_id, member_orders.c.member_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
@@ -23,6 +23,9 @@ from replenish.domain.model import hash_secret, new_id
 
 from . import scopes, service
 from .models import AUTH_METHODS, AuthorizationCode
+
+if TYPE_CHECKING:
+    from replenish.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class S256Challenge(CodeChallenge):
 class _Grants:
     """What both token grants need: the container, to reach the store and the clock."""
 
-    container: Any = None  # set on the grant class when the server is made (Authlib instantiates grants)
+    container: Container  # set on the grant's subclass when the server is made (Authlib instantiates grants)
 
     def _household(self, household_id: str) -> str | None:
         with self.container.uow() as uow:
@@ -119,7 +122,7 @@ class Revocation(RevocationEndpoint):
     """RFC 7009. Revoking either token of a link ends the whole link (its grant)."""
 
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
-    container = None
+    container: Container  # set on the endpoint's subclass when the server is made (Authlib instantiates it)
 
     def query_token(self, token_string, token_type_hint):
         now = self.container.clock()

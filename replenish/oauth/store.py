@@ -4,8 +4,10 @@ racing with the same code or refresh token cannot both win."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from replenish.adapters import orm
 from replenish.domain import model
@@ -19,7 +21,7 @@ _TOKEN_COLUMNS = (oauth_tokens.c.id, oauth_tokens.c.client_id, oauth_tokens.c.ho
 
 
 class OAuthStore:
-    def __init__(self, session):
+    def __init__(self, session: Session):
         self.session = session
 
     # -- clients --------------------------------------------------------------------------------------------
@@ -50,9 +52,10 @@ class OAuthStore:
 
     def live_links(self, now: datetime) -> dict[str, int]:
         """Linked households per client id."""
-        stmt = (select(oauth_tokens.c.client_id, func.count(func.distinct(oauth_tokens.c.household_id)))
+        stmt = (select(oauth_tokens.c.client_id,
+                       func.count(func.distinct(oauth_tokens.c.household_id)).label("households"))
                 .where(*_live(now)).group_by(oauth_tokens.c.client_id))
-        return {client_id: int(count) for client_id, count in self.session.execute(stmt)}
+        return {row.client_id: int(row.households) for row in self.session.execute(stmt)}
 
     # -- authorization codes --------------------------------------------------------------------------------
     def add_code(self, code: AuthorizationCode) -> None:
@@ -71,7 +74,7 @@ class OAuthStore:
         result = self.session.execute(update(oauth_codes).where(
             oauth_codes.c.code_hash == code_hash, oauth_codes.c.used_at.is_(None),
             oauth_codes.c.expires_at > now).values(used_at=now))
-        return result.rowcount == 1
+        return orm.rowcount(result) == 1
 
     def prune_codes(self, before: datetime) -> None:
         self.session.execute(delete(oauth_codes).where(oauth_codes.c.expires_at < before))
@@ -83,10 +86,10 @@ class OAuthStore:
         ended = or_(oauth_tokens.c.revoked_at < before,
                     and_(oauth_tokens.c.refresh_expires_at.is_not(None), oauth_tokens.c.refresh_expires_at < before),
                     and_(oauth_tokens.c.refresh_expires_at.is_(None), oauth_tokens.c.access_expires_at < before))
-        return self.session.execute(delete(oauth_tokens).where(ended)).rowcount
+        return orm.rowcount(self.session.execute(delete(oauth_tokens).where(ended)))
 
     # -- tokens ---------------------------------------------------------------------------------------------
-    def add_token(self, **values) -> None:
+    def add_token(self, **values: Any) -> None:
         self.session.execute(insert(oauth_tokens).values(**values))
 
     def token_by_access(self, access_hash: str, now: datetime) -> Token | None:
@@ -95,7 +98,7 @@ class OAuthStore:
     def token_by_refresh(self, refresh_hash: str, now: datetime) -> Token | None:
         return self._token(oauth_tokens.c.refresh_token_hash == refresh_hash, now)
 
-    def _token(self, where, now: datetime) -> Token | None:
+    def _token(self, where: ColumnElement[bool], now: datetime) -> Token | None:
         row = self.session.execute(select(*_TOKEN_COLUMNS).where(where)).first()
         return Token(**row._mapping, now=now) if row else None
 
@@ -103,14 +106,14 @@ class OAuthStore:
         """Ends one token (it was refreshed); False when something else ended it first."""
         result = self.session.execute(update(oauth_tokens).where(
             oauth_tokens.c.id == token_id, oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
-        return result.rowcount == 1
+        return orm.rowcount(result) == 1
 
     def revoke_grant(self, grant_id: str, now: datetime) -> int:
         self.session.execute(update(oauth_codes).where(oauth_codes.c.grant_id == grant_id,
                                                        oauth_codes.c.used_at.is_(None)).values(used_at=now))
         result = self.session.execute(update(oauth_tokens).where(
             oauth_tokens.c.grant_id == grant_id, oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
-        return result.rowcount
+        return orm.rowcount(result)
 
     def unlink(self, household_id: str, client_id: str, now: datetime) -> int:
         """Every token the client holds for the household, and any code not yet exchanged."""
@@ -120,22 +123,22 @@ class OAuthStore:
         result = self.session.execute(update(oauth_tokens).where(
             oauth_tokens.c.household_id == household_id, oauth_tokens.c.client_id == client_id,
             oauth_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
-        return result.rowcount
+        return orm.rowcount(result)
 
     def linked(self, household_id: str, now: datetime) -> list[tuple[Client, datetime, str]]:
         """The clients linked to a household: (client, first linked, every scope granted), oldest link first."""
         stmt = (select(oauth_tokens.c.client_id, oauth_tokens.c.linked_at, oauth_tokens.c.scope)
                 .where(oauth_tokens.c.household_id == household_id, *_live(now)))
-        found: dict[str, tuple[datetime, set]] = {}
-        for client_id, linked_at, scope in self.session.execute(stmt):
-            first, granted = found.get(client_id, (linked_at, set()))
-            found[client_id] = (min(first, linked_at), granted | set(scope.split()))
+        found: dict[str, tuple[datetime, set[str]]] = {}
+        for row in self.session.execute(stmt):
+            first, granted = found.get(row.client_id, (row.linked_at, set()))
+            found[row.client_id] = (min(first, row.linked_at), granted | set(row.scope.split()))
         clients = {c.id: c for c in self.clients()} if found else {}
         rows = [(clients[cid], first, " ".join(sorted(granted))) for cid, (first, granted) in found.items()
                 if cid in clients]
         return sorted(rows, key=lambda r: (r[1], r[0].name))
 
-    def household_for_access_token(self, access_hash: str, now: datetime):
+    def household_for_access_token(self, access_hash: str, now: datetime) -> tuple[model.Household, str] | None:
         """(household, scope) for a live access token, in one query: what the voice skill asks every turn."""
         stmt = (select(model.Household, oauth_tokens.c.scope)
                 .join(oauth_tokens, oauth_tokens.c.household_id == orm.households.c.id)
@@ -145,13 +148,13 @@ class OAuthStore:
         return (row[0], row[1]) if row else None
 
 
-def _live(now: datetime) -> tuple:
+def _live(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """A token that still works, or whose refresh token still does."""
     return (oauth_tokens.c.revoked_at.is_(None),
             (oauth_tokens.c.access_expires_at > now) | (oauth_tokens.c.refresh_expires_at > now))
 
 
-def _client(row) -> Client:
+def _client(row: orm.AnyRow) -> Client:
     values = dict(row._mapping)
     values["redirect_uris"] = list(values.get("redirect_uris") or [])
     return Client(**values)

@@ -10,8 +10,11 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import MutableMapping
+from typing import IO, Any
 
 import structlog
+from structlog.typing import Processor
 
 from replenish.web.logredact import redact
 
@@ -35,7 +38,7 @@ def current_request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
 
 
-def bind(**values) -> None:
+def bind(**values: Any) -> None:
     structlog.contextvars.bind_contextvars(**values)
 
 
@@ -43,14 +46,14 @@ def clear() -> None:
     structlog.contextvars.clear_contextvars()
 
 
-def _redact_strings(_logger, _name, event_dict: dict) -> dict:
+def _redact_strings(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = redact(value)
     return event_dict
 
 
-def _shared_processors() -> list:
+def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -60,10 +63,14 @@ def _shared_processors() -> list:
     ]
 
 
-_configured: dict = {}
+_configured: dict[str, bool] = {}
 
 
-def configure(level: int | str = logging.INFO, json: bool | None = None, stream=None) -> None:
+class _Handler(logging.StreamHandler):
+    _replenish = True  # the handler configure() installs (the next call replaces it)
+
+
+def configure(level: int | str = logging.INFO, json: bool | None = None, stream: IO[str] | None = None) -> None:
     """Sends every ``logging`` record and every structlog event to ``stream`` (stderr) as one line each.
     ``json`` defaults to "stderr is not a terminal". Safe to call again (the handler is replaced)."""
     stream = stream or sys.stderr
@@ -81,9 +88,8 @@ def configure(level: int | str = logging.INFO, json: bool | None = None, stream=
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, _redact_strings, renderer],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(formatter)
-    handler._replenish = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_replenish", False) or isinstance(h, logging.StreamHandler)
                 and not _is_test_handler(h)]:
@@ -95,9 +101,9 @@ def configure(level: int | str = logging.INFO, json: bool | None = None, stream=
     _configured["json"] = json
 
 
-def _is_test_handler(handler) -> bool:
+def _is_test_handler(handler: logging.Handler) -> bool:
     return type(handler).__module__.startswith("_pytest")
 
 
-def get_logger(name: str | None = None):
+def get_logger(name: str | None = None) -> Any:
     return structlog.stdlib.get_logger(name)

@@ -181,6 +181,7 @@ class ScrapeTimeCollector:
             log.warning("metrics: broker queue not readable (%s)", type(exc).__name__)
             return
         gauge = GaugeMetricFamily("replenish_celery_queue_depth", "Tasks waiting in the Celery queue", labels=["queue"])
+        # redis-py types its commands for its async client too (Awaitable | Any): this client is the synchronous one
         gauge.add_metric([settings.queue_name], float(depth))  # type: ignore[arg-type]
         yield gauge
 

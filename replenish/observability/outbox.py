@@ -23,7 +23,7 @@ class RequestTaggedOutbox(OutboxRepository):
         self.origins: dict[str, str] = {}  # order id -> request id, from the events this unit of work claimed
 
     def row(self, event, aggregate_id, household_id, now, handled: bool = False) -> dict:
-        row = OutboxRepository.row(event, aggregate_id, household_id, now, handled)
+        row = super().row(event, aggregate_id, household_id, now, handled)
         request_id = self.origins.get(aggregate_id or "") or current_request_id()
         if request_id:
             row["payload"] = {**row["payload"], "request_id": request_id}

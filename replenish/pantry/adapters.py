@@ -1,10 +1,10 @@
 """The stock levels table (on the core's metadata) and its repository."""
 from __future__ import annotations
 
-from sqlalchemy import Column, CursorResult, Float, ForeignKey, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Float, ForeignKey, String, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from replenish.adapters.orm import UTCDateTime, metadata
+from replenish.adapters.orm import UTCDateTime, metadata, rowcount
 
 from .model import StockLevel
 
@@ -52,6 +52,5 @@ class StockRepository:
                                                             stock_levels.c.line == level.line).values(**values))
 
     def remove(self, household_id: str, line: str) -> int:
-        result: CursorResult = self.session.execute(  # type: ignore[assignment]
-            delete(stock_levels).where(stock_levels.c.household_id == household_id, stock_levels.c.line == line))
-        return result.rowcount
+        return rowcount(self.session.execute(
+            delete(stock_levels).where(stock_levels.c.household_id == household_id, stock_levels.c.line == line)))

@@ -150,4 +150,4 @@ def _answer_chunk(rec: Recommender, history_for: Callable[[str], Sequence[Purcha
         answers = rec.resolve_many([(req.query, profiles[req.household], req.k) for _, req in resolves], now)
         for (i, req), cands in zip(resolves, answers, strict=False):
             out[i] = {"id": req.id, "results": _results(cands)}
-    return out  # type: ignore[return-value]
+    return [answer for answer in out if answer is not None]  # every line has its answer by now

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from scipy import sparse
 
 from catalog.model import Product
 from catalog.search import CatalogIndex
@@ -81,8 +82,10 @@ class Recommender:
         self.meta = meta or {}
         self.popular_lines = float(np.percentile(usage.lines, 90)) if usage.lines.size else 0.0
         self.known = np.ones(len(products), bool)  # in the catalog being served (see restrict_to)
-        self.sim = None  # product x product co-purchase neighbours (see neighbours), learned models only
-        self.cold = None  # ranker for requests where the household never bought a match (cold start)
+        # product x product co-purchase neighbours (see neighbours), learned models only
+        self.sim: sparse.csr_matrix | None = None
+        # ranker for requests where the household never bought a match (cold start)
+        self.cold: FlatForest | None = None
         self._profiles: OrderedDict[tuple, Profile] = OrderedDict()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
@@ -206,7 +209,8 @@ class Recommender:
         ``starts``: each request's first row (a request with no match bought goes to the cold ranker)."""
         c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
         cold_rows = np.zeros(X.shape[0], bool)
-        if self.__dict__.get("cold") is not None and X.shape[0]:
+        cold: FlatForest | None = self.__dict__.get("cold")  # models saved before it have none
+        if cold is not None and X.shape[0]:
             nonempty = np.flatnonzero(np.diff(np.r_[starts, X.shape[0]]) > 0)
             first = starts[nonempty]
             any_bought = np.zeros(starts.size, bool)
@@ -215,8 +219,8 @@ class Recommender:
         # no history: good matches people buy, in the category the phrase names
         out = 0.55 * c["text_rel"] + 0.3 * c["pop_rel"] + 0.15 * c["leaf_named"]
         known = ~no_history & ~cold_rows
-        if cold_rows.any():
-            out[cold_rows] = self.cold.proba(X[cold_rows])
+        if cold is not None and cold_rows.any():
+            out[cold_rows] = cold.proba(X[cold_rows])
         if known.any():
             if self.ranker is not None:
                 out[known] = self.ranker.proba(X[known])

@@ -118,7 +118,7 @@ class TimingModel:
     def predict(self, prof: Profile, pos: np.ndarray, rows: np.ndarray, usage: Usage
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = features(prof, pos, rows, usage, self.k)
-        if self.mid is None:
+        if self.mid is None or self.low is None or self.high is None:  # not fitted (``fit`` sets all three)
             mid = X[:, 0]
             return mid, mid * np.exp(-1.28 * SPREAD), mid * np.exp(1.28 * SPREAD)
         mid = np.maximum(self.mid.raw(X), 0.5)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from replenish.domain import events, model
 
@@ -18,9 +19,17 @@ from . import merging, messages
 from .ports import Message, Recipient
 from .views import order_view
 
+if TYPE_CHECKING:
+    from replenish.adapters.orm import AnyRow
+
+    from .handlers import Deps
+    from .unit_of_work import SqlAlchemyUnitOfWork
+
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[events.Event, object, object], None]
+# A consumer: (event, unit of work, deps). The event is of the class its name was registered with
+# (``events.load``): each consumer's own signature names that class, the table only its name.
+EventHandler = Callable[[Any, "SqlAlchemyUnitOfWork", "Deps"], None]
 ConsumerTable = Mapping[str, Iterable[EventHandler]]
 
 
@@ -43,7 +52,7 @@ class EventConsumers:
         return bool(self.table.get(event_name))
 
 
-def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
+def schedule_submission(event: events.OrderPlaced, uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     """An order with no cancel window is submitted as soon as this event is handled (with any others handled
     in the same transaction, in one exchange with the store); one with a window is left to the due-orders
     sweep, which submits it when the window closes."""
@@ -57,14 +66,14 @@ def schedule_submission(event: events.OrderPlaced, uow, deps) -> None:
         due.append(event.order_id)
 
 
-def submit_now(order_ids: list[str], deps) -> None:
+def submit_now(order_ids: list[str], deps: Deps) -> None:
     """Submits in this worker rather than in one more task per order. Orders the store did not answer are put
     back with a due time (the sweep tries them again); nothing here waits for the store to come back."""
     from .handlers import submit_orders
     submit_orders(order_ids, deps)
 
 
-def notify_household(event: events.OrderEvent, uow, deps) -> None:
+def notify_household(event: events.OrderEvent, uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     order = uow.orders.get(event.order_id)
     if order is None or order.test:  # a partner's test orders are the partner's business, not the household's
         return
@@ -74,8 +83,9 @@ def notify_household(event: events.OrderEvent, uow, deps) -> None:
     notify_household_of(uow, deps, order.household_id, event.name, text, order.id, {"status": order.status})
 
 
-def notify_household_of(uow, deps, household_id: str, kind: str, text: str, order_id: str | None = None,
-                        data: dict | None = None, *, channels: bool = True) -> None:
+def notify_household_of(uow: SqlAlchemyUnitOfWork, deps: Deps, household_id: str, kind: str, text: str,
+                        order_id: str | None = None, data: dict[str, Any] | None = None, *,
+                        channels: bool = True) -> None:
     """A notice in the household's feed, and on each of its channels that it wants this kind of news on
     (``channels=False``: the feed only, when the notice goes to people on their own contacts instead)."""
     uow.notifications.add(model.Notification(household_id, kind, text, "feed", order_id, created_at=deps.clock()))
@@ -96,8 +106,8 @@ def notify_household_of(uow, deps, household_id: str, kind: str, text: str, orde
                                                  created_at=deps.clock(), status=status))
 
 
-def notify_people(uow, deps, household_id: str, kind: str, text: str, people: list[Recipient],
-                  order_id: str | None = None) -> int:
+def notify_people(uow: SqlAlchemyUnitOfWork, deps: Deps, household_id: str, kind: str, text: str,
+                  people: list[Recipient], order_id: str | None = None) -> int:
     """The notice to each person on their own contact, through every channel that can reach one person (SNS's
     email and text); each delivery is recorded by channel and name ("sns to Alex"), a failure too, and one
     failing stops no other. Returns how many deliveries went out."""
@@ -121,7 +131,7 @@ def notify_people(uow, deps, household_id: str, kind: str, text: str, people: li
     return sent
 
 
-def notify_pin_locked(event: events.VoicePinLocked, uow, deps) -> None:
+def notify_pin_locked(event: events.VoicePinLocked, uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     text = (f"Someone said a wrong voice PIN three times in a row, so ordering by voice is locked for "
             f"{model.lockout_duration_words(event.minutes)}. If that was not you, change the PIN in Settings.")
     notify_household_of(uow, deps, event.household_id, event.name, text)
@@ -137,9 +147,9 @@ for _name in ORDER_NEWS:
     EVENT_CONSUMERS.setdefault(_name, []).append(notify_household)
 
 
-def _run_consumers(rows, uow, deps) -> None:
+def _run_consumers(rows: Sequence[AnyRow], uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     loaded = [(row, events.load(row.event_type, row.payload)) for row in rows]
-    order_ids = {getattr(event, "order_id", None) for _, event in loaded} - {None}
+    order_ids = {order_id for _, event in loaded if (order_id := getattr(event, "order_id", None)) is not None}
     if len(order_ids) > 1:  # one query for the orders (and one for their households) the consumers will read;
         # kept referenced for the transaction, as the session's identity map holds objects only weakly
         orders = uow.orders.get_many(order_ids)
@@ -149,7 +159,7 @@ def _run_consumers(rows, uow, deps) -> None:
             handler(event, uow, deps)
 
 
-def handle_event(event_id: int, deps) -> str:
+def handle_event(event_id: int, deps: Deps) -> str:
     with deps.uow() as uow:
         row = uow.outbox.claim(event_id, deps.clock())
         if row is None:
@@ -159,7 +169,7 @@ def handle_event(event_id: int, deps) -> str:
         return "handled"
 
 
-def handle_batch(deps, limit: int) -> int:
+def handle_batch(deps: Deps, limit: int) -> int:
     """Claims up to ``limit`` unhandled events and runs their consumers in one transaction. If that fails, each
     is tried on its own, and one that still fails waits (with backoff) rather than holding up the others.
     Returns how many events were taken."""
@@ -184,7 +194,7 @@ def handle_batch(deps, limit: int) -> int:
     return len(rows)
 
 
-def drain_outbox(deps, batch: int | None = None, max_batches: int = 50, linger: float | None = None) -> int:
+def drain_outbox(deps: Deps, batch: int | None = None, max_batches: int = 50, linger: float | None = None) -> int:
     """Handles unhandled events in batches until none are left. Busy outboxes get more drains: whenever a full
     batch is taken, another worker is asked to join in (the queue coalesces such requests).
 
@@ -207,7 +217,7 @@ def drain_outbox(deps, batch: int | None = None, max_batches: int = 50, linger: 
     return total
 
 
-def dispatch(event_ids: list[int], deps) -> None:
+def dispatch(event_ids: list[int], deps: Deps) -> None:
     """Hands freshly committed events to the queue. Nothing is written: an event that never arrives stays
     unhandled in the outbox, and the relay hands it over again after the grace period."""
     if event_ids:
@@ -216,7 +226,7 @@ def dispatch(event_ids: list[int], deps) -> None:
 
 # -- periodic jobs ----------------------------------------------------------------------------------------
 
-def relay_outbox(deps, grace: timedelta | None = None) -> int:
+def relay_outbox(deps: Deps, grace: timedelta | None = None) -> int:
     """Hands over again events committed but not handled after ``grace`` (the broker was down, a process
     died between commit and send). A duplicate is harmless: handling claims the event once."""
     grace = timedelta(seconds=deps.settings.relay_grace_seconds) if grace is None else grace
@@ -228,7 +238,7 @@ def relay_outbox(deps, grace: timedelta | None = None) -> int:
     return len(ids)
 
 
-def submit_due(deps, budget: float | None = None) -> int:
+def submit_due(deps: Deps, budget: float | None = None) -> int:
     """The due-orders sweep: submits, in batches of ``outbox_batch``, pending orders whose cancel window has
     closed, any that a dead worker left behind, and those the store did not answer whose next try is due. Runs
     for at most ``budget`` seconds (two sweep intervals by default); what is left goes to the next sweep, or to
@@ -247,7 +257,7 @@ def submit_due(deps, budget: float | None = None) -> int:
             return total
 
 
-def track_in_transit(deps) -> int:
+def track_in_transit(deps: Deps) -> int:
     with deps.uow() as uow:
         ids = uow.orders.in_transit(deps.clock() - timedelta(seconds=deps.settings.track_interval_seconds))
     for order_id in ids:

@@ -29,34 +29,40 @@ from .retry import SubmitBackoff
 from .views import limits_view, order_view
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from replenish.config import Settings
 
     from .event_handlers import EventConsumers
-    from .ports import FulfillmentGateway, Notifier, TaskQueue
+    from .ports import FulfillmentGateway, Locks, Notifier, SubmitResult, TaskQueue
+    from .recommendations import Recommendations
+    from .unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Deps:
-    uow: Callable[[], Any]
+    uow: Callable[[], SqlAlchemyUnitOfWork]
     clock: Callable[[], datetime]
     gateway: FulfillmentGateway
     notifiers: list[Notifier]
     queue: TaskQueue
-    locks: Any  # RedisLocks, or a test's
+    locks: Locks
     settings: Settings
-    recommendations: Any = None
-    consumers: EventConsumers | None = None  # the container's event consumers (the message bus sets it)
+    recommendations: Recommendations
+    consumers: EventConsumers  # the container's event consumers (the message bus owns them)
     # Called with a household id after its API tokens changed (issued, revoked): entrypoints that keep state
     # bound to a token hang their reaction here (the web ends the household's dashboard sessions).
-    token_listeners: list = field(default_factory=list)
+    token_listeners: list[Callable[[str], object]] = field(default_factory=list)
+    # The bus's PlaceOrder handler (members' replaces the core's): features that place orders go through it.
+    place_order: Callable[[commands.PlaceOrder, Deps], PlaceResult] | None = None
 
 
 @dataclass(frozen=True)
 class PlaceResult:
     status: str  # "order_placed" | "order_in_progress"
-    order: dict
+    order: dict[str, Any]
     replayed: bool = False
 
     @property
@@ -64,7 +70,7 @@ class PlaceResult:
         return self.order["id"]
 
 
-def _household(uow, household_id: str) -> model.Household:
+def _household(uow: SqlAlchemyUnitOfWork, household_id: str) -> model.Household:
     household = uow.households.get(household_id)
     if household is None:
         raise NotFound(f"No household {household_id!r}.", field="household_id")
@@ -88,11 +94,12 @@ def _check_limits(household: model.Household, total: int, spent: int) -> None:
                             spent_cents=spent, total_cents=total)
 
 
-def _replay(uow, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | None) -> PlaceResult | None:
+def _replay(uow: SqlAlchemyUnitOfWork, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | None
+            ) -> PlaceResult | None:
     """The order this command already made (``by_key``: same idempotency key), or the one in flight for its source
     (``in_flight``); None when neither."""
     if by_key is not None:
-        order = uow.orders.get(by_key)
+        order = uow.orders.require(by_key)
         asked = sorted(merged_lines(cmd.lines))
         if (sorted((line.sku, line.quantity) for line in order.lines) != asked or order.channel != cmd.channel
                 or (order.source_id or None) != (cmd.source_id or None)):
@@ -100,7 +107,7 @@ def _replay(uow, cmd: commands.PlaceOrder, by_key: str | None, in_flight: str | 
                                        field="Idempotency-Key")
         return PlaceResult("order_placed", order_view(order), replayed=True)
     if in_flight is not None:
-        return PlaceResult("order_in_progress", order_view(uow.orders.get(in_flight)))
+        return PlaceResult("order_in_progress", order_view(uow.orders.require(in_flight)))
     return None
 
 
@@ -110,7 +117,7 @@ def _source_key(cmd: commands.PlaceOrder) -> str | None:
     return None
 
 
-def _existing(uow, cmd: commands.PlaceOrder) -> PlaceResult | None:
+def _existing(uow: SqlAlchemyUnitOfWork, cmd: commands.PlaceOrder) -> PlaceResult | None:
     """``_replay`` looked up without a lock (after a unique index refused this command's order)."""
     _, by_key, in_flight = uow.households.lock_for_order(cmd.household_id, cmd.idempotency_key, _source_key(cmd))
     return _replay(uow, cmd, by_key, in_flight)
@@ -137,7 +144,7 @@ def place_order(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
 MAX_LINES = 25  # different products in one order
 
 
-def merged_lines(requests) -> list[tuple[str, int]]:
+def merged_lines(requests: Iterable[commands.LineRequest]) -> list[tuple[str, int]]:
     """The order's lines with each product once (repeated lines of a SKU added up), in first-seen order; the
     quantity rule (1 to ``MAX_QUANTITY`` of a product) applies to each product's total."""
     totals: dict[str, int] = {}
@@ -198,7 +205,7 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
         return PlaceResult("order_placed", order_view(order))
 
 
-def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
+def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict[str, Any]:
     now = deps.clock()
     with deps.uow() as uow:
         # locked: a sweep sending it at this moment finishes first (or skips it)
@@ -215,7 +222,7 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict:
         return order_view(order)
 
 
-def _cancel_merged(uow, order: model.Order, deps: Deps) -> None:
+def _cancel_merged(uow: SqlAlchemyUnitOfWork, order: model.Order, deps: Deps) -> None:
     """An order sent together with others: the store takes its lines off the shared order, or says it is too
     late (it has shipped), and then the order stands, with the reason."""
     others = [o for o in uow.orders.sharing_retailer_orders(order.household_id, [order.retailer_order_id])
@@ -290,7 +297,8 @@ def _retry_group_later(group: list[model.Order], deps: Deps, now: datetime, prob
         outcome[order.id] = _retry_later(order, deps, now, problem, delay)
 
 
-def _record_group_answer(uow, group: list[model.Order], answer, deps: Deps, now: datetime,
+def _record_group_answer(uow: SqlAlchemyUnitOfWork, group: list[model.Order], answer: SubmitResult, deps: Deps,
+                         now: datetime,
                          outcome: dict[str, str]) -> None:
     """Records the store's answer to one retailer order. Only the orders its booking holds become submitted (a
     key seen before is answered with the first booking, which may hold fewer or more of our orders); one of
@@ -301,6 +309,8 @@ def _record_group_answer(uow, group: list[model.Order], answer, deps: Deps, now:
             outcome[order.id] = order.status
         return
     rid = answer.retailer_order_id
+    if rid is None:  # never: submit_all makes an acceptance without the store's order id a TransientError
+        raise TransientError("the store accepted an order without giving its order id")
     booked = set(answer.order_ids) if answer.order_ids is not None else {o.id for o in group}
     sent = [o for o in group if o.id in booked]
     for order in group:
@@ -330,7 +340,8 @@ def _take_off(deps: Deps, retailer_order_id: str, order: model.Order) -> None:
                     retailer_order_id)
 
 
-def _submit_locked(uow, orders: list[model.Order], deps: Deps, now: datetime) -> dict[str, str]:
+def _submit_locked(uow: SqlAlchemyUnitOfWork, orders: list[model.Order], deps: Deps, now: datetime
+                   ) -> dict[str, str]:
     """Sends the due ones of ``orders`` (locked by this unit of work) to the store in one exchange and records
     each answer; returns each order's outcome. A household's orders go as one retailer order
     (``services.merging``), with its waiting ones when it chose so. Nothing is committed here."""
@@ -444,7 +455,7 @@ def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:
 HOUSEHOLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict:
+def create_household(cmd: commands.CreateHousehold, deps: Deps) -> dict[str, Any]:
     if not HOUSEHOLD_ID.fullmatch(cmd.household_id or ""):
         raise InvalidCommand("A household id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
                              f"or digit; {cmd.household_id!r} is not.", field="household_id")
@@ -477,7 +488,7 @@ def issue_token(cmd: commands.IssueToken, deps: Deps) -> str:
     return new_token(cmd, deps)["token"]
 
 
-def new_token(cmd: commands.IssueToken, deps: Deps) -> dict:
+def new_token(cmd: commands.IssueToken, deps: Deps) -> dict[str, Any]:
     """``issue_token`` with the token's list entry (id, label, prefix) beside the token itself."""
     label = (cmd.label or "api").strip()
     if not 1 <= len(label) <= 64 or not label.isprintable():
@@ -490,13 +501,13 @@ def new_token(cmd: commands.IssueToken, deps: Deps) -> dict:
         return {**token_view(token), "token": secret}
 
 
-def token_view(token: model.ApiToken) -> dict:
+def token_view(token: model.ApiToken) -> dict[str, Any]:
     """A token as lists show it: never the token, only its first characters."""
     return {"id": token.id, "label": token.label, "prefix": token.prefix, "created_at": model.iso(token.created_at),
             "revoked_at": model.iso(token.revoked_at)}
 
 
-def list_tokens(household_id: str, deps: Deps) -> list[dict]:
+def list_tokens(household_id: str, deps: Deps) -> list[dict[str, Any]]:
     with deps.uow() as uow:
         _household(uow, household_id)
         return [token_view(t) for t in uow.households.tokens(household_id)]
@@ -506,14 +517,14 @@ class LastToken(InvalidCommand):
     code = "last_token"
 
 
-def _live_token(uow, household_id: str, token_id: str) -> model.ApiToken:
+def _live_token(uow: SqlAlchemyUnitOfWork, household_id: str, token_id: str) -> model.ApiToken:
     token = uow.households.token(household_id, token_id)
     if token is None or not token.live:
         raise NotFound(f"No live token {token_id!r} for this household.", field="token_id")
     return token
 
 
-def revoke_token(cmd: commands.RevokeToken, deps: Deps) -> dict:
+def revoke_token(cmd: commands.RevokeToken, deps: Deps) -> dict[str, Any]:
     """Revokes a household token (the API refuses it at once, the household's dashboard sessions end). The last
     live one stays: rotate it instead, or nobody could sign in any more."""
     with deps.uow() as uow:
@@ -529,7 +540,7 @@ def revoke_token(cmd: commands.RevokeToken, deps: Deps) -> dict:
     return view
 
 
-def rotate_token(cmd: commands.RotateToken, deps: Deps) -> dict:
+def rotate_token(cmd: commands.RotateToken, deps: Deps) -> dict[str, Any]:
     """A new token with the old one's label; the old one is revoked in the same transaction."""
     with deps.uow() as uow:
         old = _live_token(uow, cmd.household_id, cmd.token_id)
@@ -542,7 +553,7 @@ def rotate_token(cmd: commands.RotateToken, deps: Deps) -> dict:
     return view
 
 
-def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
+def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict[str, Any]:
     """Changes the household's caps, cancel windows and voice settings; a value out of bounds (``model.check_cap``,
     ``model.check_cancel_window``) changes nothing."""
     caps = {name: model.check_cap(name, getattr(cmd, name)) for name in model.CAPS}
@@ -566,7 +577,7 @@ def update_limits(cmd: commands.UpdateLimits, deps: Deps) -> dict:
         return limits_view(limits)
 
 
-def set_voice_pin(cmd: commands.SetVoicePin, deps: Deps) -> dict:
+def set_voice_pin(cmd: commands.SetVoicePin, deps: Deps) -> dict[str, Any]:
     with deps.uow() as uow:
         limits = _household(uow, cmd.household_id).limits
         limits.set_pin(cmd.pin)
@@ -592,7 +603,7 @@ def check_voice_pin(cmd: commands.CheckVoicePin, deps: Deps) -> bool:
         return ok
 
 
-def set_notification_prefs(cmd: commands.SetNotificationPrefs, deps: Deps) -> dict:
+def set_notification_prefs(cmd: commands.SetNotificationPrefs, deps: Deps) -> dict[str, Any]:
     with deps.uow() as uow:
         limits = _household(uow, cmd.household_id).limits
         limits.set_notification_prefs(cmd.channels, cmd.topics, cmd.email, cmd.phone)
@@ -600,7 +611,10 @@ def set_notification_prefs(cmd: commands.SetNotificationPrefs, deps: Deps) -> di
         return limits.notify
 
 
-COMMAND_HANDLERS = {
+# A command's handler: (command, deps) -> its answer. The bus picks it by the command's class.
+CommandHandler = Callable[[Any, Deps], Any]
+
+COMMAND_HANDLERS: dict[type, CommandHandler] = {
     commands.SetNotificationPrefs: set_notification_prefs,
     commands.PlaceOrder: place_order,
     commands.CancelOrder: cancel_order,

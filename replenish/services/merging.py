@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from replenish.domain import model
+from replenish.domain import events, model
 
 from .ports import SubmitLine, SubmitPart, SubmitRequest
+
+if TYPE_CHECKING:
+    from .handlers import Deps
+    from .unit_of_work import SqlAlchemyUnitOfWork
 
 
 def group_key(order: model.Order, merge: bool = True) -> tuple[str, str]:
@@ -28,7 +33,8 @@ def group_key(order: model.Order, merge: bool = True) -> tuple[str, str]:
     return ("household", order.household_id)
 
 
-def joiners(uow, due: list[model.Order], households: dict, now: datetime, merge: bool = True) -> list[model.Order]:
+def joiners(uow: SqlAlchemyUnitOfWork, due: list[model.Order], households: dict[str, model.Household], now: datetime,
+            merge: bool = True) -> list[model.Order]:
     """Orders that go with ``due`` (locked here): the rest of each merged group tried before, and, for the
     households that chose to send their waiting orders together, their orders still inside their windows."""
     taken = {o.id for o in due}
@@ -97,19 +103,19 @@ def together_words(others: Iterable[model.Order]) -> str:
     return "your orders of " + ", of ".join(names[:-1]) + " and of " + names[-1]
 
 
-def deliveries_saved(uow, household_id: str, since: datetime) -> int:
+def deliveries_saved(uow: SqlAlchemyUnitOfWork, household_id: str, since: datetime) -> int:
     """Deliveries the household was spared since ``since`` by orders sent together (for the orders page and
     the weekly digest): each retailer order that carried n of its orders (not cancelled) counts n - 1."""
     return uow.orders.deliveries_saved(household_id, since)
 
 
-def sent_together(uow, household_id: str, orders: list[model.Order]) -> dict[str, str]:
+def sent_together(uow: SqlAlchemyUnitOfWork, household_id: str, orders: list[model.Order]) -> dict[str, str]:
     """For each of ``orders`` sent in a retailer order with others of the household: those others' products
     ("Bounty Paper Towels and 2 x Tide PODS"), by order id."""
     merged = [o for o in orders if o.merge_group and o.retailer_order_id]
     if not merged:
         return {}
-    by_retailer: dict[str, list[model.Order]] = {}
+    by_retailer: dict[str | None, list[model.Order]] = {}
     for order in uow.orders.sharing_retailer_orders(household_id, (o.retailer_order_id for o in merged)):
         by_retailer.setdefault(order.retailer_order_id, []).append(order)
     said = {}
@@ -121,7 +127,8 @@ def sent_together(uow, household_id: str, orders: list[model.Order]) -> dict[str
     return said
 
 
-def sent_together_notice(event, order: model.Order, time_zone: str | None, now: datetime) -> str:
+def sent_together_notice(event: events.OrderSentTogether, order: model.Order, time_zone: str | None, now: datetime
+                         ) -> str:
     """What the household is told when one of its orders went to the store in one delivery with others."""
     from . import messages
     others = list(event.together_with or [])
@@ -135,7 +142,7 @@ def sent_together_notice(event, order: model.Order, time_zone: str | None, now: 
     return text
 
 
-def notify_sent_together(event, uow, deps) -> None:
+def notify_sent_together(event: events.OrderSentTogether, uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
     """Consumer of OrderSentTogether: the household hears that this order shares a delivery (and, when it went
     before its cancel deadline, that it can still be cancelled)."""
     order = uow.orders.get(event.order_id)

@@ -8,18 +8,19 @@ from typing import Any
 
 from . import event_handlers
 from .event_handlers import EventConsumers
-from .handlers import Deps
+from .handlers import CommandHandler, Deps
+from .unit_of_work import SqlAlchemyUnitOfWork
 
 
 class MessageBus:
-    def __init__(self, deps: Deps, command_handlers: Mapping[type, Callable[[Any, Deps], Any]],
+    def __init__(self, deps: Deps, command_handlers: Mapping[type, CommandHandler],
                  consumers: EventConsumers):
         self.deps = deps
         self.command_handlers = dict(command_handlers)
         self.consumers = consumers
         deps.consumers = consumers  # the outbox drain, relay and sweeps reach them through the deps
 
-    def handle(self, command) -> Any:
+    def handle(self, command: object) -> Any:
         handler = self.command_handlers.get(type(command))
         if handler is None:
             raise TypeError(f"no handler for {type(command).__name__}")
@@ -29,5 +30,5 @@ class MessageBus:
         return event_handlers.handle_event(event_id, self.deps)
 
     @property
-    def uow(self):
+    def uow(self) -> Callable[[], SqlAlchemyUnitOfWork]:
         return self.deps.uow

@@ -1,9 +1,10 @@
 """Interfaces to outside services; bootstrap chooses each backend from configuration."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TransientError(Exception):
@@ -81,7 +82,7 @@ class Message:
     kind: str  # order_placed, order_shipped, ...
     text: str
     order_id: str | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,21 +106,28 @@ class Notifier(Protocol):
     # address confirms its subscription first) and ``unreach(key)`` takes it down.
 
 
-def submit_all(gateway, requests: list[SubmitRequest]) -> list:
+def submit_all(gateway: FulfillmentGateway, requests: list[SubmitRequest]) -> list[SubmitResult | TransientError]:
     """One answer per request, in order: a SubmitResult, or the TransientError that request met (the others
-    still go through). Any other error propagates."""
+    still go through). Any other error propagates. An acceptance without the store's order id is a
+    TransientError: the order could not be tracked, so it is tried again (the store finds its booking by key)."""
     if not requests:
         return []
     many = getattr(gateway, "submit_many", None)
     if many is not None:
-        return list(many(requests))
-    answers = []
+        return [_checked(answer) for answer in many(requests)]
+    answers: list[SubmitResult | TransientError] = []
     for request in requests:
         try:
-            answers.append(gateway.submit(request))
+            answers.append(_checked(gateway.submit(request)))
         except TransientError as exc:
             answers.append(exc)
     return answers
+
+
+def _checked(answer: SubmitResult | TransientError) -> SubmitResult | TransientError:
+    if isinstance(answer, SubmitResult) and answer.accepted and not answer.retailer_order_id:
+        return TransientError("the store accepted the order without giving its order id")
+    return answer
 
 
 class TaskQueue(Protocol):
@@ -135,6 +143,13 @@ class TaskQueue(Protocol):
 
     def track_order(self, order_id: str, countdown: float = 0) -> None: ...
 
+    def send(self, task_name: str, *args: object) -> None:
+        """Any other task by its name (a feature's own: a partner webhook's delivery)."""
+
 
 class Locks(Protocol):
-    def hold(self, name: str, timeout: float = 10.0): ...
+    """Named locks across processes. ``hold`` waits up to ``wait`` seconds for the lock (then raises a
+    TransientError); ``timeout`` is how long it lives if its holder dies. What the context gives is the adapter's
+    handle (whether a lock is actually held)."""
+
+    def hold(self, name: str, timeout: float = 10.0, wait: float = 5.0) -> AbstractContextManager[object]: ...

@@ -19,6 +19,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from cachetools import TTLCache
+
+if TYPE_CHECKING:
+    from replenish.domain.history import Purchase
+    from replenish.recommend import Recommender
+    from replenish.recommend.recommender import Candidate, Timing
+
+    from .unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +38,23 @@ ZONE_SECONDS = 300.0  # how long a household's time zone is kept (a household se
 
 
 class Recommendations:
-    def __init__(self, uow_factory: Callable, model_dir: Path, clock: Callable, check_seconds: float = CHECK_SECONDS,
+    def __init__(self, uow_factory: Callable[[], SqlAlchemyUnitOfWork], model_dir: Path,
+                 clock: Callable[[], datetime], check_seconds: float = CHECK_SECONDS,
                  timer: Callable[[], float] = time.monotonic):
         self.uow_factory = uow_factory
         self.root_dir = Path(model_dir)
         self.clock = clock
         self.check_seconds = check_seconds
         self._timer = timer  # seconds, for what is kept a while (the served model's checks, time zones)
-        self._model = None
+        self._model: Recommender | None = None
         self._lock = threading.Lock()
-        self._histories: dict[str, tuple[tuple[int, int], list]] = {}
-        from cachetools import TTLCache
-        self._zones: TTLCache = TTLCache(maxsize=4096, ttl=ZONE_SECONDS, timer=timer)
+        self._histories: dict[str, tuple[tuple[int, int], list[Purchase]]] = {}
+        self._zones: TTLCache[str, ZoneInfo] = TTLCache(maxsize=4096, ttl=ZONE_SECONDS, timer=timer)
         self._zones_lock = threading.Lock()
-        self._status: dict = {"model": "not loaded"}
+        self._status: dict[str, Any] = {"model": "not loaded"}
         self._checked_at = 0.0
-        self._seen: tuple | None = None  # (pointer text, catalog stamp) the served model was made for
+        # (pointer text, catalog stamp) the served model was made for
+        self._seen: tuple[str, tuple[int, str]] | None = None
         self._said: set[str] = set()  # reasons already logged (a log line once, not once per request)
         self._model_dir: Path | None = None
         self._trained_max_id = 0  # newest purchase the served model was trained on (0: baseline)
@@ -58,14 +70,17 @@ class Recommendations:
         return self._model_dir
 
     @property
-    def model(self):
+    def model(self) -> Recommender:
         if self._model is None or self._timer() - self._checked_at > self.check_seconds:
             with self._lock:
                 if self._model is None:
                     self._model = self._load()
                 elif self._timer() - self._checked_at > self.check_seconds:
                     self._recheck()
-        return self._model
+                model = self._model
+        else:
+            model = self._model
+        return model
 
     def _pointer(self) -> str:
         from replenish.recommend.store import POINTER
@@ -88,7 +103,7 @@ class Recommendations:
         if self._seen != (self._pointer(), stamp) or not history_kept:
             self._model = self._load()
 
-    def _load(self):
+    def _load(self) -> Recommender:
         from replenish.recommend import Recommender
         from replenish.recommend.identity import Fingerprint, current, verdict
         from replenish.recommend.store import read_latest_meta
@@ -98,36 +113,36 @@ class Recommendations:
             now = current(uow.session)
             catalog = uow.products.all()
             meta = read_latest_meta(self.model_dir) if pointer else None
+            trained = Fingerprint.from_dict(meta.get("fingerprint")) if meta is not None else None
             if meta is None:
                 kind, why = "none", f"no trained model for this database in {self.model_dir}"
             else:
-                kind, why = verdict(Fingerprint.from_dict(meta.get("fingerprint")), now, uow.session)
+                kind, why = verdict(trained, now, uow.session)
         self._seen = (pointer, (now.products, now.sku_hash))
         self._trained_max_id = 0
         on_catalog = {p.sku: p.available for p in catalog}
-        model = None
-        if kind in ("ok", "catalog_changed"):
+        # served only when trained on this database (``verdict`` says so only for a fingerprint it was given)
+        if meta is not None and trained is not None and kind in ("ok", "catalog_changed"):
             model = Recommender.load_latest(self.model_dir)
-            if model is None:
-                kind, why = "unreadable", f"the model in {self.model_dir} could not be loaded (see the log): retrain it"
-        if model is None:
-            self._say(f"recommender: serving catalog baselines: {why}")
-            self._status = {"model": "baseline", "reason": kind, "detail": why,
-                            "version": meta.get("version") if meta else None, "model_dir": str(self.model_dir)}
-            return Recommender.baseline(catalog)
-        self._trained_max_id = Fingerprint.from_dict(meta.get("fingerprint")).history_max_id
-        if kind == "catalog_changed":
-            self._say(f"recommender: model {meta.get('version')}: {why}")
-        self._status = {"model": "learned", "reason": kind, "detail": why, "version": meta.get("version"),
-                        "trained_until": meta.get("trained_until"), "model_dir": str(self.model_dir)}
-        return model.restrict_to(on_catalog)
+            if model is not None:
+                self._trained_max_id = trained.history_max_id
+                if kind == "catalog_changed":
+                    self._say(f"recommender: model {meta.get('version')}: {why}")
+                self._status = {"model": "learned", "reason": kind, "detail": why, "version": meta.get("version"),
+                                "trained_until": meta.get("trained_until"), "model_dir": str(self.model_dir)}
+                return model.restrict_to(on_catalog)
+            kind, why = "unreadable", f"the model in {self.model_dir} could not be loaded (see the log): retrain it"
+        self._say(f"recommender: serving catalog baselines: {why}")
+        self._status = {"model": "baseline", "reason": kind, "detail": why,
+                        "version": meta.get("version") if meta else None, "model_dir": str(self.model_dir)}
+        return Recommender.baseline(catalog)
 
     def _say(self, line: str) -> None:
         if line not in self._said:
             self._said.add(line)
             log.warning(line)
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """What the recommender serves and why, for ``/healthz``: ``{"model": "learned" | "baseline",
         "reason": ..., "detail": ..., "version": ..., "loaded": bool}``. Cheap and never raises: before
         the model is loaded it reads only the model's metadata and the database's fingerprint."""
@@ -139,7 +154,7 @@ class Recommendations:
         except Exception as exc:  # the health page reports it rather than failing
             return {"model": "error", "detail": f"{type(exc).__name__}"}
 
-    def _preview(self) -> dict:
+    def _preview(self) -> dict[str, Any]:
         from replenish.recommend.identity import Fingerprint, current, verdict
         from replenish.recommend.store import read_latest_meta
         meta = read_latest_meta(self.model_dir) if self._pointer() else None
@@ -156,7 +171,7 @@ class Recommendations:
             self._model = None
 
     # -- per household -----------------------------------------------------------------------------
-    def history(self, household_id: str):
+    def history(self, household_id: str) -> list[Purchase]:
         """A household's purchases, cached until one is added (a cheap count-and-newest-id check)."""
         with self.uow_factory() as uow:
             stamp = uow.purchases.stamp(household_id)
@@ -169,7 +184,7 @@ class Recommendations:
         self._histories[household_id] = (stamp, history)
         return history
 
-    def _zone(self, household_id: str):
+    def _zone(self, household_id: str) -> ZoneInfo:
         """The household's time zone (kept a few minutes: a household seldom moves)."""
         with self._zones_lock:
             zone = self._zones.get(household_id)
@@ -182,37 +197,39 @@ class Recommendations:
                 self._zones[household_id] = zone
         return zone
 
-    def _read_by(self, model, household_id: str, history, now: datetime):
+    def _read_by(self, model: Recommender, household_id: str, history: list[Purchase], now: datetime
+                 ) -> list[Purchase]:
         """The household's history, its profile marked with the household's calendar (its reasons say
         dates as the household reads them)."""
         if history:
             model.profile(history).memo["reader"] = (self._zone(household_id), now)
         return history
 
-    def resolve(self, household_id: str, phrase: str, k: int = 3, now: datetime | None = None):
+    def resolve(self, household_id: str, phrase: str, k: int = 3, now: datetime | None = None) -> list[Candidate]:
         model, now = self.model, now or self.clock()
         return model.resolve(phrase, self._read_by(model, household_id, self.history(household_id), now), k=k,
                              now=now)
 
-    def buy_again(self, household_id: str, k: int = 10, now: datetime | None = None):
+    def buy_again(self, household_id: str, k: int = 10, now: datetime | None = None) -> list[Candidate]:
         model, now = self.model, now or self.clock()
         return model.buy_again(self._read_by(model, household_id, self.history(household_id), now), k=k, now=now)
 
-    def next_purchase(self, household_id: str, sku: str, now: datetime | None = None):
+    def next_purchase(self, household_id: str, sku: str, now: datetime | None = None) -> Timing | None:
         return self.model.next_purchase(self.history(household_id), sku, now=now or self.clock())
 
-    def running_low(self, household_id: str, horizon_days: float = 7, k: int = 10, now: datetime | None = None):
+    def running_low(self, household_id: str, horizon_days: float = 7, k: int = 10, now: datetime | None = None
+                    ) -> list[Timing]:
         return self.model.running_low(self.history(household_id), now=now or self.clock(),
                                       horizon_days=horizon_days, k=k)
 
-    def forecast(self, household_id: str, k: int = 12, now: datetime | None = None):
+    def forecast(self, household_id: str, k: int = 12, now: datetime | None = None) -> list[Timing]:
         """Every product the household still buys regularly, soonest run-out first (the dashboard chart)."""
         return self.model.forecast(self.history(household_id), now=now or self.clock(), k=k)
 
     def quantity(self, household_id: str, sku: str) -> int:
         return self.model.quantity(self.history(household_id), sku)
 
-    def batch(self, lines: Iterable[str], now: datetime | None = None) -> Iterator[dict]:
+    def batch(self, lines: Iterable[str], now: datetime | None = None) -> Iterator[dict[str, Any]]:
         """``recommend batch``: the same model, clock and histories as every other answer (one moment for
         the whole batch: the clock is read once)."""
         from replenish.recommend.batch import run_batch
@@ -220,7 +237,7 @@ class Recommendations:
         return run_batch(model, lambda household_id: self._read_by(model, household_id, self.history(household_id),
                                                                     now), lines, now=now)
 
-    def retrain(self, progress=None) -> str | None:
+    def retrain(self, progress: Callable[[str, float], None] | None = None) -> str | None:
         """Fits every model on the stored history and serves the new version from now on."""
         from replenish.recommend import Recommender
         from replenish.recommend.identity import current

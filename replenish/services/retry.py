@@ -12,6 +12,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from replenish.config import Settings
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class SubmitBackoff:
     give_up_after: float = 2 * 3600.0  # the tries' nominal waits add up to this: then the order fails
 
     @classmethod
-    def from_settings(cls, settings) -> SubmitBackoff:
+    def from_settings(cls, settings: Settings) -> SubmitBackoff:
         return cls(settings.submit_retry_base, settings.submit_retry_cap, settings.submit_give_up)
 
     def nominal(self, attempts: int) -> float:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from replenish.adapters import repository
 from replenish.domain.errors import ConcurrentUpdate, Conflict, DuplicateEntry
+from replenish.domain.events import Event
 from replenish.domain.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ log = logging.getLogger(__name__)
 class Committed:
     """What a commit wrote: every event (the order timeline's new entries) and the outbox ids of those some
     consumer must handle."""
-    events: list = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     to_handle: list[int] = field(default_factory=list)
 
 
@@ -34,16 +38,35 @@ PostCommitHook = Callable[[Committed], None]
 
 def as_conflict(exc: BaseException) -> Conflict | None:
     """The domain conflict a database error stands for, if it is one."""
-    if isinstance(exc, IntegrityError):
-        return DuplicateEntry("Someone else saved the same thing at the same moment.")
-    if isinstance(exc, StaleDataError):
-        return ConcurrentUpdate("Someone else changed this at the same moment.")
+    if isinstance(exc, IntegrityError | StaleDataError):
+        return _conflict(exc)
     return None
 
 
+def _conflict(exc: IntegrityError | StaleDataError) -> Conflict:
+    if isinstance(exc, IntegrityError):
+        return DuplicateEntry("Someone else saved the same thing at the same moment.")
+    return ConcurrentUpdate("Someone else changed this at the same moment.")
+
+
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker, *, hooks: Sequence[PostCommitHook] = (),
-                 clock: Callable = utcnow, needs_handling: Callable[[str], bool] = lambda name: True,
+    orders: repository.OrderRepository
+    households: repository.HouseholdRepository
+    products: repository.ProductRepository
+    purchases: repository.PurchaseRepository
+    outbox: repository.OutboxRepository
+    notifications: repository.NotificationRepository
+    extra_seen: set[Any]  # other aggregates that record events (devices, buttons)
+    context: dict[str, Any]  # scratch space for consumers sharing this transaction (batched follow-ups)
+
+    if TYPE_CHECKING:
+        # The feature packages' repositories (``uow.devices``, ``uow.lists``, ...), set by name in ``__enter__``
+        # from their wiring's REPOSITORIES: the core does not import the features (decision 0010), so it cannot
+        # name their types.
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init__(self, session_factory: sessionmaker[Session], *, hooks: Sequence[PostCommitHook] = (),
+                 clock: Callable[[], datetime] = utcnow, needs_handling: Callable[[str], bool] = lambda name: True,
                  repositories: dict[str, Callable[[Session], object]] | None = None):
         self.session_factory = session_factory
         self.hooks = tuple(hooks)  # run after every commit (bootstrap gives them)
@@ -51,23 +74,32 @@ class SqlAlchemyUnitOfWork:
         self.clock = clock
         self.needs_handling = needs_handling
         self._on_commit: list[PostCommitHook] = []
-        self.session: Session | None = None
+        self._events: list[Event] = []
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """This unit of work's session: there is one only inside its ``with`` block."""
+        if self._session is None:
+            raise RuntimeError("the unit of work has no session outside its with block")
+        return self._session
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
-        self.session = self.session_factory()
-        self.orders = repository.OrderRepository(self.session)
-        self.households = repository.HouseholdRepository(self.session)
-        self.products = repository.ProductRepository(self.session)
-        self.purchases = repository.PurchaseRepository(self.session)
-        self.outbox = repository.OutboxRepository(self.session)
-        self.notifications = repository.NotificationRepository(self.session)
+        self._session = session = self.session_factory()
+        self.orders = repository.OrderRepository(session)
+        self.households = repository.HouseholdRepository(session)
+        self.products = repository.ProductRepository(session)
+        self.purchases = repository.PurchaseRepository(session)
+        self.outbox = repository.OutboxRepository(session)
+        self.notifications = repository.NotificationRepository(session)
         for name, make in self.repositories.items():
-            setattr(self, name, make(self.session))
-        self.extra_seen: set = set()  # other aggregates that record events (devices, buttons)
-        self.context: dict = {}  # scratch space for consumers sharing this transaction (batched follow-ups)
+            setattr(self, name, make(session))
+        self.extra_seen = set()
+        self.context = {}
         return self
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         try:
             self.rollback()
         finally:
@@ -81,14 +113,15 @@ class SqlAlchemyUnitOfWork:
         for this transaction only."""
         self._on_commit.append(lambda committed: callback())
 
-    def track(self, aggregate) -> None:
+    def track(self, aggregate: object) -> None:
         """Registers an aggregate whose ``events`` must reach the outbox on commit."""
         self.extra_seen.add(aggregate)
 
     def _write_events(self) -> list[int]:
         """Writes every new event to the outbox; returns the ids of those some consumer must handle.
         Events nobody consumes are recorded (they are the order's timeline) as already handled."""
-        rows, consumed = [], []
+        rows: list[dict[str, Any]] = []
+        consumed: list[bool] = []
         self._events = []
         now = self.clock()
         for aggregate in list(self.orders.seen) + list(self.extra_seen):
@@ -113,7 +146,7 @@ class SqlAlchemyUnitOfWork:
             self.session.commit()
         except (IntegrityError, StaleDataError) as exc:
             self.session.rollback()
-            raise as_conflict(exc) from exc
+            raise _conflict(exc) from exc
         committed = Committed(self._events, event_ids)
         hooks, self._on_commit = [*self.hooks, *self._on_commit], []
         for hook in hooks:
@@ -123,5 +156,5 @@ class SqlAlchemyUnitOfWork:
                 log.exception("a post-commit hook failed")
 
     def rollback(self) -> None:
-        if self.session is not None:
-            self.session.rollback()
+        if self._session is not None:
+            self._session.rollback()

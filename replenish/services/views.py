@@ -1,10 +1,12 @@
 """Read-side shapes handed to entrypoints: plain dicts, safe to use after the session is closed."""
 from __future__ import annotations
 
+from typing import Any
+
 from replenish.domain import model
 
 
-def order_view(order: model.Order) -> dict:
+def order_view(order: model.Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "household_id": order.household_id,
@@ -34,7 +36,7 @@ def order_view(order: model.Order) -> dict:
     }
 
 
-def limits_view(limits: model.Limits) -> dict:
+def limits_view(limits: model.Limits) -> dict[str, Any]:
     return {
         "per_order_cap_cents": limits.per_order_cap_cents,
         "per_month_cap_cents": limits.per_month_cap_cents,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -22,6 +23,9 @@ from skills.verify import RequestVerifier, VerificationError
 
 from .auth import container
 from .errors import error_body
+
+if TYPE_CHECKING:
+    from replenish.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +62,12 @@ def _verifier() -> RequestVerifier:
     return _app_once(_VERIFIER, lambda: _make_verifier(container()))
 
 
-def _make_verifier(c) -> RequestVerifier:
+def _make_verifier(c: Container) -> RequestVerifier:
+    """Amazon's certificate store and fetcher unless the container gives its own (a test's PKI)."""
     skill_ids = tuple(c.settings.alexa_skill_ids or ())
-    kwargs = {"skill_ids": skill_ids, "clock": system_clock}
-    if c.alexa_cert_store is not None:
-        kwargs["store"] = c.alexa_cert_store
     if c.alexa_fetch_cert is not None:
-        kwargs["fetch_cert"] = c.alexa_fetch_cert
-    return RequestVerifier(**kwargs)
+        return RequestVerifier(c.alexa_cert_store, skill_ids, clock=system_clock, fetch_cert=c.alexa_fetch_cert)
+    return RequestVerifier(c.alexa_cert_store, skill_ids, clock=system_clock)
 
 
 def _reject(reason: str, code: str = "invalid_request"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, StringField
@@ -71,6 +72,8 @@ class WholeNumberField(Field):
     """A whole number typed as digits; empty gives ``default`` (none: empty is a problem too). Anything else is
     the field's ``message``."""
 
+    data: Any  # an int once the form validated (``pre_validate`` refuses None)
+
     def __init__(self, label: str, message: str, **kwargs):
         super().__init__(label, **kwargs)
         self.message = message
@@ -123,6 +126,8 @@ def quantity_field(label: str = "Quantity", default: int | None = 1) -> WholeNum
 
 class NumberField(Field):
     """A number as typed ("10", "2.5"); ``data`` is a float, None for an empty field (``required``: a problem)."""
+
+    data: Any  # a float once the form validated, when ``required``
 
     def __init__(self, label: str, message: str, required: bool = True, **kwargs):
         super().__init__(label, **kwargs)

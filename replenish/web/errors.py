@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, current_app, has_app_context, jsonify, request
 from pydantic import ValidationError
@@ -56,8 +57,8 @@ class ApiError(Exception):
         self.details = details
 
 
-def error_body(code: str, message: str, field: str | None = None, **details) -> dict:
-    error = {"code": code, "message": message}
+def error_body(code: str, message: str, field: str | None = None, **details: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
     if details:

@@ -35,7 +35,7 @@ class ReadyOut(BaseModel):
 @operation("Is the process up", {200: HealthOut, 503: HealthOut}, auth="none", tag="health")
 def healthz():
     container = current_app.extensions["replenish"]
-    checks = {}
+    checks: dict[str, Any] = {}
     try:
         with container.engine.connect() as conn:
             conn.execute(text("select 1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _SECRET_PATHS = re.compile(r"(/dashboard/link/)[^\s/?\"]+")
 
@@ -31,17 +32,24 @@ def install(logger_name: str = "werkzeug") -> None:
         logger.addFilter(RedactSecrets())
 
 
-try:  # gunicorn is there in services mode; `logger_class` in infra/gunicorn.conf.py names this
-    from gunicorn.glogging import Logger as _GunicornLogger
+def _gunicorn_logger() -> type[Any] | None:
+    """gunicorn's logger with the redaction, or None without gunicorn (the embedded mode does not need it)."""
+    try:  # gunicorn is there in services mode
+        from gunicorn.glogging import Logger
+    except ImportError:  # pragma: no cover
+        return None
 
-    class GunicornLogger(_GunicornLogger):
+    class GunicornLogger(Logger):
         """gunicorn's logger with the request line's secrets redacted from every access log line."""
 
-        def atoms(self, resp, req, environ, request_time):
+        def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
             atoms = super().atoms(resp, req, environ, request_time)
             for key in ("r", "U", "f", "{raw_uri}e"):
                 if isinstance(atoms.get(key), str):
                     atoms[key] = redact(atoms[key])
             return atoms
-except ImportError:  # pragma: no cover - the embedded mode does not need gunicorn
-    GunicornLogger = None  # type: ignore[misc, assignment]
+    return GunicornLogger
+
+
+# `logger_class` in infra/gunicorn.conf.py names this
+GunicornLogger = _gunicorn_logger()

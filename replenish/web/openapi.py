@@ -14,16 +14,21 @@ from typing import Any, Literal
 
 from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema, models_json_schema
+from pydantic.config import JsonDict
+from pydantic.json_schema import JsonSchemaMode, SkipJsonSchema, models_json_schema
 
 REF = "#/components/schemas/{model}"
 Auth = Literal["household", "signature", "oauth_client", "none"]
 
 
 # -- the shared error shapes -----------------------------------------------------------------------------------
-def _omitted():
+def _omitted() -> Any:
     """A field that is left out, never null, when it has no value (its schema has no default)."""
-    return Field(default=None, json_schema_extra=lambda schema: schema.pop("default", None))
+    return Field(default=None, json_schema_extra=_without_default)
+
+
+def _without_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
 
 
 class Problem(BaseModel):
@@ -127,7 +132,7 @@ def _op_of(app: Flask, endpoint: str) -> Operation | None:
 
 def undocumented(app: Flask) -> list[str]:
     """``METHOD /rule`` of every API route without a declaration."""
-    return sorted(f"{','.join(sorted(rule.methods - {'HEAD', 'OPTIONS'}))} {rule.rule}"
+    return sorted(f"{','.join(sorted((rule.methods or set()) - {'HEAD', 'OPTIONS'}))} {rule.rule}"
                   for rule in app.url_map.iter_rules()
                   if not NOT_API.match(rule.endpoint) and _op_of(app, rule.endpoint) is None)
 
@@ -146,7 +151,7 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The first response is stored for 24 h; the same key with another body is a 422.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 PATH_PARAM = {"type": "string", "minLength": 1, "maxLength": 64}
-SECURITY = {"household": [{"household": []}], "signature": [{"signature": []}],
+SECURITY: dict[Auth, list[dict[str, list[str]]]] = {"household": [{"household": []}], "signature": [{"signature": []}],
             "oauth_client": [{"oauth_client": []}, {}], "none": []}
 SECURITY_SCHEMES = {
     "household": {"type": "http", "scheme": "bearer",
@@ -173,9 +178,9 @@ def document(app: Flask) -> dict:
         if op is None:
             continue
         path = _RULE_PARAM.sub(r"{\1}", rule.rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((path, method.lower(), _RULE_PARAM.findall(rule.rule), op))
-    models: set[tuple[type[BaseModel], str]] = set()
+    models: set[tuple[type[BaseModel], JsonSchemaMode]] = set()
     for *_, op in found:
         for model in (op.body, op.form):
             if model is not None:
@@ -186,7 +191,7 @@ def document(app: Flask) -> dict:
     refs, top = models_json_schema(ordered, ref_template=REF)
     schemas = dict(top.get("$defs", {}))
 
-    def ref(model: type[BaseModel], mode: str) -> str:
+    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> str:
         return refs[(model, mode)]["$ref"]
 
     paths: dict[str, dict] = {}

@@ -20,10 +20,14 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
+
+if TYPE_CHECKING:
+    from flask import Flask, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +136,14 @@ class ServerSession(CallbackDict, SessionMixin):
         self.started_max_age: int | None = None  # set by ``start``: the cookie to send lasts this many seconds
 
 
+class _CookieFlags(TypedDict):
+    domain: str | None
+    path: str
+    secure: bool
+    samesite: str | None
+    httponly: bool
+
+
 class RedisSessionInterface(SessionInterface):
     """Flask's session interface over ``SessionStore``: views keep using ``session[...]`` as before."""
 
@@ -141,7 +153,7 @@ class RedisSessionInterface(SessionInterface):
         self._warned_at = -math.inf
 
     # -- Flask's interface --------------------------------------------------------------------------------
-    def open_session(self, app, request) -> ServerSession:
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > MAX_SID:
             return ServerSession()  # no Redis read for a request without our cookie (the API, devices)
@@ -162,19 +174,22 @@ class RedisSessionInterface(SessionInterface):
             return ServerSession()
         return ServerSession(record["data"], sid=sid, created_at=created_at)
 
-    def save_session(self, app, session: ServerSession, response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, ServerSession):  # never: Flask hands back what open_session made
+            return
         if session.sid is not None or session.ended or session.unavailable:
             response.vary.add("Cookie")  # the answer depends on who is signed in
         if session.unavailable:
             return
         name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
-        flags = {"domain": domain, "path": path, "secure": self.get_cookie_secure(app),
+        flags: _CookieFlags = {"domain": domain, "path": path, "secure": self.get_cookie_secure(app),
                  "samesite": self.get_cookie_samesite(app), "httponly": self.get_cookie_httponly(app)}
         if session.ended and not session:
             response.delete_cookie(name, **flags)
             return
         # The cookie's end is relative (Max-Age), so a browser whose clock differs from ours keeps it as long.
-        if session.started_max_age is not None:  # signed in during this request: the record is already written
+        # signed in during this request (``start``): the record is already written
+        if session.started_max_age is not None and session.sid is not None:
             if session.modified:
                 self._update(session)
             response.set_cookie(name, session.sid, max_age=session.started_max_age, **flags)
@@ -214,6 +229,8 @@ class RedisSessionInterface(SessionInterface):
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _update(self, session: ServerSession) -> None:
+        if session.sid is None:  # never written: nothing to update
+            return
         try:
             if not self.store.update(session.sid, session.created_at or 0.0, dict(session), self.clock()):
                 log.info("dashboard session ended while a request was using it; its changes are dropped")

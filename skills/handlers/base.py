@@ -24,7 +24,7 @@ class VoiceHandler(AbstractRequestHandler):
     def can_handle(self, handler_input):
         if self.intent is not None:
             return is_intent_name(self.intent)(handler_input)
-        return is_request_type(self.request_type)(handler_input)
+        return self.request_type is not None and is_request_type(self.request_type)(handler_input)
 
     def handle(self, handler_input):
         turn = turn_of(handler_input)

@@ -86,7 +86,7 @@ def add_to_list(turn: Turn, phrases: list[str], quantity: int) -> Say:
     strength, best = _best(turn, phrases)
     strong = best is not None and strength >= dialog.STRONG_MATCH
     try:
-        view = turn.bus.handle(AddToList(turn.household_id, phrase=phrase, quantity=quantity, added_by="voice",
+        view = turn.bus.handle(AddToList(turn.household, phrase=phrase, quantity=quantity, added_by="voice",
                                          pick=best.product.sku if strong else False))
     except DomainError as exc:
         turn.clear_state()
@@ -114,7 +114,7 @@ def accept_pick(turn: Turn) -> Say:
     state = turn.state
     turn.clear_state()
     try:
-        turn.bus.handle(ChangeListItem(turn.household_id, str(state.get("item_id")), sku=str(state.get("sku"))))
+        turn.bus.handle(ChangeListItem(turn.household, str(state.get("item_id")), sku=str(state.get("sku"))))
     except NotFound:
         return Say(speech.LIST_GONE)
     return Say(speech.list_picked(str(state.get("phrase") or ""), str(state.get("title") or ""),
@@ -128,7 +128,7 @@ def _may_buy(turn: Turn) -> bool:
 
 
 def read_list(turn: Turn) -> Say:
-    view = list_view(turn.container.deps, turn.household_id)
+    view = list_view(turn.container.deps, turn.household)
     items = _open(view)
     turn.clear_state()
     if not items:
@@ -149,7 +149,7 @@ def read_list(turn: Turn) -> Say:
 
 def offer_list(turn: Turn, lead: str = "") -> Say:
     """The whole list as one order, each thing said by its pick where there is room, with its total."""
-    view = list_view(turn.container.deps, turn.household_id)
+    view = list_view(turn.container.deps, turn.household)
     items = _open(view)
     turn.clear_state()
     if not items:
@@ -182,7 +182,7 @@ def place_list(turn: Turn) -> Say:
         turn.clear_state()
         return Say(speech.NOTHING_TO_CONFIRM, speech.NOTHING_TO_CONFIRM_REPROMPT)
     try:
-        result = turn.bus.handle(OrderList(turn.household_id, model.Channel.VOICE.value, version,
+        result = turn.bus.handle(OrderList(turn.household, model.Channel.VOICE.value, version,
                                            speaker=turn.speaker))
     except ListChanged:
         return offer_list(turn, lead=speech.list_changed())  # says so, and offers what is on it now
@@ -224,7 +224,7 @@ def remove_from_list(turn: Turn, phrases: list[str]) -> Say:
         if len(named) == 1:
             phrase = named[0]
     try:
-        removed = turn.bus.handle(RemoveFromList(turn.household_id, phrase=phrase))
+        removed = turn.bus.handle(RemoveFromList(turn.household, phrase=phrase))
     except NotFound:
         return Say(speech.list_not_on(phrases[0]))
     except InvalidCommand as exc:
@@ -321,7 +321,8 @@ class _ListAnswer(VoiceHandler):
     def scope_for(self, turn):
         return PLACE
 
-    def refuse_purchase(self, turn, scope):
+    @staticmethod
+    def refuse_purchase(turn: Turn, scope: str | None) -> Say | None:
         if turn.state.get("step") not in BUYING_STEPS:
             return None  # choosing a product for an item, or which item to remove, buys nothing
         return VoiceHandler.refuse_purchase(turn, scope)

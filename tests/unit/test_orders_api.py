@@ -194,3 +194,14 @@ def test_the_readme_curl_example_places_an_order_though_curl_labels_its_json_as_
     response = client.post("/v1/orders", data=b'{"sku": "TIDE-PODS-42", "quantity": 1}', headers={
         **auth(token), "Idempotency-Key": "1", "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 201 and response.get_json()["status"] == "order_placed"
+
+
+def test_every_order_status_is_a_filter_the_api_accepts_and_documents(client, token):
+    from replenish.domain.model import OrderStatus
+    statuses = sorted(s.value for s in OrderStatus)
+    for status in statuses:
+        answer = client.get(f"/v1/orders?status={status}", headers=auth(token))
+        assert answer.status_code == 200, status
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    order = next(schema for name, schema in schemas.items() if name.startswith("OrderOut"))
+    assert order["properties"]["status"]["enum"] == statuses

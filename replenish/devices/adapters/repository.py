@@ -5,12 +5,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from cachetools import TTLCache
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import Select, insert, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from replenish.adapters import orm as core_orm
 from replenish.devices.adapters import orm as t
 from replenish.devices.domain import model as devices
 from replenish.domain.model import hash_secret, new_id
@@ -77,12 +79,13 @@ class DeviceRepository:
         if locked is None:
             return None
         device = self.session.get(devices.Device, device_id)
+        if device is None:  # the slot's row was found joined to it: only a device deleted meanwhile
+            return None
         return device, locked
 
     def test_orders(self, partner_id: str, limit: int = 100) -> list[str]:
         """Ids of the test orders in flight for the partner's devices, newest first."""
-        from replenish.adapters import orm as core
-        o, d = core.orders, t.devices_table
+        o, d = core_orm.orders, t.devices_table
         stmt = (select(o.c.id).join(d, o.c.source_id.like(literal("slot:") + d.c.id + literal(":%")))
                 .where(d.c.partner_id == partner_id, o.c.test.is_(True), o.c.active_key.is_not(None))
                 .order_by(o.c.created_at.desc()).limit(limit))
@@ -116,10 +119,10 @@ class DeviceLookups:
     def __init__(self, engine: Engine, ttl: float = 5.0, max_items: int = 100_000,
                  timer: Callable[[], float] = time.monotonic):
         self.engine = engine
-        self._kept: TTLCache = TTLCache(maxsize=max_items, ttl=ttl, timer=timer)
+        self._kept: TTLCache[tuple[str, str], tuple[str, str]] = TTLCache(maxsize=max_items, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
 
-    def _first(self, kind: str, key: str, stmt):
+    def _first(self, kind: str, key: str, stmt: Select[str, str]) -> tuple[str, str] | None:
         with self._lock:
             found = self._kept.get((kind, key))
         if found is not None:
@@ -128,7 +131,7 @@ class DeviceLookups:
             row = conn.execute(stmt).first()
         if row is None:
             return None
-        found = tuple(row)
+        found = (row[0], row[1])
         with self._lock:
             self._kept[(kind, key)] = found
         return found
@@ -157,7 +160,7 @@ class WebhookLog:
     def __init__(self, session: Session):
         self.session = session
 
-    def add(self, partner_id: str, event_key: str, event_type: str, url: str, payload: dict,
+    def add(self, partner_id: str, event_key: str, event_type: str, url: str, payload: dict[str, Any],
             now: datetime, delivery_id: str | None = None) -> str | None:
         """The new delivery's id, or None when this event already has one for this partner."""
         exists = self.session.execute(select(t.webhook_deliveries.c.id).where(
@@ -170,20 +173,21 @@ class WebhookLog:
             payload=payload, status="pending", attempts=0, created_at=now))
         return delivery_id
 
-    def get(self, delivery_id: str):
+    def get(self, delivery_id: str) -> core_orm.AnyRow | None:
         return self.session.execute(select(t.webhook_deliveries).where(
             t.webhook_deliveries.c.id == delivery_id)).first()
 
     def record_attempt(self, delivery_id: str, now: datetime, *, status: str, status_code: int | None,
                        error: str | None) -> None:
-        values = dict(status=status, attempts=t.webhook_deliveries.c.attempts + 1, last_status_code=status_code,
-                      last_error=(error or None) and error[:2000], last_attempt_at=now)
+        values: dict[str, Any] = dict(status=status, attempts=t.webhook_deliveries.c.attempts + 1,
+                                      last_status_code=status_code, last_error=(error or None) and error[:2000],
+                                      last_attempt_at=now)
         if status == "delivered":
             values["delivered_at"] = now
         self.session.execute(update(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id)
                              .values(**values))
 
-    def for_partner(self, partner_id: str, limit: int = 100) -> list:
+    def for_partner(self, partner_id: str, limit: int = 100) -> list[core_orm.AnyRow]:
         return list(self.session.execute(select(t.webhook_deliveries).where(
             t.webhook_deliveries.c.partner_id == partner_id).order_by(t.webhook_deliveries.c.created_at.desc())
             .limit(limit)))

@@ -8,8 +8,10 @@ signed that long ago fails its ``created`` check anyway.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,12 +32,13 @@ class Seen:
 
 class SignedRequestLog:
     def __init__(self, engine: Engine, keep: timedelta = timedelta(minutes=15), wait: float = 5.0,
-                 sleep=time.sleep):
+                 sleep: Callable[[float], None] = time.sleep):
         self.engine = engine
         self.keep = keep
         self.wait = wait
         self._sleep = sleep
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # the dialect's INSERT (both have ``on_conflict_do_nothing``)
+        self._insert: Callable[..., Any] = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     def _claim(self, key_id: str, nonce: str, fp: str, now: datetime) -> Seen:
         with self.engine.begin() as conn:

@@ -13,7 +13,7 @@ from replenish.services.ports import PermanentError, TransientError
 from replenish_partner.webhooks import webhook_key
 
 
-def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datetime) -> dict:
+def webhook_headers(secrets: Iterable[str], msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
     """``webhook-id`` (``msg_id``: the same on every attempt, so the partner can drop a retry it already has),
     ``webhook-timestamp`` (``now``, the attempt's time, in unix seconds) and ``webhook-signature``: one
     ``v1,<base64 HMAC-SHA256>`` per secret, space-separated, so that a partner rotating its secrets verifies
@@ -32,7 +32,7 @@ class HttpWebhookSender:
         self.timeout = timeout
         self.session = session or requests.Session()
 
-    def post(self, url: str, body: bytes, headers: dict) -> int:
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         """The response status. Raises TransientError when the partner could not be reached."""
         if not url.startswith(("http://", "https://")):
             raise PermanentError(f"not an http(s) webhook URL: {url!r}")

@@ -167,12 +167,12 @@ def _press_list_button(deps, serial: str, click, household_id: str, sku: str | N
             return {"status": "cannot_remove", "reason": exc.message}
         return {"status": "removed_from_list"}
     try:
-        item = lists.add_to_list(AddToList(household_id, phrase=category, sku=sku, quantity=quantity,
-                                           added_by="button", only_if_absent=True), deps)
+        added = lists.add_to_list(AddToList(household_id, phrase=category, sku=sku, quantity=quantity,
+                                            added_by="button", only_if_absent=True), deps)
     except DomainError as exc:
         _press_refused(deps, serial, exc)
         raise
-    return {"status": "already_on_list" if item.get("already") else "added_to_list", "item_id": item["id"]}
+    return {"status": "already_on_list" if added.get("already") else "added_to_list", "item_id": added["id"]}
 
 
 def _press_refused(deps, serial: str, exc: DomainError) -> None:

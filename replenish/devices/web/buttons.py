@@ -139,17 +139,18 @@ SERIAL = {"serial": {"type": "string", "minLength": 1, "maxLength": 64, "pattern
 
 def parse_press(serial: str, data: dict) -> dc.PressButton:
     """Any of the three formats into one command; a serial in the body must match the URL's."""
+    named: str | None  # the serial the event names, when it names one
     if "deviceEvent" in data or "deviceInfo" in data:
-        event = OneClickPress.model_validate(data)
-        named, click = event.deviceInfo.deviceId, event.deviceEvent.buttonClicked.clickType
-        battery_mv, battery_percent = None, event.deviceInfo.remainingLife
+        one_click = OneClickPress.model_validate(data)
+        named, click = one_click.deviceInfo.deviceId, one_click.deviceEvent.buttonClicked.clickType
+        battery_mv, battery_percent = None, one_click.deviceInfo.remainingLife
     elif "clickType" in data or "serialNumber" in data:
-        event = IotButtonPress.model_validate(data)
-        named, click, battery_mv, battery_percent = event.serialNumber, event.clickType, event.battery_mv(), None
+        iot = IotButtonPress.model_validate(data)
+        named, click, battery_mv, battery_percent = iot.serialNumber, iot.clickType, iot.battery_mv(), None
     else:
-        event = OurPress.model_validate(data)
-        named, click, battery_mv, battery_percent = event.serial, event.click_type, event.battery_mv, \
-            event.battery_percent
+        ours = OurPress.model_validate(data)
+        named, click, battery_mv, battery_percent = ours.serial, ours.click_type, ours.battery_mv, \
+            ours.battery_percent
     if named is not None and named != serial:
         raise ApiError(400, "serial_mismatch", "The event names another button than the URL.", field="serial")
     return dc.PressButton(serial, click, battery_mv, battery_percent)

@@ -44,9 +44,9 @@ class _Resolver(HTTPSignatureKeyResolver):
 
     def __init__(self, resolve: Callable[[str], tuple[str, object] | None]):
         self.resolve = resolve
-        self.principal = None
+        self.principal: object = None
 
-    def resolve_public_key(self, key_id: str):
+    def resolve_public_key(self, key_id: str) -> bytes:
         found = self.resolve(key_id)
         if found is None:
             raise InvalidSignature(f"Unknown keyid {key_id!r}.")
