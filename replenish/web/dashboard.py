@@ -254,7 +254,7 @@ def place():
         return redirect(url_for("dashboard.forecast"))
     order = result.order
     flash(f"Ordered {order['lines'][0]['title'] or sku} for {money(order['total_cents'])}. "
-          f"It goes to the store {g.fmt.when(order['submit_after'])}; cancel before then and nothing is sent.", "ok")
+          f"It goes to the store {g.fmt.moment(order['submit_after'])}; cancel before then and nothing is sent.", "ok")
     return redirect(url_for("dashboard.orders"))
 
 

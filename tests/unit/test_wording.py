@@ -153,3 +153,18 @@ def test_a_recommendation_reason_says_the_day_on_the_households_calendar(contain
     assert "January 20, 2025" in reasons["CHARMIN-12"]  # over six months ago: the year is said
     batch = list(container.recommendations.batch(['{"id": "1", "kind": "buy_again", "household": "h1", "k": 5}']))
     assert {r["product"]: r["reason"] for r in batch[0]["results"]} == reasons  # the batch says the same
+
+
+def test_the_dashboard_says_when_an_order_goes_to_the_store_on_the_households_clock(signed_in, container):
+    client, csrf = signed_in  # h1 lives in New York; 11:00 AM there on the test clock
+    response = client.post("/dashboard/orders", data={"csrf_token": csrf, "sku": "TIDE-PODS-42", "quantity": "1",
+                                                      "key": "k1"})
+    assert response.status_code == 302
+    with container.uow() as uow:
+        submit_after = uow.orders.by_idempotency_key("h1", "dashboard:k1").submit_after
+    at = submit_after.astimezone(ZoneInfo("America/New_York"))
+    wall = f"{at.hour % 12 or 12}:{at.minute:02d} {'AM' if at.hour < 12 else 'PM'}"
+    page = client.get("/dashboard/").get_data(as_text=True)  # the orders page, with the flash
+    assert f"Held until today at {wall}, then sent to the store." in page
+    assert f"It goes to the store today at {wall}; cancel before then" in page  # the flash after "Order now"
+    assert not RAW_TIME.search(re.sub(r"<[^>]+>", " ", page))  # what is shown, not the tags
