@@ -11,12 +11,6 @@ from tests.e2e import test_dashboard_browser as dashboard
 
 from .browser import DESKTOP, PHONE
 
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
-
 pytestmark = pytest.mark.e2e
 
 # the dashboard browser tests' fixtures: Chromium, a file database the server's threads share, the server

@@ -53,7 +53,7 @@ class DyingStore:
 @pytest.fixture
 def worker(pg, redis_url, service_env):
     """Builds a "worker": its own engine and gateway (the shared simulated store's books), as a process has."""
-    env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, REPLENISH_MERGE_DELIVERIES="1", SUBMIT_GRACE=0)
+    env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, SUBMIT_GRACE=0)
     store = make_container(env, queue=RecordingQueue()).store
     made = []
 

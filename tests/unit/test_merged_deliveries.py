@@ -15,12 +15,6 @@ from replenish.domain.errors import LimitExceeded, OrderOnItsWay
 from replenish.services import event_handlers, merging
 from replenish.services.ports import PermanentError, TransientError
 
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
-
 TIDE, CHARMIN = "TIDE-PODS-42", "CHARMIN-12"
 TIDE_NAME = "Tide PODS Laundry Detergent, 42 Count"
 CHARMIN_NAME = "Charmin Ultra Soft Toilet Paper, 12 Mega Rolls"
@@ -90,6 +84,24 @@ def test_orders_due_together_go_as_one_retailer_order_each_with_its_own_timeline
     assert all("went before" not in n for n in notices)  # neither went before its deadline
     assert all(first not in n and second not in n for n in notices)
     assert saved(home) == 1
+
+
+def test_merging_is_on_by_default_and_a_deployment_that_turns_it_off_sends_each_order_on_its_own(
+        make_container, settings, clock):
+    from replenish.config import Settings
+    assert Settings.from_env({}).merge_deliveries is True
+    assert Settings.from_env({"REPLENISH_MERGE_DELIVERIES": "0"}).merge_deliveries is False
+    settings.merge_deliveries, settings.submit_grace_seconds = False, 5
+    home = make_container()
+    home.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 600}, send_together=True))
+    first, second = place(home, TIDE), place(home, CHARMIN)
+    handle_events(home)
+    clock.advance(seconds=606)
+    assert event_handlers.submit_due(home.deps) == 2
+    assert sorted((b["idempotency_key"], b["order_ids"]) for b in home.store.bookings()) == sorted(
+        [(first, [first]), (second, [second])])  # each under its own id, as before merging existed
+    assert order(home, first).retailer_order_id != order(home, second).retailer_order_id
+    assert saved(home) == 0
 
 
 def test_a_waiting_order_is_not_sent_early_unless_the_household_chose_so(home, clock):
