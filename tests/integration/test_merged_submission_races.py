@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -139,6 +140,24 @@ def test_a_group_claimed_by_a_worker_that_died_before_sending_is_sent_by_the_nex
     [booking] = live.deps.gateway.store.bookings()
     assert sorted(booking["order_ids"]) == sorted(order_ids) and booking["attempts"] == 1
     assert statuses(live) == {"submitted": 3}
+
+
+def test_two_workers_cannot_claim_one_order_into_two_groups(worker):
+    """A worker claiming the household's orders holds them until its claim is committed: a second worker's sweep
+    meanwhile takes none of them (it does not wait, and does not group them itself); afterwards it sends the
+    group the first one wrote down, under its key."""
+    first, second = worker(), worker()
+    seed(first)
+    order_ids = place(first)
+    with first.uow() as claiming:
+        orders = claiming.orders.due_for_submission_locked(first.clock(), timedelta(0), 100)
+        [key], _ = handlers._claim(claiming, orders, first.deps, first.clock())
+        assert sweep(second) == 0  # every order is held by the claim under way
+        claiming.commit()
+    assert sweep(second) == 3
+    [booking] = second.deps.gateway.store.bookings()
+    assert booking["idempotency_key"] == key and sorted(booking["order_ids"]) == sorted(order_ids)
+    assert statuses(second) == {"submitted": 3}
 
 
 ROUNDS, WORKERS = 6, 5
