@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     submit_grace_seconds: float = env("SUBMIT_GRACE", 10.0)
     retrain_interval_seconds: float = env("RETRAIN_INTERVAL", 24 * 3600.0)
     sim_submit_latency: float = env("SIM_SUBMIT_LATENCY", 0.0)
-    merge_deliveries: bool = env("REPLENISH_MERGE_DELIVERIES", False)  # one retailer order for a household's due orders
+    merge_deliveries: bool = env("REPLENISH_MERGE_DELIVERIES", True)  # one retailer order for a household's due orders
     # Orders the store did not answer: tried again after submit_retry_base * 2**n seconds (n: tries so far), at
     # most submit_retry_cap apart, with jitter; failed with a reason the household is told after submit_give_up.
     submit_retry_base: float = env("SUBMIT_RETRY_BASE", 1.0)

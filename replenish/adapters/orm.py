@@ -157,6 +157,9 @@ orders = Table(
     Column("submit_attempts", Integer, nullable=False, default=0, server_default="0"),
     # The merged retailer order's idempotency key (its first order's id) while it holds several orders.
     Column("merge_group", String(32), nullable=True, index=True),
+    # The retailer idempotency key a pending order is sent under, with the orders sharing it: decided once and
+    # committed before anything is sent (services.merging.claim); NULL while not claimed.
+    Column("submit_key", String(32), nullable=True, index=True),
     UniqueConstraint("household_id", "idempotency_key", name="uq_orders_household_idempotency"),
     Index("ix_orders_status_submit_after", "status", "submit_after"),
     Index("ix_orders_household_created", "household_id", "created_at"),

@@ -117,31 +117,43 @@ class OrderRepository:
     # -- sending orders together (services.merging) -----------------------------------------------------------
     def waiting_to_join(self, household_ids: Iterable[str], exclude: Iterable[str]
                         ) -> builtins.list[model.Order]:
-        """The households' other pending real orders never tried yet: those still inside their cancel windows,
+        """The households' other pending real orders not claimed yet: those still inside their cancel windows,
         and any due but not yet taken (a fresh one within the sweep's grace), row-locked (skipping any another
-        transaction holds: a cancellation, another sweep). One tried before keeps the key it was tried under."""
+        transaction holds: a cancellation, another sweep). One claimed before keeps its key and its group."""
         o = orm.orders
         ids = builtins.list(set(household_ids))
         if not ids:
             return []
         stmt = (select(model.Order)
                 .where(o.c.household_id.in_(ids), o.c.status == model.OrderStatus.PENDING.value,
-                       o.c.test.is_(False), o.c.merge_group.is_(None), o.c.submit_attempts == 0,
-                       o.c.id.not_in(builtins.list(exclude)))
+                       o.c.test.is_(False), o.c.submit_key.is_(None), o.c.id.not_in(builtins.list(exclude)))
                 .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
         return [self._track(order) for order in self.session.scalars(stmt)]
 
-    def group_members(self, keys: Iterable[str], exclude: Iterable[str]) -> builtins.list[model.Order]:
-        """Pending orders tried before in one of the merged groups ``keys``, row-locked (skipping held ones)."""
+    def claimed_locked(self, keys: Iterable[str]) -> dict[str, builtins.list[model.Order]]:
+        """The pending orders claimed under each of ``keys``, row-locked, by key, for the groups this transaction
+        holds whole: a group another transaction holds any pending order of (it is sending that group, or a
+        cancellation is looking at one of its orders) is left out, so a group is only ever sent complete."""
         o = orm.orders
-        wanted = builtins.list(set(keys))
-        if not wanted:
+        keys = builtins.list(dict.fromkeys(k for k in keys if k))
+        if not keys:
+            return {}
+        pending = (o.c.submit_key.in_(keys), o.c.status == model.OrderStatus.PENDING.value, o.c.test.is_(False))
+        held: dict[str, builtins.list[model.Order]] = {}
+        stmt = select(model.Order).where(*pending).order_by(o.c.id).with_for_update(skip_locked=True)
+        for order in self.session.scalars(stmt):
+            held.setdefault(order.submit_key or "", []).append(self._track(order))
+        counts: dict[str, int] = dict(self.session.execute(
+            select(o.c.submit_key, func.count()).where(*pending).group_by(o.c.submit_key)).all())
+        return {key: held[key] for key in keys if key in held and len(held[key]) == counts.get(key)}
+
+    def claimed_with(self, key: str | None) -> builtins.list[model.Order]:
+        """The orders claimed under ``key`` (what a group is sent as), without locking them."""
+        if not key:
             return []
-        stmt = (select(model.Order)
-                .where(o.c.merge_group.in_(wanted), o.c.status == model.OrderStatus.PENDING.value,
-                       o.c.test.is_(False), o.c.id.not_in(builtins.list(exclude)))
-                .order_by(o.c.submit_after, o.c.id).with_for_update(skip_locked=True))
-        return [self._track(order) for order in self.session.scalars(stmt)]
+        o = orm.orders
+        return [self._track(order) for order in self.session.scalars(
+            select(model.Order).where(o.c.submit_key == key).order_by(o.c.created_at, o.c.id))]
 
     def sharing_retailer_orders(self, household_id: str, retailer_order_ids: Iterable[str | None]
                                 ) -> builtins.list[model.Order]:

@@ -65,9 +65,11 @@ class SimulatedStore:
         answers: dict[int, SubmitResult] = {}
         rows: dict[str, dict[str, Any]] = {}
         now = self.clock()
+        known = self._known_keys([r.idempotency_key for r in requests
+                                  if any(line.sku in self.out_of_stock for line in r.lines)])
         for i, request in enumerate(requests):
             missing = [line.sku for line in request.lines if line.sku in self.out_of_stock]
-            if missing:
+            if missing and request.idempotency_key not in known:  # a key seen before: its booking, stock or not
                 answers[i] = SubmitResult(False, reason=f"out of stock: {', '.join(missing)}")
                 continue
             rows.setdefault(request.idempotency_key, {
@@ -101,6 +103,13 @@ class SimulatedStore:
         return [answers[i] if i in answers else SubmitResult(True, booked[r.idempotency_key][0],
                                                               order_ids=booked[r.idempotency_key][1])
                 for i, r in enumerate(requests)]
+
+    def _known_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        t = orm.sim_store_orders
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(t.c.idempotency_key).where(t.c.idempotency_key.in_(keys))))
 
     def _row(self, retailer_order_id: str) -> orm.AnyRow | None:
         t = orm.sim_store_orders

@@ -33,6 +33,11 @@ class IllegalTransition(DomainError):
     code = "illegal_transition"
 
 
+class OrderOnItsWay(IllegalTransition):
+    """The order has been handed to the store, which has not answered yet: it can be cancelled once it has."""
+    code = "on_its_way"
+
+
 class LimitExceeded(DomainError):
     code = "limit_exceeded"
 

@@ -365,6 +365,9 @@ class Order(Aggregate):
         # The idempotency key of the merged retailer order this order is sent in (or was tried in), when it
         # shares one with other orders of the household; None for an order sent on its own.
         self.merge_group: str | None = None
+        # The idempotency key the store is sent this order under (its own id alone, a group's key with others),
+        # written before it is sent and kept: a try after a crash sends the same group under the same key.
+        self.submit_key: str | None = None
         self.events = []
         self._record(events.OrderPlaced, total_cents=self.total_cents, submit_after=iso(self.submit_after),
                      test=self.test, speaker=speaker)

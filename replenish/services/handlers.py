@@ -17,6 +17,7 @@ from replenish.domain.errors import (
     InvalidCommand,
     LimitExceeded,
     NotFound,
+    OrderOnItsWay,
     PinLocked,
     ProductUnavailable,
     UnknownProduct,
@@ -208,10 +209,12 @@ def _place(cmd: commands.PlaceOrder, deps: Deps) -> PlaceResult:
 def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict[str, Any]:
     now = deps.clock()
     with deps.uow() as uow:
-        # locked: a sweep sending it at this moment finishes first (or skips it)
+        # locked: a worker sending it at this moment finishes first (and the store then has it)
         order = uow.orders.for_household(cmd.household_id, cmd.order_id, for_update=True)
         if order is None:
             raise NotFound(f"No order {cmd.order_id!r} for this household.", field="order_id")
+        if merging.claimed(order):
+            _refuse_on_its_way(uow, order)
         if order.can_cancel and order.retailer_order_id and order.merge_group:
             _cancel_merged(uow, order, deps)
         elif order.can_cancel and order.retailer_order_id and not deps.gateway.cancel(order.retailer_order_id):
@@ -220,6 +223,17 @@ def cancel_order(cmd: commands.CancelOrder, deps: Deps) -> dict[str, Any]:
         order.cancel(now, cmd.reason, cmd.speaker)
         uow.commit()
         return order_view(order)
+
+
+def _refuse_on_its_way(uow: SqlAlchemyUnitOfWork, order: model.Order) -> None:
+    """A claimed order is on its way: the store may already hold it under its key (a worker died, or the reply
+    was lost), so cancelling it here alone could leave it booked. Once the store has answered for it (the next
+    try, moments to minutes away), it is cancelled at the store like any order sent."""
+    others = [o for o in uow.orders.claimed_with(order.submit_key) if o.id != order.id]
+    with_words = f" in one delivery with {merging.together_words(others)}" if others else ""
+    raise OrderOnItsWay(f"This order is on its way to the store{with_words}, and the store has not answered yet, "
+                        "so it cannot be cancelled at this moment. Try again in a minute: once the store has it, it "
+                        "can be cancelled until it ships.", field="order_id")
 
 
 def _cancel_merged(uow: SqlAlchemyUnitOfWork, order: model.Order, deps: Deps) -> None:
@@ -237,21 +251,32 @@ def _cancel_merged(uow: SqlAlchemyUnitOfWork, order: model.Order, deps: Deps) ->
                              "already shipped, so it can no longer be cancelled.")
 
 
+# -- sending orders: claim, then send ----------------------------------------------------------------------
+#
+# Two transactions. The claim locks the due orders (skipping those another transaction holds), groups the ones
+# not claimed yet and writes each group's key on its orders (services.merging.claim), and commits: from then on
+# the group and its key are fixed. The send locks each claimed group whole (a group another transaction holds any
+# order of is left to it), sends it under its key, records the store's answers and commits. A worker that dies
+# between the two, or while the store answers, leaves claimed orders that the next try sends again as the same
+# group under the same key: the store answers with the booking it already has.
+
 def submit_order(cmd: commands.SubmitOrder, deps: Deps) -> str:
-    """Sends one pending order whose cancel window has closed. Safe to run twice: the retailer sees one key. A
-    store that does not answer puts the order back with a later due time (``_retry_later``)."""
+    """Sends one pending order whose cancel window has closed, with the orders it goes with. Safe to run twice:
+    the retailer sees one key. A store that does not answer puts the order back with a later due time
+    (``_retry_later``)."""
     now = deps.clock()
     with deps.uow() as uow:
         order = uow.orders.get(cmd.order_id, for_update=True)
         if order is None:
             return "missing"
-        outcome = _submit_locked(uow, [order], deps, now).get(order.id, "missing")
+        keys, outcome = _claim(uow, [order], deps, now)
         try:
             uow.commit()
         except ConcurrentUpdate:
-            # A duplicate delivery of this task committed first; the retailer deduplicated by key.
+            # A duplicate delivery of this task claimed it first (SQLite, no row locks): that one sends it.
             return "duplicate"
-        return outcome
+    outcome.update(_send_claimed(deps, keys, now))
+    return outcome.get(cmd.order_id, "in_progress")
 
 
 def _not_submittable(order: model.Order, now: datetime) -> str | None:
@@ -285,12 +310,8 @@ def _retry_later(order: model.Order, deps: Deps, now: datetime, problem: Excepti
 
 def _retry_group_later(group: list[model.Order], deps: Deps, now: datetime, problem: Exception,
                        outcome: dict[str, str]) -> None:
-    """A merged group the store did not answer stays one group (the store may hold its booking under its key),
+    """A group the store did not answer stays claimed under its key (the store may hold its booking) and is
     due again together, after the wait of its most tried order."""
-    if len(group) > 1:
-        key = merging.retailer_key(group)
-        for order in group:
-            order.merge_group = key
     tries = max((o.submit_attempts or 0) for o in group) + 1
     delay = SubmitBackoff.from_settings(deps.settings).delay(tries)
     for order in group:
@@ -302,7 +323,8 @@ def _record_group_answer(uow: SqlAlchemyUnitOfWork, group: list[model.Order], an
                          outcome: dict[str, str]) -> None:
     """Records the store's answer to one retailer order. Only the orders its booking holds become submitted (a
     key seen before is answered with the first booking, which may hold fewer or more of our orders); one of
-    ours it does not hold stays pending, one it holds that was cancelled meanwhile has its lines taken off."""
+    ours it does not hold was not booked under this key, and never will be (a key's booking is made once): it
+    is released, to be claimed again under a new key. One it holds that is not in the group is recorded too."""
     if not answer.accepted:
         for order in group:
             order.fail(answer.reason or "refused by the store", now)
@@ -314,12 +336,12 @@ def _record_group_answer(uow: SqlAlchemyUnitOfWork, group: list[model.Order], an
     booked = set(answer.order_ids) if answer.order_ids is not None else {o.id for o in group}
     sent = [o for o in group if o.id in booked]
     for order in group:
-        if order.id not in booked:  # not in the store's booking for this key: sent again on its own later
-            order.merge_group = None
+        if order.id not in booked:
+            order.merge_group = order.submit_key = None
             outcome[order.id] = order.status
     elsewhere = booked - {o.id for o in group}
     for order in uow.orders.get_many(elsewhere, lock=True) if elsewhere else []:
-        # In the booking from an earlier try whose answer was never recorded (a worker died, the group shrank).
+        # In the booking but not claimed with this group (a group claimed before keys were written down).
         if order.state is model.OrderStatus.PENDING and not order.test:
             sent.append(order)
         elif order.state is model.OrderStatus.CANCELLED:
@@ -340,11 +362,12 @@ def _take_off(deps: Deps, retailer_order_id: str, order: model.Order) -> None:
                     retailer_order_id)
 
 
-def _submit_locked(uow: SqlAlchemyUnitOfWork, orders: list[model.Order], deps: Deps, now: datetime
-                   ) -> dict[str, str]:
-    """Sends the due ones of ``orders`` (locked by this unit of work) to the store in one exchange and records
-    each answer; returns each order's outcome. A household's orders go as one retailer order
-    (``services.merging``), with its waiting ones when it chose so. Nothing is committed here."""
+def _claim(uow: SqlAlchemyUnitOfWork, orders: list[model.Order], deps: Deps, now: datetime
+           ) -> tuple[list[str], dict[str, str]]:
+    """Claims the due ones of ``orders`` (locked by this unit of work) that are not claimed yet: grouped per
+    household (``services.merging``; with its waiting ones when it chose so), each group's key written on its
+    orders. Returns the keys of the groups to send (those claimed here and those claimed before) and the outcome
+    of the orders not sent now. Nothing is committed here: the caller commits before sending."""
     outcome: dict[str, str] = {}
     due = []
     for order in orders:
@@ -353,78 +376,90 @@ def _submit_locked(uow: SqlAlchemyUnitOfWork, orders: list[model.Order], deps: D
             outcome[order.id] = skipped
         else:
             due.append(order)
-    if not due:
+    keys = list(dict.fromkeys(o.submit_key for o in due if o.submit_key))
+    fresh = [o for o in due if not o.submit_key]
+    if fresh:
+        merge = bool(deps.settings.merge_deliveries)
+        households = uow.households.get_many(o.household_id for o in fresh) if merge else {}
+        for group in merging.groups(fresh + merging.joiners(uow, fresh, households, merge), merge):
+            keys.append(merging.claim(group))
+    return keys, outcome
+
+
+def _send_claimed(deps: Deps, keys: list[str], now: datetime) -> dict[str, str]:
+    """Sends the claimed groups ``keys`` that this transaction holds whole and that are due (one exchange with
+    the store), records each answer and commits; returns each order's outcome. A group another transaction holds
+    any order of is left to it (it is sending it, or a cancellation is looking at one of its orders)."""
+    outcome: dict[str, str] = {}
+    if not keys:
         return outcome
-    households = uow.households.get_many(o.household_id for o in due)
-    # Merging is off unless the deployment turns it on (REPLENISH_MERGE_DELIVERIES): a worker killed after the store
-    # booked a merged group and before we recorded it can regroup those orders under another key (docs/
-    # retailer-protocol.md, "Known limits"); alone, each order's key is its own id and the store's dedupe holds.
-    merge = bool(getattr(deps.settings, "merge_deliveries", False))
-    groups = merging.groups(due + merging.joiners(uow, due, households, now, merge), merge)
-    try:
-        answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
-                                            for g in groups])
-    except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
-        answers = [exc] * len(groups)
-    alone = []
-    for group, answer in zip(groups, answers, strict=True):
-        if isinstance(answer, TransientError):
-            _retry_group_later(group, deps, now, answer, outcome)
-        elif not answer.accepted and len(group) > 1:
-            # One product the store refuses (out of stock) refuses the whole retailer order; nothing was booked
-            # under its key, so each order goes on its own instead, and only the one with that product fails.
-            for order in group:
-                order.merge_group = None
-            alone += [[order] for order in group]
-        else:
-            _record_group_answer(uow, group, answer, deps, now, outcome)
-    if alone:
+    with deps.uow() as uow:
+        held = uow.orders.claimed_locked(keys)
+        groups = [members for members in held.values()
+                  if any(model.as_utc(o.submit_after) <= now for o in members)]
+        if not groups:
+            return outcome
+        households = uow.households.get_many(g[0].household_id for g in groups)
         try:
             answers = submit_all(deps.gateway, [merging.request_for(g, households.get(g[0].household_id))
-                                                for g in alone])
-        except TransientError as exc:
-            answers = [exc] * len(alone)
-        for group, answer in zip(alone, answers, strict=True):
+                                                for g in groups])
+        except TransientError as exc:  # the whole exchange failed (a batch refused, timed out, its reply lost)
+            answers = [exc] * len(groups)
+        alone: list[str] = []
+        for group, answer in zip(groups, answers, strict=True):
             if isinstance(answer, TransientError):
                 _retry_group_later(group, deps, now, answer, outcome)
+            elif not answer.accepted and len(group) > 1:
+                # One product the store refuses (out of stock) refuses the whole retailer order; nothing was
+                # booked under its key, so each order is claimed again on its own (its own id the key) and sent
+                # alone, and only the one with that product fails.
+                alone += [merging.claim([order]) for order in group]
             else:
                 _record_group_answer(uow, group, answer, deps, now, outcome)
+        try:
+            uow.commit()
+        except ConcurrentUpdate:  # SQLite only (no row locks): another worker recorded these first
+            return {o.id: "duplicate" for g in groups for o in g}
+    if alone:
+        outcome.update(_send_claimed(deps, alone, now))
     return outcome
 
 
 def submit_orders(order_ids: list[str], deps: Deps) -> dict[str, str]:
-    """``submit_order`` for several orders in one transaction and one exchange with the store (a worker handing
-    over a batch of freshly placed orders). Orders another transaction holds are left to it; one the store
-    did not answer is due again later (``_retry_later``). Returns each order's outcome."""
+    """``submit_order`` for several orders, claimed in one transaction and sent in one exchange with the store
+    (a worker handing over a batch of freshly placed orders). Orders another transaction holds are left to it;
+    one the store did not answer is due again later (``_retry_later``). Returns each order's outcome."""
     now = deps.clock()
     with deps.uow() as uow:
-        outcome = _submit_locked(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
+        keys, outcome = _claim(uow, uow.orders.get_many(order_ids, lock=True), deps, now)
         try:
             uow.commit()
         except ConcurrentUpdate:
-            # Only without row locks (SQLite): another worker got to some of them. One at a time instead;
-            # the store has seen each key already and answers with the same booking.
+            # Only without row locks (SQLite): another worker claimed some of them. One at a time instead.
             uow.rollback()
             return {order_id: submit_order(commands.SubmitOrder(order_id), deps) for order_id in order_ids}
+    outcome.update(_send_claimed(deps, keys, now))
     return outcome
 
 
 def submit_due_batch(deps: Deps, grace: timedelta, limit: int) -> int:
     """One batch of the due-orders sweep: up to ``limit`` pending orders that are due (fresh ones only once
-    ``grace`` has passed, so the worker handling their event gets there first; retries as soon as due), locked
-    (skipping those another worker holds) and sent in one exchange. Returns how many were taken."""
+    ``grace`` has passed, so the worker handling their event gets there first, and so do the groups a dead
+    worker claimed; retries as soon as due), locked (skipping those another worker holds), claimed (those not
+    claimed yet), then sent in one exchange. Returns how many were taken."""
     now = deps.clock()
     with deps.uow() as uow:
         orders = uow.orders.due_for_submission_locked(now, grace, limit)
         if not orders:
             return 0
-        _submit_locked(uow, orders, deps, now)
+        keys, _ = _claim(uow, orders, deps, now)
         try:
             uow.commit()
-        except ConcurrentUpdate:  # SQLite only (no row locks): another worker sent some; the next sweep sees
+        except ConcurrentUpdate:  # SQLite only (no row locks): another worker claimed some; the next sweep sees
             uow.rollback()
             return 0
-        return len(orders)
+    _send_claimed(deps, keys, now)
+    return len(orders)
 
 
 def track_order(cmd: commands.TrackOrder, deps: Deps) -> str:

@@ -1,7 +1,10 @@
 """Fewer deliveries: a household's orders that go to the store at the same time go as one retailer order.
 
-When orders are sent (the due-orders sweep, a worker's ``submit_now``, ``submit_order``), the due ones are
-grouped per household: a group is one retailer order, booked under its first order's id. A household that chose
+When orders are sent (the due-orders sweep, a worker's ``submit_now``, ``submit_order``), the due ones not claimed
+yet are grouped per household and each group is **claimed**: its key (``Order.submit_key``: an order alone keeps
+its own id, several share a new key) is written on its orders and committed before anything is sent. Sending is a
+second transaction that locks a claimed group whole and sends it under its key; a try after a crash or a lost
+reply sends the same orders under the same key, so the store books each order once. A household that chose
 "send my waiting orders together" (``Limits.send_together``, off by default) also sends its orders still inside
 their cancel windows with the first one that is due; each such order's notice says it went early, and it can
 still be cancelled until the deadline it was given: the store is asked to take its lines off the shared order
@@ -24,36 +27,30 @@ if TYPE_CHECKING:
 
 
 def group_key(order: model.Order, merge: bool = True) -> tuple[str, str]:
-    """An order tried before stays under the key it was tried with (the store may hold a booking under it): in
-    its merged group, or alone under its own id. Orders never tried are grouped by household."""
-    if order.merge_group:
-        return ("group", order.merge_group)
-    if order.submit_attempts or not merge:
-        return ("group", order.id)
+    """How orders not claimed yet are grouped: by household, or, with merging off, each alone."""
+    if not merge:
+        return ("alone", order.id)
     return ("household", order.household_id)
 
 
-def joiners(uow: SqlAlchemyUnitOfWork, due: list[model.Order], households: dict[str, model.Household], now: datetime,
+def joiners(uow: SqlAlchemyUnitOfWork, due: list[model.Order], households: dict[str, model.Household],
             merge: bool = True) -> list[model.Order]:
-    """Orders that go with ``due`` (locked here): the rest of each merged group tried before, and, for the
-    households that chose to send their waiting orders together, their orders still inside their windows."""
-    taken = {o.id for o in due}
-    extra = uow.orders.group_members({o.merge_group for o in due if o.merge_group}, taken)
-    taken |= {o.id for o in extra}
-    together = {o.household_id for o in due if merge and not o.merge_group
-                and getattr(households.get(o.household_id) and households[o.household_id].limits,
-                            "send_together", False)}
-    if together:
-        extra += uow.orders.waiting_to_join(together, taken)
-    return extra
+    """Orders not claimed yet that go with ``due`` (locked here): for the households that chose to send their
+    waiting orders together, their orders still inside their windows."""
+    if not merge:
+        return []
+    together = {o.household_id for o in due
+                if getattr(households.get(o.household_id) and households[o.household_id].limits,
+                           "send_together", False)}
+    return uow.orders.waiting_to_join(together, {o.id for o in due}) if together else []
 
 
 MAX_ORDERS = 10  # of ours in one retailer order: a household's backlog goes as several, not as one huge order
 
 
 def groups(orders: Iterable[model.Order], merge: bool = True) -> list[list[model.Order]]:
-    """The retailer orders to make: each a list of up to ``MAX_ORDERS`` of our orders, the one due first leading
-    (its id is the key)."""
+    """The retailer orders to make of orders not claimed yet: each a list of up to ``MAX_ORDERS`` of our
+    orders, the ones due first first."""
     by_key: dict[tuple[str, str], list[model.Order]] = {}
     for order in orders:
         by_key.setdefault(group_key(order, merge), []).append(order)
@@ -64,10 +61,26 @@ def groups(orders: Iterable[model.Order], merge: bool = True) -> list[list[model
     return made
 
 
+def claim(group: list[model.Order]) -> str:
+    """Decides the key ``group`` goes to the store under, once, and writes it on each of its orders (the caller
+    commits that before anything is sent): an order alone keeps its own id (sent exactly as before merging
+    existed), several share a new key. Every later try sends the orders sharing the key, under that key; no
+    other order joins them, and none of them joins another group, so the store never sees one order under two
+    keys. Returns the key."""
+    key = group[0].id if len(group) == 1 else model.new_id()
+    for order in group:
+        order.submit_key = key
+    return key
+
+
+def claimed(order: model.Order) -> bool:
+    """Whether the order is on its way: its key is written and the store has not answered for it yet."""
+    return bool(order.submit_key) and order.state is model.OrderStatus.PENDING
+
+
 def retailer_key(group: list[model.Order]) -> str:
-    """The merged order's idempotency key: the group's key once tried, else its first order's id (so a single
-    order is sent exactly as before merging existed)."""
-    return group[0].merge_group or group[0].id
+    """The idempotency key the group's retailer order is sent under: the one it was claimed under."""
+    return group[0].submit_key or group[0].id
 
 
 def _lines(order: model.Order) -> tuple[SubmitLine, ...]:
@@ -75,13 +88,17 @@ def _lines(order: model.Order) -> tuple[SubmitLine, ...]:
 
 
 def request_for(group: list[model.Order], household: model.Household | None) -> SubmitRequest:
+    """What the store is sent for a claimed group: the same request on every try (its parts in the order the
+    orders were placed, its lines those of its orders, which never change)."""
     address = household.address if household else ""
-    if len(group) == 1 and not group[0].merge_group:
+    key = retailer_key(group)
+    if len(group) == 1 and key == group[0].id:
         order = group[0]
         return SubmitRequest(order.id, order.household_id, address, _lines(order))
+    group = sorted(group, key=lambda o: (model.as_utc(o.created_at), o.id))
     parts = tuple(SubmitPart(order.id, _lines(order)) for order in group)
-    return SubmitRequest(retailer_key(group), group[0].household_id, address,
-                         tuple(line for part in parts for line in part.lines), parts)
+    return SubmitRequest(key, group[0].household_id, address, tuple(line for part in parts for line in part.lines),
+                         parts)
 
 
 def products(order: model.Order) -> str:

@@ -10,12 +10,6 @@ from replenish.services import event_handlers
 
 from .browser import ARTIFACTS, DESKTOP, PHONE, page_errors, shot, sign_in
 
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
-
 pytestmark = pytest.mark.e2e
 
 TIDE = "Tide PODS Laundry Detergent, 42 Count"

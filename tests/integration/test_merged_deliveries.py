@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def test_two_orders_inside_their_windows_are_sent_as_one_retailer_order_and_both_are_delivered(
         pg, redis_url, service_env, processes):
-    env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, REPLENISH_MERGE_DELIVERIES="1", **FAST_STORE)
+    env = service_env(DATABASE_URL=pg, REDIS_URL=redis_url, **FAST_STORE)
     container = make_container(env)
     [household] = seed(container)
     container.bus.handle(commands.UpdateLimits(household, cancel_windows={"web": 6}, send_together=True))

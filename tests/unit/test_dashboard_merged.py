@@ -1,20 +1,11 @@
-
 """The orders page says which orders went in one delivery ("Sent together with" the others' products, by name)
 and how many deliveries that saved this month."""
 from __future__ import annotations
 
 from html import unescape
 
-import pytest
-
 from replenish.domain import commands
 from replenish.services import event_handlers
-
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
 
 
 def place(container, sku, quantity=1):

@@ -11,15 +11,9 @@ import pytest
 
 from replenish.domain import commands
 from replenish.domain.commands import LineRequest
-from replenish.domain.errors import LimitExceeded
+from replenish.domain.errors import LimitExceeded, OrderOnItsWay
 from replenish.services import event_handlers, merging
 from replenish.services.ports import PermanentError, TransientError
-
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
 
 TIDE, CHARMIN = "TIDE-PODS-42", "CHARMIN-12"
 TIDE_NAME = "Tide PODS Laundry Detergent, 42 Count"
@@ -51,7 +45,7 @@ def order(container, order_id):
     with container.uow() as uow:
         found = uow.orders.get(order_id)
         return SimpleNamespace(**{name: getattr(found, name) for name in (
-            "status", "retailer_order_id", "merge_group", "submit_attempts", "submit_after")})
+            "status", "retailer_order_id", "merge_group", "submit_key", "submit_attempts", "submit_after")})
 
 
 def timeline(container, order_id) -> list[str]:
@@ -78,8 +72,9 @@ def test_orders_due_together_go_as_one_retailer_order_each_with_its_own_timeline
     assert a.status == b.status == "submitted"
     assert a.retailer_order_id == b.retailer_order_id
     bookings = home.store.bookings()
-    assert len(bookings) == 1 and sorted(bookings[0]["order_ids"]) == sorted([first, second])
-    assert bookings[0]["idempotency_key"] == first  # the one due first leads
+    assert len(bookings) == 1 and bookings[0]["order_ids"] == [first, second]  # in the order they were placed
+    # the group's own key, written on both before they were sent (no order's id: alone, that is an order's key)
+    assert bookings[0]["idempotency_key"] == a.submit_key == b.submit_key not in (first, second)
     assert {line["sku"] for line in home.store.lines_of(a.retailer_order_id)} == {TIDE, CHARMIN}
     assert timeline(home, first)[:2] == timeline(home, second)[:2] == ["OrderPlaced", "OrderSubmitted"]
     handle_events(home)
@@ -89,6 +84,24 @@ def test_orders_due_together_go_as_one_retailer_order_each_with_its_own_timeline
     assert all("went before" not in n for n in notices)  # neither went before its deadline
     assert all(first not in n and second not in n for n in notices)
     assert saved(home) == 1
+
+
+def test_merging_is_on_by_default_and_a_deployment_that_turns_it_off_sends_each_order_on_its_own(
+        make_container, settings, clock):
+    from replenish.config import Settings
+    assert Settings.from_env({}).merge_deliveries is True
+    assert Settings.from_env({"REPLENISH_MERGE_DELIVERIES": "0"}).merge_deliveries is False
+    settings.merge_deliveries, settings.submit_grace_seconds = False, 5
+    home = make_container()
+    home.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 600}, send_together=True))
+    first, second = place(home, TIDE), place(home, CHARMIN)
+    handle_events(home)
+    clock.advance(seconds=606)
+    assert event_handlers.submit_due(home.deps) == 2
+    assert sorted((b["idempotency_key"], b["order_ids"]) for b in home.store.bookings()) == sorted(
+        [(first, [first]), (second, [second])])  # each under its own id, as before merging existed
+    assert order(home, first).retailer_order_id != order(home, second).retailer_order_id
+    assert saved(home) == 0
 
 
 def test_a_waiting_order_is_not_sent_early_unless_the_household_chose_so(home, clock):
@@ -204,55 +217,116 @@ def test_a_merged_group_whose_reply_was_lost_is_booked_once(make_container, sett
     clock.advance(seconds=606)
     event_handlers.submit_due(home.deps)  # booked, reply lost
     a, b = order(home, first), order(home, second)
-    assert a.status == b.status == "pending" and a.merge_group == b.merge_group == first
+    assert a.status == b.status == "pending" and a.submit_key == b.submit_key  # still claimed together
     assert a.submit_after == b.submit_after  # due again together
     for _ in range(2):
         clock.advance(seconds=5)
         event_handlers.submit_due(home.deps)
     a, b = order(home, first), order(home, second)
     assert a.status == b.status == "submitted" and a.retailer_order_id == b.retailer_order_id
-    assert gateway.calls == [[first]] * 3  # one key, three tries
+    assert gateway.calls == [[a.submit_key]] * 3  # one key, three tries
     bookings = gateway.store.bookings()
     assert len(bookings) == 1 and bookings[0]["attempts"] == 3
 
 
-def test_an_order_cancelled_between_a_lost_reply_and_the_next_try_comes_off_the_booking(make_container, settings,
-                                                                                       clock):
+def test_an_order_the_store_may_hold_is_cancelled_once_the_store_has_answered_and_comes_off_the_booking(
+        make_container, settings, clock):
+    """Between a lost reply and the next try the store may hold the group under its key: cancelling one of its
+    orders then would leave it booked, so the household is told it is on its way; once the store has answered
+    (the next try), the order is cancelled at the store and its lines come off the delivery."""
     home, gateway = losing(make_container, settings, losses=1)
     first, second = place(home, TIDE), place(home, CHARMIN)
     handle_events(home)
     clock.advance(seconds=606)
     event_handlers.submit_due(home.deps)  # the store booked both; we never heard
-    home.bus.handle(commands.CancelOrder("h1", second, "changed my mind"))  # still pending here: cancelled at once
+    with pytest.raises(OrderOnItsWay) as refused:
+        home.bus.handle(commands.CancelOrder("h1", second, "changed my mind"))
+    assert str(refused.value) == (
+        f"This order is on its way to the store in one delivery with your order of {TIDE_NAME}, and the store has "
+        "not answered yet, so it cannot be cancelled at this moment. Try again in a minute: once the store has it, "
+        "it can be cancelled until it ships.")
+    assert order(home, second).status == "pending"
     clock.advance(seconds=5)
-    event_handlers.submit_due(home.deps)  # the group's key again: the store answers with the first booking
+    event_handlers.submit_due(home.deps)  # the group's key again: the store answers with its booking
+    assert home.bus.handle(commands.CancelOrder("h1", second, "changed my mind"))["status"] == "cancelled"
     a = order(home, first)
     assert a.status == "submitted" and order(home, second).status == "cancelled"
     assert [line["sku"] for line in gateway.store.lines_of(a.retailer_order_id)] == [TIDE]
     assert len(gateway.store.bookings()) == 1
 
 
-def test_a_booking_whose_answer_was_never_recorded_is_found_by_any_of_its_orders(make_container, settings, clock):
-    """A worker died after the store booked the group {first, second} and before it recorded the answer; the
-    household then turned sending together off, so the next sweep sends the first order alone. The store's
-    answer names both orders: the second is marked sent too, not booked a second time later."""
-    home, gateway = losing(make_container, settings, losses=0)
-    home.bus.handle(commands.UpdateLimits("h1", send_together=True))
+class WorkerKilled(BaseException):
+    """A SIGKILL as seen from inside the worker: nothing after it runs, nothing more is committed."""
+
+
+class DyingStore(LosingStore):
+    """The simulated store behind a worker that dies right after the store booked (the next ``losses`` calls)."""
+
+    def submit_many(self, requests):
+        self.calls.append([r.idempotency_key for r in requests])
+        answers = self.store.submit_many(requests)
+        if self.losses:
+            self.losses -= 1
+            raise WorkerKilled()
+        return answers
+
+
+def test_a_group_a_dead_worker_sent_is_sent_again_as_the_same_group_under_the_same_key(make_container, settings,
+                                                                                      clock):
+    """A worker died after the store booked {first, second} (the second still inside its window, sent early) and
+    before it recorded the answer. The household then turned sending together off, and the second's window
+    closed: the next tries still send the group it was claimed in, under its key, and the store's one booking
+    is recorded for both."""
+    settings.submit_grace_seconds = 5
+    plain = make_container()
+    gateway = DyingStore(plain.store, 1)
+    home = make_container(gateway=gateway)
+    home.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 600}, send_together=True))
     first = place(home, TIDE)
     clock.advance(minutes=5)
     second = place(home, CHARMIN)
     handle_events(home)
-    with home.uow() as uow:
-        orders = uow.orders.get_many([first, second])
-        gateway.store.submit_many([merging.request_for(merging.groups(orders)[0], None)])  # the dead worker's try
-    home.bus.handle(commands.UpdateLimits("h1", send_together=False))
     clock.advance(minutes=5, seconds=6)
+    with pytest.raises(WorkerKilled):
+        event_handlers.submit_due(home.deps)
+    a, b = order(home, first), order(home, second)
+    assert a.status == b.status == "pending" and a.submit_key == b.submit_key == gateway.calls[0][0]
+    with pytest.raises(OrderOnItsWay):  # the store may have it: not cancelled behind its back
+        home.bus.handle(commands.CancelOrder("h1", second, "changed my mind"))
+    home.bus.handle(commands.UpdateLimits("h1", send_together=False))
+    clock.advance(minutes=6)  # both due now, on their own terms
     event_handlers.submit_due(home.deps)
     a, b = order(home, first), order(home, second)
     assert a.status == b.status == "submitted" and a.retailer_order_id == b.retailer_order_id
-    clock.advance(minutes=10)
+    assert gateway.calls == [[a.submit_key], [a.submit_key]]
+    [booking] = gateway.store.bookings()
+    assert booking["order_ids"] == [first, second] and booking["attempts"] == 2
+
+
+def test_a_group_is_written_down_before_the_store_sees_it(make_container, settings, clock):
+    """Whatever the store is sent, our database already says: these orders, under this key (committed, as
+    another connection reads it)."""
+    seen = []
+
+    class Watching(LosingStore):
+        def submit_many(self, requests):
+            with home.uow() as uow:  # a transaction of its own: only what was committed
+                for request in requests:
+                    ids = [p.order_id for p in request.parts] or [request.idempotency_key]
+                    seen.append((sorted(ids), sorted(o.id for o in uow.orders.claimed_with(request.idempotency_key))))
+            return self.store.submit_many(requests)
+
+    settings.submit_grace_seconds = 5
+    plain = make_container()
+    home = make_container(gateway=Watching(plain.store, 0))
+    home.bus.handle(commands.UpdateLimits("h1", cancel_windows={"web": 600}))
+    ids = [place(home, TIDE if i % 2 else CHARMIN) for i in range(12)]
+    handle_events(home)
+    clock.advance(seconds=606)
     event_handlers.submit_due(home.deps)
-    assert len(gateway.store.bookings()) == 1
+    assert sorted(len(sent) for sent, _ in seen) == [2, merging.MAX_ORDERS]
+    assert all(sent == claimed for sent, claimed in seen)
+    assert sorted(o for sent, _ in seen for o in sent) == sorted(ids)
 
 
 def test_test_orders_and_orders_a_cap_refused_never_join_a_real_one(home, clock):
@@ -329,3 +403,19 @@ def test_a_product_the_store_refuses_fails_only_its_own_order_not_the_others_of_
     assert order(home, fine).status == "submitted" and order(home, gone).status == "failed"
     assert [b["order_ids"] for b in home.store.bookings()] == [[fine]]
     assert saved(home) == 0
+
+
+def test_a_group_booked_before_its_product_ran_out_is_answered_with_its_booking_not_sent_again_alone(
+        make_container, settings, clock):
+    """The store booked the group, the reply was lost, and then one of its products ran out: a key seen before is
+    answered with its booking (not refused), so no order of the group is sent again alone under its own id."""
+    home, gateway = losing(make_container, settings, losses=1)
+    first, second = place(home, TIDE), place(home, CHARMIN)
+    handle_events(home)
+    clock.advance(seconds=606)
+    event_handlers.submit_due(home.deps)  # booked, reply lost
+    gateway.store.out_of_stock.add(CHARMIN)
+    clock.advance(seconds=5)
+    event_handlers.submit_due(home.deps)
+    assert order(home, first).status == order(home, second).status == "submitted"
+    assert [b["order_ids"] for b in gateway.store.bookings()] == [[first, second]]

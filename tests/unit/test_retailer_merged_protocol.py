@@ -12,12 +12,6 @@ from replenish.services.ports import SubmitLine, SubmitPart, SubmitRequest, Tran
 from tests.unit import test_retailer_batch
 from tests.unit.test_retailer_batch import SECRET, Scripted, request
 
-
-@pytest.fixture(autouse=True)
-def merging_on(settings):
-    """These tests are about merging, which a deployment turns on (REPLENISH_MERGE_DELIVERIES)."""
-    settings.merge_deliveries = True
-
 serve = test_retailer_batch.serve  # the HTTP store fixture, shared
 
 
