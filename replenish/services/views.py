@@ -5,6 +5,8 @@ from typing import Any
 
 from replenish.domain import model
 
+from . import merging
+
 
 def order_view(order: model.Order) -> dict[str, Any]:
     return {
@@ -30,7 +32,8 @@ def order_view(order: model.Order) -> dict[str, Any]:
         "tracking_url": order.tracking_url,
         "delivery_photo_url": order.delivery_photo_url,
         "expected_delivery": model.iso(order.expected_delivery),
-        "can_cancel": order.can_cancel,
+        # an order on its way (claimed, the store's answer not in yet) is cancelled once the store has it
+        "can_cancel": order.can_cancel and not merging.claimed(order),
         "test": bool(getattr(order, "test", False)),
         "merged": bool(getattr(order, "merge_group", None) and order.retailer_order_id),
     }

@@ -14,6 +14,7 @@ from replenish.domain.commands import LineRequest
 from replenish.domain.errors import LimitExceeded, OrderOnItsWay
 from replenish.services import event_handlers, merging
 from replenish.services.ports import PermanentError, TransientError
+from replenish.services.views import order_view
 
 TIDE, CHARMIN = "TIDE-PODS-42", "CHARMIN-12"
 TIDE_NAME = "Tide PODS Laundry Detergent, 42 Count"
@@ -39,6 +40,12 @@ def handle_events(container) -> None:
     queue = container.deps.queue
     while queue.events:
         container.bus.handle_event(queue.events.pop(0))
+
+
+def api_view(container, order_id):
+    """The order as the API and the dashboard show it."""
+    with container.uow() as uow:
+        return order_view(uow.orders.get(order_id))
 
 
 def order(container, order_id):
@@ -246,8 +253,10 @@ def test_an_order_the_store_may_hold_is_cancelled_once_the_store_has_answered_an
         "not answered yet, so it cannot be cancelled at this moment. Try again in a minute: once the store has it, "
         "it can be cancelled until it ships.")
     assert order(home, second).status == "pending"
+    assert not api_view(home, second)["can_cancel"]  # the API and the dashboard offer no cancel while on its way
     clock.advance(seconds=5)
     event_handlers.submit_due(home.deps)  # the group's key again: the store answers with its booking
+    assert api_view(home, second)["can_cancel"]
     assert home.bus.handle(commands.CancelOrder("h1", second, "changed my mind"))["status"] == "cancelled"
     a = order(home, first)
     assert a.status == "submitted" and order(home, second).status == "cancelled"
