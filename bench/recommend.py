@@ -7,9 +7,9 @@
 is its own: ``replenish synth`` of N households (206,209 = Instacart's size, the default), ``replenish
 migrate`` + ``replenish import instacart`` into a scratch PostgreSQL database (BENCH_PG, default
 postgresql+psycopg://postgres@127.0.0.1:5432; dropped at the end) and ``replenish recommend train``,
-with their progress lines, wall time and peak RSS. With N below full size the figures are also
-extrapolated linearly to 206,209 households (labelled as such: fit is sampled, so its growth is
-below linear, import is linear in lines).
+with their progress lines, wall time and peak RSS. ``--households 5000 20000`` runs each size and
+extrapolates CPU time and peak RSS along the line through them to Instacart's 32.4M prior lines
+(labelled as an estimate: fit is sampled, so its growth is below linear).
 
 Builds a large synthetic catalog (50k products; 10k with --quick) and ~1M history lines (100k),
 then reports fit time and peak memory, and -- learned model beside the heuristic baseline, same run --
@@ -149,7 +149,8 @@ def _step(name: str, args: list[str], env: dict) -> tuple[float, float, float]:
     return wall, cpu, rss
 
 
-def full(households: int) -> None:
+def full_one(households: int) -> tuple[int, list[tuple[str, float, float, float]]]:
+    """(prior lines, [(step, wall s, CPU s, peak RSS MB)]) of synth, import and train at one size."""
     import tempfile
     import uuid
 
@@ -178,16 +179,26 @@ def full(households: int) -> None:
     with open(work / "data" / "order_products__prior.csv") as prior:
         lines = sum(1 for _ in prior) - 1
     print(f"\n{households:,} households, {lines:,} prior lines (Instacart: 206,209 households, 32.4M prior lines)")
-    scale = INSTACART_PRIOR_LINES / max(lines, 1)
-    print(f"{'step':20}{'wall':>10}{'CPU':>10}{'peak RSS':>12}"
-          + (f"{'CPU x' + format(scale, '.1f') + ' lines (estimate)':>32}" if scale > 1.05 else ""))
+    print(f"{'step':20}{'wall':>10}{'CPU':>10}{'peak RSS':>12}")
     for step, wall, cpu, rss in rows:
-        extra = f"{cpu * scale / 60:>26.1f} min" if scale > 1.05 else ""
-        print(f"{step:20}{wall:>9.1f}s{cpu:>9.1f}s{rss:>9.0f} MB{extra}")
-    if scale > 1.05:
-        print("ESTIMATE, not a measurement: CPU time extrapolated linearly in history lines from a scaled-down run "
-              "(wall time on this shared machine is mostly waiting); training samples households for its "
-              "examples, so its real growth is below linear; peak RSS is not extrapolated")
+        print(f"{step:20}{wall:>9.1f}s{cpu:>9.1f}s{rss:>9.0f} MB")
+    return lines, rows
+
+
+def full(sizes: list[int]) -> None:
+    """Each size in turn; with two sizes or more, CPU time and peak RSS are also extrapolated to Instacart's
+    size along the straight line through the measured sizes (least squares in prior lines)."""
+    runs = [full_one(n) for n in sizes]
+    if len(runs) >= 2 and max(lines for lines, _ in runs) * 1.05 < INSTACART_PRIOR_LINES:
+        x = np.array([lines for lines, _ in runs], np.float64)
+        print(f"\nESTIMATE at {INSTACART_PRIOR_LINES:,} prior lines, not a measurement: the line through "
+              f"{len(runs)} sizes ({', '.join(f'{int(v):,}' for v in x)} lines); training samples households "
+              "for its examples, so its CPU grows below this line; wall time on a shared machine is mostly waiting")
+        print(f"{'step':20}{'CPU':>12}{'peak RSS':>12}")
+        for i, (step, *_rest) in enumerate(runs[0][1]):
+            cpu = np.polyval(np.polyfit(x, [r[i][2] for _, r in runs], 1), INSTACART_PRIOR_LINES)
+            rss = np.polyval(np.polyfit(x, [r[i][3] for _, r in runs], 1), INSTACART_PRIOR_LINES)
+            print(f"{step:20}{cpu / 60:>9.1f} min{rss:>9.0f} MB")
     print("targets: import < 10 min, train < 15 min and < 8 GB at full size")
 
 
@@ -196,7 +207,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k products, 100k lines, fewer repeats (< 60 s)")
     ap.add_argument("--repeats", type=int, default=None, help="runs per latency figure (median reported)")
     ap.add_argument("--full", action="store_true", help="synth, import into PostgreSQL and train, each timed")
-    ap.add_argument("--households", type=int, default=INSTACART_HOUSEHOLDS, help="with --full (scaled-down runs)")
+    ap.add_argument("--households", type=int, nargs="+", default=[INSTACART_HOUSEHOLDS],
+                    help="with --full: one size or several (scaled-down runs, extrapolated when two or more)")
     args = ap.parse_args()
     if args.full:
         full(args.households)

@@ -104,8 +104,10 @@ def import_instacart(directory: str, anchor: str | None) -> None:
         click.echo(f"bad row: {row.file} line {row.line}: {row.reason}", err=True)
     if report.bad_count > 50:
         click.echo(f"... and {report.bad_count - 50} more bad rows", err=True)
+    from replenish.cli_recommend import peak_memory
     click.echo(f"imported {_count(report.products, 'product')}, {_count(report.purchases, 'purchase line')}, "
-               f"{_count(report.households_created, 'new household')}; {_count(report.bad_count, 'bad row')} skipped")
+               f"{_count(report.households_created, 'new household')}; {_count(report.bad_count, 'bad row')} skipped; "
+               f"{peak_memory()}")
 
 
 def _count(n: int, noun: str) -> str:

@@ -27,7 +27,13 @@ def train() -> None:
     version = container.recommendations.retrain(progress=progress.stage)
     if version is None:
         raise click.ClickException("the catalog is empty: import or seed products first")
-    click.echo(f"trained model version {version} in {container.recommendations.model_dir}")
+    click.echo(f"trained model version {version} in {container.recommendations.model_dir}; {peak_memory()}")
+
+
+def peak_memory() -> str:
+    """This process's peak resident memory, for commands whose memory must stay bounded (train, import)."""
+    import resource
+    return f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
 
 
 @recommend.command()

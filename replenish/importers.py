@@ -1,10 +1,13 @@
 """Loading catalogs and purchase histories into the database: Instacart-format imports and the demo seed."""
 from __future__ import annotations
 
+import csv
 import logging
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import insert
 
@@ -91,6 +94,66 @@ def import_instacart(container, directory, anchor: datetime | None = None, progr
     purchases = instacart.read_purchases(directory, anchor=anchor, on_error=bad)
     report.purchases, report.households_created = store_purchases(
         container, purchases, on_batch=(lambda n: progress.update(n)) if progress else None)
+    return report
+
+
+MERGED_COLUMNS = ["order_id", "user_id", "order_number", "order_dow", "order_hour_of_day",
+                  "days_since_prior_order", "product_id", "add_to_cart_order", "reordered"]
+CATALOG_FILES = ("products.csv", "aisles.csv", "departments.csv")
+
+
+@dataclass
+class SplitReport:
+    orders: int = 0
+    lines: int = 0
+    bad_rows: list = field(default_factory=list)  # (line number, reason)
+
+
+def split_merged_instacart(merged_csv, catalog_dir, out_dir) -> SplitReport:
+    """Instacart lines published as one table (orders joined with their order lines: one row per line,
+    columns ``MERGED_COLUMNS``, an unnamed index column first allowed) -> the Instacart layout that
+    ``import instacart`` and ``evaluate`` read: ``orders.csv`` (every order in ``prior``) and
+    ``order_products__prior.csv``, beside ``products.csv``, ``aisles.csv`` and ``departments.csv`` copied
+    from ``catalog_dir``. Nothing is invented: a row whose order fields disagree with an earlier row of
+    the same order, or that is not numeric, is left out and reported."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = SplitReport()
+    orders: dict[int, tuple] = {}
+    with open(merged_csv, newline="", encoding="utf-8-sig") as src, \
+            open(out / "order_products__prior.csv", "w", newline="", encoding="utf-8") as dst:
+        reader = csv.reader(src)
+        header = [h.strip() for h in next(reader, [])]
+        skip = 1 if header[:1] == [""] else 0
+        if header[skip:] != MERGED_COLUMNS:
+            raise ValueError(f"{merged_csv}: expected columns {MERGED_COLUMNS}, got {header!r}")
+        lines = csv.writer(dst)
+        lines.writerow(["order_id", "product_id", "add_to_cart_order", "reordered"])
+        for row in reader:
+            row = row[skip:]
+            try:
+                oid, uid, num, dow, hour = (int(v) for v in row[:5])
+                gap = "" if not row[5].strip() else f"{float(row[5]):g}"
+                pid, cart, again = int(row[6]), int(float(row[7])), int(float(row[8]))
+            except (ValueError, IndexError):
+                report.bad_rows.append((reader.line_num, "not numeric"))
+                continue
+            order = (uid, num, dow, hour, gap)
+            if orders.setdefault(oid, order) != order:
+                report.bad_rows.append((reader.line_num, f"order {oid} disagrees with an earlier row"))
+                continue
+            lines.writerow([oid, pid, cart, again])
+            report.lines += 1
+    with open(out / "orders.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "user_id", "eval_set", "order_number", "order_dow", "order_hour_of_day",
+                    "days_since_prior_order"])
+        for oid, (uid, num, dow, hour, gap) in sorted(orders.items(), key=lambda kv: (kv[1][0], kv[1][1])):
+            w.writerow([oid, uid, "prior", num, dow, hour, gap])
+    report.orders = len(orders)
+    for name in CATALOG_FILES:
+        if (Path(catalog_dir) / name).exists():
+            shutil.copyfile(Path(catalog_dir) / name, out / name)
     return report
 
 

@@ -30,6 +30,7 @@ from replenish.domain.events import Event
 from replenish.domain.history import Purchase
 
 from . import orm
+from .purchase_arrays import Chunk, purchase_chunks
 
 
 def _parse_sqlite_time(value: datetime | str) -> datetime:
@@ -455,12 +456,9 @@ class PurchaseRepository:
                                    .where(p.c.household_id == str(household_id))).one()
         return int(row[0]), int(row[1])
 
-    def iter_all(self, batch: int = 50_000) -> Iterator[Purchase]:
-        p = orm.purchases
-        stmt = select(p.c.household_id, p.c.sku, p.c.ordered_at, p.c.quantity, p.c.order_ref).order_by(p.c.id)
-        result = self.session.execute(stmt.execution_options(yield_per=batch))
-        for r in result:
-            yield Purchase(r.household_id, r.sku, r.ordered_at, r.quantity, r.order_ref)
+    def chunks(self, skus: Sequence[str]) -> Iterator[Chunk]:
+        """The whole history as numpy arrays, a batch at a time (see ``purchase_arrays``): for training."""
+        return purchase_chunks(self.session, skus)
 
     def add_many(self, items: Sequence[Purchase], source: str = "import") -> None:
         if items:

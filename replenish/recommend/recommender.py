@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -26,6 +27,9 @@ from replenish.recommend.forest import FlatForest
 from replenish.recommend.profile import Profile, encode, from_day, to_day
 from replenish.recommend.stats import Attributes, Usage
 from replenish.recommend.timing import TimingModel, poisson_gamma
+
+if TYPE_CHECKING:
+    from replenish.recommend.training import StoredHistory
 
 FEATURE_K = 2.0       # Poisson-Gamma strength for the "due" features (fixed so train == serve)
 PROFILE_CACHE = 1024  # the same household asks again within seconds ("order milk", "yes")
@@ -97,7 +101,8 @@ class Recommender:
                    Usage.empty(len(products)), TimingModel(FEATURE_K), meta={"kind": "baseline"})
 
     @classmethod
-    def fit(cls, products: Iterable[Product], purchases: Iterable[Purchase], now: datetime | None = None,
+    def fit(cls, products: Iterable[Product], purchases: Iterable[Purchase] | StoredHistory,
+            now: datetime | None = None,
             progress: Callable[[str, float], None] | None = None) -> Recommender:
         from replenish.recommend.training import fit
         return fit(cls.baseline(products), purchases, now, progress)

@@ -8,8 +8,10 @@ from all purchases. ``progress(stage, fraction)`` hears about every stage.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -33,36 +35,62 @@ SEED = 0
 Progress = Callable[[str, float], None] | None
 
 
-class History:
-    """All purchases as parallel arrays sorted by (household, day)."""
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # household, product row, day, quantity
+CHUNK = 200_000  # Purchase objects converted to arrays at a time
 
-    def __init__(self, households: list[str], hh: np.ndarray, rows: np.ndarray, days: np.ndarray, qty: np.ndarray):
+
+@dataclass
+class StoredHistory:
+    """The purchase history as the database hands it over: ``chunks(skus)`` yields numpy batches of
+    (household number, position of the SKU in ``skus``, day, quantity) (see
+    ``replenish.adapters.purchase_arrays``); ``total`` lines, for the progress bar."""
+
+    chunks: Callable[[Sequence[str]], Iterable[Chunk]]
+    total: int = 0
+
+
+class History:
+    """All purchases as parallel arrays sorted by (household, day); households numbered 0.. in that order."""
+
+    def __init__(self, hh: np.ndarray, rows: np.ndarray, days: np.ndarray, qty: np.ndarray):
         order = np.lexsort((days, hh))
-        self.households = households
-        self.hh, self.rows, self.days, self.qty = hh[order], rows[order], days[order], qty[order]
-        self.start = np.searchsorted(self.hh, np.arange(len(households) + 1))
+        hh = hh[order]
+        self.rows, self.days, self.qty = rows[order], days[order], qty[order]
+        del order
+        new = np.ones(hh.size, bool)
+        np.not_equal(hh[1:], hh[:-1], out=new[1:])
+        self.hh = (np.cumsum(new, dtype=np.int64) - 1).astype(np.int32) if hh.size else hh.astype(np.int32)
+        self.n_households = int(self.hh[-1]) + 1 if hh.size else 0
+        self.start = np.searchsorted(self.hh, np.arange(self.n_households + 1))
 
     @classmethod
-    def collect(cls, purchases: Iterable[Purchase], row_of: dict[str, int], progress: Progress) -> History:
-        codes: dict[str, int] = {}
-        hh, rows, days, qty = [], [], [], []
-        total = len(purchases) if isinstance(purchases, Sized) else 0
+    def collect(cls, purchases: Iterable[Purchase] | StoredHistory, row_of: dict[str, int],
+                progress: Progress) -> History:
+        """Reads the history in batches of arrays, so memory holds arrays (20 bytes a line), never a
+        Python object per line: from the database's ``StoredHistory``, or from Purchase objects."""
+        if isinstance(purchases, StoredHistory):
+            skus = [""] * len(row_of)
+            for sku, r in row_of.items():
+                skus[r] = sku
+            chunks, total = purchases.chunks(skus), purchases.total
+        else:
+            chunks = _purchase_chunks(purchases, row_of)
+            total = len(purchases) if isinstance(purchases, Sized) else 0
         _report(progress, "reading purchase history", 0.0)
-        for i, p in enumerate(purchases, 1):
-            r = row_of.get(p.sku)
-            if r is None:
-                continue
-            hh.append(codes.setdefault(p.household_id, len(codes)))
-            rows.append(r)
-            days.append(p.ordered_at.timestamp() / DAY)
-            qty.append(p.quantity)
-            if progress is not None and i % 100_000 == 0:
-                # a generator has no length: then the stage names the lines read so far
-                progress("reading purchase history", i / total) if total else \
-                    progress(f"reading purchase history ({i:,} lines)", 0.0)
+        parts: list[Chunk] = []
+        read = 0
+        for chunk in chunks:
+            parts.append(chunk)
+            read += chunk[0].size
+            if progress is not None:
+                # without a known total the stage names the lines read so far
+                progress("reading purchase history", min(read / total, 1.0)) if total else \
+                    progress(f"reading purchase history ({read:,} lines)", 0.0)
         _report(progress, "reading purchase history", 1.0)
-        return cls(list(codes), np.array(hh, np.int64), np.array(rows, np.int64),
-                   np.array(days, np.float64), np.array(qty, np.float64))
+        columns = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, t)
+                   for i, t in enumerate((np.int32, np.int32, np.float64, np.float32))]
+        parts.clear()
+        return cls(*columns)
 
     def split_last_order(self) -> np.ndarray:
         """Mask of lines in each household's last order, for households with at least two orders."""
@@ -71,6 +99,18 @@ class History:
         first = np.repeat(np.minimum.reduceat(self.days, self.start[:-1]) if self.days.size else [],
                           np.diff(self.start))
         return (np.abs(self.days - last) < 1e-6) & (last > first)
+
+
+def _purchase_chunks(purchases: Iterable[Purchase], row_of: dict[str, int]) -> Iterator[Chunk]:
+    codes: dict[str, int] = {}
+    it = iter(purchases)
+    while block := list(islice(it, CHUNK)):
+        lines = [(codes.setdefault(p.household_id, len(codes)), r, p.ordered_at.timestamp() / DAY, p.quantity)
+                 for p in block if (r := row_of.get(p.sku)) is not None]
+        if lines:
+            hh, rows, days, qty = zip(*lines, strict=True)
+            yield (np.array(hh, np.int32), np.array(rows, np.int32), np.array(days, np.float64),
+                   np.array(qty, np.float32))
 
 
 def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Progress):
@@ -170,7 +210,8 @@ def _subsample(X: list[np.ndarray], y: list[np.ndarray], limit: int) -> tuple[np
     return Xa, ya
 
 
-def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, progress: Progress) -> Recommender:
+def fit(rec: Recommender, purchases: Iterable[Purchase] | StoredHistory, now: datetime | None,
+        progress: Progress) -> Recommender:
     hist = History.collect(purchases, rec.index.row_of, progress)
     _report(progress, "household profiles and product statistics", 0.0)
     target = hist.split_last_order()
@@ -199,7 +240,7 @@ def fit(rec: Recommender, purchases: Iterable[Purchase], now: datetime | None, p
     sim = N.build(hist.hh, hist.rows, n)
     meta = {
         "kind": "learned",
-        "n_purchases": int(hist.rows.size), "n_households": len(hist.households), "n_products": n,
+        "n_purchases": int(hist.rows.size), "n_households": hist.n_households, "n_products": n,
         "trained_until": (now or (datetime.fromtimestamp(hist.days.max() * DAY, tz=UTC)
                                   if hist.days.size else datetime.now(UTC))).isoformat(),
         "n_resolve_examples": int(sum(len(x) for x in R)), "n_cold_examples": int(sum(len(x) for x in C)),

@@ -241,12 +241,14 @@ class Recommendations:
         """Fits every model on the stored history and serves the new version from now on."""
         from replenish.recommend import Recommender
         from replenish.recommend.identity import current
+        from replenish.recommend.training import StoredHistory
         with self.uow_factory() as uow:
             products = uow.products.all()
             if not products:
                 return None
             fingerprint = current(uow.session)  # before reading: rows added meanwhile are newer than it
-            model = Recommender.fit(products, uow.purchases.iter_all(), now=self.clock(), progress=progress)
+            history = StoredHistory(uow.purchases.chunks, uow.purchases.count())
+            model = Recommender.fit(products, history, now=self.clock(), progress=progress)
         model.meta["fingerprint"] = {**fingerprint.as_dict(), "history_rows": int(model.meta.get("n_purchases", -1))}
         version = model.save(self.model_dir)
         with self._lock:

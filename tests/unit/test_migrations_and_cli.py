@@ -1,5 +1,6 @@
 """Schema migrations match the models; the CLI's set-up commands work on a fresh SQLite file."""
 import json
+import re
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -48,6 +49,7 @@ def test_seed_demo_json_then_import_instacart(tmp_path, monkeypatch):
     result = runner.invoke(main, ["import", "instacart", str(data), "--anchor", "2026-03-01"])
     assert result.exit_code == 0, result.output
     assert "4 purchase lines" in result.output and "1 new household;" in result.output and "1 bad row " in result.output
+    assert re.search(r"peak memory [\d,]+ MB", result.output)  # an import's memory must stay bounded: it says
     assert result.output.count("order_products__prior.csv line 5") == 1  # the bad row, by file and line, once
 
     from replenish.bootstrap import bootstrap
