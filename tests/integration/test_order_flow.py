@@ -161,7 +161,9 @@ def test_order_placed_while_redis_is_down_is_kept_and_dispatched_when_it_returns
     result = container.bus.handle(commands.PlaceOrder("h0", "web", (LineRequest("SKU-2"),)))
     assert result.status == "order_placed"  # the household's order is taken while Redis is away
     with container.uow() as uow:
-        assert _status(container, result.order_id) == "pending"
+        # Its event waits in the outbox until the broker is back. (The order itself may already have gone to the
+        # store: the worker's sweep reads due orders from the database, not from Redis, and placing it can take
+        # longer than the submit grace while the relay to the broker times out.)
         assert len(uow.outbox.unhandled(container.clock())) >= 1
 
     redis_proc = start_redis()
