@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from replenish.domain import events, model
@@ -96,14 +97,7 @@ def notify_household_of(uow: SqlAlchemyUnitOfWork, deps: Deps, household_id: str
     for notifier in deps.notifiers:
         if household is not None and not household.limits.wants(kind, notifier.channel):
             continue
-        status = "sent"
-        try:
-            notifier.send(message)
-        except Exception as exc:  # one channel failing must not stop the others or the feed
-            log.warning("notifier %s failed for %s: %s", notifier.channel, order_id or household_id, exc)
-            status = "failed"
-        uow.notifications.add(model.Notification(household_id, kind, text, notifier.channel, order_id,
-                                                 created_at=deps.clock(), status=status))
+        _deliver(uow, deps, message, notifier.channel, partial(notifier.send, message))
 
 
 def notify_people(uow: SqlAlchemyUnitOfWork, deps: Deps, household_id: str, kind: str, text: str,
@@ -118,17 +112,26 @@ def notify_people(uow: SqlAlchemyUnitOfWork, deps: Deps, household_id: str, kind
         if send_to is None:
             continue
         for person in people:
-            status = "sent"
-            try:
-                send_to(person, message)
-                sent += 1
-            except Exception as exc:
-                log.warning("notifier %s failed for a member of %s: %s", notifier.channel, household_id, exc)
-                status = "failed"
-            uow.notifications.add(model.Notification(household_id, kind, text,
-                                                     f"{notifier.channel} to {person.name}"[:80], order_id,
-                                                     created_at=deps.clock(), status=status))
+            sent += _deliver(uow, deps, message, notifier.channel, partial(send_to, person, message), to=person.name)
     return sent
+
+
+def _deliver(uow: SqlAlchemyUnitOfWork, deps: Deps, message: Message, channel: str, send: Callable[[], None],
+             to: str | None = None) -> bool:
+    """One delivery of a notice through ``channel`` (to the household, or to the person named ``to``), recorded
+    in the household's notices as sent or failed ("sns", "sns to Alex"); a failure is logged (without the
+    person's name) and stops no other delivery, nor the feed. Returns whether it went out."""
+    status = "sent"
+    try:
+        send()
+    except Exception as exc:  # one channel failing must not stop the others or the feed
+        log.warning("notifier %s failed for %s%s: %s", channel, "a member of " if to else "",
+                    message.order_id or message.household_id, exc)
+        status = "failed"
+    recorded = f"{channel} to {to}"[:80] if to else channel
+    uow.notifications.add(model.Notification(message.household_id, message.kind, message.text, recorded,
+                                             message.order_id, created_at=deps.clock(), status=status))
+    return status == "sent"
 
 
 def notify_pin_locked(event: events.VoicePinLocked, uow: SqlAlchemyUnitOfWork, deps: Deps) -> None:
