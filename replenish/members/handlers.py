@@ -270,9 +270,13 @@ def member_for(deps, household_id: str, speaker: str | None) -> Member | None:
 
 
 # -- approval requests --------------------------------------------------------------------------------------
+def _named(lines: list[tuple[int, str]]) -> str:
+    """(quantity, title) pairs by name: "2 × Tide PODS" or "Tide PODS and Charmin"."""
+    return messages.and_list([title if quantity == 1 else f"{quantity} × {title}" for quantity, title in lines])
+
+
 def _things(request: ApprovalRequest) -> str:
-    parts = [line.title if line.quantity == 1 else f"{line.quantity} × {line.title}" for line in request.lines]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return _named([(line.quantity, line.title) for line in request.lines])
 
 
 def _recipient(member: Member) -> Recipient:
@@ -301,9 +305,7 @@ def _tell_requester(uow, deps, request: ApprovalRequest, kind: str, text: str, o
 
 def spoken_things(view: dict) -> str:
     """What a request (its view) asks for, by name: "2 × Tide PODS" or "Tide PODS and Charmin"."""
-    lines = view["lines"]
-    parts = [line["title"] if line["quantity"] == 1 else f"{line['quantity']} × {line['title']}" for line in lines]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return _named([(line["quantity"], line["title"]) for line in view["lines"]])
 
 
 def _decider_name(uow, household_id: str, decided_by: str | None) -> str:

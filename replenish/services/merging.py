@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from replenish.domain import events, model
 
+from . import messages
 from .ports import SubmitLine, SubmitPart, SubmitRequest
 
 if TYPE_CHECKING:
@@ -105,9 +106,7 @@ def products(order: model.Order) -> str:
     """An order's products by name, as a person would list them ("2 x Tide PODS and Bounty Paper Towels")."""
     names = [(line.title or line.sku) if line.quantity == 1 else f"{line.quantity} x {line.title or line.sku}"
              for line in order.lines]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return messages.and_list(names)
 
 
 def together_words(others: Iterable[model.Order]) -> str:

@@ -20,6 +20,13 @@ def money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
+def and_list(items: list[str]) -> str:
+    """"A", "A and B", "A, B and C" (nothing for no items)."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def plural(n: float, one: str, other: str | None = None, locale: str = LOCALE) -> str:
     """``1 load``, ``2 loads``, ``1.5 loads``: the count and the noun in the form the language's rules pick."""
     form = Locale.parse(locale).plural_form(n)
