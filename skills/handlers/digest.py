@@ -13,10 +13,8 @@ from ..dialog import Say, aisle_name
 from .base import VoiceHandler
 
 
-def _names(turn, skus, titles) -> list[str]:
+def _names(products, skus, titles) -> list[str]:
     """What a list calls each thing ("detergent", "toilet paper"; a short name without an aisle), once each."""
-    with turn.container.uow() as uow:
-        products = uow.products.get_many(skus)
     said: list[str] = []
     for sku, title in zip(skus, titles, strict=True):
         name = aisle_name(products[sku]) if sku in products else speech.short_name(title)
@@ -34,7 +32,9 @@ class DigestIntentHandler(VoiceHandler):
         week = weekly_digest(turn.container.deps, turn.household_id, turn.now(), put_on_list=False,
                              recommendations=turn.container.recommendations)
         numbers = (week.spent_cents, week.cap_cents, week.saved)
-        said = speech.digest(week.orders, week.total_cents, _names(turn, week.skus, week.things),
-                             _names(turn, week.running_low_skus, week.running_low), *numbers)
+        with turn.container.uow() as uow:  # the products of both lists, read once
+            products = uow.products.get_many([*week.skus, *week.running_low_skus])
+        said = speech.digest(week.orders, week.total_cents, _names(products, week.skus, week.things),
+                             _names(products, week.running_low_skus, week.running_low), *numbers)
         card = speech.digest_card(week.orders, week.total_cents, list(week.things), list(week.running_low), *numbers)
         return Say(said, card=card)
