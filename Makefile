@@ -30,11 +30,14 @@ install-test: $(TEST_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/replenish serve
 
+# The unit tier (and the partner SDK's tests) on every core (pytest-xdist): they share nothing but the CPU. The
+# integration and end-to-end tiers then run one test at a time, as they share PostgreSQL, Redis and ports.
 test: $(TEST_STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto tests/unit partner-sdk/tests
+	$(PY) -m pytest -q tests/integration tests/e2e
 
 test-unit: $(TEST_STAMP)
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -n auto tests/unit
 
 test-integration: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/integration
