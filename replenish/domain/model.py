@@ -165,13 +165,19 @@ def _whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_cap(field: str, cents: int | None) -> int | None:
-    """A spending cap (``per_order_cap_cents`` or ``per_month_cap_cents``) in cents, None for no cap; anything
-    else is ``InvalidCommand`` naming the cap."""
-    name, ceiling = CAPS[field]
+def check_amount(cents: int | None, *, field: str, name: str, ceiling: int, none: str = "no limit") -> int | None:
+    """A spending cap in whole cents from 0 to ``ceiling``, None for ``none``; anything else is ``InvalidCommand``
+    naming the cap in dollars (the API takes cents, the dashboard dollars: both refuse in these words). The one
+    rule for every cap: a household's (``check_cap``) and a member's own (``replenish.members.model.check_cap``)."""
     if cents is not None and not (_whole(cents) and 0 <= cents <= ceiling):
-        raise InvalidCommand(f"{name} is an amount from $0 to ${ceiling // 100:,}, or none for no limit.", field=field)
+        raise InvalidCommand(f"{name} is an amount from $0 to ${ceiling // 100:,}, or none for {none}.", field=field)
     return cents
+
+
+def check_cap(field: str, cents: int | None) -> int | None:
+    """A household's spending cap (``per_order_cap_cents`` or ``per_month_cap_cents``), by ``check_amount``."""
+    name, ceiling = CAPS[field]
+    return check_amount(cents, field=field, name=name, ceiling=ceiling)
 
 
 def check_cancel_window(channel: str, seconds: int) -> int:

@@ -98,8 +98,8 @@ def _contact_changed(uow, deps, member: Member) -> None:
 
 def add_member(cmd: AddMember, deps) -> dict:
     member = Member(new_id(), cmd.household_id, clean_name(cmd.name), check_role(cmd.role),
-                    check_cap(cmd.per_order_cap_cents, "per_order_cap_cents"),
-                    check_cap(cmd.per_month_cap_cents, "per_month_cap_cents"), check_person(cmd.person_id),
+                    check_cap("per_order_cap_cents", cmd.per_order_cap_cents),
+                    check_cap("per_month_cap_cents", cmd.per_month_cap_cents), check_person(cmd.person_id),
                     deps.clock(), check_email(cmd.email), check_phone(cmd.phone),
                     check_flag(cmd.approval_notices, "approval_notices"))
     with deps.uow() as uow:
@@ -138,7 +138,7 @@ def change_member(cmd: ChangeMember, deps) -> dict:
             member.role = check_role(changes["role"])
         for cap in ("per_order_cap_cents", "per_month_cap_cents"):
             if cap in changes:
-                setattr(member, cap, check_cap(changes[cap], cap))
+                setattr(member, cap, check_cap(cap, changes[cap]))
         if "person_id" in changes:
             member.person_id = check_person(changes["person_id"])
             _voice_free(uow, cmd.household_id, member.person_id, member.id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from replenish.domain.errors import DomainError, InvalidCommand
+from replenish.domain.model import check_amount
 
 ROLES = ("owner", "adult", "child", "guest")
 ASKERS = frozenset({"child", "guest"})  # their orders become approval requests
@@ -187,13 +188,13 @@ def check_role(role) -> str:
     return role
 
 
-def check_cap(value, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CAP_CENTS:
-        raise InvalidCommand(f"{name} is a whole number of cents from 0 to {MAX_CAP_CENTS}, or null for no cap.",
-                             field=name)
-    return value
+# A member's own caps (within the household's): the domain's one rule for amounts, in these words.
+CAPS = {"per_order_cap_cents": "A member's per-order cap", "per_month_cap_cents": "A member's monthly cap"}
+
+
+def check_cap(field: str, cents) -> int | None:
+    """A member's own cap in cents, 0 to ``MAX_CAP_CENTS``, None for no cap of their own (``check_amount``)."""
+    return check_amount(cents, field=field, name=CAPS[field], ceiling=MAX_CAP_CENTS, none="no cap of their own")
 
 
 def check_person(value) -> str | None:

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from wtforms import BooleanField, StringField
-from wtforms.validators import ValidationError
 
 from replenish.domain.commands import LineRequest
 from replenish.domain.errors import DomainError, InvalidCommand
@@ -16,7 +15,7 @@ from replenish.domain.model import Channel
 from replenish.services.ports import PermanentError, TransientError
 from replenish.web import dashboard_security as security
 from replenish.web.auth import container, json_body, require_household
-from replenish.web.dashboard_forms import DashboardForm, MoneyField, OrderForm, strip
+from replenish.web.dashboard_forms import DashboardForm, MoneyField, OrderForm, Rule, strip
 from replenish.web.errors import ApiError, public_message, status_for
 from replenish.web.openapi import operation
 
@@ -31,6 +30,7 @@ from .model import (
     DecideApproval,
     RemoveMember,
     RequestApproval,
+    check_cap,
 )
 
 bp = Blueprint("members", __name__, url_prefix="/v1")
@@ -267,18 +267,16 @@ def _ask(lines: tuple):
     return _asked(result)
 
 
-def _capped(form, field):
-    if field.data is not None and field.data > MAX_CAP_CENTS:
-        raise ValidationError(f"{field.label.text} is an amount from $0 to ${MAX_CAP_CENTS // 100:,}, or empty for "
-                              "no cap.")
+def _capped(field_name: str) -> Rule:
+    return Rule(lambda cents: check_cap(field_name, cents))  # the API's rule, in its words
 
 
 class MemberForm(DashboardForm):
     """A member on the Members page: name, role, their own caps in dollars, their Alexa voice, their contact."""
     name = StringField()
     role = StringField()
-    per_order_cap = MoneyField("Per-order cap", "or empty for no cap", validators=[_capped])
-    per_month_cap = MoneyField("Monthly cap", "or empty for no cap", validators=[_capped])
+    per_order_cap = MoneyField("Per-order cap", "or empty for no cap", validators=[_capped("per_order_cap_cents")])
+    per_month_cap = MoneyField("Monthly cap", "or empty for no cap", validators=[_capped("per_month_cap_cents")])
     person_id = StringField(filters=[lambda v: strip(v) or None])
     email = StringField(filters=[lambda v: strip(v) or None])  # checked by the domain (the API's rule too)
     phone = StringField(filters=[lambda v: strip(v) or None])

@@ -97,11 +97,17 @@ def test_notification_choices_that_cannot_work_are_refused_by_name(signed_in, co
 
 def test_a_members_cap_is_typed_in_dollars(signed_in, container):
     client, csrf = signed_in
-    for typed, words in (("lots", "Per-order cap must be an amount in dollars"),
-                         ("10000.01", "Per-order cap is an amount from $0 to $10,000")):
+    too_much = "A member's per-order cap is an amount from $0 to $10,000, or none for no cap of their own."
+    for typed, words in (("lots", "Per-order cap must be an amount in dollars"), ("10000.01", too_much)):
         refused = client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Kim", "role": "adult",
                                                                    "per_order_cap": typed})
         assert refused.status_code == 400 and words in flashed(refused)
+    # the domain's one rule for caps: a command (what the API and the voice reach) is refused in the same words
+    from replenish.domain.errors import InvalidCommand
+    from replenish.members.model import AddMember
+    with pytest.raises(InvalidCommand) as same:
+        container.bus.handle(AddMember("h1", "Kim", "adult", per_order_cap_cents=1_000_001))
+    assert same.value.message == too_much and same.value.field == "per_order_cap_cents"
     client.post("/dashboard/settings/members", data={"csrf_token": csrf, "name": "Kim", "role": "adult",
                                                      "per_order_cap": "$1,250.5", "per_month_cap": ""})
     from replenish.members import handlers
