@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
 
 from catalog.model import Product
 from replenish.adapters import orm
 from replenish.adapters.clock import ManualClock
 from replenish.config import Settings
-from replenish.db import make_engine
 from replenish.domain import commands
 
 
@@ -48,16 +50,32 @@ def settings(tmp_path):
                     sim_confirm_delay=60, sim_ship_delay=3600, sim_deliver_delay=7200, track_interval_seconds=30)
 
 
+@pytest.fixture(scope="session")
+def empty_schema():
+    """The schema made once per test process, in an in-memory SQLite database each test's database copies."""
+    template = sqlite3.connect(":memory:", check_same_thread=False)
+    orm.metadata.create_all(create_engine("sqlite://", creator=lambda: template, poolclass=StaticPool))
+    return template
+
+
+def copy_of(template: sqlite3.Connection) -> Engine:
+    """A new in-memory database holding what ``template`` holds (SQLite's backup API, far quicker than making the
+    tables again), on the pool ``make_engine`` gives an in-memory URL."""
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    template.backup(connection)
+    return create_engine("sqlite://", creator=lambda: connection, poolclass=StaticPool)
+
+
 @pytest.fixture
-def make_container(settings, clock):
+def make_container(settings, clock, empty_schema):
     """Builds a container; ``queue`` defaults to a recorder the test drives by hand."""
     from replenish.bootstrap import bootstrap
     from tests.doubles import RecordingQueue
 
     def build(queue=None, **overrides):
         orm.start_mappers()
-        engine = make_engine(settings.database_url)
-        orm.metadata.create_all(engine)
+        assert settings.database_url == "sqlite://", settings.database_url
+        engine = copy_of(empty_schema)
         container = bootstrap(settings, clock=clock, queue=queue or RecordingQueue(), locks=FakeLocks(),
                               engine=engine, **overrides)
         with container.uow() as uow:
