@@ -4,7 +4,8 @@
     .venv/bin/python bench/recommend.py --full [--households N]
 
 ``--full``: the whole pipeline as an operator runs it, each step a separate process so its peak RSS
-is its own: ``replenish synth`` of N households (206,209 = Instacart's size, the default), ``replenish
+is its own: ``replenish synth --orders instacart`` of N households (206,209 = Instacart's size, the default;
+orders per household shaped like Instacart's, so the full size has its 3.4M orders and 33M lines), ``replenish
 migrate`` + ``replenish import instacart`` into a scratch PostgreSQL database (BENCH_PG, default
 postgresql+psycopg://postgres@127.0.0.1:5432; dropped at the end) and ``replenish recommend train``,
 with their progress lines, wall time and peak RSS. ``--households 5000 20000`` runs each size and
@@ -149,7 +150,7 @@ def _step(name: str, args: list[str], env: dict) -> tuple[float, float, float]:
     return wall, cpu, rss
 
 
-def full_one(households: int) -> tuple[int, list[tuple[str, float, float, float]]]:
+def full_one(households: int, orders: str) -> tuple[int, list[tuple[str, float, float, float]]]:
     """(prior lines, [(step, wall s, CPU s, peak RSS MB)]) of synth, import and train at one size."""
     import tempfile
     import uuid
@@ -165,8 +166,8 @@ def full_one(households: int) -> tuple[int, list[tuple[str, float, float, float]
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
     rows = []
     try:
-        rows.append(("synth", *_step("synth", ["synth", "--households", str(households), "--out", str(work / "data")],
-                                     env)))
+        rows.append(("synth", *_step("synth", ["synth", "--households", str(households), "--orders", orders,
+                                               "--out", str(work / "data")], env)))
         _step("migrate", ["migrate"], env)
         rows.append(("import instacart", *_step("import", ["import", "instacart", str(work / "data")], env)))
         rows.append(("recommend train", *_step("train", ["recommend", "train"], env)))
@@ -185,10 +186,10 @@ def full_one(households: int) -> tuple[int, list[tuple[str, float, float, float]
     return lines, rows
 
 
-def full(sizes: list[int]) -> None:
+def full(sizes: list[int], orders: str = "instacart") -> None:
     """Each size in turn; with two sizes or more, CPU time and peak RSS are also extrapolated to Instacart's
     size along the straight line through the measured sizes (least squares in prior lines)."""
-    runs = [full_one(n) for n in sizes]
+    runs = [full_one(n, orders) for n in sizes]
     if len(runs) >= 2 and max(lines for lines, _ in runs) * 1.05 < INSTACART_PRIOR_LINES:
         x = np.array([lines for lines, _ in runs], np.float64)
         print(f"\nESTIMATE at {INSTACART_PRIOR_LINES:,} prior lines, not a measurement: the line through "
@@ -209,9 +210,12 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="synth, import into PostgreSQL and train, each timed")
     ap.add_argument("--households", type=int, nargs="+", default=[INSTACART_HOUSEHOLDS],
                     help="with --full: one size or several (scaled-down runs, extrapolated when two or more)")
+    ap.add_argument("--orders", choices=("instacart", "wide"), default="instacart",
+                    help="with --full: orders per household (`replenish synth --orders`); instacart: 206,209 "
+                         "households make about Instacart's 3.4M orders and 33M lines")
     args = ap.parse_args()
     if args.full:
-        full(args.households)
+        full(args.households, args.orders)
         return
     n_products, n_lines = (10_000, 100_000) if args.quick else (50_000, 1_000_000)
     repeats = args.repeats or (2 if args.quick else 3)

@@ -161,13 +161,26 @@ def _choose(rng: np.random.Generator, h: Habit, pop: np.ndarray) -> int:
     return pid
 
 
-def simulate_household(rng: np.random.Generator, by_need: list[np.ndarray], pop: np.ndarray
+# How many orders a household places: "wide" (the default; 6 to 69, evenly) or "instacart", shaped like the
+# users of Instacart's 2017 data set (4 to 100 orders each, 16.6 on average, most of them few: 3 plus a
+# geometric count, capped at 100), so that 206,209 households make about its 3.4M orders and 33M lines.
+ORDER_COUNTS = ("wide", "instacart")
+INSTACART_MEAN_ORDERS = 16.59  # 3,421,083 orders / 206,209 users
+
+
+def _order_count(rng: np.random.Generator, shape: str) -> int:
+    if shape == "instacart":
+        return int(min(100, 3 + rng.geometric(1 / (INSTACART_MEAN_ORDERS - 3))))
+    return int(rng.integers(6, 70))
+
+
+def simulate_household(rng: np.random.Generator, by_need: list[np.ndarray], pop: np.ndarray, orders: str = "wide"
                        ) -> list[tuple[float, list[int]]]:
     """[(days since previous order, product ids)] for one household."""
     cadence = float(rng.uniform(4, 18))
     habits = _habits(rng, by_need, pop, scale=float(rng.lognormal(0, 0.25)))
     all_ids = np.arange(1, pop.size)
-    n_orders = int(rng.integers(6, 70))
+    n_orders = _order_count(rng, orders)
     day, out = 0.0, []
     for i in range(n_orders):
         gap = 0.0 if i == 0 else float(min(30, max(1, round(rng.gamma(4, cadence / 4)))))
@@ -186,14 +199,16 @@ def simulate_household(rng: np.random.Generator, by_need: list[np.ndarray], pop:
 
 
 def generate(households: int, out_dir: str | os.PathLike, seed: int = 0,
-             progress: Callable[[str, float], None] | None = None) -> None:
+             progress: Callable[[str, float], None] | None = None, order_counts: str = "wide") -> None:
+    if order_counts not in ORDER_COUNTS:
+        raise ValueError(f"order_counts is one of {', '.join(ORDER_COUNTS)}")
     rng = np.random.default_rng(seed)
     rows, by_need, pop = build_catalog(rng)
 
     def orders():
         oid = 0
         for u in range(1, households + 1):
-            hist = simulate_household(rng, by_need, pop)
+            hist = simulate_household(rng, by_need, pop, order_counts)
             for n, (gap, basket) in enumerate(hist, 1):
                 oid += 1
                 yield Order(oid, u, n, None if n == 1 else gap, tuple(basket),

@@ -122,3 +122,24 @@ def test_batch_reports_bad_lines_and_continues(learned, data):
     assert set(out[4]) == {"id", "days_after_last", "low", "high"}
     assert "unknown product" in out[5]["error"]
     assert "query" in out[6]["error"]
+
+
+def test_synth_can_shape_households_like_instacarts_users(tmp_path, cli_env):
+    """`replenish synth --orders instacart`: 4 to 100 orders a household, most of them few, about 16.6 on average
+    (so 206,209 households make an Instacart-sized data set), with Instacart's ten or so lines an order."""
+    import csv
+    from collections import Counter
+
+    from tests.cli_runs import run
+    code, out = run("synth", "--households", "400", "--orders", "instacart", "--out", str(tmp_path / "d"))
+    assert code == 0, out
+    with open(tmp_path / "d" / "orders.csv") as f:
+        orders = list(csv.DictReader(f))
+    per_household = np.array(list(Counter(o["user_id"] for o in orders).values()))
+    assert per_household.size == 400 and per_household.min() >= 4 and per_household.max() <= 100
+    assert 14 <= per_household.mean() <= 19 and np.median(per_household) < per_household.mean()
+    with open(tmp_path / "d" / "order_products__prior.csv") as f:
+        lines = sum(1 for _ in f) - 1
+    assert 8 <= lines / sum(o["eval_set"] == "prior" for o in orders) <= 12
+    code, out = run("synth", "--households", "5", "--orders", "weekly", "--out", str(tmp_path / "e"))
+    assert code == 2 and "'weekly' is not one of 'wide', 'instacart'" in out
