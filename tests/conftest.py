@@ -53,6 +53,7 @@ def settings(tmp_path):
 @pytest.fixture(scope="session")
 def empty_schema():
     """The schema made once per test process, in an in-memory SQLite database each test's database copies."""
+    import replenish.bootstrap  # noqa: F401 - the features' tables are on the metadata once it is imported
     template = sqlite3.connect(":memory:", check_same_thread=False)
     orm.metadata.create_all(create_engine("sqlite://", creator=lambda: template, poolclass=StaticPool))
     return template
