@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 # Bumped when features change meaning: a model trained on other features must not be served.
 # 2: timing features describe each product as of its last purchase (no elapsed-time leakage).
 # 3: churn/succession and category-name features; a database fingerprint in meta.json.
-MODEL_FORMAT = 3
+# 4: timing features of the household's order rhythm and of how recent a training interval is.
+MODEL_FORMAT = 4
 POINTER = "LATEST"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"

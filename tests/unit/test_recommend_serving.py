@@ -10,6 +10,7 @@ import pytest
 
 from replenish.domain.history import Purchase
 from replenish.recommend import features as F
+from replenish.recommend import timing as TM
 from replenish.recommend.batch import run_batch
 from tests.unit.recommend_models import synth_model
 
@@ -87,6 +88,47 @@ def test_timing_ignores_what_happened_after_the_last_purchase(fitted, data):
     b = rec.next_purchase(sorted(later, key=lambda p: p.ordered_at), milk)
     assert a.days_after_last == b.days_after_last and a.last_purchased_at == b.last_purchased_at
     assert 3 <= a.days_after_last <= 21
+
+
+def test_each_training_interval_sees_what_serving_would_have_seen_then(fitted, data):
+    """Every timing example's features equal the serving features of the history cut at the purchase the
+    interval starts from: the household's order rhythm included, nothing from the interval itself. Only
+    ``later_orders`` differs (how far from the history's end it ended; 0 when serving)."""
+    rec, by_hh = fitted[0], data[2]
+    later = TM.COLUMNS.index("later_orders")
+    checked = 0
+    for h in sorted(by_hh)[:6]:
+        prof = rec.profile(by_hh[h])
+        X, gaps = TM.interval_examples(prof, rec.usage, last_orders=1000)
+        r, d = prof.line_rows, prof.line_days
+        starts = np.flatnonzero(np.r_[False, r[1:] == r[:-1]]) - 1
+        assert X.shape == (starts.size, TM.N_FEATURES) and np.all(gaps > 0)
+        for x, s in zip(X, starts, strict=True):
+            upto = [p for p in by_hh[h] if p.ordered_at.timestamp() / 86400 <= d[s] + 1e-9]
+            cut = rec.profile(upto)
+            pos, _ = cut.lookup(np.array([r[s]]))
+            served = TM.features(cut, pos, cut.rows[pos], rec.usage, 1.0)[0]
+            np.testing.assert_allclose(np.delete(served, later), np.delete(x, later), equal_nan=True)
+            assert served[later] == 0
+            checked += 1
+    assert checked > 50
+
+
+def test_timing_reads_the_households_order_rhythm_as_of_the_last_purchase(fitted, data):
+    """The order-gap features come from the household's orders up to the product's last purchase; a
+    household that orders every 10 days has gaps of 10 days, and its median gap is 10."""
+    rec, products = fitted[0], data[0]
+    milk = next(p.sku for p in products if "Milk" in p.title)
+    eggs = next(p.sku for p in products if "Eggs" in p.title)
+    last = NOW - timedelta(days=5)
+    history = [Purchase("t", eggs, last - timedelta(days=10 * i), 1, f"e{i}") for i in range(1, 7)]
+    history += [Purchase("t", milk, last - timedelta(days=20 * i), 1, f"m{i}") for i in range(3)]
+    prof = rec.profile(sorted(history, key=lambda p: p.ordered_at))
+    pos, _ = prof.lookup(np.array([rec.index.row_of[milk]]))
+    x = dict(zip(TM.COLUMNS, TM.features(prof, pos, prof.rows[pos], rec.usage, 1.0)[0], strict=True))
+    assert x["gap_1"] == x["gap_2"] == x["gap_3"] == x["recent_gap"] == x["median_gap"] == pytest.approx(10)
+    assert x["last_int_orders"] == 2 and x["orders_per_int"] == 2 and x["share_since_first"] == pytest.approx(3 / 5)
+    assert x["by_orders"] == pytest.approx(20) and x["later_orders"] == 0
 
 
 def test_a_households_time_zone_is_kept_a_while_then_read_again(container, settings, clock):
