@@ -21,6 +21,7 @@ RESOLVE_COLUMNS = [
     "brand_match_share", "size_share", "leaf_share", "dept_share", "log_pop", "pop_rel", "reorder",
     "log_price", "price_rel", "log_orders", "available", "count_rank", "leaf_named", "still_buying",
     "neighbour", "neighbour_rel", "hh_share", "first_share", "leaf_pop", "organic_fit",
+    "recent_share", "rate_since_first", "leaf_loyalty", "leaf_latest", "peer", "peer_rel",
 ]
 FREQ, RECENT, POP = (RESOLVE_COLUMNS.index("log_count"), RESOLVE_COLUMNS.index("most_recent"),
                      RESOLVE_COLUMNS.index("log_pop"))
@@ -29,6 +30,7 @@ BUY_AGAIN_COLUMNS = [
     "log_count", "order_share", "log_days_since", "due_ratio", "orders_since", "in_last_order",
     "recent_share", "reorder", "log_pop", "log_orders", "log_interval", "days_since_over_gap",
     "days_since_last_order", "still_buying", "successors", "neighbour", "neighbour_rel",
+    "rate_since_first", "leaf_loyalty", "leaf_latest", "peer", "peer_rel",
 ]
 
 
@@ -56,6 +58,39 @@ def candidates(prof: Profile, dense: np.ndarray, rows: np.ndarray, text: np.ndar
     mine = prof.rows[keep]
     extra = (mine[:, None] != rows[None, :]).all(axis=1)  # both sides are short: no sorting needed
     return np.concatenate((rows, mine[extra])), np.concatenate((text, own[keep][extra]))
+
+
+RECENT_ORDERS = 5  # "lately": the household's last five orders
+HABITS = ["recent_share", "rate_since_first", "leaf_loyalty", "leaf_latest"]
+
+
+def habits(prof: Profile, leaf: np.ndarray) -> np.ndarray:
+    """Per profile product (one row each, columns ``HABITS``), memoized on the profile:
+
+    - share of the household's last ``RECENT_ORDERS`` orders containing it;
+    - share of its orders since it first bought it (a product taken up lately is not rare to it);
+    - loyalty in its category: share of the household's orders with anything of the category
+      (``leaf``: category code per catalog row) that contained this product;
+    - whether it is the household's latest pick in its category (1), or another product was (0).
+    """
+    return prof.memoized("habits", leaf, lambda: _habits(prof, leaf))
+
+
+def _habits(prof: Profile, leaf: np.ndarray) -> np.ndarray:
+    rows, n = prof.rows, prof.order_days.size
+    if rows.size == 0:
+        return np.zeros((0, len(HABITS)))
+    order_no = np.searchsorted(prof.order_days, prof.line_days)
+    pos = np.searchsorted(rows, prof.line_rows)
+    recent = np.bincount(pos, weights=order_no >= n - RECENT_ORDERS, minlength=rows.size)
+    since_first = n - np.searchsorted(prof.order_days, prof.first)
+    mine = leaf[rows].astype(np.int64)
+    pairs = np.unique(leaf[prof.line_rows].astype(np.int64) * (n + 1) + order_no)  # distinct (category, order)
+    leaf_orders = np.bincount(pairs // (n + 1), minlength=int(mine.max()) + 1)[mine]
+    latest = np.full(int(mine.max()) + 1, -np.inf)
+    np.maximum.at(latest, mine, prof.last)
+    return np.column_stack([recent / min(RECENT_ORDERS, max(n, 1)), prof.count / np.maximum(since_first, 1),
+                            prof.count / np.maximum(leaf_orders, 1), prof.last >= latest[mine]])
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
@@ -169,6 +204,7 @@ class Households:
                                 for p, e in zip(profs, expected, strict=False)])
         self.successors = _stack([p.memoized("successors", attr.leaf, lambda p=p: churn.successor_orders(p, attr.leaf))
                                   for p in profs])
+        self.habits = np.vstack([habits(p, attr.leaf) for p in profs]) if profs else np.zeros((0, len(HABITS)))
         n_orders = [p.n_orders for p in profs]
         self.n_orders = np.array(n_orders, np.int64)
         self.order_end = np.cumsum(self.n_orders)
@@ -202,19 +238,21 @@ ORDER_DAY_SPAN = 1e6  # days since 1970 stay far below this, so (household, day)
 
 def resolve_features(attr: Attributes, usage: Usage, prof: Profile, expected: np.ndarray | None,
                      rows: np.ndarray, text: np.ndarray, phrase: str, now: float,
-                     neighbour: np.ndarray | None = None) -> np.ndarray:
+                     neighbour: np.ndarray | None = None, peer: np.ndarray | None = None) -> np.ndarray:
     """``expected`` holds the household's expected repurchase interval per profile product."""
     stack = Households(attr, [prof], [expected])
     return resolve_features_many(attr, usage, stack, np.zeros(1, np.int64), [rows], [text], [phrase],
-                                 np.array([now], np.float64), None if neighbour is None else [neighbour])
+                                 np.array([now], np.float64), None if neighbour is None else [neighbour],
+                                 None if peer is None else [peer])
 
 
 def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh: np.ndarray,
                           rows_list: list[np.ndarray], text_list: list[np.ndarray], phrases: list[str],
-                          now: np.ndarray, neighbour_list: list[np.ndarray] | None = None) -> np.ndarray:
+                          now: np.ndarray, neighbour_list: list[np.ndarray] | None = None,
+                          peer_list: list[np.ndarray] | None = None) -> np.ndarray:
     """Feature rows of many requests at once: request i is (household ``req_hh[i]``, its candidate
-    rows and text scores, its phrase, its time, and optionally the neighbour score of each candidate,
-    see ``neighbours``). Rows come out in request order."""
+    rows and text scores, its phrase, its time, and optionally the neighbour and peer scores of each
+    candidate, see ``neighbours``). Rows come out in request order."""
     sizes = np.array([r.size for r in rows_list], np.int64)
     n = int(sizes.sum())
     if n == 0:
@@ -307,13 +345,20 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
         share = hh.organic[u]
         org = attr.organic[rows] if attr.organic is not None else np.zeros(n, bool)
         out[:, 32] = np.where(org, share, 1.0 - share)
+        mine = hh.habits[pos] if hh.bought.size else np.zeros((n, len(HABITS)))
+        out[:, 33:33 + len(HABITS)] = np.where(bought[:, None], mine, 0.0)
+        pe = _stack(peer_list) if peer_list is not None else np.full(n, np.nan)
+        out[:, 37] = pe
+        out[:, 38] = pe / np.maximum(per_request(np.fmax, pe), 1e-12)
     return out
 
 
 def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float,
-                       kind: np.ndarray | None = None, neighbour: np.ndarray | None = None) -> np.ndarray:
+                       kind: np.ndarray | None = None, neighbour: np.ndarray | None = None,
+                       peer: np.ndarray | None = None) -> np.ndarray:
     """One row per product in ``prof.rows``; ``expected`` is the household's interval per product;
-    ``kind``: category code per catalog row, for succession (see ``churn``)."""
+    ``kind``: category code per catalog row, for succession and habits; ``neighbour`` and ``peer``:
+    scores over the catalog (see ``neighbours``)."""
     rows = prof.rows
     successors = np.zeros(rows.size) if kind is None else \
         prof.memoized("successors", kind, lambda: churn.successor_orders(prof, kind))
@@ -324,6 +369,8 @@ def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: f
     gap = prof.order_gap
     last_order = prof.order_days[-1] if prof.order_days.size else now
     nb = neighbour[rows] if neighbour is not None else np.full(rows.size, np.nan)
+    pe = peer[rows] if peer is not None else np.full(rows.size, np.nan)
+    mine = habits(prof, kind)[:, 1:] if kind is not None else np.full((rows.size, len(HABITS) - 1), np.nan)
     return np.column_stack([
         np.log1p(prof.count), prof.count / max(prof.n_orders, 1), np.log1p(np.maximum(since, 0)),
         since / expected, prof.orders_since(prof.last), prof.last == last_order,
@@ -332,6 +379,11 @@ def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: f
         since / gap if gap == gap and gap > 0 else np.full(rows.size, np.nan),
         np.full(rows.size, now - last_order),
         churn.probability(prof.count, since, expected, successors), successors,
-        nb, nb / max(float(np.nanmax(nb)), 1e-12) if nb.size and not np.isnan(nb).all() else nb,
+        nb, _relative(nb), mine, pe, _relative(pe),
     ]).astype(np.float64)
+
+
+def _relative(v: np.ndarray) -> np.ndarray:
+    """``v`` over its largest value (NaN stays NaN)."""
+    return v / max(float(np.nanmax(v)), 1e-12) if v.size and not np.isnan(v).all() else v
 

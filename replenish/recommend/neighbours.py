@@ -84,3 +84,86 @@ def scores(sim: sparse.csr_matrix | None, prof: Profile) -> np.ndarray | None:
     if sim is None or prof.rows.size == 0:
         return None
     return prof.memoized("neighbours", sim, lambda: np.asarray(sim[prof.rows].T @ weights(prof)).ravel())
+
+
+# -- households like this one (user-kNN, as TIFU-KNN's neighbour part) --------------------------------
+
+PEER_K = 50                # nearest households averaged
+MAX_PEERS = 20_000         # reference households kept (sampled beyond this)
+SAME = 0.9999              # a reference this close is the household itself (evaluation, serving): skipped
+
+
+class Peers:
+    """Reference households' recency-weighted basket vectors (each order containing a product counts
+    ``DECAY ** orders_ago``), rows L2-normalised: ``U`` (households x products) and its transpose.
+
+    A household's peer vector is the similarity-weighted mean of its ``PEER_K`` nearest references by
+    cosine: how much households that shop like it buy each product (TIFU-KNN's neighbour term)."""
+
+    def __init__(self, U: sparse.csr_matrix, households: np.ndarray):
+        self.U = U.astype(np.float32)
+        self.households = households  # history number of each reference (training skips a household's own)
+        self._UT: sparse.csr_matrix | None = None
+
+    @property
+    def UT(self) -> sparse.csr_matrix:
+        """Products x references: a household's products pick their rows. Built on first use, not stored."""
+        if self._UT is None:
+            self._UT = self.U.T.tocsr()
+        return self._UT
+
+    def __getstate__(self):
+        return {**self.__dict__, "_UT": None}
+
+    @classmethod
+    def build(cls, hh: np.ndarray, rows: np.ndarray, days: np.ndarray, n_products: int,
+              max_households: int = MAX_PEERS) -> Peers:
+        """From lines sorted by (household, day), households numbered 0.. (``training.History``)."""
+        if rows.size == 0:
+            return cls(sparse.csr_matrix((0, n_products), dtype=np.float32), np.zeros(0, np.int64))
+        n_hh = int(hh[-1]) + 1
+        keep_hh = np.arange(n_hh)
+        if n_hh > max_households:
+            keep_hh = np.sort(np.random.default_rng(SEED).permutation(n_hh)[:max_households])
+        sel = np.isin(hh, keep_hh)
+        h, r, d = hh[sel], rows[sel], days[sel]
+        new_order = np.ones(h.size, bool)
+        new_order[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+        order_no = np.cumsum(new_order) - 1
+        ref = np.searchsorted(keep_hh, h)
+        last = np.zeros(keep_hh.size, np.int64)
+        np.maximum.at(last, ref, order_no)
+        w = (DECAY ** (last[ref] - order_no)).astype(np.float32)
+        U = sparse.csr_matrix((w, (ref, r)), shape=(keep_hh.size, n_products))
+        U.sum_duplicates()
+        norm = np.sqrt(np.asarray(U.multiply(U).sum(axis=1)).ravel())
+        U = sparse.diags(np.where(norm > 0, 1.0 / np.maximum(norm, 1e-12), 0.0).astype(np.float32)) @ U
+        return cls(U.tocsr(), keep_hh.astype(np.int64))
+
+    def scores(self, prof: Profile, exclude: int = -1) -> np.ndarray | None:
+        """Peer vector over the whole catalog (None without references or history); ``exclude``: the
+        household's own number in the training history, never its own peer."""
+        if self.U.shape[0] == 0 or prof.rows.size == 0:
+            return None
+        v = weights(prof)
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+        sim = np.asarray(self.UT[prof.rows].T @ v).ravel()
+        sim[sim >= SAME] = 0.0
+        if exclude >= 0:
+            at = np.searchsorted(self.households, exclude)
+            if at < self.households.size and self.households[at] == exclude:
+                sim[at] = 0.0
+        k = min(PEER_K, sim.size)
+        top = np.argpartition(-sim, k - 1)[:k]
+        w = sim[top]
+        total = float(w.sum())
+        if total <= 0:
+            return np.zeros(self.U.shape[1])
+        return np.asarray(self.U[top].T @ (w / total)).ravel()
+
+
+def peer_scores(peers: Peers | None, prof: Profile, exclude: int = -1) -> np.ndarray | None:
+    """``Peers.scores`` memoized on the profile (training fills it first with the household's ``exclude``)."""
+    if peers is None or prof.rows.size == 0:
+        return None
+    return prof.memoized("peers", peers, lambda: peers.scores(prof, exclude))

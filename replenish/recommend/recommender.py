@@ -88,6 +88,8 @@ class Recommender:
         self.known = np.ones(len(products), bool)  # in the catalog being served (see restrict_to)
         # product x product co-purchase neighbours (see neighbours), learned models only
         self.sim: sparse.csr_matrix | None = None
+        # households that shop alike (see neighbours.Peers), learned models only
+        self.peers: N.Peers | None = None
         # ranker for requests where the household never bought a match (cold start)
         self.cold: FlatForest | None = None
         self._profiles: OrderedDict[tuple, Profile] = OrderedDict()
@@ -187,7 +189,8 @@ class Recommender:
         first feature row. One pass of array operations serves every item (see ``batch``)."""
         slot: dict[int, int] = {}
         profs: list[Profile] = []
-        req_hh, rows_l, text_l, nb_l = [], [], [], []
+        req_hh, rows_l, text_l, nb_l, pe_l = [], [], [], [], []
+        peers: N.Peers | None = self.__dict__.get("peers")  # models saved before it have none
         for phrase, prof, _ in items:
             u = slot.get(id(prof))
             if u is None:
@@ -199,9 +202,11 @@ class Recommender:
             text_l.append(text)
             nb = N.scores(self.sim, prof)
             nb_l.append(nb[rows] if nb is not None else np.full(rows.size, np.nan))
+            pe = N.peer_scores(peers, prof)
+            pe_l.append(pe[rows] if pe is not None else np.full(rows.size, np.nan))
         X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),
                                     rows_l, text_l, [it[0] for it in items],
-                                    np.array([it[2] for it in items], np.float64), nb_l)
+                                    np.array([it[2] for it in items], np.float64), nb_l, pe_l)
         starts = np.zeros(len(rows_l), np.int64)
         np.cumsum([r.size for r in rows_l[:-1]], out=starts[1:])
         return rows_l, X, starts
@@ -286,7 +291,7 @@ class Recommender:
     # -- buy-again and timing -----------------------------------------------------------------
     def buy_again_scores(self, prof: Profile, now: float) -> np.ndarray:
         X = F.buy_again_features(self.usage, prof, self.expected_intervals(prof), now, self.attr.leaf,
-                                 N.scores(self.sim, prof))
+                                 N.scores(self.sim, prof), N.peer_scores(self.__dict__.get("peers"), prof))
         if self.again is not None:
             return self.again.proba(X)
         cols = {name: X[:, i] for i, name in enumerate(F.BUY_AGAIN_COLUMNS)}

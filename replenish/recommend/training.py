@@ -27,7 +27,7 @@ from replenish.recommend.stats import Usage
 from replenish.recommend.timing import TimingModel, interval_examples
 
 MAX_HOUSEHOLDS = 8000    # households sampled for training examples: enough signal, bounded fit time
-MAX_PHRASES = 12000
+MAX_PHRASES = 40000     # resolve requests made from the sampled households' next orders (small samples: all)
 COLD_PER_HOUSEHOLD = 3   # "never bought a match" examples made per household by hiding its matches
 BOUGHT = F.RESOLVE_COLUMNS.index("bought")
 MAX_INTERVALS = 200_000  # timing examples (completed repurchase intervals), sampled beyond this
@@ -125,9 +125,10 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         prof = Profile.build(hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre])
         now = float(hist.days[s:e][tgt][0])
         bought = np.unique(hist.rows[s:e][tgt])
+        N.peer_scores(rec.peers, prof, exclude=int(h))  # memoized: its own history is not its peer
         # buy-again: which of the household's products were in the next order
         G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now, rec.attr.leaf,
-                                   N.scores(rec.sim, prof)))
+                                      N.scores(rec.sim, prof), N.peer_scores(rec.peers, prof)))
         y_g.append(np.isin(prof.rows, bought))
         # timing: every completed interval, the target order's included, with causal features only
         full = Profile.build(hist.rows[s:e], hist.days[s:e], hist.qty[s:e])
@@ -153,6 +154,7 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
                     keep = ~np.isin(pre_rows, rows)
                     if keep.any():
                         cold = Profile.build(pre_rows[keep], pre_days[keep], pre_qty[keep])
+                        N.peer_scores(rec.peers, cold, exclude=int(h))
                         c_rows, c_X = rec.resolve_inputs(phrase, cold, now)
                         c_label = np.isin(c_rows, ok)
                         if c_label.any() and not c_label.all():
@@ -221,6 +223,7 @@ def fit(rec: Recommender, purchases: Iterable[Purchase] | StoredHistory, now: da
     _report(progress, "household profiles and product statistics", 1.0)
     _report(progress, "co-purchase neighbours", 0.0)
     rec.sim = N.build(hist.hh[pre], hist.rows[pre], n)
+    rec.peers = N.Peers.build(hist.hh[pre], hist.rows[pre], hist.days[pre], n)
     _report(progress, "co-purchase neighbours", 1.0)
     R, y_r, G, y_g, T, y_t, C, y_c = _examples(rec, hist, target, progress)
     _report(progress, "building training examples", 1.0)
@@ -249,6 +252,7 @@ def fit(rec: Recommender, purchases: Iterable[Purchase] | StoredHistory, now: da
     }
     packed = Recommender(rec.products, rec.index, rec.attr, usage, timing, ranker, again, meta)
     packed.sim = sim
+    packed.peers = N.Peers.build(hist.hh, hist.rows, hist.days, n)
     packed.cold = cold
     _report(progress, "packing the model", 1.0)
     return packed
