@@ -13,6 +13,7 @@ from catalog.model import Product
 from replenish.adapters import orm
 from replenish.adapters.clock import ManualClock
 from replenish.config import Settings
+from replenish.db import make_engine
 from replenish.domain import commands
 
 
@@ -75,8 +76,11 @@ def make_container(settings, clock, empty_schema):
 
     def build(queue=None, **overrides):
         orm.start_mappers()
-        assert settings.database_url == "sqlite://", settings.database_url
-        engine = copy_of(empty_schema)
+        if settings.database_url == "sqlite://":
+            engine = copy_of(empty_schema)
+        else:  # a module that needs a database file (a server in another thread or process reads it too)
+            engine = make_engine(settings.database_url)
+            orm.metadata.create_all(engine)
         container = bootstrap(settings, clock=clock, queue=queue or RecordingQueue(), locks=FakeLocks(),
                               engine=engine, **overrides)
         with container.uow() as uow:
