@@ -78,6 +78,10 @@ def _spoken_date(day: float, reader: tuple | None = None) -> str:
 
 
 class Recommender:
+    # Parts added after models were first stored: a model saved before one of them reads None here.
+    peers: N.Peers | None = None
+    cold: FlatForest | None = None
+
     def __init__(self, products: list[Product], index: CatalogIndex, attr: Attributes, usage: Usage,
                  timing: TimingModel, ranker: FlatForest | None = None, again: FlatForest | None = None,
                  meta: dict | None = None):
@@ -190,7 +194,7 @@ class Recommender:
         slot: dict[int, int] = {}
         profs: list[Profile] = []
         req_hh, rows_l, text_l, nb_l, pe_l = [], [], [], [], []
-        peers: N.Peers | None = self.__dict__.get("peers")  # models saved before it have none
+        peers = self.peers
         for phrase, prof, _ in items:
             u = slot.get(id(prof))
             if u is None:
@@ -219,7 +223,7 @@ class Recommender:
         ``starts``: each request's first row (a request with no match bought goes to the cold ranker)."""
         c = {name: X[:, i] for i, name in enumerate(F.RESOLVE_COLUMNS)}
         cold_rows = np.zeros(X.shape[0], bool)
-        cold: FlatForest | None = self.__dict__.get("cold")  # models saved before it have none
+        cold = self.cold
         if cold is not None and X.shape[0]:
             nonempty = np.flatnonzero(np.diff(np.r_[starts, X.shape[0]]) > 0)
             first = starts[nonempty]
@@ -291,7 +295,7 @@ class Recommender:
     # -- buy-again and timing -----------------------------------------------------------------
     def buy_again_scores(self, prof: Profile, now: float) -> np.ndarray:
         X = F.buy_again_features(self.usage, prof, self.expected_intervals(prof), now, self.attr.leaf,
-                                 N.scores(self.sim, prof), N.peer_scores(self.__dict__.get("peers"), prof))
+                                 N.scores(self.sim, prof), N.peer_scores(self.peers, prof))
         if self.again is not None:
             return self.again.proba(X)
         cols = {name: X[:, i] for i, name in enumerate(F.BUY_AGAIN_COLUMNS)}

@@ -86,17 +86,17 @@ def _cadence(order_days: np.ndarray, at: np.ndarray, first_day: np.ndarray, prev
     product's first purchase, orders since its previous purchase (nan without one))."""
     j = np.searchsorted(order_days, at, side="right") - 1  # the order each interval starts from
     gaps = np.diff(order_days)
+    since_first = (j - np.searchsorted(order_days, first_day - 1e-6)).astype(float)
     if gaps.size == 0:
         nan = np.full(at.size, np.nan)
-        return j + 1.0, nan, nan, nan, nan, nan, (j - np.searchsorted(order_days, first_day)).astype(float), nan
+        return j + 1.0, nan, nan, nan, nan, nan, since_first, nan
     recent = [np.where(j >= i, gaps[np.maximum(j - i, 0)], np.nan) for i in (1, 2, 3)]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean3 = (order_days[j] - order_days[np.maximum(j - 3, 0)]) / np.minimum(j, 3)
     median = _window_median(gaps, np.zeros_like(j), j)
-    since_first = j - np.searchsorted(order_days, first_day - 1e-6)
     since_prev = np.where(np.isnan(prev_day), np.nan,
                           j - np.searchsorted(order_days, np.nan_to_num(prev_day) - 1e-6))
-    return j + 1.0, *recent, mean3, median, since_first.astype(float), since_prev
+    return j + 1.0, *recent, mean3, median, since_first, since_prev
 
 
 def _matrix(n_int, span, sum_log, last_int, median_int, recent_int, order_days, first_day, at, rows, usage, k,
