@@ -125,10 +125,11 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         prof = Profile.build(hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre])
         now = float(hist.days[s:e][tgt][0])
         bought = np.unique(hist.rows[s:e][tgt])
-        N.peer_scores(rec.peers, prof, exclude=int(h))  # memoized: its own history is not its peer
+        # its own history is not its peer; memoized on the profile, so its resolve requests below get these too
+        peer = N.peer_scores(rec.peers, prof, exclude=int(h))
         # buy-again: which of the household's products were in the next order
         G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now, rec.attr.leaf,
-                                      N.scores(rec.sim, prof), N.peer_scores(rec.peers, prof)))
+                                      N.scores(rec.sim, prof), peer))
         y_g.append(np.isin(prof.rows, bought))
         # timing: every completed interval, the target order's included, with causal features only
         full = Profile.build(hist.rows[s:e], hist.days[s:e], hist.qty[s:e])
