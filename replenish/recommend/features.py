@@ -4,12 +4,17 @@ Missing values (a product never bought) stay NaN: the gradient-boosted models ro
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from catalog.synonyms import tokens
 from replenish.recommend import churn
 from replenish.recommend.profile import Profile, shares  # noqa: F401 (shares: public helper)
 from replenish.recommend.stats import Attributes, Usage
+
+if TYPE_CHECKING:
+    from replenish.recommend.neighbours import Scores
 
 SEARCH_DEPTH = 30           # text-match candidates taken from the whole catalog
 HISTORY_MATCH = 0.3         # a bought product is a candidate if its text score is this close to the best
@@ -354,8 +359,8 @@ def resolve_features_many(attr: Attributes, usage: Usage, hh: Households, req_hh
 
 
 def buy_again_features(usage: Usage, prof: Profile, expected: np.ndarray, now: float,
-                       kind: np.ndarray | None = None, neighbour: np.ndarray | None = None,
-                       peer: np.ndarray | None = None) -> np.ndarray:
+                       kind: np.ndarray | None = None, neighbour: Scores | None = None,
+                       peer: Scores | None = None) -> np.ndarray:
     """One row per product in ``prof.rows``; ``expected`` is the household's interval per product;
     ``kind``: category code per catalog row, for succession and habits; ``neighbour`` and ``peer``:
     scores over the catalog (see ``neighbours``)."""

@@ -7,10 +7,10 @@ neighbours (computed ``CHUNK`` products at a time so memory stays bounded at Ins
 
 Served per household: a recency-weighted vector ``w`` over its products (each order containing a
 product counts ``DECAY ** orders_ago``, as TIFU-KNN decays baskets), and ``w @ S`` scores every
-catalog product by how strongly it goes with what the household buys. The diagonal is zero, so a
-product's own purchases never vote for it: for buy-again the signal says "goes with your current
-basket", for cold start "households who buy what you buy chose this one". Everything is sparse
-matrix products; no per-household Python loops.
+catalog product by how strongly it goes with what the household buys (kept sparse: ``Scores``).
+The diagonal is zero, so a product's own purchases never vote for it: for buy-again the signal says
+"goes with your current basket", for cold start "households who buy what you buy chose this one".
+Everything is sparse matrix products and index arithmetic; no per-household Python loops.
 """
 from __future__ import annotations
 
@@ -79,11 +79,39 @@ def weights(prof: Profile) -> np.ndarray:
     return w / total if total > 0 else w
 
 
-def scores(sim: sparse.csr_matrix | None, prof: Profile) -> np.ndarray | None:
-    """``w @ S`` over the whole catalog for a household (None without a neighbour model)."""
+class Scores:
+    """A score per catalog row, kept sparse: the rows some neighbour points to, sorted, and their summed
+    scores; every other row scores 0. ``scores[rows]`` reads any rows. A household's neighbours touch a
+    few thousand products, so this never builds (or zeroes) a vector the size of the catalog."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, cols: np.ndarray, vals: np.ndarray):
+        self.rows, at = np.unique(cols, return_inverse=True)
+        self.values = np.bincount(at, weights=vals, minlength=self.rows.size)
+
+    def __getitem__(self, rows: np.ndarray | int) -> np.ndarray:
+        rows = np.asarray(rows)
+        if self.rows.size == 0:
+            return np.zeros(rows.shape)
+        at = np.minimum(np.searchsorted(self.rows, rows), self.rows.size - 1)
+        return np.where(self.rows[at] == rows, self.values[at], 0.0)
+
+
+def _gather(m: sparse.csr_matrix, rows: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, entry x its row's weight) of the given rows of ``m``: ``weight @ m[rows]`` before summing
+    by column, gathered with index arithmetic (no intermediate sparse matrix)."""
+    begin, end = m.indptr[rows], m.indptr[rows + 1]
+    lengths = end - begin
+    pos = np.arange(int(lengths.sum())) + np.repeat(begin - np.cumsum(lengths) + lengths, lengths)
+    return m.indices[pos], m.data[pos] * np.repeat(weight, lengths)
+
+
+def scores(sim: sparse.csr_matrix | None, prof: Profile) -> Scores | None:
+    """``w @ S`` for a household (None without a neighbour model)."""
     if sim is None or prof.rows.size == 0:
         return None
-    return prof.memoized("neighbours", sim, lambda: np.asarray(sim[prof.rows].T @ weights(prof)).ravel())
+    return prof.memoized("neighbours", sim, lambda: Scores(*_gather(sim, prof.rows, weights(prof))))
 
 
 # -- households like this one (user-kNN, as TIFU-KNN's neighbour part) --------------------------------
@@ -140,14 +168,15 @@ class Peers:
         U = sparse.diags(np.where(norm > 0, 1.0 / np.maximum(norm, 1e-12), 0.0).astype(np.float32)) @ U
         return cls(U.tocsr(), keep_hh.astype(np.int64))
 
-    def scores(self, prof: Profile, exclude: int = -1) -> np.ndarray | None:
-        """Peer vector over the whole catalog (None without references or history); ``exclude``: the
+    def scores(self, prof: Profile, exclude: int = -1) -> Scores | None:
+        """The household's peer vector (None without references or history); ``exclude``: the
         household's own number in the training history, never its own peer."""
         if self.U.shape[0] == 0 or prof.rows.size == 0:
             return None
         v = weights(prof)
         v = v / max(float(np.linalg.norm(v)), 1e-12)
-        sim = np.asarray(self.UT[prof.rows].T @ v).ravel()
+        refs, contrib = _gather(self.UT, prof.rows, v)
+        sim = np.bincount(refs, weights=contrib, minlength=self.U.shape[0])
         sim[sim >= SAME] = 0.0
         if exclude >= 0:
             at = np.searchsorted(self.households, exclude)
@@ -158,11 +187,11 @@ class Peers:
         w = sim[top]
         total = float(w.sum())
         if total <= 0:
-            return np.zeros(self.U.shape[1])
-        return np.asarray(self.U[top].T @ (w / total)).ravel()
+            return Scores(np.zeros(0, np.int64), np.zeros(0))
+        return Scores(*_gather(self.U, top, w / total))
 
 
-def peer_scores(peers: Peers | None, prof: Profile, exclude: int = -1) -> np.ndarray | None:
+def peer_scores(peers: Peers | None, prof: Profile, exclude: int = -1) -> Scores | None:
     """``Peers.scores`` memoized on the profile (training fills it first with the household's ``exclude``)."""
     if peers is None or prof.rows.size == 0:
         return None

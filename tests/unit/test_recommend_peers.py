@@ -35,6 +35,7 @@ def test_households_that_shop_alike_point_to_what_they_buy():
     scores = peers.scores(_profile([[CEREAL], [CEREAL, GRANOLA]]))
     # a cereal-and-granola household never bought milk: its peers drink oat milk, not whole milk
     assert scores[OAT] > 0 and scores[WHOLE] == 0 and scores[BEER] == 0
+    assert list(scores[np.array([BEER, OAT])]) == [0, scores[OAT]]  # any rows at once, as the rankers read them
 
 
 def test_a_household_is_not_its_own_peer():
@@ -43,7 +44,7 @@ def test_a_household_is_not_its_own_peer():
     peers = N.Peers.build(*_history([alone, other]), n_products=6)
     # training leaves the household's own history out; serving skips a reference identical to it
     assert not peers.scores(_profile([[CEREAL]]), exclude=0)[OAT]
-    assert not peers.scores(_profile(alone)).any()
+    assert not peers.scores(_profile(alone))[np.arange(6)].any()
 
 
 def test_habits_tell_the_milk_bought_now_from_the_one_it_moved_on_from():
