@@ -37,6 +37,8 @@ class Report:
     # section -> method -> metric -> value
     sections: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # section -> metric -> 95% bootstrap interval of "learned vs best rule" (points, or % for MAE)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 def _first_users(data_dir: Path, n: int | None) -> Callable[[int], bool] | None:
@@ -88,19 +90,68 @@ def _resolve_methods(rec: Recommender, prof: Profile, X: np.ndarray) -> dict[str
 
 
 class _Tally:
+    """Sums per (section, method, metric) and per household, so a margin's uncertainty can be resampled."""
+
     def __init__(self):
         self.sums: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
         self.n: dict[str, int] = defaultdict(int)
+        self.household = 0  # the household being evaluated (0, 1, ...)
+        self.per_hh: dict[tuple[str, str, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        self.n_hh: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+
+    def count(self, section: str, n: int = 1) -> None:
+        """``n`` more requests, households or intervals measured in ``section``."""
+        self.n[section] += n
+        self.n_hh[section][self.household] += n
 
     def add(self, section: str, method: str, metric: str, value: float) -> None:
         self.sums[section][method][metric] += value
+        self.per_hh[section, method, metric][self.household] += value
 
     def report(self, report: Report) -> Report:
         for section, methods in self.sums.items():
             n = max(self.n[section], 1)
             report.sections[section] = {m: {k: v / n for k, v in ms.items()} for m, ms in methods.items()}
         report.counts = dict(self.n)
+        report.intervals = self._intervals(report)
         return report
+
+    def _intervals(self, report: Report) -> dict[str, dict[str, tuple[float, float]]]:
+        """95% bootstrap interval of each "learned vs best rule" margin: households are drawn with
+        replacement (all of a household's requests together, as they are not independent) ``BOOTSTRAP``
+        times, and the margin is recomputed against the rule that is best overall."""
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        rng = np.random.default_rng(0)
+        for section, methods in report.sections.items():
+            if "learned" not in methods or len(methods) < 2:
+                continue
+            hh = np.array(sorted(self.n_hh[section]), np.int64)
+            if hh.size < 2:
+                continue
+            counts = np.array([self.n_hh[section][h] for h in hh], np.float64)
+            draws = [rng.multinomial(hh.size, np.full(hh.size, 1.0 / hh.size), size=min(BLOCK, BOOTSTRAP - b))
+                     .astype(np.float32) for b in range(0, BOOTSTRAP, BLOCK)]
+            out[section] = {}
+            for metric in next(iter(methods.values())):
+                if metric == "listed":
+                    continue
+                rules = {k: v[metric] for k, v in methods.items() if k != "learned"}
+                lower_is_better = "MAE" in metric
+                best = (min if lower_is_better else max)(rules, key=rules.__getitem__)
+                learned, rule = (np.array([self.per_hh[section, m, metric].get(h, 0.0) for h in hh])
+                                 for m in ("learned", best))
+                margins = []
+                for w in draws:
+                    n = np.maximum(w @ counts, 1.0)
+                    a, b = (w @ learned) / n, (w @ rule) / n
+                    margins.append((a - b) / np.maximum(b, 1e-12) * 100 if lower_is_better else (a - b) * 100)
+                lo, hi = np.percentile(np.concatenate(margins), [2.5, 97.5])
+                out[section][metric] = (float(lo), float(hi))
+        return out
+
+
+BOOTSTRAP = 1000  # resamples of the households for each margin's interval
+BLOCK = 50        # resamples drawn at a time: a block is BLOCK x households weights
 
 
 def _eval_resolve(rec, prof, held_rows, now, t: _Tally) -> None:
@@ -113,7 +164,7 @@ def _eval_resolve(rec, prof, held_rows, now, t: _Tally) -> None:
             continue
         before = "bought a match before" if X[:, bought_col].any() else "never bought a match"
         section = f"resolve {len(phrase.split())}-word, {before}"
-        t.n[section] += 1
+        t.count(section)
         for method, keys in _resolve_methods(rec, prof, X).items():
             top = rows[_top(*keys, k=3)]
             t.add(section, method, "top-1", float(top[:1].size > 0 and top[0] in ok))
@@ -124,7 +175,7 @@ def _eval_buy_again(rec, prof, held_rows, now, t: _Tally) -> None:
     relevant = np.intersect1d(held_rows, prof.rows)
     if relevant.size == 0:
         return
-    t.n["buy-again"] += 1
+    t.count("buy-again")
     last = prof.last
     ideal = np.sum(1.0 / np.log2(np.arange(2, min(10, relevant.size) + 2)))
     for method, keys in {"learned": [rec.buy_again_scores(prof, now)],
@@ -150,7 +201,7 @@ def _eval_timing(rec, prof, held_rows, now, t: _Tally) -> None:
     X = timing_features(prof, pos, rows, rec.usage, rec.timing.k)
     prior = rec.usage.interval[rows]  # a household's only purchase: the product's pooled interval
     cols = {name: X[:, i] for i, name in enumerate(TIMING_COLUMNS)}
-    t.n["timing"] += pos.size
+    t.count("timing", pos.size)
     for method, pred in {"learned": mid,
                          "mean interval": np.where(prof.count[pos] > 1, cols["mean_int"], prior),
                          "median interval": np.where(prof.count[pos] > 1, cols["median_int"], prior),
@@ -174,7 +225,7 @@ def _eval_running_low(rec, train, prof, held_rows, now, t: _Tally) -> None:
     due = prof.last[regular] + median <= now + gap
     pick = regular[due][np.argsort(-overdue[due], kind="stable")[:5]]
     baseline = prof.rows[pick]
-    t.n["running low"] += 1
+    t.count("running low")
     for method, top in {"learned": learned, "most overdue by median interval": baseline}.items():
         t.add("running low", method, "precision@5", float(np.isin(top, held_rows).mean()) if top.size else 0.0)
         t.add("running low", method, "listed", float(top.size))
@@ -196,6 +247,7 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
     tally = _Tally()
     step = max(1, len(split) // 100)  # a report each 1% (Progress prints every few seconds at most)
     for i, (train, held) in enumerate(split.values()):
+        tally.household = i
         prof = rec.profile(train)
         now = to_day(held[0].ordered_at)
         held_rows = np.unique([rec.index.row_of[p.sku] for p in held if p.sku in rec.index.row_of])
@@ -211,8 +263,9 @@ def evaluate(data_dir, progress: Progress = None, max_households: int | None = N
 
 
 def format_report(report: Report) -> str:
-    """Each section's methods side by side; the last line of a section is the learned model's margin
-    over the best simple rule, per metric (positive: learned is better; for MAE, lower is better)."""
+    """Each section's methods side by side; then the learned model's margin over the best simple rule, per
+    metric (positive: learned is better; for MAE, lower is better), and that margin's 95% bootstrap
+    interval (households resampled), where the households measured are enough to resample."""
     lines = [f"households: {report.households}   fit: {report.fit_seconds:.1f}s"]
     for section, methods in report.sections.items():
         metrics = list(next(iter(methods.values())).keys())
@@ -233,4 +286,9 @@ def format_report(report: Report) -> str:
                 else:
                     cells.append(f"{(methods['learned'][m] - max(rules)) * 100:>+10.1f}pt")
             lines.append(f"  {'learned vs best rule':<34}" + "".join(cells))
+            bounds = report.intervals.get(section, {})
+            if bounds:  # in the units of the line above
+                lines.append(f"  {'  95% interval (bootstrap)':<34}" + "".join(
+                    f" {f'{bounds[m][0]:+.1f}..{bounds[m][1]:+.1f}':>11}" if m in bounds else f"{'':>12}"
+                    for m in metrics))
     return "\n".join(lines)

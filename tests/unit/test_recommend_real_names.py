@@ -119,3 +119,20 @@ def test_buy_again_and_timing_hold_up_against_their_baselines(report):
         report.sections["buy-again"]["personal top-frequency"]["Recall@10"] - 0.02, format_report(report)
     timing = report.sections["timing"]
     assert timing["learned"]["MAE days"] <= timing["median interval"]["MAE days"], format_report(report)
+
+
+def test_each_margin_comes_with_an_interval_that_holds_it(report):
+    # households resampled: the interval is around the margin printed above it, and printed beneath it
+    for section, methods in report.sections.items():
+        rules = {m: v for m, v in methods.items() if m != "learned"}
+        for metric, (lo, hi) in report.intervals[section].items():
+            if "MAE" in metric:
+                best = min(v[metric] for v in rules.values())
+                margin = (methods["learned"][metric] - best) / best * 100
+            else:
+                margin = (methods["learned"][metric] - max(v[metric] for v in rules.values())) * 100
+            assert lo <= margin + 1e-9 and margin - 1e-9 <= hi, (section, metric, lo, margin, hi)
+    text = format_report(report)
+    lo, hi = report.intervals["buy-again"]["Recall@10"]
+    assert lo < hi  # the learned ranker and the rule differ on some households: resampling moves the margin
+    assert f"{lo:+.1f}..{hi:+.1f}" in text.split("buy-again")[1].split("\n\n")[0]
