@@ -192,7 +192,7 @@ class Peers:
 
 
 def peer_scores(peers: Peers | None, prof: Profile, exclude: int = -1) -> Scores | None:
-    """``Peers.scores`` memoized on the profile (training fills it first with the household's ``exclude``)."""
+    """``Peers.scores`` memoized on the profile, for each ``exclude`` apart."""
     if peers is None or prof.rows.size == 0:
         return None
-    return prof.memoized("peers", peers, lambda: peers.scores(prof, exclude))
+    return prof.memoized(f"peers-{exclude}", peers, lambda: peers.scores(prof, exclude))

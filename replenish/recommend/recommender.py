@@ -182,12 +182,14 @@ class Recommender:
         return F.Households(self.attr, profs, [self.expected_intervals(p) for p in profs])
 
     # -- resolve ------------------------------------------------------------------------------
-    def resolve_inputs(self, phrase: str, prof: Profile, now: float) -> tuple[np.ndarray, np.ndarray]:
-        """(candidate rows, feature matrix) for a phrase and a household profile."""
-        rows, X, _ = self.resolve_inputs_many([(phrase, prof, now)])
+    def resolve_inputs(self, phrase: str, prof: Profile, now: float, exclude: int = -1
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate rows, feature matrix) for a phrase and a household profile; ``exclude``: the
+        household's number in the training history (training: never its own peer)."""
+        rows, X, _ = self.resolve_inputs_many([(phrase, prof, now)], exclude)
         return rows[0], X
 
-    def resolve_inputs_many(self, items: Sequence[tuple[str, Profile, float]]
+    def resolve_inputs_many(self, items: Sequence[tuple[str, Profile, float]], exclude: int = -1
                             ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """Candidate rows per (phrase, profile, day) item, their stacked features, and each item's
         first feature row. One pass of array operations serves every item (see ``batch``)."""
@@ -206,7 +208,7 @@ class Recommender:
             text_l.append(text)
             nb = N.scores(self.sim, prof)
             nb_l.append(nb[rows] if nb is not None else np.full(rows.size, np.nan))
-            pe = N.peer_scores(peers, prof)
+            pe = N.peer_scores(peers, prof, exclude)
             pe_l.append(pe[rows] if pe is not None else np.full(rows.size, np.nan))
         X = F.resolve_features_many(self.attr, self.usage, self._households(profs), np.array(req_hh, np.int64),
                                     rows_l, text_l, [it[0] for it in items],

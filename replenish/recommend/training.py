@@ -125,11 +125,9 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         prof = Profile.build(hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre])
         now = float(hist.days[s:e][tgt][0])
         bought = np.unique(hist.rows[s:e][tgt])
-        # its own history is not its peer; memoized on the profile, so its resolve requests below get these too
-        peer = N.peer_scores(rec.peers, prof, exclude=int(h))
-        # buy-again: which of the household's products were in the next order
+        # buy-again: which of the household's products were in the next order (its own history is not its peer)
         G.append(F.buy_again_features(rec.usage, prof, rec.expected_intervals(prof), now, rec.attr.leaf,
-                                      N.scores(rec.sim, prof), peer))
+                                      N.scores(rec.sim, prof), N.peer_scores(rec.peers, prof, exclude=int(h))))
         y_g.append(np.isin(prof.rows, bought))
         # timing: every completed interval, the target order's included, with causal features only
         full = Profile.build(hist.rows[s:e], hist.days[s:e], hist.qty[s:e])
@@ -140,7 +138,7 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
         pre_rows, pre_days, pre_qty = hist.rows[s:e][pre], hist.days[s:e][pre], hist.qty[s:e][pre]
         cold_left = COLD_PER_HOUSEHOLD
         for phrase, ok in list(phrases_for(rec, bought).items())[:per_hh]:
-            rows, X = rec.resolve_inputs(phrase, prof, now)
+            rows, X = rec.resolve_inputs(phrase, prof, now, exclude=int(h))
             label = np.isin(rows, ok)
             if label.any() and not label.all():
                 R.append(X)
@@ -155,8 +153,7 @@ def _examples(rec: Recommender, hist: History, target: np.ndarray, progress: Pro
                     keep = ~np.isin(pre_rows, rows)
                     if keep.any():
                         cold = Profile.build(pre_rows[keep], pre_days[keep], pre_qty[keep])
-                        N.peer_scores(rec.peers, cold, exclude=int(h))
-                        c_rows, c_X = rec.resolve_inputs(phrase, cold, now)
+                        c_rows, c_X = rec.resolve_inputs(phrase, cold, now, exclude=int(h))
                         c_label = np.isin(c_rows, ok)
                         if c_label.any() and not c_label.all():
                             C.append(c_X)
