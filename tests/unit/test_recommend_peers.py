@@ -60,3 +60,16 @@ def test_habits_tell_the_milk_bought_now_from_the_one_it_moved_on_from():
 
 def habits_of(prof: Profile, leaf: np.ndarray) -> list[np.ndarray]:
     return list(F.habits(prof, leaf).T)
+
+
+def test_sparse_scores_read_the_same_as_the_whole_catalog_product():
+    # a household's co-purchase scores are kept for the products its neighbours point to; any row reads
+    # what w @ S over the whole catalog would give there, 0 included
+    from scipy import sparse
+    rng = np.random.default_rng(3)
+    S = sparse.random(40, 40, density=0.1, random_state=4, format="csr", dtype=np.float32)
+    prof = _profile([[1, 5, 7], [5, 9], [1, 5, 30]])
+    dense = np.asarray(S[prof.rows].T @ N.weights(prof)).ravel()
+    got = N.scores(S, prof)
+    rows = rng.permutation(40)
+    assert np.allclose(got[rows], dense[rows]) and (dense == 0).any() and (dense > 0).any()
