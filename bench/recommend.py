@@ -152,6 +152,7 @@ def _step(name: str, args: list[str], env: dict) -> tuple[float, float, float]:
 
 def full_one(households: int, orders: str) -> tuple[int, list[tuple[str, float, float, float]]]:
     """(prior lines, [(step, wall s, CPU s, peak RSS MB)]) of synth, import and train at one size."""
+    import shutil
     import tempfile
     import uuid
 
@@ -168,6 +169,8 @@ def full_one(households: int, orders: str) -> tuple[int, list[tuple[str, float, 
     try:
         rows.append(("synth", *_step("synth", ["synth", "--households", str(households), "--orders", orders,
                                                "--out", str(work / "data")], env)))
+        with open(work / "data" / "order_products__prior.csv") as prior:
+            lines = sum(1 for _ in prior) - 1
         _step("migrate", ["migrate"], env)
         rows.append(("import instacart", *_step("import", ["import", "instacart", str(work / "data")], env)))
         rows.append(("recommend train", *_step("train", ["recommend", "train"], env)))
@@ -177,8 +180,7 @@ def full_one(households: int, orders: str) -> tuple[int, list[tuple[str, float, 
                          {"n": name})
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
-    with open(work / "data" / "order_products__prior.csv") as prior:
-        lines = sum(1 for _ in prior) - 1
+        shutil.rmtree(work, ignore_errors=True)  # the data set and the model: 650 MB at Instacart's size
     print(f"\n{households:,} households, {lines:,} prior lines (Instacart: 206,209 households, 32.4M prior lines)")
     print(f"{'step':20}{'wall':>10}{'CPU':>10}{'peak RSS':>12}")
     for step, wall, cpu, rss in rows:
