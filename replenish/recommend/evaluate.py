@@ -90,29 +90,28 @@ def _resolve_methods(rec: Recommender, prof: Profile, X: np.ndarray) -> dict[str
 
 
 class _Tally:
-    """Sums per (section, method, metric) and per household, so a margin's uncertainty can be resampled."""
+    """Per (section, method, metric), the sum of what each household scored; per section, how many requests,
+    products or intervals each household had. Totals are their sums; kept per household so that a margin's
+    uncertainty can be resampled."""
 
     def __init__(self):
-        self.sums: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
-        self.n: dict[str, int] = defaultdict(int)
+        self.values: dict[str, dict[str, dict[str, dict[int, float]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(float))))
+        self.counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.household = 0  # the household being evaluated (0, 1, ...)
-        self.per_hh: dict[tuple[str, str, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
-        self.n_hh: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
 
     def count(self, section: str, n: int = 1) -> None:
         """``n`` more requests, households or intervals measured in ``section``."""
-        self.n[section] += n
-        self.n_hh[section][self.household] += n
+        self.counts[section][self.household] += n
 
     def add(self, section: str, method: str, metric: str, value: float) -> None:
-        self.sums[section][method][metric] += value
-        self.per_hh[section, method, metric][self.household] += value
+        self.values[section][method][metric][self.household] += value
 
     def report(self, report: Report) -> Report:
-        for section, methods in self.sums.items():
-            n = max(self.n[section], 1)
-            report.sections[section] = {m: {k: v / n for k, v in ms.items()} for m, ms in methods.items()}
-        report.counts = dict(self.n)
+        report.counts = {section: sum(per_hh.values()) for section, per_hh in self.counts.items()}
+        for section, methods in self.values.items():
+            n = max(report.counts.get(section, 0), 1)
+            report.sections[section] = {m: {k: sum(v.values()) / n for k, v in ms.items()} for m, ms in methods.items()}
         report.intervals = self._intervals(report)
         return report
 
@@ -125,29 +124,39 @@ class _Tally:
         for section, methods in report.sections.items():
             if "learned" not in methods or len(methods) < 2:
                 continue
-            hh = np.array(sorted(self.n_hh[section]), np.int64)
+            hh = np.array(sorted(self.counts[section]), np.int64)
             if hh.size < 2:
                 continue
-            counts = np.array([self.n_hh[section][h] for h in hh], np.float64)
+            counts = np.array([self.counts[section][h] for h in hh], np.float64)
             draws = [rng.multinomial(hh.size, np.full(hh.size, 1.0 / hh.size), size=min(BLOCK, BOOTSTRAP - b))
                      .astype(np.float32) for b in range(0, BOOTSTRAP, BLOCK)]
             out[section] = {}
             for metric in next(iter(methods.values())):
                 if metric == "listed":
                     continue
-                rules = {k: v[metric] for k, v in methods.items() if k != "learned"}
-                lower_is_better = "MAE" in metric
-                best = (min if lower_is_better else max)(rules, key=rules.__getitem__)
-                learned, rule = (np.array([self.per_hh[section, m, metric].get(h, 0.0) for h in hh])
-                                 for m in ("learned", best))
+                learned, rule = (np.array([self.values[section][m][metric].get(h, 0.0) for h in hh])
+                                 for m in ("learned", _best_rule(methods, metric)))
                 margins = []
                 for w in draws:
                     n = np.maximum(w @ counts, 1.0)
-                    a, b = (w @ learned) / n, (w @ rule) / n
-                    margins.append((a - b) / np.maximum(b, 1e-12) * 100 if lower_is_better else (a - b) * 100)
+                    margins.append(_margin(metric, (w @ learned) / n, (w @ rule) / n))
                 lo, hi = np.percentile(np.concatenate(margins), [2.5, 97.5])
                 out[section][metric] = (float(lo), float(hi))
         return out
+
+
+def _best_rule(methods: dict[str, dict[str, float]], metric: str) -> str:
+    """The simple rule that does best on ``metric`` (lowest for an MAE, highest otherwise)."""
+    rules = {k: v[metric] for k, v in methods.items() if k != "learned"}
+    return (min if "MAE" in metric else max)(rules, key=rules.__getitem__)
+
+
+def _margin(metric: str, learned, rule):
+    """Learned over a rule: points for a rate, percent of the rule's error for an MAE (0 against no error)."""
+    if "MAE" in metric:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(rule != 0, (learned - rule) / np.where(rule != 0, rule, 1.0) * 100, 0.0)
+    return (learned - rule) * 100
 
 
 BOOTSTRAP = 1000  # resamples of the households for each margin's interval
@@ -277,14 +286,11 @@ def format_report(report: Report) -> str:
         if "learned" in methods and len(methods) > 1:
             cells = []
             for m in metrics:
-                rules = [v[m] for k, v in methods.items() if k != "learned"]
                 if m == "listed":
                     cells.append(f"{'':>12}")
-                elif "MAE" in m:
-                    best = min(rules)
-                    cells.append(f"{(methods['learned'][m] - best) / best * 100 if best else 0:>+11.1f}%")
-                else:
-                    cells.append(f"{(methods['learned'][m] - max(rules)) * 100:>+10.1f}pt")
+                    continue
+                margin = float(_margin(m, methods["learned"][m], methods[_best_rule(methods, m)][m]))
+                cells.append(f"{margin:>+11.1f}%" if "MAE" in m else f"{margin:>+10.1f}pt")
             lines.append(f"  {'learned vs best rule':<34}" + "".join(cells))
             bounds = report.intervals.get(section, {})
             if bounds:  # in the units of the line above
