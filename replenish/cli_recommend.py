@@ -54,7 +54,9 @@ def batch(input_path: str, output_path: str) -> None:
     status = service.status()
     if status.get("model") == "baseline":
         click.echo(f"note: answered with catalog baselines: {status.get('detail')}", err=True)
-    click.echo(f"answered {answered} requests ({errors} errors)", err=True)
+    from replenish.services.messages import plural
+    click.echo(f"answered {plural(answered, 'request')} ({plural(errors, 'error') if errors else 'no errors'})",
+               err=True)
 
 
 @click.command()

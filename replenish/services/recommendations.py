@@ -232,10 +232,20 @@ class Recommendations:
     def batch(self, lines: Iterable[str], now: datetime | None = None) -> Iterator[dict[str, Any]]:
         """``recommend batch``: the same model, clock and histories as every other answer (one moment for
         the whole batch: the clock is read once)."""
-        from replenish.recommend.batch import run_batch
+        from replenish.recommend.batch import BadRequest, run_batch
         model, now = self.model, now or self.clock()
-        return run_batch(model, lambda household_id: self._read_by(model, household_id, self.history(household_id),
-                                                                    now), lines, now=now)
+        known: set[str] = set()
+
+        def history_for(household_id: str) -> list[Purchase]:
+            # a mistyped id is an error on its line, not a stranger's cold-start answer
+            if household_id not in known:
+                with self.uow_factory() as uow:
+                    if uow.households.get(household_id) is None:
+                        raise BadRequest(f"there is no household {household_id!r}")
+                known.add(household_id)
+            return self._read_by(model, household_id, self.history(household_id), now)
+
+        return run_batch(model, history_for, lines, now=now)
 
     def retrain(self, progress: Callable[[str, float], None] | None = None) -> str | None:
         """Fits every model on the stored history and serves the new version from now on."""

@@ -145,9 +145,26 @@ def test_cli_batch_uses_the_service(tmp_path, monkeypatch, trained):
     src.write_text(json.dumps({"id": "b", "kind": "buy_again", "household": "h0", "k": 2}) + "\n")
     result = CliRunner().invoke(cli.main, ["recommend", "batch", "--input", str(src), "--output", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    assert "answered 1 requests (0 errors)" in result.output
+    assert "answered 1 request (no errors)" in result.output
     answer = json.loads((tmp_path / "o").read_text().splitlines()[0])
     assert [r["product"] for r in answer["results"]] == [c.sku for c in trained.recommendations.buy_again("h0", k=2)]
+
+
+def test_batch_names_a_household_that_does_not_exist(tmp_path, monkeypatch, trained):
+    from replenish import cli
+    monkeypatch.setattr(cli, "_container", lambda: trained)
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(line) for line in (
+        {"id": "a", "kind": "resolve", "household": "h0", "query": "milk"},
+        {"id": "b", "kind": "resolve", "household": "h-typo", "query": "milk"},
+        {"id": "c", "kind": "buy_again", "household": "h-typo"},
+        {"id": "d", "kind": "buy_again", "household": "h0", "k": 2})) + "\n")
+    result = CliRunner().invoke(cli.main, ["recommend", "batch", "--input", str(src), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "answered 4 requests (2 errors)" in result.output
+    answers = {a["id"]: a for a in map(json.loads, (tmp_path / "o").read_text().splitlines())}
+    assert answers["b"] == {"id": "b", "error": "there is no household 'h-typo'"} == {**answers["c"], "id": "b"}
+    assert answers["a"]["results"] and len(answers["d"]["results"]) == 2
 
 
 def test_fingerprint_verdicts():
