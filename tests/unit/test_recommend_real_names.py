@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from catalog.instacart import Order, write_dataset
-from replenish.recommend.evaluate import evaluate, format_report
+from replenish.recommend.evaluate import TARGET_RULES, evaluate, format_report
 
 # (department, aisle, names); within a need the first names are the more popular ones
 NEEDS = [
@@ -132,6 +132,16 @@ def test_each_margin_comes_with_an_interval_that_holds_it(report):
             else:
                 margin = (methods["learned"][metric] - max(v[metric] for v in rules.values())) * 100
             assert lo <= margin + 1e-9 and margin - 1e-9 <= hi, (section, metric, lo, margin, hi)
+    # where a target's rule is not the best one, the margin against it is printed too, with its own interval
+    assert report.target_intervals, format_report(report)
+    for section, bounds in report.target_intervals.items():
+        methods, rule = report.sections[section], TARGET_RULES[section]
+        for metric, (lo, hi) in bounds.items():
+            learned, base = methods["learned"][metric], methods[rule][metric]
+            margin = (learned - base) / base * 100 if "MAE" in metric else (learned - base) * 100
+            assert lo <= margin + 1e-9 and margin - 1e-9 <= hi, (section, metric, lo, margin, hi)
+        printed = format_report(report).split(f"{section} (n=")[1].split("\n\n")[0]
+        assert f"learned vs {rule} (target)" in printed
     text = format_report(report)
     lo, hi = report.intervals["buy-again"]["Recall@10"]
     assert lo < hi  # the learned ranker and the rule differ on some households: resampling moves the margin
