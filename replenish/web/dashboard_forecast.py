@@ -15,6 +15,9 @@ from replenish.domain.model import as_utc
 log = logging.getLogger(__name__)
 
 SOON_DAYS = 7
+# Below this chance that the household still buys an overdue item, the page asks whether it is still needed
+# instead of saying it has probably run out (it may have been dropped, or bought elsewhere).
+DOUBTFUL = 0.7
 CHART_LANES = 12
 WIDTH = 640
 PAD_X = 14
@@ -35,6 +38,12 @@ class Item:
     overdue: bool
     purchases: list = field(default_factory=list)  # (ordered_at, quantity)
     available: bool = True
+    still_buying: float = 1.0  # the model's chance that the household still buys it
+
+    @property
+    def doubtful(self) -> bool:
+        """Overdue, and the household may well have stopped buying it."""
+        return self.overdue and self.still_buying < DOUBTFUL
 
 
 @dataclass
@@ -47,28 +56,34 @@ class Forecast:
 
 def build(recommendations, uow, household_id: str, now: datetime, *, soon_days: int = SOON_DAYS,
           lanes: int = CHART_LANES) -> Forecast:
+    """The chart's items (what the household still buys, soonest run-out first) and "running low soon": the
+    list the API and Alexa give for the same days, in their order (most needed first: this week's milk
+    before something long overdue that may have been dropped)."""
     try:
         forecast = getattr(recommendations, "forecast", None)  # what the household still buys, soonest first
         timings = list((forecast(household_id, k=lanes) if forecast is not None
                         else recommendations.running_low(household_id, horizon_days=3650, k=lanes)) or [])
+        low = list(recommendations.running_low(household_id, horizon_days=soon_days, k=lanes) or [])
         history = list(recommendations.history(household_id) or [])
     except Exception:  # the page still shows the rest; the log says what broke
         log.exception("forecast unavailable for %s", household_id)
         return Forecast([], [], 0, error="The forecast is not available right now. Try again in a minute.")
-    products = uow.products.get_many([t.sku for t in timings])
-    items = []
-    for t in timings:
+    products = uow.products.get_many({t.sku for t in timings + low})
+
+    def item(t) -> Item:
         last = as_utc(t.last_purchased_at)
         expected = as_utc(t.expected_at)
         product = products.get(t.sku)
-        items.append(Item(
+        return Item(
             sku=t.sku, title=product.title if product else t.sku, last_purchased_at=last, expected_at=expected,
             low_at=last + timedelta(days=float(t.low)), high_at=last + timedelta(days=float(t.high)),
             days_after_last=float(t.days_after_last), soon=expected <= now + timedelta(days=soon_days),
             overdue=expected < now, available=product.available if product else False,
-            purchases=sorted((as_utc(p.ordered_at), int(p.quantity)) for p in history if p.sku == t.sku)))
-    items.sort(key=lambda i: i.expected_at)
-    return Forecast(items, [i for i in items if i.soon], len(history))
+            purchases=sorted((as_utc(p.ordered_at), int(p.quantity)) for p in history if p.sku == t.sku),
+            still_buying=float(getattr(t, "still_buying", 1.0)))
+
+    items = sorted((item(t) for t in timings), key=lambda i: i.expected_at)
+    return Forecast(items, [i for i in map(item, low) if i.soon], len(history))
 
 
 # -- chart geometry -------------------------------------------------------------------------------------------

@@ -348,6 +348,33 @@ def test_forecast_page_renders_the_chart_and_what_runs_low(signed_in, container,
     assert re.fullmatch(r"[A-Z][a-z]{2} \d{4}", ticks[0]), ticks  # the axis says which year it starts in
 
 
+def test_running_low_soon_follows_the_recommender_and_asks_about_a_doubtful_item(signed_in, container, clock):
+    client, _ = signed_in
+    now = clock()
+    purchases = [Purchase("h1", "TIDE-PODS-42", now - timedelta(days=d), 1, f"a{d}") for d in (59, 30, 2)]
+    purchases += [Purchase("h1", "CHARMIN-12", now - timedelta(days=d), 1, f"b{d}") for d in (140, 100)]
+    purchases += [Purchase("h1", "TIDE-PODS-81", now - timedelta(days=d), 1, f"c{d}") for d in (40, 20)]
+    # the recommender's running-low order: the most needed first, whatever the dates
+    container.recommendations = FakeRecommendations(
+        [Timing("TIDE-PODS-42", 29.0, 24.0, 36.0, now - timedelta(days=2), now + timedelta(days=3), "", 0.95),
+         Timing("TIDE-PODS-81", 18.0, 14.0, 24.0, now - timedelta(days=20), now - timedelta(days=2), "", 0.85),
+         Timing("CHARMIN-12", 40.0, 30.0, 55.0, now - timedelta(days=100), now - timedelta(days=60), "", 0.45)],
+        purchases)
+    html = unescape(client.get("/dashboard/forecast").get_data(as_text=True))
+    soon = html[html.index('id="running-low"'):html.index('id="chart-heading"')]
+    order = [soon.index(name) for name in ("42 Count", "81 Count", "Charmin")]
+    assert order == sorted(order), soon
+    cards = re.split(r'<article class="card soon-item', soon)[1:]
+    assert "Runs out around" in cards[0] and "in 3 days" in cards[0]
+    assert "Probably already out: expected 2 days ago." in re.sub(r"\s+", " ", cards[1])
+    assert "Due 60 days ago, not bought since: still need it?" in re.sub(r"\s+", " ", cards[2])
+    assert "Probably already out" not in cards[2]
+    # the chart keeps its time order: the longest overdue first
+    wide = html[html.index('<svg id="forecast-chart"'):html.index('<svg id="forecast-chart-narrow"')]
+    lanes = [wide.index(name) for name in ("Charmin", "81 Count", "42 Count")]
+    assert lanes == sorted(lanes)
+
+
 def test_forecast_with_the_real_recommendations(signed_in, container, clock):
     client, _ = signed_in
     now = clock()
