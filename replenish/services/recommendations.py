@@ -237,13 +237,15 @@ class Recommendations:
         known: set[str] = set()
 
         def history_for(household_id: str) -> list[Purchase]:
-            # a mistyped id is an error on its line, not a stranger's cold-start answer
-            if household_id not in known:
+            # a mistyped id is an error on its line, not a stranger's cold-start answer (asked only of ids
+            # with no purchases: one with a history is known, and a batch holds many)
+            history = self.history(household_id)
+            if not history and household_id not in known:
                 with self.uow_factory() as uow:
                     if uow.households.get(household_id) is None:
                         raise BadRequest(f"there is no household {household_id!r}")
                 known.add(household_id)
-            return self._read_by(model, household_id, self.history(household_id), now)
+            return self._read_by(model, household_id, history, now)
 
         return run_batch(model, history_for, lines, now=now)
 

@@ -158,13 +158,17 @@ def test_batch_names_a_household_that_does_not_exist(tmp_path, monkeypatch, trai
         {"id": "a", "kind": "resolve", "household": "h0", "query": "milk"},
         {"id": "b", "kind": "resolve", "household": "h-typo", "query": "milk"},
         {"id": "c", "kind": "buy_again", "household": "h-typo"},
-        {"id": "d", "kind": "buy_again", "household": "h0", "k": 2})) + "\n")
+        {"id": "d", "kind": "buy_again", "household": "h0", "k": 2},
+        {"id": "e", "kind": "resolve", "household": "h-new", "query": "milk"})) + "\n")
+    trained.bus.handle(commands.CreateHousehold("h-new", "New Household", "2 Main St", "UTC"))
     result = CliRunner().invoke(cli.main, ["recommend", "batch", "--input", str(src), "--output", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
-    assert "answered 4 requests (2 errors)" in result.output
+    assert "answered 5 requests (2 errors)" in result.output
     answers = {a["id"]: a for a in map(json.loads, (tmp_path / "o").read_text().splitlines())}
     assert answers["b"] == {"id": "b", "error": "there is no household 'h-typo'"} == {**answers["c"], "id": "b"}
     assert answers["a"]["results"] and len(answers["d"]["results"]) == 2
+    # a household with no purchases yet is not a typo: it gets the cold-start answer
+    assert answers["e"]["results"] and all("bought this" not in r["reason"] for r in answers["e"]["results"])
 
 
 def test_fingerprint_verdicts():
