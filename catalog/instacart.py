@@ -21,6 +21,7 @@ from catalog.model import Product
 from replenish.domain.history import Purchase
 
 ORDER_LINE_FILES = {"prior": "order_products__prior.csv", "train": "order_products__train.csv"}
+REQUIRED_FILES = ("products.csv", "orders.csv")  # and at least one of ORDER_LINE_FILES
 PROGRESS_EVERY = 100_000
 
 
@@ -48,19 +49,36 @@ class Order:
 OnError = Callable[[BadRow], None] | None
 
 
+def missing_files(dir: str | os.PathLike) -> list[str]:
+    """What an Instacart directory must hold and ``dir`` lacks: products.csv, orders.csv and a file of order
+    lines (order_products__prior.csv or order_products__train.csv)."""
+    d = Path(dir)
+    missing = [name for name in REQUIRED_FILES if not (d / name).is_file()]
+    if not any((d / name).is_file() for name in ORDER_LINE_FILES.values()):
+        missing.append(f"order lines ({' or '.join(ORDER_LINE_FILES.values())})")
+    return missing
+
+
 def _rows(path: Path, expected: list[str], on_error: OnError) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of a CSV with a header; rows with the wrong field count are reported."""
+    """(line number, fields) of a CSV with a header; rows with the wrong field count are reported, and so
+    is where a file stops being UTF-8 text or CSV (the rest of it is skipped: there is no next line to
+    find in it)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[: len(expected)]] != expected:
-            _report(on_error, path, 1, f"unexpected header {header!r}, expected {expected!r}")
-            return
-        for row in reader:
-            if len(row) != len(header):
-                _report(on_error, path, reader.line_num, f"expected {len(header)} fields, got {len(row)}")
-                continue
-            yield reader.line_num, row
+        try:
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header[: len(expected)]] != expected:
+                _report(on_error, path, 1, f"unexpected header {header!r}, expected {expected!r}")
+                return
+            for row in reader:
+                if len(row) != len(header):
+                    _report(on_error, path, reader.line_num, f"expected {len(header)} fields, got {len(row)}")
+                    continue
+                yield reader.line_num, row
+        except UnicodeDecodeError:
+            _report(on_error, path, reader.line_num + 1, "not UTF-8 text; the rest of the file was skipped")
+        except csv.Error as exc:
+            _report(on_error, path, reader.line_num, f"not CSV ({exc}); the rest of the file was skipped")
 
 
 def _report(on_error: OnError, path: Path, line: int, reason: str) -> None:
@@ -200,10 +218,13 @@ def _known_products(d: Path) -> np.ndarray | None:
     ids = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        next(reader, None)
-        for row in reader:
-            if row and row[0].strip().isdigit():
-                ids.append(int(row[0]))
+        try:
+            next(reader, None)
+            for row in reader:
+                if row and row[0].strip().isdigit():
+                    ids.append(int(row[0]))
+        except (UnicodeDecodeError, csv.Error):
+            pass  # read_products reports where the file went wrong; the ids before it are known
     mask = np.zeros(max(ids, default=-1) + 1, dtype=bool)
     mask[ids] = True
     return mask

@@ -94,17 +94,15 @@ def import_group() -> None:
 @click.option("--anchor", help="Date of each household's last order (ISO 8601; default now).")
 def import_instacart(directory: str, anchor: str | None) -> None:
     """Import an Instacart Market Basket directory (products, aisles, departments, orders, order lines)."""
+    from replenish.cli_recommend import instacart_directory, peak_memory, report_bad_rows
     from replenish.importers import import_instacart as run
     from replenish.progress import Progress
     anchor_at = _parse_anchor(anchor)
+    instacart_directory(directory)
     progress = Progress("purchases")
     report = run(_container(), directory, anchor=anchor_at, progress=progress)
     progress.done()
-    for row in report.bad_rows[:50]:
-        click.echo(f"bad row: {row.file} line {row.line}: {row.reason}", err=True)
-    if report.bad_count > 50:
-        click.echo(f"... and {report.bad_count - 50} more bad rows", err=True)
-    from replenish.cli_recommend import peak_memory
+    report_bad_rows(report.bad_rows)
     click.echo(f"imported {_count(report.products, 'product')}, {_count(report.purchases, 'purchase line')}, "
                f"{_count(report.households_created, 'new household')}; {_count(report.bad_count, 'bad row')} skipped; "
                f"{peak_memory()}")

@@ -59,16 +59,41 @@ def batch(input_path: str, output_path: str) -> None:
                err=True)
 
 
+def instacart_directory(directory: str) -> None:
+    """Refuses, with a message naming them, a directory without the files an Instacart directory holds."""
+    from catalog.instacart import missing_files
+    from replenish.services.messages import and_list
+    missing = missing_files(directory)
+    if missing:
+        raise click.ClickException(f"{directory} is not an Instacart directory: it lacks {and_list(missing)}")
+
+
+def report_bad_rows(bad: list, shown: int = 50) -> None:
+    """The first ``shown`` rows a reader skipped, by file and line, and how many more there were."""
+    for row in bad[:shown]:
+        click.echo(f"bad row: {row.file} line {row.line}: {row.reason}", err=True)
+    if len(bad) > shown:
+        click.echo(f"... and {len(bad) - shown:,} more bad rows", err=True)
+
+
 @click.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--max-households", type=int, default=None, help="Evaluate on the first N households only.")
+@click.option("--max-households", type=click.IntRange(min=1), default=None,
+              help="Evaluate on the first N households only.")
 def evaluate(data_dir: str, max_households: int | None) -> None:
     """Offline evaluation on an Instacart-format directory: each household's last order held out."""
     from replenish.progress import Progress
+    from replenish.recommend.evaluate import NothingToEvaluate, format_report
     from replenish.recommend.evaluate import evaluate as run
-    from replenish.recommend.evaluate import format_report
+    instacart_directory(data_dir)
     progress = Progress("evaluate")
-    report = run(data_dir, progress=progress.stage, max_households=max_households)
+    bad: list = []
+    try:
+        report = run(data_dir, progress=progress.stage, max_households=max_households, on_error=bad.append)
+    except NothingToEvaluate as exc:
+        report_bad_rows(bad)
+        raise click.ClickException(str(exc)) from None
+    report_bad_rows(bad)
     click.echo(format_report(report))
 
 

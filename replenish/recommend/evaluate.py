@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.instacart import read_products, read_purchases
+from catalog.instacart import OnError, read_products, read_purchases
 from replenish.recommend import features as F
 from replenish.recommend.profile import Profile, from_day, to_day
 from replenish.recommend.recommender import Recommender
@@ -61,12 +61,15 @@ def _first_users(data_dir: Path, n: int | None) -> Callable[[int], bool] | None:
     users: set[int] = set()
     with open(data_dir / "orders.csv", newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        next(reader, None)
-        for row in reader:
-            try:
-                users.add(int(row[1]))
-            except (ValueError, IndexError):
-                continue
+        try:
+            next(reader, None)
+            for row in reader:
+                try:
+                    users.add(int(row[1]))
+                except (ValueError, IndexError):
+                    continue
+        except (UnicodeDecodeError, csv.Error):
+            pass  # reading the orders reports where the file went wrong
     keep = set(sorted(users)[:n])
     return keep.__contains__
 
@@ -260,16 +263,25 @@ def _eval_running_low(rec, train, prof, held_rows, now, t: _Tally) -> None:
         t.add("running low", method, "listed", float(top.size))
 
 
-def evaluate(data_dir, progress: Progress = None, max_households: int | None = None) -> Report:
+class NothingToEvaluate(ValueError):
+    """No household in the data has an order to hold out and one before it."""
+
+
+def evaluate(data_dir, progress: Progress = None, max_households: int | None = None,
+             on_error: OnError = None) -> Report:
+    """``on_error`` hears of each row the reader skipped (see ``catalog.instacart``)."""
     import time
 
     d = Path(data_dir)
     if progress is not None:
         progress("reading", 0.0)
-    products = list(read_products(d))
-    purchases = read_purchases(d, anchor=ANCHOR, households=_first_users(d, max_households),
+    products = list(read_products(d, on_error=on_error))
+    purchases = read_purchases(d, anchor=ANCHOR, households=_first_users(d, max_households), on_error=on_error,
                                progress=(lambda n: progress(f"reading ({n:,} lines)", 0.0)) if progress else None)
     split = _split(purchases)
+    if not split:
+        raise NothingToEvaluate(f"no household in {d} has two orders with products in them: nothing to hold "
+                                "out and learn from")
     start = time.time()
     rec = Recommender.fit(products, (p for train, _ in split.values() for p in train), progress=progress)
     report = Report(households=len(split), fit_seconds=time.time() - start)

@@ -53,3 +53,29 @@ def test_missing_train_file_is_fine_and_progress_is_reported(tmp_path):
     seen = []
     ps = list(read_purchases(d, anchor=ANCHOR, progress=seen.append))
     assert len(ps) == 4 and seen[-1] == 4
+
+
+def test_where_a_file_stops_being_text_or_csv_is_reported_and_the_rows_before_it_are_kept(tmp_path):
+    d = make(tmp_path)
+    good = (d / "order_products__prior.csv").read_bytes() + b"1,1,3,1\n" * 5000  # beyond the first block read
+    (d / "order_products__prior.csv").write_bytes(good + b"\xff\xfe\x00\x9a garbage\n")
+    huge = "x" * 200_000  # past the csv module's field size limit
+    (d / "products.csv").write_text(f'product_id,product_name,aisle_id,department_id\n1,Milk,1,1\n2,"{huge}",1,1\n')
+    bad = []
+    products = list(read_products(d, on_error=bad.append))
+    purchases = list(read_purchases(d, anchor=ANCHOR, on_error=bad.append))
+    assert [p.sku for p in products] == ["1"]
+    assert sum(p.order_ref == "1" for p in purchases) > 1000  # the prior lines well before the garbage
+    reasons = {(b.file, b.reason.split(" (")[0].split(";")[0]) for b in bad}
+    assert ("products.csv", "not CSV") in reasons and ("order_products__prior.csv", "not UTF-8 text") in reasons
+
+
+def test_missing_files_names_what_an_instacart_directory_lacks(tmp_path):
+    from catalog.instacart import missing_files
+    assert missing_files(make(tmp_path)) == []
+    (tmp_path / "order_products__prior.csv").unlink()
+    assert missing_files(tmp_path) == []  # the train lines are enough
+    (tmp_path / "order_products__train.csv").unlink()
+    (tmp_path / "orders.csv").unlink()
+    assert missing_files(tmp_path) == ["orders.csv", "order lines (order_products__prior.csv or "
+                                                     "order_products__train.csv)"]

@@ -67,6 +67,43 @@ def test_bad_anchor_is_a_clear_error(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--anchor" in result.output
 
 
+def test_a_directory_that_is_not_instacart_is_named_and_nothing_is_imported(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLENISH_VAR_DIR", str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "downloads"
+    data.mkdir()
+    (data / "products.csv").write_text("product_id,product_name,aisle_id,department_id\n10,Milk,1,1\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["seed-demo"]).exit_code == 0
+    from replenish.bootstrap import bootstrap
+    from replenish.config import Settings
+    container = bootstrap(Settings.from_env())
+    with container.uow() as uow:
+        before = len(uow.products.all())
+    for args in (["import", "instacart", str(data)], ["evaluate", "--data", str(data)]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "is not an Instacart directory: it lacks orders.csv and order lines " \
+               "(order_products__prior.csv or order_products__train.csv)" in result.output, result.output
+    with container.uow() as uow:
+        assert len(uow.products.all()) == before  # the products.csv that was there was not imported either
+
+
+def test_evaluate_reports_a_file_that_is_not_text_and_says_there_is_nothing_to_evaluate(tmp_path):
+    data = tmp_path / "instacart"
+    data.mkdir()
+    (data / "products.csv").write_text("product_id,product_name,aisle_id,department_id\n10,Milk,1,1\n")
+    (data / "orders.csv").write_bytes(b"\x9a\xff\x00binary" * 50)
+    (data / "order_products__prior.csv").write_text("order_id,product_id,add_to_cart_order,reordered\n1,10,1,0\n")
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(data)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "bad row: orders.csv line 1: not UTF-8 text; the rest of the file was skipped" in result.output
+    assert "nothing to hold out and learn from" in result.output
+    refused = CliRunner().invoke(main, ["evaluate", "--data", str(data), "--max-households", "0"])
+    assert refused.exit_code == 2 and "--max-households" in refused.output
+
+
 def test_household_create_refusals_are_messages_and_create_nothing(cli_env):
     runner = CliRunner()
     assert runner.invoke(main, ["household", "create", "smith"]).exit_code == 0
