@@ -43,7 +43,7 @@ def batch(input_path: str, output_path: str) -> None:
     """Answer one JSON request per line (resolve, buy_again, next_purchase) with one JSON object per line."""
     from replenish.cli import _container
     service = _container().recommendations
-    with click.open_file(input_path, "r", encoding="utf-8") as source, \
+    with click.open_file(input_path, "r", encoding="utf-8", errors="surrogateescape") as source, \
             click.open_file(output_path, "w", encoding="utf-8") as sink:
         answered = errors = 0
         # the service's own path: the model, clock, histories and catalog filter the API answers with

@@ -171,6 +171,19 @@ def test_batch_names_a_household_that_does_not_exist(tmp_path, monkeypatch, trai
     assert answers["e"]["results"] and all("bought this" not in r["reason"] for r in answers["e"]["results"])
 
 
+def test_batch_answers_every_line_of_a_file_that_is_not_all_text(tmp_path, monkeypatch, trained):
+    from replenish import cli
+    monkeypatch.setattr(cli, "_container", lambda: trained)
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(json.dumps({"id": "a", "kind": "buy_again", "household": "h0", "k": 1}).encode() + b"\n"
+                    + b"\x9a\xff\x00 not text\n"
+                    + json.dumps({"id": "c", "kind": "buy_again", "household": "h0", "k": 1}).encode() + b"\n")
+    result = CliRunner().invoke(cli.main, ["recommend", "batch", "--input", str(src), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 0 and "answered 3 requests (1 error)" in result.output, result.output
+    answers = [json.loads(line) for line in (tmp_path / "o").read_text().splitlines()]
+    assert [a["id"] for a in answers] == ["a", None, "c"] and "invalid JSON" in answers[1]["error"]
+
+
 def test_fingerprint_verdicts():
     from replenish.recommend.identity import Fingerprint, verdict
     fp = Fingerprint("postgresql://db:5432/app#1", 10, "abc", 100)
