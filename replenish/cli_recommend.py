@@ -80,7 +80,9 @@ def report_bad_rows(bad: list, shown: int = 50) -> None:
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--max-households", type=click.IntRange(min=1), default=None,
               help="Evaluate on the first N households only.")
-def evaluate(data_dir: str, max_households: int | None) -> None:
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also draw the margins and their intervals as an SVG forest plot to this file.")
+def evaluate(data_dir: str, max_households: int | None, chart_path: str | None) -> None:
     """Offline evaluation on an Instacart-format directory: each household's last order held out."""
     from replenish.progress import Progress
     from replenish.recommend.evaluate import NothingToEvaluate, format_report
@@ -95,6 +97,19 @@ def evaluate(data_dir: str, max_households: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     report_bad_rows(bad)
     click.echo(format_report(report))
+    if chart_path:
+        from pathlib import Path
+
+        from replenish.recommend.evaluate_chart import forest_svg
+        svg = forest_svg(report, f"Learned vs simple rules: {Path(data_dir).name}, {report.households:,} households")
+        if not svg:
+            click.echo("no chart: too few households to put an interval on any margin", err=True)
+            return
+        try:
+            Path(chart_path).write_text(svg, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"could not write the chart to {chart_path}: {exc.strerror}") from None
+        click.echo(f"chart: {chart_path}", err=True)
 
 
 @click.command()

@@ -308,6 +308,7 @@ def format_report(report: Report) -> str:
     metric (positive: learned is better; for MAE, lower is better), and that margin's 95% bootstrap
     interval (households resampled), where the households measured are enough to resample."""
     lines = [f"households: {report.households}   fit: {report.fit_seconds:.1f}s"]
+    printed = margins(report)
     for section, methods in report.sections.items():
         metrics = list(next(iter(methods.values())).keys())
         lines.append("")
@@ -315,29 +316,65 @@ def format_report(report: Report) -> str:
         lines.append(f"  {'method':<34}" + "".join(f"{m:>12}" for m in metrics))
         for method, values in methods.items():
             lines.append(f"  {method:<34}" + "".join(f"{values[m]:>12.4f}" for m in metrics))
-        if "learned" in methods and len(methods) > 1:
-            best = {m: _best_rule(methods, m) for m in metrics}
-            lines += _margin_lines("learned vs best rule", methods, best, report.intervals.get(section, {}))
-            named = TARGET_RULES.get(section)
-            if _shows_target_rule(methods, named):
-                lines += _margin_lines(f"learned vs {named} (target)", methods, dict.fromkeys(metrics, str(named)),
-                                       report.target_intervals.get(section, {}))
+        for target in (False, True):
+            mine = {m.metric: m for m in printed if m.section == section and m.target == target}
+            if mine:
+                label = f"learned vs {next(iter(mine.values())).rule} (target)" if target else "learned vs best rule"
+                lines += _margin_lines(label, metrics, mine)
     return "\n".join(lines)
 
 
-def _margin_lines(label: str, methods: dict[str, dict[str, float]], rule: dict[str, str],
-                  bounds: dict[str, tuple[float, float]]) -> list[str]:
-    """The learned model's margin over ``rule[metric]`` on each metric, and beneath it its interval."""
-    cells = []
-    metrics = list(rule)
-    for m in metrics:
-        if m == "listed":
-            cells.append(f"{'':>12}")
+@dataclass(frozen=True)
+class Margin:
+    """One margin the report prints: the learned model over ``rule`` on ``metric`` (points, or percent of the
+    rule's error for an MAE) and its 95% bootstrap interval (None where too few households to resample)."""
+
+    section: str
+    metric: str
+    rule: str
+    value: float
+    low: float | None
+    high: float | None
+    target: bool  # against the rule the section's target names, printed because another rule is best
+
+    @property
+    def lower_is_better(self) -> bool:
+        return "MAE" in self.metric
+
+
+def margins(report: Report) -> list[Margin]:
+    """Every margin ``format_report`` prints, in its order."""
+    out = []
+    for section, methods in report.sections.items():
+        if "learned" not in methods or len(methods) < 2:
             continue
-        margin = float(_margin(m, methods["learned"][m], methods[rule[m]][m]))
-        cells.append(f"{margin:>+11.1f}%" if "MAE" in m else f"{margin:>+10.1f}pt")
+        metrics = [m for m in next(iter(methods.values())) if m != "listed"]
+        named = TARGET_RULES.get(section)
+        lines = [(False, {m: _best_rule(methods, m) for m in metrics}, report.intervals.get(section, {}))]
+        if _shows_target_rule(methods, named):
+            lines.append((True, dict.fromkeys(metrics, str(named)), report.target_intervals.get(section, {})))
+        for target, rule, bounds in lines:
+            for m in metrics:
+                if target and rule[m] == lines[0][1][m]:
+                    continue  # the best rule's line already holds it
+                lo, hi = bounds.get(m, (None, None))
+                out.append(Margin(section, m, rule[m], float(_margin(m, methods["learned"][m], methods[rule[m]][m])),
+                                  lo, hi, target))
+    return out
+
+
+def _margin_lines(label: str, metrics: list[str], by_metric: dict[str, Margin]) -> list[str]:
+    """A line of margins under the section's columns (blank where a column has none), and beneath it their
+    intervals."""
+    cells, bounds = [], []
+    for metric in metrics:
+        m = by_metric.get(metric)
+        if m is None:
+            cells.append(f"{'':>12}")
+        else:
+            cells.append(f"{m.value:>+11.1f}%" if m.lower_is_better else f"{m.value:>+10.1f}pt")
+        bounds.append(f" {f'{m.low:+.1f}..{m.high:+.1f}':>11}" if m is not None and m.low is not None else f"{'':>12}")
     lines = [f"  {label:<34}" + "".join(cells)]
-    if bounds:  # in the units of the line above
-        lines.append(f"  {'  95% interval (bootstrap)':<34}" + "".join(
-            f" {f'{bounds[m][0]:+.1f}..{bounds[m][1]:+.1f}':>11}" if m in bounds else f"{'':>12}" for m in metrics))
+    if any(m.low is not None for m in by_metric.values()):  # in the units of the line above
+        lines.append(f"  {'  95% interval (bootstrap)':<34}" + "".join(bounds))
     return lines

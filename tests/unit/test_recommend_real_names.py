@@ -87,12 +87,17 @@ def _orders(households: int, by_need, pop, rng):
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("instacart_names")
     rng = np.random.default_rng(7)
     products, by_need, pop = _catalog()
     write_dataset(d, products, _orders(300, by_need, pop, rng))
-    return evaluate(d, progress=lambda stage, fraction: PROGRESS.append((stage, fraction)))
+    return d
+
+
+@pytest.fixture(scope="module")
+def report(data_dir):
+    return evaluate(data_dir, progress=lambda stage, fraction: PROGRESS.append((stage, fraction)))
 
 
 PROGRESS: list[tuple[str, float]] = []  # what ``report`` showed while it ran
@@ -146,3 +151,39 @@ def test_each_margin_comes_with_an_interval_that_holds_it(report):
     lo, hi = report.intervals["buy-again"]["Recall@10"]
     assert lo < hi  # the learned ranker and the rule differ on some households: resampling moves the margin
     assert f"{lo:+.1f}..{hi:+.1f}" in text.split("buy-again")[1].split("\n\n")[0]
+
+
+def test_the_chart_draws_each_margin_at_its_place_in_its_interval(report):
+    import xml.etree.ElementTree as ET
+
+    from replenish.recommend.evaluate import margins
+    from replenish.recommend.evaluate_chart import forest_svg
+    svg = ET.fromstring(forest_svg(report, "Learned vs simple rules: names, 300 households"))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    rows = svg.findall(".//s:g", ns)
+    drawn = [m for m in margins(report) if m.low is not None]
+    assert len(rows) == len(drawn) > 5
+    for m, row in zip(drawn, rows, strict=True):
+        line, dot = row.find("s:line", ns), row.find("s:circle", ns)
+        x1, x2, cx = float(line.get("x1")), float(line.get("x2")), float(dot.get("cx"))
+        assert x1 <= cx <= x2, (m, x1, cx, x2)
+        # right is better: an MAE margin is drawn turned around, and the colour says which side the interval is on
+        better = -m.high if m.lower_is_better else m.low
+        worse = -m.low if m.lower_is_better else m.high
+        assert row.get("class") == "row " + ("better" if better > 0 else "worse" if worse < 0 else "unclear")
+        words = " ".join(t.text or "" for t in row.iter(f"{{{ns['s']}}}text"))
+        assert m.section in words and m.rule in words
+
+
+def test_evaluate_draws_the_chart_it_is_asked_for(data_dir, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from click.testing import CliRunner
+
+    from replenish.cli import main
+    chart = tmp_path / "margins.svg"
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(data_dir), "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    assert "learned vs best rule" in result.output and f"chart: {chart}" in result.output
+    title = ET.parse(chart).getroot().find("{http://www.w3.org/2000/svg}title")
+    assert title is not None and title.text == f"Learned vs simple rules: {data_dir.name}, 300 households"
