@@ -175,12 +175,14 @@ def test_the_chart_draws_each_margin_at_its_place_in_its_interval(report):
         assert m.section in words and m.rule in words
 
 
-def test_evaluate_draws_the_chart_it_is_asked_for(data_dir, tmp_path):
+def test_evaluate_draws_the_chart_it_is_asked_for(data_dir, report, tmp_path, monkeypatch):
     import xml.etree.ElementTree as ET
 
     from click.testing import CliRunner
 
     from replenish.cli import main
+    from replenish.recommend import evaluate as module
+    monkeypatch.setattr(module, "evaluate", lambda *args, **kwargs: report)  # the module's run, not another one
     chart = tmp_path / "margins.svg"
     result = CliRunner().invoke(main, ["evaluate", "--data", str(data_dir), "--chart", str(chart)])
     assert result.exit_code == 0, result.output
