@@ -22,6 +22,8 @@ from replenish.domain.history import Purchase
 
 ORDER_LINE_FILES = {"prior": "order_products__prior.csv", "train": "order_products__train.csv"}
 REQUIRED_FILES = ("products.csv", "orders.csv")  # and at least one of ORDER_LINE_FILES
+ORDER_COLUMNS = ["order_id", "user_id", "eval_set", "order_number", "order_dow", "order_hour_of_day",
+                 "days_since_prior_order"]
 PROGRESS_EVERY = 100_000
 
 
@@ -133,9 +135,7 @@ class _Orders:
     def read(cls, path: Path, on_error: OnError) -> _Orders:
         oid, uid, num, hour = array("l"), array("l"), array("l"), array("b")
         gap = array("f")
-        cols = ["order_id", "user_id", "eval_set", "order_number", "order_dow", "order_hour_of_day",
-                "days_since_prior_order"]
-        for line, row in _rows(path, cols, on_error):
+        for line, row in _rows(path, ORDER_COLUMNS, on_error):
             try:
                 o, u, n, h = int(row[0]), int(row[1]), int(row[3]), int(row[5])
                 g = float(row[6]) if row[6].strip() else 0.0
@@ -169,6 +169,17 @@ class _Orders:
             days_back[oid[order]] = last - day
             hours[oid[order]] = hour[order]
         return cls(user, days_back, hours)
+
+
+def user_ids(dir: str | os.PathLike) -> set[int]:
+    """The user ids in orders.csv (its bad rows are ``read_purchases``'s to report)."""
+    users = set()
+    for _, row in _rows(Path(dir) / "orders.csv", ORDER_COLUMNS, None):
+        try:
+            users.add(int(row[1]))
+        except ValueError:
+            continue
+    return users
 
 
 def read_purchases(dir: str | os.PathLike, anchor: datetime | None = None, on_error: OnError = None,

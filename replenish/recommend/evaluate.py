@@ -9,7 +9,6 @@ timing    -- how far off (days) is the predicted gap from the last purchase to t
 """
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.instacart import OnError, read_products, read_purchases
+from catalog.instacart import OnError, read_products, read_purchases, user_ids
 from replenish.recommend import features as F
 from replenish.recommend.profile import Profile, from_day, to_day
 from replenish.recommend.recommender import Recommender
@@ -58,19 +57,7 @@ TARGET_RULES = {
 def _first_users(data_dir: Path, n: int | None) -> Callable[[int], bool] | None:
     if n is None:
         return None
-    users: set[int] = set()
-    with open(data_dir / "orders.csv", newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        try:
-            next(reader, None)
-            for row in reader:
-                try:
-                    users.add(int(row[1]))
-                except (ValueError, IndexError):
-                    continue
-        except (UnicodeDecodeError, csv.Error):
-            pass  # reading the orders reports where the file went wrong
-    keep = set(sorted(users)[:n])
+    keep = set(sorted(user_ids(data_dir))[:n])
     return keep.__contains__
 
 
@@ -136,9 +123,9 @@ class _Tally:
             draws = self._draws(section, rng)
             metrics = [m for m in next(iter(methods.values())) if m != "listed"]
             report.intervals[section] = {m: self._interval(section, m, _best_rule(methods, m), draws) for m in metrics}
-            named = TARGET_RULES.get(section)
-            if _shows_target_rule(methods, named):
-                report.target_intervals[section] = {m: self._interval(section, m, str(named), draws) for m in metrics}
+            named = TARGET_RULES.get(section, "")
+            if target := _target_metrics(methods, named):
+                report.target_intervals[section] = {m: self._interval(section, m, named, draws) for m in target}
         return report
 
     def _draws(self, section: str, rng: np.random.Generator) -> list[np.ndarray]:
@@ -167,11 +154,12 @@ def _best_rule(methods: dict[str, dict[str, float]], metric: str) -> str:
     return (min if "MAE" in metric else max)(rules, key=rules.__getitem__)
 
 
-def _shows_target_rule(methods: dict[str, dict[str, float]], named: str | None) -> bool:
-    """Whether a section's report needs a margin against its target's rule: the rule is in it and is not
-    the best rule on every metric."""
-    metrics = [m for m in next(iter(methods.values())) if m != "listed"]
-    return named is not None and named in methods and any(_best_rule(methods, m) != named for m in metrics)
+def _target_metrics(methods: dict[str, dict[str, float]], named: str) -> list[str]:
+    """The metrics on which a section's report needs a margin against its target's rule ``named``: those
+    where that rule is measured but is not the best one (elsewhere the best rule's margin is that margin)."""
+    if named not in methods:
+        return []
+    return [m for m in next(iter(methods.values())) if m != "listed" and _best_rule(methods, m) != named]
 
 
 def _margin(metric: str, learned, rule):
@@ -349,14 +337,12 @@ def margins(report: Report) -> list[Margin]:
         if "learned" not in methods or len(methods) < 2:
             continue
         metrics = [m for m in next(iter(methods.values())) if m != "listed"]
-        named = TARGET_RULES.get(section)
-        lines = [(False, {m: _best_rule(methods, m) for m in metrics}, report.intervals.get(section, {}))]
-        if _shows_target_rule(methods, named):
-            lines.append((True, dict.fromkeys(metrics, str(named)), report.target_intervals.get(section, {})))
+        named = TARGET_RULES.get(section, "")
+        lines = [(False, {m: _best_rule(methods, m) for m in metrics}, report.intervals.get(section, {})),
+                 (True, dict.fromkeys(_target_metrics(methods, named), named),
+                  report.target_intervals.get(section, {}))]
         for target, rule, bounds in lines:
-            for m in metrics:
-                if target and rule[m] == lines[0][1][m]:
-                    continue  # the best rule's line already holds it
+            for m in rule:
                 lo, hi = bounds.get(m, (None, None))
                 out.append(Margin(section, m, rule[m], float(_margin(m, methods["learned"][m], methods[rule[m]][m])),
                                   lo, hi, target))
