@@ -7,6 +7,7 @@ model's interval as a band, and a line for today.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,6 +70,9 @@ def build(recommendations, uow, household_id: str, now: datetime, *, soon_days: 
         log.exception("forecast unavailable for %s", household_id)
         return Forecast([], [], 0, error="The forecast is not available right now. Try again in a minute.")
     products = uow.products.get_many({t.sku for t in timings + low})
+    bought: dict[str, list] = defaultdict(list)  # each product's purchases, in one pass over the history
+    for p in history:
+        bought[p.sku].append((as_utc(p.ordered_at), int(p.quantity)))
 
     def item(t) -> Item:
         last = as_utc(t.last_purchased_at)
@@ -79,8 +83,7 @@ def build(recommendations, uow, household_id: str, now: datetime, *, soon_days: 
             low_at=last + timedelta(days=float(t.low)), high_at=last + timedelta(days=float(t.high)),
             days_after_last=float(t.days_after_last), soon=expected <= now + timedelta(days=soon_days),
             overdue=expected < now, available=product.available if product else False,
-            purchases=sorted((as_utc(p.ordered_at), int(p.quantity)) for p in history if p.sku == t.sku),
-            still_buying=float(getattr(t, "still_buying", 1.0)))
+            purchases=sorted(bought.get(t.sku, [])), still_buying=float(t.still_buying))
 
     items = sorted((item(t) for t in timings), key=lambda i: i.expected_at)
     return Forecast(items, [i for i in map(item, low) if i.soon], len(history))
