@@ -77,9 +77,10 @@ def forest_svg(report: Report, title: str) -> str:
         out.append(f'<text x="{x(t)}" y="{TOP - 16}" text-anchor="middle" fill="#444444">{tick}</text>')
     for i, (m, (v, low, high)) in enumerate(zip(rows, spans, strict=True)):
         y = TOP + ROW_H * i + ROW_H / 2
-        colour = COLOURS[_verdict(low, high)]
+        verdict = _verdict(low, high)
+        colour = COLOURS[verdict]
         unit = "% less error" if m.lower_is_better else " pt"
-        out.append(f'<g class="row {_verdict(low, high)}">')
+        out.append(f'<g class="row {verdict}">')
         what, against = _label(m)
         out.append(f'<text x="{LABEL_W}" y="{y - 2}" text-anchor="end">{escape(what)}</text>')
         out.append(f'<text x="{LABEL_W}" y="{y + 12}" text-anchor="end" font-size="11" fill="#666666">'
